@@ -1,0 +1,3 @@
+"""transcreate: localize advertising creatives at scale."""
+
+__version__ = "0.1.0"

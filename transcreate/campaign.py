@@ -1,0 +1,431 @@
+"""Campaign spreadsheet (CSV or XLSX) → validated variants, with every problem located.
+
+One row is one variant. A bad row is reported as a `RowProblem` (file, row, column, what would be
+right) and left out; the other rows go on. Only a file that cannot be used at all raises
+`CampaignError`. Row numbers are the ones a spreadsheet program shows: the header is row 1.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import pandas as pd
+from babel.numbers import is_currency
+
+from transcreate.errors import CampaignError
+from transcreate.locales import normalize_locale_tag, parse_locale_list
+
+COPY_FIELDS: tuple[str, ...] = ("headline", "cta")
+# Fields that may also have a column per locale (`price:th`, `currency:th`): a market's own price.
+PRICE_FIELDS: tuple[str, ...] = ("price", "currency")
+LOCALIZABLE_FIELDS: tuple[str, ...] = COPY_FIELDS + PRICE_FIELDS
+VALUE_FIELDS: tuple[str, ...] = (
+    *PRICE_FIELDS,
+    "discount",
+    "ends",
+    "color",
+    "position",
+    "locales",
+    "template",
+)
+REQUIRED_COLUMNS: tuple[str, ...] = ("variant", "headline")
+
+POSITIONS: tuple[str, ...] = (
+    "top-left",
+    "top-center",
+    "top-right",
+    "center-left",
+    "center",
+    "center-right",
+    "bottom-left",
+    "bottom-center",
+    "bottom-right",
+)
+DEFAULT_POSITION = "bottom-center"
+
+# Named colours the instruction templates know how to say in every language (see locales/).
+COLORS: Mapping[str, str] = {
+    "white": "#FFFFFF",
+    "black": "#111111",
+    "red": "#E53935",
+    "orange": "#FB8C00",
+    "yellow": "#FFD600",
+    "gold": "#D4AF37",
+    "green": "#43A047",
+    "blue": "#1E88E5",
+    "navy": "#1A237E",
+    "purple": "#8E24AA",
+    "pink": "#EC407A",
+    "gray": "#9E9E9E",
+}
+DEFAULT_COLOR = "white"
+
+_VARIANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_TEMPLATE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+_Reporter = Callable[[str, str], None]  # report(column, message) for the row being parsed
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why one row (or one cell) was not used."""
+
+    source: str
+    row: int
+    column: str | None
+    message: str
+    variant: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}, row {self.row}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One validated row of the campaign."""
+
+    variant: str
+    row: int
+    copy: Mapping[str, Mapping[str, str]]  # field → {"" (default copy) | locale: text}
+    prices: Mapping[str, tuple[Decimal, str]] = field(default_factory=dict)  # "" | locale → price
+    discount: Decimal | None = None  # percent, 0 < discount < 100
+    ends: datetime.date | None = None
+    color: str = DEFAULT_COLOR  # a name from COLORS or "#RRGGBB"
+    position: str = DEFAULT_POSITION
+    locales: tuple[str, ...] | None = None  # None: every locale of the run
+    template: str = "default"
+
+    def text(self, field_name: str, locale: str) -> str | None:
+        """The copy for a locale: its own column if filled, else the default column."""
+        cells = self.copy.get(field_name, {})
+        return cells.get(locale) or cells.get("") or None
+
+    def price(self, locale: str) -> tuple[Decimal, str] | None:
+        """(amount, ISO 4217 currency) for a locale: its own price columns, else the default ones."""
+        return self.prices.get(locale) or self.prices.get("")
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """The usable variants of a campaign file and what was wrong with the rest."""
+
+    name: str
+    source: str
+    variants: tuple[Variant, ...]
+    problems: tuple[RowProblem, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+
+def read_campaign(
+    path: str | Path,
+    *,
+    data: bytes | None = None,
+    name: str | None = None,
+    templates: Iterable[str] | None = None,
+) -> Campaign:
+    """Read and validate a campaign file; ``data`` may carry its bytes when it is not on disk."""
+    path = Path(path)
+    source = path.name
+    raw = data if data is not None else _read_bytes(path)
+    table = _read_table(raw, path.suffix.lower(), source)
+    columns, warnings = _map_columns(list(table.columns), source)
+    known_templates = frozenset(templates) if templates is not None else None
+
+    variants: list[Variant] = []
+    problems: list[RowProblem] = []
+    first_row_of: dict[str, int] = {}
+    for index, cells in enumerate(table.itertuples(index=False, name=None)):
+        row_number = index + 2  # header is row 1
+        values = {columns[i]: _clean(cells[i]) for i in range(len(columns)) if columns[i]}
+        if not any(values.values()):
+            continue  # blank lines between blocks of rows are common in hand-kept sheets
+        parsed, row_problems = _parse_row(values, row_number, source, known_templates)
+        if parsed is not None and parsed.variant in first_row_of:
+            row_problems.append(
+                RowProblem(
+                    source,
+                    row_number,
+                    "variant",
+                    f"variant {parsed.variant!r} is already used on row "
+                    f"{first_row_of[parsed.variant]}; every variant needs its own id",
+                    parsed.variant,
+                )
+            )
+        if row_problems or parsed is None:
+            problems.extend(row_problems)
+            continue
+        first_row_of[parsed.variant] = row_number
+        variants.append(parsed)
+
+    return Campaign(
+        name=campaign_name(name or path.stem),
+        source=source,
+        variants=tuple(variants),
+        problems=tuple(problems),
+        warnings=tuple(warnings),
+    )
+
+
+def campaign_name(text: str) -> str:
+    """A campaign name safe to use as a storage folder: lower-case letters, digits, ``-``, ``_``."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", text.strip().lower()).strip("-_")
+    return slug[:64] or "campaign"
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CampaignError(f"{path}: no such campaign file") from None
+    except OSError as error:
+        raise CampaignError(f"{path}: cannot read the campaign file ({error.strerror})") from None
+
+
+def _read_table(raw: bytes, suffix: str, source: str) -> pd.DataFrame:
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            table = pd.read_excel(io.BytesIO(raw), dtype=str, keep_default_na=False)
+        elif suffix in (".csv", ".txt", ""):
+            text = raw.decode("utf-8-sig")
+            table = pd.read_csv(
+                io.StringIO(text),
+                sep=_delimiter(text),
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+            )
+        else:
+            raise CampaignError(
+                f"{source}: unsupported file type {suffix!r}; save the sheet as .csv or .xlsx"
+            )
+    except UnicodeDecodeError as error:
+        raise CampaignError(
+            f"{source}: not UTF-8 text (byte {error.start}); save the CSV as 'CSV UTF-8'"
+        ) from None
+    except (ValueError, pd.errors.ParserError) as error:
+        raise CampaignError(f"{source}: cannot be read as a table: {error}") from None
+    except Exception as error:  # openpyxl raises a zoo of types for a damaged workbook
+        if isinstance(error, CampaignError):
+            raise
+        raise CampaignError(f"{source}: cannot be read as a spreadsheet: {error}") from None
+    if table.empty and len(table.columns) == 0:
+        raise CampaignError(f"{source}: the file is empty; the first row must name the columns")
+    return table
+
+
+def _delimiter(text: str) -> str:
+    """Comma or semicolon (Excel's choice in locales with a decimal comma), from the header line."""
+    header = text.split("\n", 1)[0]
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def _map_columns(headers: list[object], source: str) -> tuple[list[str | None], list[str]]:
+    """Normalize header names (``Headline:TH`` → ``headline:th``); unused columns map to None."""
+    mapped: list[str | None] = []
+    warnings: list[str] = []
+    seen: dict[str, str] = {}
+    for header in headers:
+        original = str(header).strip()
+        field_name, _, locale = original.partition(":")
+        field_name = field_name.strip().lower()
+        key: str | None
+        if locale:
+            if field_name not in LOCALIZABLE_FIELDS:
+                warnings.append(
+                    f"{source}, column {original}: only {', '.join(LOCALIZABLE_FIELDS)} can have a "
+                    "per-locale column; the column is not used"
+                )
+                key = None
+            else:
+                try:
+                    key = f"{field_name}:{normalize_locale_tag(locale)}"
+                except ValueError as error:
+                    raise CampaignError(f"{source}, column {original}: {error}") from None
+        elif field_name in ("variant", *COPY_FIELDS, *VALUE_FIELDS):
+            key = field_name
+        else:
+            if not original.lower().startswith("unnamed:"):
+                warnings.append(f"{source}, column {original}: not a transcreate column; not used")
+            key = None
+        if key is not None:
+            if key in seen:
+                raise CampaignError(
+                    f"{source}: columns {seen[key]!r} and {original!r} both mean {key!r}; "
+                    "keep one of them"
+                )
+            seen[key] = original
+        mapped.append(key)
+    missing = [column for column in REQUIRED_COLUMNS if column not in seen]
+    if missing:
+        raise CampaignError(
+            f"{source}: missing column(s) {', '.join(missing)}; the first row must name the "
+            f"columns, e.g. variant,headline,cta,price,currency,discount,color,position"
+        )
+    return mapped, warnings
+
+
+def _clean(cell: object) -> str:
+    text = "" if cell is None else str(cell)
+    return text.replace("\r\n", "\n").strip()
+
+
+def _parse_row(
+    values: Mapping[str, str],
+    row: int,
+    source: str,
+    known_templates: frozenset[str] | None,
+) -> tuple[Variant | None, list[RowProblem]]:
+    problems: list[RowProblem] = []
+    variant_id = values.get("variant", "")
+
+    def problem(column: str, message: str) -> None:
+        problems.append(RowProblem(source, row, column, message, variant_id or None))
+
+    if not variant_id:
+        problem("variant", "empty; give every row an id such as 'summer-01'")
+    elif not _VARIANT_ID.fullmatch(variant_id):
+        problem(
+            "variant",
+            f"{variant_id!r} is not a valid id; use letters, digits, '-' and '_' "
+            "(at most 64, starting with a letter or digit)",
+        )
+
+    copy: dict[str, dict[str, str]] = {}
+    for column, text in values.items():
+        field_name, _, locale = column.partition(":")
+        if field_name in COPY_FIELDS and text:
+            copy.setdefault(field_name, {})[locale] = text
+    if not copy.get("headline"):
+        problem("headline", "empty; write the headline in 'headline' or in 'headline:<locale>'")
+
+    prices = _prices(values, problem)
+
+    discount = _decimal(
+        values.get("discount", "").removesuffix("%").strip(),
+        "discount",
+        problem,
+        "a percentage such as 50 or 50%",
+    )
+    if discount is not None and not 0 < discount < 100:
+        problem("discount", f"{discount}% is out of range; a discount is between 0 and 100")
+
+    ends = None
+    if values.get("ends"):
+        try:
+            ends = datetime.date.fromisoformat(values["ends"][:10])
+        except ValueError:
+            problem("ends", f"{values['ends']!r} is not a date; write it as YYYY-MM-DD")
+
+    color = _color(values.get("color", ""), problem)
+    position = _position(values.get("position", ""), problem)
+
+    locales: tuple[str, ...] | None = None
+    if values.get("locales"):
+        try:
+            locales = parse_locale_list(values["locales"])
+        except ValueError as error:
+            problem("locales", str(error))
+
+    template = values.get("template", "").lower() or "default"
+    if not _TEMPLATE_NAME.fullmatch(template):
+        problem("template", f"{template!r} is not a template name; use letters, digits, '-', '_'")
+    elif known_templates is not None and template not in known_templates:
+        problem(
+            "template",
+            f"no template named {template!r}; known: {', '.join(sorted(known_templates))}",
+        )
+
+    if problems:
+        return None, problems
+    return (
+        Variant(
+            variant=variant_id,
+            row=row,
+            copy=copy,
+            prices=prices,
+            discount=discount,
+            ends=ends,
+            color=color,
+            position=position,
+            locales=locales,
+            template=template,
+        ),
+        problems,
+    )
+
+
+def _decimal(text: str, column: str, problem: _Reporter, example: str) -> Decimal | None:
+    if not text:
+        return None
+    compact = text.replace(" ", "").replace("\u00a0", "")
+    if not _NUMBER.fullmatch(compact):
+        problem(
+            column,
+            f"{text!r} is not a plain number; write {example} (no currency signs, no thousands "
+            "separators, '.' for decimals)",
+        )
+        return None
+    try:
+        return Decimal(compact)
+    except InvalidOperation:  # pragma: no cover - the pattern above already rules this out
+        problem(column, f"{text!r} is not a number; write {example}")
+        return None
+
+
+def _prices(values: Mapping[str, str], problem: _Reporter) -> dict[str, tuple[Decimal, str]]:
+    """The default price (`price`, `currency`) and any per-locale ones (`price:th`, `currency:th`)."""
+    prices: dict[str, tuple[Decimal, str]] = {}
+    suffixes = {
+        column.partition(":")[2] for column in values if column.partition(":")[0] in PRICE_FIELDS
+    }
+    for suffix in sorted(suffixes):
+        price_column = f"price:{suffix}" if suffix else "price"
+        currency_column = f"currency:{suffix}" if suffix else "currency"
+        example = "a price like 199000 or 19.99"
+        amount = _decimal(values.get(price_column, ""), price_column, problem, example)
+        currency = (values.get(currency_column) or values.get("currency", "")).upper()
+        if currency and not is_currency(currency):
+            problem(
+                currency_column, f"{currency!r} is not an ISO 4217 code; use e.g. IDR, THB, CNY, USD"
+            )
+        elif amount is not None and not currency:
+            problem(currency_column, "empty, but the row has a price; give its ISO 4217 code")
+        elif amount is not None:
+            prices[suffix] = (amount, currency)
+    return prices
+
+
+def _color(text: str, problem: _Reporter) -> str:
+    if not text:
+        return DEFAULT_COLOR
+    name = text.strip().lower()
+    if name in COLORS:
+        return name
+    if _HEX_COLOR.fullmatch(name):
+        if len(name) == 4:
+            name = "#" + "".join(digit * 2 for digit in name[1:])
+        return name.upper()
+    problem("color", f"{text!r} is not a colour; use one of {', '.join(COLORS)} or #RRGGBB")
+    return DEFAULT_COLOR
+
+
+def _position(text: str, problem: _Reporter) -> str:
+    if not text:
+        return DEFAULT_POSITION
+    name = re.sub(r"[\s_]+", "-", text.strip().lower())
+    name = {"middle": "center", "centre": "center"}.get(name, name).replace("centre", "center")
+    if name in POSITIONS:
+        return name
+    problem("position", f"{text!r} is not a position; use one of {', '.join(POSITIONS)}")
+    return DEFAULT_POSITION

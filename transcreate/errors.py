@@ -1,0 +1,57 @@
+"""Every error transcreate raises on purpose.
+
+TranscreateError
+ ├── SetupError              the machine lacks something (a font, raqm, tesseract): names what to install
+ ├── CampaignError           the spreadsheet cannot be read at all (file, what is wrong)
+ ├── TemplateError           an instruction template is missing or broken
+ ├── TypesettingError        the local editor cannot set the copy
+ │    └── MissingGlyphError  a character none of the fonts can draw (never a tofu box)
+ ├── EditError               one job's edit failed (variant and locale in the message)
+ │    ├── RetryableEditError  worth another attempt: timeouts, 429, 5xx
+ │    └── PermanentEditError  retrying cannot help: bad input, refusals
+ └── StorageError            a destination cannot be read or written
+
+A bad *row* is not an exception: the reader reports it as a `RowProblem` and carries on.
+"""
+
+from __future__ import annotations
+
+
+class TranscreateError(Exception):
+    """Base class: catch this to handle anything transcreate refuses."""
+
+
+class SetupError(TranscreateError):
+    """The machine is missing a system component; the message says how to install it."""
+
+
+class CampaignError(TranscreateError):
+    """The campaign file as a whole cannot be used."""
+
+
+class TemplateError(TranscreateError):
+    """An instruction template is missing, unsafe or does not render."""
+
+
+class TypesettingError(TranscreateError):
+    """The local editor cannot lay out the copy."""
+
+
+class MissingGlyphError(TypesettingError):
+    """A character that none of the fonts for the locale can draw."""
+
+
+class EditError(TranscreateError):
+    """One edit job failed."""
+
+
+class RetryableEditError(EditError):
+    """A transient failure: the same call may succeed later."""
+
+
+class PermanentEditError(EditError):
+    """A failure that another attempt cannot fix."""
+
+
+class StorageError(TranscreateError):
+    """A destination cannot be reached, read or written."""

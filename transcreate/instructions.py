@@ -1,0 +1,132 @@
+"""Instruction text: sandboxed Jinja templates + gettext catalogs, one environment per locale.
+
+Spreadsheet text only ever enters a template as a *variable*: it is never compiled, so a cell such
+as ``{{ ''.__class__ }}`` is printed as written. The sandbox guards against unsafe templates too.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError as JinjaTemplateError, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
+
+from transcreate.errors import TemplateError
+from transcreate.locales import babel_name, parse_locale
+
+VOCABULARY_TEMPLATE = "_vocabulary.j2"
+
+
+def data_dir(name: str) -> Path:
+    """``templates`` or ``locales``: inside the package when installed as a wheel, else the repo's."""
+    packaged = Path(__file__).resolve().parent / "_data" / name
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / name
+
+
+def template_names(templates: Path | None = None) -> list[str]:
+    """Names a campaign row may ask for in its ``template`` column (``default`` → default.j2)."""
+    folder = templates or data_dir("templates")
+    return sorted(p.stem for p in folder.glob("*.j2") if not p.name.startswith("_"))
+
+
+def load_translations(locale: str, catalogs: Path | None = None) -> NullTranslations:
+    """The locale's catalog: a compiled ``.mo`` when it is up to date, else its ``.po`` compiled now.
+
+    A locale without a catalog gets the English source wording (and formats in its own CLDR style).
+    """
+    folder = catalogs or data_dir("locales")
+    parsed = parse_locale(locale)
+    for candidate in dict.fromkeys([babel_name(locale), parsed.language]):
+        po = folder / candidate / "LC_MESSAGES" / "messages.po"
+        if not po.exists():
+            continue
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            with mo.open("rb") as handle:
+                return Translations(handle, domain="messages")
+        with po.open("rb") as handle:
+            catalog = read_po(handle, locale=candidate)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        return Translations(buffer, domain="messages")
+    return NullTranslations()
+
+
+def has_catalog(locale: str, catalogs: Path | None = None) -> bool:
+    """Whether the locale has its own wording (not the English fallback)."""
+    return not type(load_translations(locale, catalogs)) is NullTranslations
+
+
+class InstructionRenderer:
+    """Renders instruction templates for one locale. Thread-safe; build it once per locale."""
+
+    def __init__(self, locale: str, templates: Path | None = None, catalogs: Path | None = None):
+        self.locale = locale
+        self.templates = templates or data_dir("templates")
+        self.environment = SandboxedEnvironment(
+            # FileSystemLoader refuses names with '..', so a template name cannot climb out.
+            loader=FileSystemLoader(str(self.templates)),
+            extensions=["jinja2.ext.i18n"],
+            autoescape=False,
+            undefined=StrictUndefined,
+            keep_trailing_newline=False,
+        )
+        self.environment.policies["ext.i18n.trimmed"] = True
+        self.environment.install_gettext_translations(  # type: ignore[attr-defined]
+            load_translations(locale, catalogs), newstyle=True
+        )
+        self._lock = threading.Lock()  # Jinja compiles lazily; compile each template once
+
+    def render(self, template: str, context: Mapping[str, Any]) -> str:
+        """Render ``<template>.j2`` with the job's values; whitespace is folded to single spaces."""
+        try:
+            with self._lock:
+                compiled = self.environment.get_template(f"{template}.j2")
+            text = compiled.render(**context)
+        except TemplateNotFound:
+            raise TemplateError(
+                f"no instruction template {template!r} in {self.templates}; "
+                f"known: {', '.join(template_names(self.templates))}"
+            ) from None
+        except JinjaTemplateError as error:
+            raise TemplateError(
+                f"template {template!r} failed for locale {self.locale}: {error}"
+            ) from None
+        return _fold_whitespace(text)
+
+    def vocabulary(self, macro: str, *args: Any) -> str:
+        """Call a wording macro of ``_vocabulary.j2`` (colour names, offer lines …)."""
+        try:
+            with self._lock:
+                module = self.environment.get_template(VOCABULARY_TEMPLATE).module
+            return _fold_whitespace(str(getattr(module, macro)(*args)))
+        except (JinjaTemplateError, AttributeError) as error:
+            raise TemplateError(
+                f"{VOCABULARY_TEMPLATE}: macro {macro!r} failed for locale {self.locale}: {error}"
+            ) from None
+
+
+def _fold_whitespace(text: str) -> str:
+    # Templates put one clause per line; Chinese and Japanese join sentences without spaces.
+    folded = " ".join(text.split())
+    return _SPACE_AFTER_FULL_STOP.sub("", folded)
+
+
+_SPACE_AFTER_FULL_STOP = re.compile(r"(?<=[。！？；]) (?=\S)")
+
+
+@lru_cache(maxsize=64)
+def renderer_for(locale: str) -> InstructionRenderer:
+    """A shared renderer per locale over the shipped templates and catalogs."""
+    return InstructionRenderer(locale)
+
