@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.resources
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from fontTools.ttLib import TTFont
@@ -20,7 +20,7 @@ LATIN = "latin"
 THAI = "thai"
 CHINESE = "chinese"
 
-# script name → (pip package, how to find the file inside it)
+# script → the pip package that ships its font
 _PACKAGES: dict[str, str] = {
     LATIN: "fontpkg-noto-sans",
     THAI: "fontpkg-noto-sans-thai",
@@ -41,7 +41,9 @@ def _locate(script: str) -> Path:
     package = _PACKAGES[script]
     try:
         if script == LATIN:
-            found = importlib.resources.files("fontpkg_noto_sans") / "files" / "NotoSans[wdth,wght].ttf"
+            found = (
+                importlib.resources.files("fontpkg_noto_sans") / "files" / "NotoSans[wdth,wght].ttf"
+            )
             return Path(str(found))
         if script == THAI:
             found = (
@@ -58,7 +60,7 @@ def _locate(script: str) -> Path:
         ) from error
 
 
-@lru_cache(maxsize=None)
+@cache
 def font_path(script: str) -> Path:
     """The font file for one of LATIN, THAI or CHINESE."""
     return _locate(script)
@@ -79,14 +81,14 @@ def fonts_for_locale(locale: str) -> tuple[Path, ...]:
     return tuple(font_path(script) for script in _CHAINS[script_for_locale(locale)])
 
 
-@lru_cache(maxsize=None)
+@cache
 def codepoints(path: Path) -> frozenset[int]:
     """Every code point the font maps to a glyph."""
     with TTFont(path, lazy=True) as font:
         return frozenset(font.getBestCmap())
 
 
-@lru_cache(maxsize=None)
+@cache
 def is_variable(path: Path) -> bool:
     """Whether the font has variation axes (weights are then instances, not files)."""
     with TTFont(path, lazy=True) as font:

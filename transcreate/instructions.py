@@ -22,14 +22,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from transcreate.errors import TemplateError
 from transcreate.locales import babel_name, parse_locale
+from transcreate.resources import data_dir
 
 VOCABULARY_TEMPLATE = "_vocabulary.j2"
-
-
-def data_dir(name: str) -> Path:
-    """``templates`` or ``locales``: inside the package when installed as a wheel, else the repo's."""
-    packaged = Path(__file__).resolve().parent / "_data" / name
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / name
 
 
 def template_names(templates: Path | None = None) -> list[str]:

@@ -1,0 +1,1 @@
+"""Prefect flows over the transcreate library (deployments are declared in prefect.yaml)."""

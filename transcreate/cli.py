@@ -1,0 +1,157 @@
+"""The ``transcreate`` command.
+
+Runs in this process by default (no server to wait for). With ``--prefect``, or when
+``PREFECT_API_URL`` points at a Prefect server, it runs the ``localize-campaign`` flow there instead,
+so the run shows up in the Prefect UI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from transcreate.errors import TranscreateError
+from transcreate.manifest import JobResult
+from transcreate.pipeline import RunPlan, RunRequest, RunSummary, run_campaign
+from transcreate.resources import data_dir
+
+app = typer.Typer(
+    help="Localize advertising creatives: one base image + a campaign sheet → every locale.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+EXIT_INCOMPLETE = 1  # some job failed or some row was rejected: the manifest says which
+EXIT_UNUSABLE = 2  # bad options, unreadable campaign or image, missing system component
+
+
+@app.command()
+def run(
+    campaign: Annotated[Path, typer.Argument(help="Campaign spreadsheet (.csv or .xlsx)")],
+    image: Annotated[Path, typer.Option("--image", "-i", help="Base creative (PNG/JPEG/WebP)")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Destination folder")] = "out",
+    locales: Annotated[str, typer.Option(help="Comma-separated locales")] = "id,th,zh,en",
+    backend: Annotated[str, typer.Option(help="Editor backend")] = "local",
+    concurrency: Annotated[int, typer.Option(help="Edits running at once")] = 4,
+    retries: Annotated[int, typer.Option(help="Retries of a failed model call")] = 2,
+    name: Annotated[str | None, typer.Option(help="Campaign name (default: file name)")] = None,
+    strict: Annotated[bool, typer.Option(help="Stop before any edit if a row is bad")] = False,
+    prefect: Annotated[
+        bool | None,
+        typer.Option(help="Run as a Prefect flow (default: when PREFECT_API_URL is set)"),
+    ] = None,
+) -> None:
+    """Localize CAMPAIGN onto IMAGE for every variant × locale; write images and a manifest."""
+    try:
+        request = RunRequest(
+            campaign=str(campaign),
+            image=str(image),
+            out=out,
+            locales=tuple(locales.split(",")),
+            backend=backend,
+            concurrency=concurrency,
+            retries=retries,
+            strict=strict,
+            name=name,
+        )
+    except ValidationError as error:
+        _fail(_validation_message(error))
+    use_prefect = prefect if prefect is not None else bool(os.environ.get("PREFECT_API_URL"))
+    _run(request, use_prefect)
+
+
+@app.command()
+def demo(
+    out: Annotated[str, typer.Option("--out", "-o", help="Destination folder")] = "out",
+    prefect: Annotated[bool, typer.Option(help="Run as a Prefect flow")] = False,
+) -> None:
+    """Run the shipped sample campaign (examples/) on the built-in local editor."""
+    examples = data_dir("examples")
+    request = RunRequest(
+        campaign=str(examples / "skincare-sale.csv"), image=str(examples / "creative.png"), out=out
+    )
+    _run(request, prefect)
+
+
+def _run(request: RunRequest, use_prefect: bool) -> None:
+    try:
+        summary = _run_with_prefect(request) if use_prefect else _run_here(request)
+    except TranscreateError as error:
+        _fail(str(error))
+    _report(summary)
+    raise typer.Exit(0 if summary.succeeded else EXIT_INCOMPLETE)
+
+
+def _run_here(request: RunRequest) -> RunSummary:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        bar = progress.add_task("planning", total=None, status="")
+        counts: dict[str, int] = {}
+
+        def on_plan(plan: RunPlan) -> None:
+            progress.update(bar, description=plan.campaign.name, total=len(plan.jobs))
+
+        def on_result(result: JobResult) -> None:
+            counts[result.status] = counts.get(result.status, 0) + 1
+            status = " ".join(f"{key} {value}" for key, value in sorted(counts.items()))
+            progress.update(bar, advance=1, status=status)
+
+        return run_campaign(request, on_result=on_result, on_plan=on_plan)
+
+
+def _run_with_prefect(request: RunRequest) -> RunSummary:
+    from flows.localize import localize_campaign
+
+    return localize_campaign(request)
+
+
+def _report(summary: RunSummary) -> None:
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    for problem in summary.problems:
+        console.print(f"[red]rejected:[/] {problem}")
+    for failure in summary.failures:
+        console.print(f"[red]failed:[/] {failure}")
+    table = Table(title=f"campaign {summary.campaign}", show_edge=False)
+    for status in summary.counts:
+        table.add_column(status, justify="right")
+    table.add_row(*(str(count) for count in summary.counts.values()))
+    console.print(table)
+    console.print(f"manifest: {summary.manifest_csv}\n          {summary.manifest_json}")
+    console.print(f"took {summary.seconds:.1f} s")
+
+
+def _validation_message(error: ValidationError) -> str:
+    return "; ".join(
+        f"--{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}"
+        for issue in error.errors()
+    )
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[red]error:[/] {message}")
+    raise typer.Exit(EXIT_UNUSABLE)
+
+
+def main() -> None:  # pragma: no cover - `python -m transcreate.cli`
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

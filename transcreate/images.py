@@ -1,0 +1,87 @@
+"""The base creative: read once, checked, hashed. Image bytes stay here, never in Prefect results."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from transcreate.errors import CampaignError
+
+# Pillow warns at MAX_IMAGE_PIXELS and refuses at twice that; we refuse at the limit itself so a
+# decompression bomb never gets decoded. 40 MP is far above any ad creative (8K is 33 MP).
+MAX_PIXELS = 40_000_000
+MAX_BYTES = 50 * 1024 * 1024
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP")
+
+
+@dataclass(frozen=True)
+class BaseCreative:
+    """The product or ad image every job starts from."""
+
+    name: str
+    data: bytes
+    sha256: str
+    width: int
+    height: int
+    format: str
+
+
+def load_base_creative(path: str | Path, *, data: bytes | None = None) -> BaseCreative:
+    """Read and check a base image (PNG, JPEG or WebP); CampaignError says what is wrong."""
+    path = Path(path)
+    if data is None:
+        try:
+            if path.stat().st_size > MAX_BYTES:
+                raise CampaignError(
+                    f"{path}: base image is {path.stat().st_size:,} bytes; the limit is "
+                    f"{MAX_BYTES:,}"
+                )
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise CampaignError(f"{path}: no such base image") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise CampaignError(
+                        f"{path}: base image is {image.width}×{image.height}; the limit is "
+                        f"{MAX_PIXELS:,} pixels"
+                    )
+                if image.format not in ACCEPTED_FORMATS:
+                    raise CampaignError(
+                        f"{path}: base image is {image.format}; use PNG, JPEG or WebP"
+                    )
+                image.load()  # decodes fully: a truncated file fails here, not mid-run
+                width, height, image_format = image.width, image.height, image.format
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+            raise CampaignError(f"{path}: not a readable image ({error})") from None
+        except Image.DecompressionBombWarning:
+            raise CampaignError(f"{path}: too many pixels to decode safely") from None
+    return BaseCreative(
+        name=path.name,
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        width=width,
+        height=height,
+        format=image_format,
+    )
+
+
+def decode(data: bytes) -> Image.Image:
+    """Decode image bytes to an upright RGB image (EXIF orientation applied)."""
+    with Image.open(io.BytesIO(data)) as image:
+        upright = ImageOps.exif_transpose(image)
+        return upright.convert("RGB")
+
+
+def encode_png(image: Image.Image) -> bytes:
+    """PNG bytes with no timestamps or other metadata, so equal images give equal bytes."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False, compress_level=6)
+    return buffer.getvalue()

@@ -1,0 +1,91 @@
+"""Job results → the manifest: a locale × variant matrix (CSV) and one record per job (JSON). Pure."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Status = Literal["ok", "cached", "failed", "skipped"]
+STATUSES: tuple[Status, ...] = ("ok", "cached", "failed", "skipped")
+DONE_STATUSES: frozenset[str] = frozenset({"ok", "cached"})
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What became of one (variant, locale): a small record, never image bytes."""
+
+    variant: str
+    locale: str
+    status: Status
+    uri: str | None = None
+    instruction: str | None = None
+    backend: str | None = None
+    key: str | None = None
+    seconds: float = 0.0
+    attempts: int = 0
+    error: str | None = None
+
+
+def count_by_status(results: Iterable[JobResult]) -> dict[str, int]:
+    """``{"ok": 20, "cached": 0, "failed": 1, "skipped": 3}``, every status present."""
+    counts = Counter(result.status for result in results)
+    return {status: counts.get(status, 0) for status in STATUSES}
+
+
+def matrix(
+    results: Iterable[JobResult], variants: Sequence[str], locales: Sequence[str]
+) -> list[dict[str, str]]:
+    """One row per variant, one column per locale: the output's URI, or the status and why."""
+    cells: dict[tuple[str, str], JobResult] = {(r.variant, r.locale): r for r in results}
+    extra = [v for v, _ in cells if v not in variants]
+    rows = []
+    for variant in dict.fromkeys([*variants, *extra]):
+        row = {"variant": variant}
+        for locale in locales:
+            result = cells.get((variant, locale))
+            row[locale] = _cell(result)
+        rows.append(row)
+    return rows
+
+
+def _cell(result: JobResult | None) -> str:
+    if result is None:
+        return ""
+    if result.status in DONE_STATUSES and result.uri:
+        return result.uri
+    return f"[{result.status}] {result.error or ''}".strip()
+
+
+def matrix_csv(rows: Sequence[Mapping[str, str]], locales: Sequence[str]) -> bytes:
+    """The matrix as CSV (UTF-8 with BOM so spreadsheet programs read Thai and Chinese right)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["variant", *locales])
+    for row in rows:
+        writer.writerow([formula_safe(row.get(column, "")) for column in ["variant", *locales]])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def records_json(results: Sequence[JobResult], run: Mapping[str, Any]) -> bytes:
+    """Every job's record plus run information, as indented UTF-8 JSON."""
+    document = {
+        **run,
+        "counts": count_by_status(results),
+        "jobs": [asdict(result) for result in results],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def formula_safe(value: str) -> str:
+    """Neutralize a cell a spreadsheet program would run as a formula (OWASP CSV injection)."""
+    if value and value.startswith(_FORMULA_TRIGGERS):
+        return "'" + value
+    return value

@@ -1,0 +1,319 @@
+"""Run a campaign: plan (read, check, expand) → edit each job → store → manifest.
+
+The Prefect flow (flows/localize.py) and the CLI both call these functions; the flow only adds
+task runs, artifacts and a server around them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from transcreate import __version__
+from transcreate.campaign import Campaign, RowProblem, read_campaign
+from transcreate.editors import EDITORS, Editor, open_editor
+from transcreate.errors import CampaignError, RetryableEditError, TranscreateError
+from transcreate.images import BaseCreative, load_base_creative
+from transcreate.instructions import template_names
+from transcreate.jobs import EditJob, expand
+from transcreate.locales import DEFAULT_LOCALES, normalize_locale_tag
+from transcreate.manifest import JobResult, count_by_status, matrix, matrix_csv, records_json
+from transcreate.storage import Storage, object_key, open_storage, output_key
+
+logger = logging.getLogger("transcreate")
+
+OnResult = Callable[[JobResult], None]
+
+
+class RunRequest(BaseModel):
+    """What to localize and where: the flow's parameters and the CLI's options."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    campaign: str = Field(description="Campaign spreadsheet: a .csv or .xlsx file")
+    image: str = Field(description="Base creative: a PNG, JPEG or WebP file")
+    out: str = Field(default="out", description="Destination folder for images and manifest")
+    locales: tuple[str, ...] = Field(
+        default=DEFAULT_LOCALES, description="Target locales, e.g. id, th, zh, en"
+    )
+    backend: str = Field(default="local", description="Editor backend: " + ", ".join(EDITORS))
+    concurrency: int = Field(default=4, ge=1, le=256, description="Edits running at once")
+    retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed model call")
+    retry_wait: float = Field(
+        default=1.0, ge=0, le=60, description="First wait before a retry, seconds (then doubled)"
+    )
+    strict: bool = Field(default=False, description="Stop before any edit if a row is rejected")
+    name: str | None = Field(default=None, description="Campaign name (default: the file name)")
+
+    @field_validator("locales", mode="before")
+    @classmethod
+    def _split_locales(cls, value: Any) -> Any:
+        return tuple(value.replace(";", ",").split(",")) if isinstance(value, str) else value
+
+    @field_validator("locales")
+    @classmethod
+    def _check_locales(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        tags = tuple(dict.fromkeys(normalize_locale_tag(tag) for tag in value if tag.strip()))
+        if not tags:
+            raise ValueError("at least one locale is needed, e.g. id, th, zh, en")
+        return tags
+
+    @field_validator("backend")
+    @classmethod
+    def _check_backend(cls, value: str) -> str:
+        if value not in EDITORS:
+            raise ValueError(f"unknown backend {value!r}; known: {', '.join(sorted(EDITORS))}")
+        return value
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A checked campaign, ready to run: jobs to do and cells already settled as skipped."""
+
+    request: RunRequest
+    campaign: Campaign
+    creative: BaseCreative
+    jobs: tuple[EditJob, ...]
+    settled: tuple[JobResult, ...]  # skipped cells and rejected rows, known before any edit
+
+    @property
+    def variants(self) -> list[str]:
+        return [variant.variant for variant in self.campaign.variants]
+
+
+class RunSummary(BaseModel):
+    """The small result of a run: counts, where the manifest is, and what went wrong."""
+
+    campaign: str
+    counts: dict[str, int]
+    manifest_csv: str
+    manifest_json: str
+    problems: list[str] = Field(default_factory=list)  # rejected rows
+    failures: list[str] = Field(default_factory=list)  # failed jobs
+    warnings: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.problems and not self.failures
+
+
+def plan_run(request: RunRequest, editor_identity: str) -> RunPlan:
+    """Read and check the campaign and base image, and expand every variant × locale."""
+    campaign = read_campaign(request.campaign, name=request.name, templates=template_names())
+    if request.strict and campaign.problems:
+        listed = "\n".join(f"  {problem}" for problem in campaign.problems)
+        raise CampaignError(f"{len(campaign.problems)} row(s) rejected (strict mode):\n{listed}")
+    if not campaign.variants and not campaign.problems:
+        raise CampaignError(f"{campaign.source}: no rows; add one row per variant under the header")
+    creative = load_base_creative(request.image)
+    expansion = expand(
+        campaign, request.locales, image_sha256=creative.sha256, backend=editor_identity
+    )
+    settled = [
+        JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)
+        for skip in expansion.skipped
+    ]
+    settled += _rejected_rows(campaign.problems, request.locales)
+    return RunPlan(request, campaign, creative, expansion.jobs, tuple(settled))
+
+
+def _rejected_rows(problems: Iterable[RowProblem], locales: Sequence[str]) -> list[JobResult]:
+    by_row: dict[int, list[RowProblem]] = {}
+    for problem in problems:
+        by_row.setdefault(problem.row, []).append(problem)
+    results = []
+    for row, row_problems in by_row.items():
+        variant = f"row-{row}"  # not the id: a rejected duplicate must not hide the valid row
+        reason = "; ".join(str(problem) for problem in row_problems)
+        results += [JobResult(variant, locale, "skipped", error=reason) for locale in locales]
+    return results
+
+
+def process_job(
+    job: EditJob,
+    *,
+    image: bytes,
+    editor: Editor,
+    storage: Storage,
+    retries: int = 2,
+    retry_wait: float = 1.0,
+) -> JobResult:
+    """Edit one job and store it, unless its output is stored already. Never raises."""
+    started = time.monotonic()
+    key = output_key(job.campaign, job.locale, job.variant, job.key)
+    common: dict[str, Any] = {
+        "instruction": job.instruction,
+        "backend": job.backend,
+        "key": job.key,
+    }
+    attempts = 0
+    try:
+        if storage.exists(key):
+            return JobResult(job.variant, job.locale, "cached", uri=storage.url(key), **common)
+        retrying = Retrying(
+            stop=stop_after_attempt(retries + 1),
+            wait=wait_exponential_jitter(initial=retry_wait, max=60 * retry_wait),
+            retry=retry_if_exception_type(RetryableEditError),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                attempts = attempt.retry_state.attempt_number
+                edited = editor.edit(job, image)
+        metadata = {"variant": job.variant, "locale": job.locale, "key": job.key}
+        uri = storage.put(key, edited, "image/png", {**metadata, "backend": job.backend})
+        seconds = round(time.monotonic() - started, 3)
+        return JobResult(
+            job.variant, job.locale, "ok", uri=uri, seconds=seconds, attempts=attempts, **common
+        )
+    except Exception as error:  # one job's failure is recorded, never sinks the batch
+        if not isinstance(error, TranscreateError):
+            logger.exception("unexpected error in variant %s, locale %s", job.variant, job.locale)
+        message = str(error) if isinstance(error, TranscreateError) else repr(error)
+        if job.variant not in message:
+            message = f"variant {job.variant}, locale {job.locale}: {message}"
+        seconds = round(time.monotonic() - started, 3)
+        return JobResult(
+            job.variant,
+            job.locale,
+            "failed",
+            seconds=seconds,
+            attempts=attempts,
+            error=message,
+            **common,
+        )
+
+
+def run_jobs(
+    jobs: Sequence[EditJob],
+    *,
+    image: bytes,
+    editor: Editor,
+    storage: Storage,
+    concurrency: int,
+    retries: int = 2,
+    retry_wait: float = 1.0,
+    on_result: OnResult | None = None,
+) -> list[JobResult]:
+    """Run jobs with at most ``concurrency`` edits at once; results in the order of ``jobs``."""
+    results: list[JobResult | None] = [None] * len(jobs)
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="edit") as pool:
+        futures = {
+            pool.submit(
+                process_job,
+                job,
+                image=image,
+                editor=editor,
+                storage=storage,
+                retries=retries,
+                retry_wait=retry_wait,
+            ): index
+            for index, job in enumerate(jobs)
+        }
+        for future in as_completed(futures):
+            result = future.result()
+            results[futures[future]] = result
+            if on_result is not None:
+                on_result(result)
+    return [result for result in results if result is not None]
+
+
+def write_manifest(
+    plan: RunPlan, results: Sequence[JobResult], storage: Storage, seconds: float
+) -> RunSummary:
+    """Write manifest.csv (the matrix) and manifest.json (every job) beside the outputs."""
+    everything = sorted(
+        [*results, *plan.settled], key=lambda r: (_order(plan, r.variant), r.locale)
+    )
+    locales = list(plan.request.locales)
+    variants = plan.variants
+    table = matrix(everything, variants, locales)
+    run_info = {
+        "campaign": plan.campaign.name,
+        "source": plan.campaign.source,
+        "image": plan.creative.name,
+        "image_sha256": plan.creative.sha256,
+        "locales": locales,
+        "backend": plan.request.backend,
+        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 3),
+        "transcreate": __version__,
+    }
+    csv_uri = storage.put(
+        object_key(plan.campaign.name, "manifest.csv"),
+        matrix_csv(table, locales),
+        "text/csv; charset=utf-8",
+    )
+    json_uri = storage.put(
+        object_key(plan.campaign.name, "manifest.json"),
+        records_json(everything, run_info),
+        "application/json",
+    )
+    return RunSummary(
+        campaign=plan.campaign.name,
+        counts=count_by_status(everything),
+        manifest_csv=csv_uri,
+        manifest_json=json_uri,
+        problems=[str(problem) for problem in plan.campaign.problems],
+        failures=[r.error or f"{r.variant}/{r.locale}" for r in results if r.status == "failed"],
+        warnings=list(plan.campaign.warnings),
+        seconds=round(seconds, 3),
+    )
+
+
+def _order(plan: RunPlan, variant: str) -> int:
+    variants = plan.variants
+    return variants.index(variant) if variant in variants else len(variants)
+
+
+def run_campaign(
+    request: RunRequest,
+    on_result: OnResult | None = None,
+    on_plan: Callable[[RunPlan], None] | None = None,
+) -> RunSummary:
+    """The whole run in this process, without Prefect: what the CLI does by default."""
+    started = time.monotonic()
+    editor = open_editor(request.backend)
+    storage = open_storage(request.out)
+    plan = plan_run(request, editor.identity)
+    if on_plan is not None:
+        on_plan(plan)
+    results = run_jobs(
+        plan.jobs,
+        image=plan.creative.data,
+        editor=editor,
+        storage=storage,
+        concurrency=request.concurrency,
+        retries=request.retries,
+        retry_wait=request.retry_wait,
+        on_result=on_result,
+    )
+    return write_manifest(plan, results, storage, time.monotonic() - started)
+
+
+def batches(jobs: Sequence[EditJob], max_batches: int, min_size: int = 8) -> list[list[EditJob]]:
+    """Split jobs into at most ``max_batches`` nearly equal batches of at least ``min_size``."""
+    if not jobs:
+        return []
+    count = max(1, min(max_batches, len(jobs) // min_size or 1))
+    size, remainder = divmod(len(jobs), count)
+    out, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < remainder else 0)
+        out.append(list(jobs[start:end]))
+        start = end
+    return out

@@ -1,0 +1,57 @@
+"""A local folder as the destination (the default)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from transcreate.errors import StorageError
+
+
+class LocalStorage:
+    """Objects are files under ``root``; writes are atomic (temp file, then rename)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser().resolve()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError(f"{self.root}: cannot create the output folder ({error})") from None
+        if not os.access(self.root, os.W_OK):
+            raise StorageError(f"{self.root}: the output folder is not writable")
+
+    def path(self, key: str) -> Path:
+        """The file for ``key``; refuses any key that would land outside the root."""
+        target = (self.root / key).resolve()
+        if not target.is_relative_to(self.root) or target == self.root:
+            raise StorageError(f"{key!r}: refused, it points outside {self.root}")
+        return target
+
+    def put(
+        self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
+    ) -> str:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # A reader (or a re-run after a crash) sees the old file or the new one, never half of one.
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=".part-", suffix=target.suffix
+        )
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return self.url(key)
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def url(self, key: str) -> str:
+        return self.path(key).as_uri()
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({str(self.root)!r})"

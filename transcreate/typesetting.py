@@ -1,0 +1,492 @@
+"""Set localized ad copy on a creative: a font per script, Thai and CJK line breaks, shrink-to-fit.
+
+Pillow shapes one font per call and has no glyph fallback, so every line is split into runs by font
+coverage and the runs are drawn one after another on a shared baseline.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import accumulate, pairwise
+from pathlib import Path
+
+from icu4py.breakers import CharacterBreaker, LineBreaker
+from PIL import Image, ImageColor, ImageDraw, ImageFont
+
+from transcreate.errors import MissingGlyphError, TypesettingError
+from transcreate.fonts import check_text_support, codepoints, fonts_for_locale, is_variable
+
+POSITIONS = (
+    "top-left",
+    "top-center",
+    "top-right",
+    "center-left",
+    "center",
+    "center-right",
+    "bottom-left",
+    "bottom-center",
+    "bottom-right",
+)
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    role: str  # "headline" | "offer" | "cta" | "ends"; any other role is set like "offer"
+    text: str
+    color: str  # "#RRGGBB"
+
+
+@dataclass(frozen=True)
+class PlacedBlock:
+    role: str
+    text: str
+    lines: tuple[str, ...]
+    box: tuple[int, int, int, int]  # (left, top, right, bottom), including plate and stroke
+    font_size: int
+
+
+@dataclass(frozen=True)
+class _Style:
+    size: float  # share of the canvas height before shrinking
+    weight: str | None  # named instance of the variable fonts
+    max_lines: int
+
+
+_STYLES = {
+    "headline": _Style(0.09, "Bold", 3),
+    "offer": _Style(0.06, "SemiBold", 3),
+    "ends": _Style(0.035, None, 2),
+    "cta": _Style(0.05, "SemiBold", 2),
+}
+_STACK_ORDER = {"headline": 0, "offer": 1, "ends": 2, "cta": 3}
+
+_MARGIN = 0.06  # of the shorter side
+_WIDE_COLUMN = 0.88  # of the canvas width, for *-center positions
+_SIDE_COLUMN = 0.50
+_MAX_HEIGHT = 0.45  # of the canvas height
+_MIN_SIZE = 0.022  # of the canvas height; never below _MIN_SIZE_PX
+_MIN_SIZE_PX = 12
+_SHRINK = 0.92
+_STROKE = 0.07  # of the font size
+_GAP = 0.4  # between blocks, of the next block's font size
+_PLATE_PADDING = (0.6, 0.3)  # horizontal, vertical; of the CTA font size
+_SYNTHETIC_BOLD = {"Bold": 0.03, "SemiBold": 0.015}  # of the font size
+
+# HarfBuzz hides these even when the font has no glyph for them, so they need no coverage.
+_IGNORABLE = frozenset({0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, *range(0xFE00, 0xFE10)})
+_LOOSE_WHITESPACE = re.compile(r"[^\S\n\u00a0\u202f]+")
+
+Run = tuple[Path, str]
+
+
+def _is_thai(char: str) -> bool:
+    return "\u0e00" <= char <= "\u0e7f"
+
+
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char) in ("Mn", "Mc", "Me")
+
+
+def _graphemes(text: str) -> list[str]:
+    return list(CharacterBreaker(text, "und"))
+
+
+@lru_cache(maxsize=1)
+def _thai_tokenizer() -> Callable[..., list[str]]:
+    # Imported and warmed up once: the first call loads pythainlp's dictionary trie.
+    from pythainlp.tokenize import word_tokenize
+
+    word_tokenize("ภาษาไทย", engine="newmm")
+    return word_tokenize
+
+
+@lru_cache(maxsize=4096)
+def _units(text: str, locale: str) -> tuple[str, ...]:
+    icu_units = list(LineBreaker(text, locale))
+    if not any(_is_thai(char) for char in text):
+        return tuple(icu_units)
+    # pythainlp decides between two Thai letters (no spaces between Thai words); UAX #14 decides
+    # everywhere else, so "50%" and "วันนี้!" stay whole.
+    tokens = _thai_tokenizer()(text, engine="newmm", keep_whitespace=True)
+    thai_breaks = set(accumulate(len(token) for token in tokens))
+    icu_breaks = set(accumulate(len(unit) for unit in icu_units))
+    cuts = [
+        index
+        for index in range(1, len(text))
+        if not _is_mark(text[index])
+        and (
+            index in thai_breaks
+            if _is_thai(text[index - 1]) and _is_thai(text[index])
+            else index in icu_breaks
+        )
+    ]
+    edges = [0, *cuts, len(text)]
+    return tuple(text[start:end] for start, end in pairwise(edges))
+
+
+def line_units(text: str, locale: str) -> list[str]:
+    """Split text at its line-break opportunities; the pieces concatenate back to the text."""
+    return list(_units(text, locale))
+
+
+def _covers(path: Path, cluster: str) -> bool:
+    available = codepoints(path)
+    return all(ord(char) in available or ord(char) in _IGNORABLE for char in cluster)
+
+
+def _missing_glyph(text: str, cluster: str, chain: tuple[Path, ...]) -> MissingGlyphError:
+    fonts = ", ".join(path.name for path in chain)
+    absent = [char for char in cluster if not any(_covers(path, char) for path in chain)]
+    if absent:
+        char = absent[0]
+        what = f"{char!r} (U+{ord(char):04X} {unicodedata.name(char, 'unnamed')})"
+    else:
+        what = (
+            f"the cluster {cluster!r} ({' '.join(f'U+{ord(c):04X}' for c in cluster)}) in one font"
+        )
+    return MissingGlyphError(
+        f"cannot draw {what} in {text!r}: none of the fonts tried ({fonts}) has it; "
+        "remove the character or set the copy in a locale whose fonts cover it"
+    )
+
+
+@lru_cache(maxsize=8192)
+def _runs(text: str, chain: tuple[Path, ...]) -> tuple[Run, ...]:
+    runs: list[Run] = []
+    for cluster in _graphemes(text):
+        current = runs[-1][0] if runs else None
+        # Whitespace and stray marks stay with the run they follow, so a script change costs no
+        # extra run and a mark is never drawn apart from its base.
+        joins = cluster.isspace() or _is_mark(cluster[0])
+        if current is not None and joins and _covers(current, cluster):
+            font = current
+        else:
+            found = next((path for path in chain if _covers(path, cluster)), None)
+            if found is None:
+                raise _missing_glyph(text, cluster, chain)
+            font = found
+        if runs and runs[-1][0] == font:
+            runs[-1] = (font, runs[-1][1] + cluster)
+        else:
+            runs.append((font, cluster))
+    return tuple(runs)
+
+
+def font_runs(text: str, locale: str) -> list[Run]:
+    """Split text into (font file, text) runs, each character in the first font that has it."""
+    return list(_runs(text, fonts_for_locale(locale)))
+
+
+def contrasting_color(color: str) -> str:
+    """Black or white, whichever contrasts more with color by WCAG relative luminance."""
+    try:
+        red, green, blue = ImageColor.getrgb(color)[:3]
+    except ValueError as error:
+        raise TypesettingError(f"{color!r} is not a colour; write it as #RRGGBB") from error
+
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+    # Contrast against black is (L + 0.05) / 0.05, against white 1.05 / (L + 0.05).
+    return "#000000" if (luminance + 0.05) ** 2 > 0.0525 else "#FFFFFF"
+
+
+@lru_cache(maxsize=512)
+def _font(path: Path, size: int, weight: str | None) -> ImageFont.FreeTypeFont:
+    # One object per variation: set_variation_* mutates the face, so a cached font is never touched
+    # again once other threads can see it.
+    font = ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.RAQM)
+    if weight is not None and is_variable(path):
+        font.set_variation_by_name(weight)
+    return font
+
+
+@dataclass(frozen=True)
+class _Face:
+    chain: tuple[Path, ...]
+    size: int
+    weight: str | None
+    language: str
+
+    def font(self, path: Path) -> ImageFont.FreeTypeFont:
+        return _font(path, self.size, self.weight)
+
+    def length(self, run: Run) -> float:
+        return self.font(run[0]).getlength(run[1], direction="ltr", language=self.language)
+
+    def width(self, text: str) -> float:
+        return sum(self.length(run) for run in _runs(text, self.chain))
+
+    def embolden(self, path: Path) -> int:
+        # A font with one weight only (Noto Sans SC) is thickened by a stroke in its own colour.
+        if self.weight is None or is_variable(path):
+            return 0
+        return round(_SYNTHETIC_BOLD.get(self.weight, 0.0) * self.size)
+
+    def metrics(self, text: str) -> tuple[int, int]:
+        paths = [path for path, _ in _runs(text, self.chain)] or [self.chain[0]]
+        ascents, descents = zip(*(self.font(path).getmetrics() for path in paths), strict=True)
+        return max(ascents), max(descents)
+
+
+def _split_graphemes(unit: str, face: _Face, max_width: int, limit: int) -> list[str]:
+    pieces = [""]
+    for cluster in _graphemes(unit):
+        if pieces[-1] and face.width((pieces[-1] + cluster).rstrip()) > max_width:
+            if len(pieces) > limit:
+                break
+            pieces.append(cluster)
+        else:
+            pieces[-1] += cluster
+    return pieces
+
+
+def _paragraphs(text: str) -> list[str]:
+    # Tabs and runs of spaces become one space (fonts have no glyph for a tab); newlines and
+    # no-break spaces keep their meaning.
+    tidy = (_LOOSE_WHITESPACE.sub(" ", paragraph).strip() for paragraph in text.split("\n"))
+    return [paragraph for paragraph in tidy if paragraph]
+
+
+def _wrap(text: str, face: _Face, max_width: int, max_lines: int) -> list[str] | None:
+    """Greedy line filling; None when the text needs more than max_lines."""
+    lines: list[str] = []
+    for paragraph in _paragraphs(text):
+        line = ""
+        for unit in _units(paragraph, face.language):
+            if face.width((line + unit).rstrip()) <= max_width:
+                line += unit
+                continue
+            if line:
+                lines.append(line.rstrip())
+            if face.width(unit.rstrip()) <= max_width:
+                line = unit
+            else:  # a word wider than the box: break it between grapheme clusters
+                *full, line = _split_graphemes(unit, face, max_width, max_lines)
+                lines.extend(piece.rstrip() for piece in full)
+            if len(lines) > max_lines:
+                return None
+        lines.append(line.rstrip())
+    return lines if len(lines) <= max_lines else None
+
+
+@dataclass(frozen=True)
+class _Measured:
+    block: TextBlock
+    face: _Face
+    lines: tuple[str, ...]
+    widths: tuple[float, ...]
+    line_metrics: tuple[tuple[int, int], ...]  # (ascent, descent) per line
+    padding: tuple[int, int]  # around the text: stroke, or plate padding for the CTA
+    stroke: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        width = math.ceil(max(self.widths)) + 2 * self.padding[0]
+        height = sum(a + d for a, d in self.line_metrics) + 2 * self.padding[1]
+        return width, height
+
+
+def _measure(block: TextBlock, face: _Face, max_width: int) -> _Measured | None:
+    stroke = max(1, round(_STROKE * face.size))
+    if block.role == "cta":
+        padding = (round(_PLATE_PADDING[0] * face.size), round(_PLATE_PADDING[1] * face.size))
+    else:
+        outline = stroke + max(face.embolden(path) for path in face.chain)
+        padding = (outline, outline)
+    text_width = max_width - 2 * padding[0]
+    lines = _wrap(block.text, face, text_width, _style(block.role).max_lines)
+    if lines is None:
+        return None
+    widths = tuple(face.width(line) for line in lines)
+    if max(widths) > text_width:
+        return None
+    metrics = tuple(face.metrics(line) for line in lines)
+    return _Measured(block, face, tuple(lines), widths, metrics, padding, stroke)
+
+
+def _style(role: str) -> _Style:
+    return _STYLES.get(role, _STYLES["offer"])
+
+
+def _column(position: str, canvas: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The (left, width, max height, margin) of the region the copy may use."""
+    width, height = canvas
+    margin = round(_MARGIN * min(canvas))
+    horizontal = position.rsplit("-", 1)[-1] if "-" in position else "center"
+    column = round((_WIDE_COLUMN if horizontal == "center" else _SIDE_COLUMN) * width)
+    left = {"left": margin, "right": width - margin - column}.get(horizontal, (width - column) // 2)
+    return left, column, round(_MAX_HEIGHT * height), margin
+
+
+def _fit(
+    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
+) -> list[_Measured]:
+    chain = fonts_for_locale(locale)
+    for block in blocks:
+        for paragraph in _paragraphs(block.text):
+            _runs(paragraph, chain)  # fail early, naming the whole text
+    _, column, max_height, _ = _column(position, canvas)
+    height = canvas[1]
+    smallest = max(_MIN_SIZE_PX, round(_MIN_SIZE * height))
+    scale = 1.0
+    while True:
+        sizes = [max(smallest, round(_style(b.role).size * height * scale)) for b in blocks]
+        measured = [
+            _measure(block, _Face(chain, size, _style(block.role).weight, locale), column)
+            for block, size in zip(blocks, sizes, strict=True)
+        ]
+        fitted = [m for m in measured if m is not None]
+        if len(fitted) == len(blocks) and _stack_height(fitted) <= max_height:
+            return fitted
+        if all(size == smallest for size in sizes):
+            texts = ", ".join(
+                repr(b.text if len(b.text) <= 60 else b.text[:57] + "...") for b in blocks
+            )
+            raise TypesettingError(
+                f"cannot fit {texts} into the {column}×{max_height} px box at {position} of a "
+                f"{canvas[0]}×{canvas[1]} image, even at the smallest legible size "
+                f"({smallest} px); shorten the copy or use a *-center position, which is wider"
+            )
+        scale *= _SHRINK
+
+
+def _gap(measured: _Measured) -> int:
+    return round(_GAP * measured.face.size)
+
+
+def _stack_height(stack: Sequence[_Measured]) -> int:
+    return sum(m.size[1] for m in stack) + sum(_gap(m) for m in stack[1:])
+
+
+@dataclass(frozen=True)
+class _Placed:
+    measured: _Measured
+    box: tuple[int, int, int, int]
+    origins: tuple[tuple[int, int], ...]  # (x, baseline) of each line
+
+
+def _arrange(
+    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
+) -> list[_Placed]:
+    if position not in POSITIONS:
+        raise TypesettingError(f"unknown position {position!r}; use one of {', '.join(POSITIONS)}")
+    if min(canvas) <= 0:
+        raise TypesettingError(f"cannot set copy on an empty {canvas[0]}×{canvas[1]} image")
+    check_text_support()
+    present = [block for block in blocks if block.text.strip()]
+    for block in present:
+        contrasting_color(block.color)  # reject a bad colour before any layout work
+    ordered = sorted(present, key=lambda b: _STACK_ORDER.get(b.role, _STACK_ORDER["offer"]))
+    if not ordered:
+        return []
+    stack = _fit(ordered, position, canvas, locale)
+
+    left, column, _, margin = _column(position, canvas)
+    vertical = position.split("-", 1)[0]
+    total = _stack_height(stack)
+    top = {"top": margin, "bottom": canvas[1] - margin - total}.get(
+        vertical, (canvas[1] - total) // 2
+    )
+    horizontal = position.rsplit("-", 1)[-1]
+
+    def align(space: float, width: float) -> int:
+        return {"left": 0, "right": round(space - width)}.get(
+            horizontal, round((space - width) / 2)
+        )
+
+    placed = []
+    for index, measured in enumerate(stack):
+        if index:
+            top += _gap(measured)
+        width, height = measured.size
+        x = left + align(column, width)
+        inner = width - 2 * measured.padding[0]
+        baseline = top + measured.padding[1]
+        origins = []
+        for line_width, (ascent, descent) in zip(
+            measured.widths, measured.line_metrics, strict=True
+        ):
+            origins.append((x + measured.padding[0] + align(inner, line_width), baseline + ascent))
+            baseline += ascent + descent
+        placed.append(_Placed(measured, (x, top, x + width, top + height), tuple(origins)))
+        top += height
+    return placed
+
+
+def _public(placed: Sequence[_Placed]) -> list[PlacedBlock]:
+    return [
+        PlacedBlock(
+            role=p.measured.block.role,
+            text=p.measured.block.text,
+            lines=p.measured.lines,
+            box=p.box,
+            font_size=p.measured.face.size,
+        )
+        for p in placed
+    ]
+
+
+def layout(
+    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
+) -> list[PlacedBlock]:
+    """Where each block of copy goes on a canvas of that size; draws nothing."""
+    return _public(_arrange(blocks, position, canvas, locale))
+
+
+def _draw_lines(draw: ImageDraw.ImageDraw, placed: _Placed, fill: str, stroke: int) -> None:
+    measured = placed.measured
+    face = measured.face
+    for line, (x, baseline) in zip(measured.lines, placed.origins, strict=True):
+        pen = float(x)
+        for run in _runs(line, face.chain):
+            draw.text(
+                (pen, baseline),
+                run[1],
+                font=face.font(run[0]),
+                fill=fill,
+                anchor="ls",
+                direction="ltr",
+                language=face.language,
+                stroke_width=stroke + face.embolden(run[0]),
+                stroke_fill=fill,
+            )
+            pen += face.length(run)
+
+
+def compose(
+    image: Image.Image, blocks: Sequence[TextBlock], position: str, locale: str
+) -> tuple[Image.Image, list[PlacedBlock]]:
+    """A new RGB image with the copy set on it, and where each block went."""
+    placed = _arrange(blocks, position, image.size, locale)
+    overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    # Plates first, then every outline, then every fill: a later run's stroke must not bite into
+    # the glyphs of the run before it.
+    for p in placed:
+        if p.measured.block.role == "cta":
+            color = p.measured.block.color
+            left, top, right, bottom = p.box
+            draw.rounded_rectangle(
+                (left, top, right - 1, bottom - 1),
+                radius=(bottom - top) // 4,
+                fill=color,
+                outline=contrasting_color(color),
+                width=p.measured.stroke,
+            )
+    for p in placed:
+        if p.measured.block.role != "cta":
+            _draw_lines(draw, p, contrasting_color(p.measured.block.color), p.measured.stroke)
+    for p in placed:
+        color = p.measured.block.color
+        fill = contrasting_color(color) if p.measured.block.role == "cta" else color
+        _draw_lines(draw, p, fill, 0)
+    composed = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
+    return composed, _public(placed)
