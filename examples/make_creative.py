@@ -14,11 +14,15 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 SIZE = 1024
 
 
-def vertical_gradient(size: tuple[int, int], top: tuple[int, ...], bottom: tuple[int, ...]) -> Image.Image:
+def vertical_gradient(
+    size: tuple[int, int], top: tuple[int, ...], bottom: tuple[int, ...]
+) -> Image.Image:
     column = Image.new("RGB", (1, size[1]))
     for y in range(size[1]):
         t = y / max(1, size[1] - 1)
-        column.putpixel((0, y), tuple(round(a + (b - a) * t) for a, b in zip(top, bottom)))
+        column.putpixel(
+            (0, y), tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+        )
     return column.resize(size)
 
 

@@ -123,6 +123,8 @@ if __name__ == "__main__":
     examples = data_dir("examples")
     print(
         localize_campaign(
-            RunRequest(campaign=str(examples / "skincare-sale.csv"), image=str(examples / "creative.png"))
+            RunRequest(
+                campaign=str(examples / "skincare-sale.csv"), image=str(examples / "creative.png")
+            )
         )
     )

@@ -1,8 +1,8 @@
 """The ``transcreate`` command.
 
 Runs in this process by default (no server to wait for). With ``--prefect``, or when
-``PREFECT_API_URL`` points at a Prefect server, it runs the ``localize-campaign`` flow there instead,
-so the run shows up in the Prefect UI.
+``PREFECT_API_URL`` points at a Prefect server, it runs the ``localize-campaign`` flow there
+instead, so the run shows up in the Prefect UI.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths and messages stay whole for grep
 
 EXIT_INCOMPLETE = 1  # some job failed or some row was rejected: the manifest says which
 EXIT_UNUSABLE = 2  # bad options, unreadable campaign or image, missing system component

@@ -1,7 +1,7 @@
 """Every error transcreate raises on purpose.
 
 TranscreateError
- ├── SetupError              the machine lacks something (a font, raqm, tesseract): names what to install
+ ├── SetupError              the machine lacks a font, raqm, tesseract…: names what to install
  ├── CampaignError           the spreadsheet cannot be read at all (file, what is wrong)
  ├── TemplateError           an instruction template is missing or broken
  ├── TypesettingError        the local editor cannot set the copy

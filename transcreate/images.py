@@ -1,4 +1,4 @@
-"""The base creative: read once, checked, hashed. Image bytes stay here, never in Prefect results."""
+"""The base creative: read once, checked, hashed. Its bytes never travel through Prefect."""
 
 from __future__ import annotations
 
@@ -59,7 +59,11 @@ def load_base_creative(path: str | Path, *, data: bytes | None = None) -> BaseCr
                     )
                 image.load()  # decodes fully: a truncated file fails here, not mid-run
                 width, height, image_format = image.width, image.height, image.format
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        except UnidentifiedImageError:
+            raise CampaignError(
+                f"{path}: not a readable image (not PNG, JPEG or WebP data)"
+            ) from None
+        except (OSError, Image.DecompressionBombError) as error:
             raise CampaignError(f"{path}: not a readable image ({error})") from None
         except Image.DecompressionBombWarning:
             raise CampaignError(f"{path}: too many pixels to decode safely") from None

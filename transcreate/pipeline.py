@@ -19,7 +19,8 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from transcreate import __version__
@@ -166,7 +167,8 @@ def process_job(
             return JobResult(job.variant, job.locale, "cached", uri=storage.url(key), **common)
         retrying = Retrying(
             stop=stop_after_attempt(retries + 1),
-            wait=wait_exponential_jitter(initial=retry_wait, max=60 * retry_wait),
+            wait=wait_exponential(multiplier=retry_wait, max=60 * retry_wait)
+            + wait_random(0, retry_wait),  # jitter: retries of many jobs don't arrive together
             retry=retry_if_exception_type(RetryableEditError),
             reraise=True,
         )

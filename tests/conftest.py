@@ -1,0 +1,26 @@
+"""Shared fixtures: the shipped sample and small helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+# Prefect reads its settings at import: keep every test run local and quiet.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # tesseract is faster single-threaded on 2 cores
+
+
+@pytest.fixture(scope="session")
+def sample_campaign() -> Path:
+    return EXAMPLES / "skincare-sale.csv"
+
+
+@pytest.fixture(scope="session")
+def sample_image() -> Path:
+    return EXAMPLES / "creative.png"

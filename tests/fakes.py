@@ -1,0 +1,40 @@
+"""A scripted editor for tests: fails *these* jobs with *this* error, and counts its calls."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from transcreate.errors import EditError
+from transcreate.jobs import EditJob
+
+
+class ScriptedEditor:
+    """Returns the input image unchanged, or raises the scripted errors for a (variant, locale).
+
+    ``script[("flash-deal", "th")] = [RetryableEditError("busy"), None]`` fails the first call with
+    the error and succeeds on the second; a scripted error list repeats its last entry.
+    """
+
+    identity = "scripted/1"
+
+    def __init__(self, script: Mapping[tuple[str, str], Sequence[EditError | None]] | None = None):
+        self.script = dict(script or {})
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def edit(self, job: EditJob, image: bytes) -> bytes:
+        cell = (job.variant, job.locale)
+        with self._lock:
+            self.calls[cell] += 1
+            attempt = self.calls[cell]
+        outcomes = self.script.get(cell, [None])
+        outcome = outcomes[min(attempt, len(outcomes)) - 1]
+        if outcome is not None:
+            raise outcome
+        return image
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())

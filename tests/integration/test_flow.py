@@ -1,0 +1,95 @@
+"""The localize-campaign flow against a real Prefect API: batches, manifest, artifacts, re-run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from transcreate.pipeline import RunRequest
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
+
+
+@pytest.fixture(scope="module")
+def flow_run(tmp_path_factory, sample_campaign, sample_image):
+    from flows.localize import localize_campaign
+
+    out = tmp_path_factory.mktemp("flow-out")
+    request = RunRequest(campaign=str(sample_campaign), image=str(sample_image), out=str(out))
+    state = localize_campaign(request, return_state=True)
+    return state, out, request
+
+
+def test_the_flow_renders_every_locale_and_variant(flow_run):
+    state, out, _ = flow_run
+    assert state.is_completed()
+    summary = state.result()
+    assert summary.counts == {"ok": 22, "cached": 0, "failed": 0, "skipped": 2}
+    document = json.loads((out / "skincare-sale" / "manifest.json").read_text(encoding="utf-8"))
+    cells = {(job["variant"], job["locale"]) for job in document["jobs"] if job["status"] == "ok"}
+    assert len(cells) == 22
+    for job in document["jobs"]:
+        if job["status"] == "ok":
+            assert Path(job["uri"].removeprefix("file://")).is_file()
+
+
+def test_jobs_run_in_a_bounded_number_of_batch_task_runs(flow_run):
+    state, _, _ = flow_run
+    task_runs = asyncio.run(_task_runs(state.state_details.flow_run_id))
+    names = [run.name for run in task_runs]
+    batch_runs = [name for name in names if name.startswith("render-batch")]
+    assert 1 <= len(batch_runs) < 22  # grouped, not one task run per job
+
+
+def test_the_manifest_is_published_as_a_table_artifact(flow_run):
+    state, _, _ = flow_run
+    artifacts = asyncio.run(_artifacts(state.state_details.flow_run_id))
+    tables = [a for a in artifacts if a.type == "table"]
+    assert [a.key for a in tables] == ["manifest-skincare-sale"]
+    rows = json.loads(tables[0].data) if isinstance(tables[0].data, str) else tables[0].data
+    assert [row["variant"] for row in rows][:2] == ["summer-sale", "new-arrival"]
+    assert set(rows[0]) == {"variant", "id", "th", "zh", "en"}
+    progress = [a for a in artifacts if a.type == "progress"]
+    assert progress and progress[0].data == 100.0
+
+
+def test_a_second_flow_run_is_all_cached(flow_run):
+    from flows.localize import localize_campaign
+
+    _, _, request = flow_run
+    summary = localize_campaign(request)
+    assert summary.counts == {"ok": 0, "cached": 22, "failed": 0, "skipped": 2}
+
+
+def test_the_flow_parameters_render_as_a_form():
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.localize import localize_campaign
+
+    schema = parameter_schema(localize_campaign).model_dump()
+    request = schema["definitions"]["RunRequest"]["properties"]
+    assert {"campaign", "image", "out", "locales", "backend", "concurrency"} <= set(request)
+    assert request["concurrency"]["description"]
+
+
+async def _task_runs(flow_run_id):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async with get_client() as client:
+        return await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+
+
+async def _artifacts(flow_run_id):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with get_client() as client:
+        return await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )

@@ -1,0 +1,58 @@
+"""The local editor's copy reads back: tesseract reads Thai, Chinese and Indonesian headlines."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from tests.ocr import character_error_rate, ink_of_color, read_text, tesseract_available
+from transcreate.campaign import read_campaign
+from transcreate.editors.local import LocalEditor
+from transcreate.jobs import expand
+from transcreate.typesetting import TextBlock, layout
+
+pytestmark = pytest.mark.skipif(
+    not tesseract_available(), reason="tesseract is installed by scripts/install"
+)
+
+# OCR is not perfect even on clean type; a CER this low still means the copy is the right copy.
+MAX_ERROR_RATE = 0.15
+
+
+@pytest.fixture(scope="module")
+def editor() -> LocalEditor:
+    return LocalEditor()
+
+
+def _read_headline(job, editor, sample_image) -> str:
+    import io
+
+    output = Image.open(io.BytesIO(editor.edit(job, sample_image.read_bytes())))
+    blocks = [TextBlock(o.role, o.text, o.color) for o in job.overlays]
+    headline = layout(blocks, job.position, output.size, job.locale)[0]
+    return read_text(ink_of_color(output.crop(headline.box), job.overlays[0].color), job.locale)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("locale", ["th", "zh", "id"])
+def test_headlines_read_back_from_the_rendered_creative(
+    locale, editor, sample_campaign, sample_image
+):
+    campaign = read_campaign(sample_campaign)
+    jobs = expand(campaign, [locale], image_sha256="sample", backend=editor.identity).jobs
+    for job in jobs:
+        read = _read_headline(job, editor, sample_image)
+        expected = job.overlays[0].text
+        assert character_error_rate(expected, read) <= MAX_ERROR_RATE, (expected, read)
+
+
+def test_garbled_copy_does_not_pass_the_check(editor, sample_campaign, sample_image):
+    campaign = read_campaign(sample_campaign)
+    job = next(
+        j
+        for j in expand(campaign, ["th"], image_sha256="s", backend=editor.identity).jobs
+        if j.variant == "summer-sale"
+    )
+    read = _read_headline(job, editor, sample_image)
+    assert character_error_rate("ส่วนลดใหญ่", read) <= MAX_ERROR_RATE
+    assert character_error_rate("ลดราคาพิเศษ", read) > MAX_ERROR_RATE

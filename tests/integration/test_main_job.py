@@ -1,0 +1,122 @@
+"""The main job on the shipped sample, in process: every locale × variant, a manifest, a re-run."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops
+
+from transcreate.pipeline import RunRequest, RunSummary, run_campaign
+from transcreate.typesetting import TextBlock, layout
+
+LOCALES = ["id", "th", "zh", "en"]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, sample_campaign, sample_image) -> tuple[RunSummary, Path]:
+    out = tmp_path_factory.mktemp("out")
+    request = RunRequest(campaign=str(sample_campaign), image=str(sample_image), out=str(out))
+    return run_campaign(request), out
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / "skincare-sale" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_every_variant_and_locale_is_rendered(first_run):
+    summary, out = first_run
+    assert summary.counts == {"ok": 22, "cached": 0, "failed": 0, "skipped": 2}
+    assert summary.succeeded
+    for record in manifest(out)["jobs"]:
+        if record["status"] == "ok":
+            assert Path(record["uri"].removeprefix("file://")).is_file()
+
+
+def test_the_matrix_has_a_row_per_variant_and_a_column_per_locale(first_run):
+    _, out = first_run
+    text = (out / "skincare-sale" / "manifest.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(text.splitlines()))
+    assert [row["variant"] for row in rows] == [
+        "summer-sale",
+        "new-arrival",
+        "flash-deal",
+        "member-promo",
+        "free-shipping",
+        "bundle-deal",
+    ]
+    assert list(rows[0]) == ["variant", *LOCALES]
+    for row in rows[:-1]:
+        assert all(row[locale].startswith("file://") for locale in LOCALES)
+    assert rows[-1]["zh"].startswith("[skipped]") and "asks only for id, th" in rows[-1]["zh"]
+
+
+def test_outputs_change_where_the_copy_goes_and_nowhere_far_from_it(first_run, sample_image):
+    _, out = first_run
+    base = Image.open(sample_image).convert("RGB")
+    for record in manifest(out)["jobs"]:
+        if record["status"] != "ok":
+            continue
+        output = Image.open(record["uri"].removeprefix("file://")).convert("RGB")
+        assert output.size == base.size
+        difference = ImageChops.difference(output, base)
+        left, top, right, bottom = difference.getbbox()
+        assert (right - left) * (bottom - top) > 10_000, record["variant"]
+        # the copy sits at its position: the opposite corner is untouched
+        untouched = (0, 0, 200, 200) if "bottom" in _position(record) else (824, 824, 1024, 1024)
+        assert difference.crop(untouched).getbbox() is None, record["variant"]
+
+
+def _position(record: dict) -> str:
+    return {
+        "summer-sale": "bottom-center",
+        "new-arrival": "top-left",
+        "flash-deal": "bottom-left",
+        "member-promo": "center",
+        "free-shipping": "top-center",
+        "bundle-deal": "bottom-right",
+    }[record["variant"]]
+
+
+def test_the_headline_box_is_where_pixels_changed(first_run, sample_image):
+    _, out = first_run
+    base = Image.open(sample_image).convert("RGB")
+    record = next(
+        r for r in manifest(out)["jobs"] if (r["variant"], r["locale"]) == ("summer-sale", "th")
+    )
+    placed = layout(
+        [TextBlock("headline", "ส่วนลดใหญ่", "#FFD600")], "bottom-center", base.size, "th"
+    )
+    output = Image.open(record["uri"].removeprefix("file://")).convert("RGB")
+    changed = ImageChops.difference(output.crop(placed[0].box), base.crop(placed[0].box)).getbbox()
+    assert changed is not None
+
+
+def test_a_second_run_is_all_cached_and_edits_nothing(first_run, sample_campaign, sample_image):
+    _, out = first_run
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    request = RunRequest(campaign=str(sample_campaign), image=str(sample_image), out=str(out))
+    summary = run_campaign(request)
+    assert summary.counts == {"ok": 0, "cached": 22, "failed": 0, "skipped": 2}
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == before
+    assert all(record["status"] in ("cached", "skipped") for record in manifest(out)["jobs"])
+
+
+def test_a_bad_row_is_reported_and_the_others_are_rendered(tmp_path, sample_campaign, sample_image):
+    sheet = sample_campaign.read_text(encoding="utf-8").splitlines()
+    sheet.append(sheet[1].replace("summer-sale", "broken-price").replace("12.99", "12.99€"))
+    bad = tmp_path / "with-bad-row.csv"
+    bad.write_text("\n".join(sheet) + "\n", encoding="utf-8")
+    summary = run_campaign(
+        RunRequest(
+            campaign=str(bad), image=str(sample_image), out=str(tmp_path / "out"), locales="th"
+        )
+    )
+    assert summary.counts["ok"] == 6  # every good variant (bundle-deal included) in Thai
+    assert summary.problems == [
+        "with-bad-row.csv, row 8, column price: '12.99€' is not a plain number; write a price "
+        "like 199000 or 19.99 (no currency signs, no thousands separators, '.' for decimals)"
+    ]
+    assert not summary.succeeded

@@ -1,0 +1,126 @@
+"""Running jobs: retries, failures recorded per job, stored outputs found again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from tests.fakes import ScriptedEditor
+from transcreate.campaign import read_campaign
+from transcreate.errors import PermanentEditError, RetryableEditError
+from transcreate.jobs import EditJob, expand
+from transcreate.pipeline import RunRequest, batches, process_job, run_jobs
+from transcreate.storage.local import LocalStorage
+
+IMAGE = b"\x89PNG not really, the scripted editor echoes it"
+
+
+@pytest.fixture
+def jobs(sample_campaign: Path) -> list[EditJob]:
+    campaign = read_campaign(sample_campaign)
+    return list(expand(campaign, ["id", "th"], image_sha256="0" * 64, backend="scripted/1").jobs)
+
+
+def run(jobs: list[EditJob], editor: ScriptedEditor, root: Path, retries: int = 2):
+    return run_jobs(
+        jobs,
+        image=IMAGE,
+        editor=editor,
+        storage=LocalStorage(root),
+        concurrency=4,
+        retries=retries,
+        retry_wait=0,
+    )
+
+
+def test_every_job_is_stored_and_reported_ok(jobs, tmp_path):
+    results = run(jobs, ScriptedEditor(), tmp_path)
+    assert [r.status for r in results] == ["ok"] * len(jobs)
+    assert [(r.variant, r.locale) for r in results] == [(j.variant, j.locale) for j in jobs]
+    for result in results:
+        assert Path(result.uri.removeprefix("file://")).read_bytes() == IMAGE
+
+
+def test_a_retryable_error_is_retried_until_it_succeeds(jobs, tmp_path):
+    editor = ScriptedEditor({("flash-deal", "th"): [RetryableEditError("429 busy"), None]})
+    results = {(r.variant, r.locale): r for r in run(jobs, editor, tmp_path)}
+    assert results["flash-deal", "th"].status == "ok"
+    assert results["flash-deal", "th"].attempts == 2
+    assert editor.calls["flash-deal", "th"] == 2
+
+
+def test_a_job_that_keeps_failing_is_recorded_and_the_rest_succeed(jobs, tmp_path):
+    editor = ScriptedEditor({("flash-deal", "th"): [RetryableEditError("503 overloaded")]})
+    results = {(r.variant, r.locale): r for r in run(jobs, editor, tmp_path, retries=2)}
+    failed = results["flash-deal", "th"]
+    assert failed.status == "failed"
+    assert failed.attempts == 3
+    assert "503 overloaded" in failed.error and "flash-deal" in failed.error
+    assert editor.calls["flash-deal", "th"] == 3
+    assert sum(r.status == "ok" for r in results.values()) == len(jobs) - 1
+
+
+def test_a_permanent_error_is_not_retried(jobs, tmp_path):
+    editor = ScriptedEditor({("summer-sale", "id"): [PermanentEditError("content policy")]})
+    results = {(r.variant, r.locale): r for r in run(jobs, editor, tmp_path)}
+    assert results["summer-sale", "id"].status == "failed"
+    assert editor.calls["summer-sale", "id"] == 1
+
+
+def test_an_unexpected_exception_fails_only_its_job(jobs, tmp_path):
+    class Broken(ScriptedEditor):
+        def edit(self, job, image):
+            if job.variant == "new-arrival":
+                raise ZeroDivisionError("bug")
+            return super().edit(job, image)
+
+    results = run(jobs, Broken(), tmp_path)
+    failed = [r for r in results if r.status == "failed"]
+    assert {r.variant for r in failed} == {"new-arrival"}
+    assert all("ZeroDivisionError" in r.error for r in failed)
+
+
+def test_a_second_run_finds_stored_outputs_and_calls_nothing(jobs, tmp_path):
+    run(jobs, ScriptedEditor(), tmp_path)
+    editor = ScriptedEditor()
+    results = run(jobs, editor, tmp_path)
+    assert {r.status for r in results} == {"cached"}
+    assert editor.total_calls == 0
+
+
+def test_a_failed_job_is_done_on_the_next_run(jobs, tmp_path):
+    run(jobs, ScriptedEditor({("flash-deal", "th"): [PermanentEditError("no")]}), tmp_path)
+    editor = ScriptedEditor()
+    results = {(r.variant, r.locale): r for r in run(jobs, editor, tmp_path)}
+    assert results["flash-deal", "th"].status == "ok"
+    assert editor.total_calls == 1
+
+
+def test_process_job_reports_the_key_and_instruction(jobs, tmp_path):
+    result = process_job(
+        jobs[0], image=IMAGE, editor=ScriptedEditor(), storage=LocalStorage(tmp_path)
+    )
+    assert result.key == jobs[0].key
+    assert result.instruction == jobs[0].instruction
+    assert result.uri.endswith(f"{jobs[0].variant}-{jobs[0].key[:8]}.png")
+
+
+def test_batches_are_bounded_and_cover_every_job(jobs):
+    many = jobs * 50
+    split = batches(many, max_batches=7)
+    assert len(split) == 7
+    assert sum(len(batch) for batch in split) == len(many)
+    assert max(map(len, split)) - min(map(len, split)) <= 1
+    assert batches([], max_batches=4) == []
+    assert len(batches(jobs[:3], max_batches=4)) == 1
+
+
+def test_request_accepts_locales_as_text_and_rejects_unknown_ones():
+    request = RunRequest(campaign="c.csv", image="i.png", locales="th, zh;id")
+    assert request.locales == ("th", "zh", "id")
+    with pytest.raises(ValidationError, match="not a CLDR locale"):
+        RunRequest(campaign="c.csv", image="i.png", locales=("xx-nope",))
+    with pytest.raises(ValidationError, match="unknown backend"):
+        RunRequest(campaign="c.csv", image="i.png", backend="gpu-magic")
