@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime
 import io
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pandas as pd
-from babel.numbers import is_currency
+from babel.numbers import get_currency_precision, is_currency
 
 from transcreate.errors import CampaignError
 from transcreate.locales import normalize_locale_tag, parse_locale_list
@@ -112,7 +113,7 @@ class Variant:
         return cells.get(locale) or cells.get("") or None
 
     def price(self, locale: str) -> tuple[Decimal, str] | None:
-        """(amount, ISO 4217 currency) for a locale: its own price columns, else the default ones."""
+        """(amount, ISO 4217 currency) for a locale: its own price columns, else the default."""
         return self.prices.get(locale) or self.prices.get("")
 
 
@@ -138,8 +139,8 @@ def read_campaign(
     path = Path(path)
     source = path.name
     raw = data if data is not None else _read_bytes(path)
-    table = _read_table(raw, path.suffix.lower(), source)
-    columns, warnings = _map_columns(list(table.columns), source)
+    table, notes = _read_table(raw, path.suffix.lower(), source)
+    columns, column_notes = _map_columns(list(table.columns), source)
     known_templates = frozenset(templates) if templates is not None else None
 
     variants: list[Variant] = []
@@ -147,7 +148,9 @@ def read_campaign(
     first_row_of: dict[str, int] = {}
     for index, cells in enumerate(table.itertuples(index=False, name=None)):
         row_number = index + 2  # header is row 1
-        values = {columns[i]: _clean(cells[i]) for i in range(len(columns)) if columns[i]}
+        values = {
+            column: _clean(cell) for column, cell in zip(columns, cells, strict=True) if column
+        }
         if not any(values.values()):
             continue  # blank lines between blocks of rows are common in hand-kept sheets
         parsed, row_problems = _parse_row(values, row_number, source, known_templates)
@@ -173,7 +176,7 @@ def read_campaign(
         source=source,
         variants=tuple(variants),
         problems=tuple(problems),
-        warnings=tuple(warnings),
+        warnings=(*notes, *column_notes),
     )
 
 
@@ -192,19 +195,35 @@ def _read_bytes(path: Path) -> bytes:
         raise CampaignError(f"{path}: cannot read the campaign file ({error.strerror})") from None
 
 
-def _read_table(raw: bytes, suffix: str, source: str) -> pd.DataFrame:
+def _read_table(raw: bytes, suffix: str, source: str) -> tuple[pd.DataFrame, list[str]]:
+    notes: list[str] = []
     try:
         if suffix in (".xlsx", ".xlsm"):
-            table = pd.read_excel(io.BytesIO(raw), dtype=str, keep_default_na=False)
+            # The engine named: else a damaged file gets pandas' "specify an engine manually".
+            table = pd.read_excel(
+                io.BytesIO(raw), engine="openpyxl", dtype=str, keep_default_na=False
+            )
         elif suffix in (".csv", ".txt", ""):
             text = raw.decode("utf-8-sig")
-            table = pd.read_csv(
-                io.StringIO(text),
-                sep=_delimiter(text),
-                dtype=str,
-                keep_default_na=False,
-                skipinitialspace=True,
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                table = pd.read_csv(
+                    io.StringIO(text),
+                    sep=_delimiter(text),
+                    dtype=str,
+                    keep_default_na=False,
+                    skipinitialspace=True,
+                    # Blank lines stay rows, so row numbers match the spreadsheet's.
+                    skip_blank_lines=False,
+                    # Rows with a trailing delimiter must not turn the first column into an
+                    # index (which shifts every cell one column left); their extra cells drop.
+                    index_col=False,
+                )
+            if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+                notes.append(
+                    f"{source}: some rows have more cells than the first row has column names; "
+                    "the cells past the last named column are not used"
+                )
         else:
             raise CampaignError(
                 f"{source}: unsupported file type {suffix!r}; save the sheet as .csv or .xlsx"
@@ -213,15 +232,21 @@ def _read_table(raw: bytes, suffix: str, source: str) -> pd.DataFrame:
         raise CampaignError(
             f"{source}: not UTF-8 text (byte {error.start}); save the CSV as 'CSV UTF-8'"
         ) from None
+    except pd.errors.EmptyDataError:
+        raise CampaignError(
+            f"{source}: the file is empty; the first row must name the columns"
+        ) from None
     except (ValueError, pd.errors.ParserError) as error:
         raise CampaignError(f"{source}: cannot be read as a table: {error}") from None
     except Exception as error:  # openpyxl raises a zoo of types for a damaged workbook
         if isinstance(error, CampaignError):
             raise
         raise CampaignError(f"{source}: cannot be read as a spreadsheet: {error}") from None
-    if table.empty and len(table.columns) == 0:
-        raise CampaignError(f"{source}: the file is empty; the first row must name the columns")
-    return table
+    if len(table.columns) == 0:
+        raise CampaignError(
+            f"{source}: the first row is blank; the first row must name the columns"
+        )
+    return table, notes
 
 
 def _delimiter(text: str) -> str:
@@ -319,11 +344,19 @@ def _parse_row(
     )
     if discount is not None and not 0 < discount < 100:
         problem("discount", f"{discount}% is out of range; a discount is between 0 and 100")
+    elif discount is not None and discount < 1:
+        # A spreadsheet cell formatted as % stores 50% as 0.5: never guess, ask for percent.
+        problem(
+            "discount",
+            f"{discount} looks like a fraction (a cell formatted as % holds 0.5 for 50%); "
+            "write the discount in percent, e.g. 50 or 50%",
+        )
 
     ends = None
     if values.get("ends"):
         try:
-            ends = datetime.date.fromisoformat(values["ends"][:10])
+            # A spreadsheet date cell arrives as "2026-12-12 00:00:00"; trailing junk does not.
+            ends = datetime.datetime.fromisoformat(values["ends"]).date()
         except ValueError:
             problem("ends", f"{values['ends']!r} is not a date; write it as YYYY-MM-DD")
 
@@ -384,7 +417,7 @@ def _decimal(text: str, column: str, problem: _Reporter, example: str) -> Decima
 
 
 def _prices(values: Mapping[str, str], problem: _Reporter) -> dict[str, tuple[Decimal, str]]:
-    """The default price (`price`, `currency`) and any per-locale ones (`price:th`, `currency:th`)."""
+    """The default price (`price`, `currency`) and per-locale ones (`price:th`, `currency:th`)."""
     prices: dict[str, tuple[Decimal, str]] = {}
     suffixes = {
         column.partition(":")[2] for column in values if column.partition(":")[0] in PRICE_FIELDS
@@ -397,13 +430,27 @@ def _prices(values: Mapping[str, str], problem: _Reporter) -> dict[str, tuple[De
         currency = (values.get(currency_column) or values.get("currency", "")).upper()
         if currency and not is_currency(currency):
             problem(
-                currency_column, f"{currency!r} is not an ISO 4217 code; use e.g. IDR, THB, CNY, USD"
+                currency_column,
+                f"{currency!r} is not an ISO 4217 code; use e.g. IDR, THB, CNY, USD",
             )
         elif amount is not None and not currency:
             problem(currency_column, "empty, but the row has a price; give its ISO 4217 code")
+        elif amount is not None and _decimals(amount) > get_currency_precision(currency):
+            # "199.000" is 199000 written with a thousands separator far more often than 199 IDR.
+            problem(
+                price_column,
+                f"{values[price_column]!r} has more decimals than {currency} uses "
+                f"({get_currency_precision(currency)}); if '.' separates thousands, write "
+                f"{values[price_column].replace('.', '')}, else round it",
+            )
         elif amount is not None:
             prices[suffix] = (amount, currency)
     return prices
+
+
+def _decimals(amount: Decimal) -> int:
+    exponent = amount.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 def _color(text: str, problem: _Reporter) -> str:

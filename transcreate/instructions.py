@@ -17,7 +17,8 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError as JinjaTemplateError, TemplateNotFound
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from transcreate.errors import TemplateError
@@ -34,7 +35,7 @@ def template_names(templates: Path | None = None) -> list[str]:
 
 
 def load_translations(locale: str, catalogs: Path | None = None) -> NullTranslations:
-    """The locale's catalog: a compiled ``.mo`` when it is up to date, else its ``.po`` compiled now.
+    """The locale's catalog: its ``.mo`` when up to date, else its ``.po`` compiled in memory.
 
     A locale without a catalog gets the English source wording (and formats in its own CLDR style).
     """
@@ -59,7 +60,7 @@ def load_translations(locale: str, catalogs: Path | None = None) -> NullTranslat
 
 def has_catalog(locale: str, catalogs: Path | None = None) -> bool:
     """Whether the locale has its own wording (not the English fallback)."""
-    return not type(load_translations(locale, catalogs)) is NullTranslations
+    return type(load_translations(locale, catalogs)) is not NullTranslations
 
 
 class InstructionRenderer:
@@ -124,4 +125,3 @@ _SPACE_AFTER_FULL_STOP = re.compile(r"(?<=[。！？；]) (?=\S)")
 def renderer_for(locale: str) -> InstructionRenderer:
     """A shared renderer per locale over the shipped templates and catalogs."""
     return InstructionRenderer(locale)
-

@@ -41,6 +41,8 @@ class EditJob:
     def key(self) -> str:
         """Hash of all that determines the output image: equal keys mean an equal result."""
         determinants = {
+            # The locale picks the fonts and line breaking of the local compositor.
+            "locale": self.locale,
             "instruction": self.instruction,
             "overlays": [[o.role, o.text, o.color] for o in self.overlays],
             "position": self.position,

@@ -1,4 +1,4 @@
-"""Supported locales and their CLDR formats (Babel): the one source of truth for what we localize to."""
+"""Supported locales and their CLDR formats (Babel): the one source of truth for our locales."""
 
 from __future__ import annotations
 
@@ -28,9 +28,23 @@ def parse_locale(tag: str) -> Locale:
 
 
 def normalize_locale_tag(tag: str) -> str:
-    """Canonical spelling of a locale tag, as used in column names, keys and the manifest."""
+    """Canonical spelling of a locale tag, as used in column names, keys and the manifest.
+
+    BCP 47 casing of the subtags as written (``TH`` → ``th``, ``zh_hant`` → ``zh-Hant``,
+    ``en-us`` → ``en-US``), so ``headline:TH`` and a run for ``th`` meet; aliases are kept as
+    written (``zh-TW`` stays ``zh-TW``).
+    """
     parse_locale(tag)  # validates
-    return tag.strip().replace("_", "-")
+    language, *rest = re.split(r"[-_]", tag.strip())
+    subtags = [language.lower()]
+    for subtag in rest:
+        if len(subtag) == 4 and subtag.isalpha():
+            subtags.append(subtag.title())  # script
+        elif (len(subtag) == 2 and subtag.isalpha()) or (len(subtag) == 3 and subtag.isdigit()):
+            subtags.append(subtag.upper())  # region
+        else:
+            subtags.append(subtag.lower())
+    return "-".join(subtags)
 
 
 def parse_locale_list(text: str) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Job results → the manifest: a locale × variant matrix (CSV) and one record per job (JSON). Pure."""
+"""Job results → the manifest: a locale × variant matrix (CSV), one record per job (JSON). Pure."""
 
 from __future__ import annotations
 

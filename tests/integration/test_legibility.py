@@ -11,9 +11,13 @@ from transcreate.editors.local import LocalEditor
 from transcreate.jobs import expand
 from transcreate.typesetting import TextBlock, layout
 
-pytestmark = pytest.mark.skipif(
-    not tesseract_available(), reason="tesseract is installed by scripts/install"
-)
+
+@pytest.fixture(scope="module", autouse=True)
+def _tesseract() -> None:
+    # A missing OCR engine must fail the suite, not quietly skip the only legibility check.
+    if not tesseract_available():
+        pytest.fail("tesseract is not installed; run ./scripts/install (it installs tesseract-ocr)")
+
 
 # OCR is not perfect even on clean type; a CER this low still means the copy is the right copy.
 MAX_ERROR_RATE = 0.15

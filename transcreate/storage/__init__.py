@@ -10,6 +10,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Protocol
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from transcreate.errors import StorageError
 
@@ -60,7 +62,15 @@ def open_storage(destination: str) -> Storage:
         raise StorageError(
             f"{destination}: S3 destinations are not supported yet; write to a local folder"
         )
-    if "://" in destination and not destination.startswith("file://"):
+    if destination.startswith("file://"):
+        # The inverse of LocalStorage.url: percent-decoded, and only this machine's files.
+        uri = urlsplit(destination)
+        if uri.netloc not in ("", "localhost"):
+            raise StorageError(
+                f"{destination}: a file URI names a folder on this machine, e.g. file:///srv/out"
+            )
+        return LocalStorage(url2pathname(uri.path))
+    if "://" in destination:
         scheme = destination.split("://", 1)[0]
         raise StorageError(f"{destination}: unknown scheme {scheme!r}; use a folder path")
-    return LocalStorage(destination.removeprefix("file://"))
+    return LocalStorage(destination)

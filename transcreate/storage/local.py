@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
 from transcreate.errors import StorageError
+
+_O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
 
 class LocalStorage:
@@ -33,17 +35,25 @@ class LocalStorage:
         self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> str:
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # A reader (or a re-run after a crash) sees the old file or the new one, never half of one.
-        handle, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=".part-", suffix=target.suffix
-        )
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # A reader (or a re-run after a crash) sees the old file or the new one, never half.
+            # Not mkstemp: its files are 0600, unreadable to whoever serves the outputs; with
+            # mode 0666 the process umask decides, as for any other new file.
+            temporary = target.with_name(f".part-{secrets.token_hex(8)}{target.suffix}")
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+        except OSError as error:
+            raise StorageError(f"{key!r}: cannot write under {self.root} ({error})") from None
         try:
             with os.fdopen(handle, "wb") as file:
                 file.write(data)
+                file.flush()
+                os.fsync(file.fileno())  # a stored file counts as finished: make it survive a crash
             os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+        except BaseException as error:
+            temporary.unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise StorageError(f"{key!r}: cannot write under {self.root} ({error})") from None
             raise
         return self.url(key)
 

@@ -1,0 +1,545 @@
+from __future__ import annotations
+
+import contextlib
+import datetime
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transcreate.campaign import Campaign, RowProblem, campaign_name, read_campaign
+from transcreate.errors import CampaignError
+
+HEADER = "variant,headline,cta,price,currency,discount,ends,color,position,locales,template"
+
+
+def write_csv(folder: Path, text: str, *, name: str = "sale.csv", bom: bool = False) -> Path:
+    path = folder / name
+    path.write_bytes(("\ufeff" if bom else "").encode() + text.encode("utf-8"))
+    return path
+
+
+def read_rows(
+    folder: Path, header: str, *rows: str, templates: Iterable[str] | None = None
+) -> Campaign:
+    return read_campaign(write_csv(folder, "\n".join([header, *rows]) + "\n"), templates=templates)
+
+
+def only_problem(campaign: Campaign) -> RowProblem:
+    """The one problem of a one-row campaign whose row was rejected."""
+    assert campaign.variants == ()
+    return only_problem_of(campaign)
+
+
+# --- reading the file ---------------------------------------------------------------------------
+
+
+def test_comma_csv_is_read(tmp_path: Path) -> None:
+    campaign = read_rows(tmp_path, "variant,headline,cta", "summer,Big Sale,Shop now")
+    [variant] = campaign.variants
+    assert (variant.variant, variant.text("headline", "en"), variant.text("cta", "en")) == (
+        "summer",
+        "Big Sale",
+        "Shop now",
+    )
+
+
+def test_semicolon_csv_with_bom_is_read(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path, "variant;headline;price;currency\nsummer;Big, bigger Sale;12.99;USD\n", bom=True
+    )
+    [variant] = read_campaign(path).variants
+    assert variant.variant == "summer"  # the BOM is not part of the first column's name
+    assert variant.text("headline", "en") == "Big, bigger Sale"
+    assert variant.price("en") == (Decimal("12.99"), "USD")
+
+
+def test_comma_csv_with_bom_is_read(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "variant,headline\nsummer,Big Sale\n", bom=True)
+    assert [v.variant for v in read_campaign(path).variants] == ["summer"]
+
+
+def test_utf8_csv_without_bom_keeps_thai_and_chinese(tmp_path: Path) -> None:
+    campaign = read_rows(
+        tmp_path, "variant,headline,headline:th,headline:zh", "summer,,ส่วนลดใหญ่,超级大促"
+    )
+    [variant] = campaign.variants
+    assert variant.text("headline", "th") == "ส่วนลดใหญ่"
+    assert variant.text("headline", "zh") == "超级大促"
+
+
+def test_xlsx_with_date_and_number_cells_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "sale.xlsx"
+    frame = pd.DataFrame(
+        {
+            "variant": ["summer", "flash"],
+            "headline": ["Big Sale", "Flash Sale"],
+            "price": [199000, 12.99],
+            "currency": ["IDR", "USD"],
+            "discount": [30, 12.5],
+            "ends": [datetime.datetime(2026, 12, 12), datetime.datetime(2026, 1, 2, 18, 30)],
+        }
+    )
+    frame.to_excel(path, index=False, engine="openpyxl")
+    summer, flash = read_campaign(path).variants
+    assert summer.price("id") == (Decimal("199000"), "IDR")
+    assert summer.discount == Decimal("30")
+    assert summer.ends == datetime.date(2026, 12, 12)
+    assert flash.price("en") == (Decimal("12.99"), "USD")
+    assert flash.discount == Decimal("12.5")
+    assert flash.ends == datetime.date(2026, 1, 2)
+    assert (summer.row, flash.row) == (2, 3)
+
+
+def test_xlsx_percent_cell_is_reported_not_read_as_half_a_percent(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["variant", "headline", "discount"])
+    sheet.append(["summer", "Big Sale", 0.5])  # typed as 50% in a cell formatted as percent
+    sheet["C2"].number_format = "0%"
+    workbook.save(tmp_path / "sale.xlsx")
+    problem = only_problem(read_campaign(tmp_path / "sale.xlsx"))
+    assert str(problem).startswith("sale.xlsx, row 2, column discount: ")
+    assert "write the discount in percent, e.g. 50" in problem.message
+
+
+def test_blank_xlsx_rows_keep_sheet_row_numbers(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in (["variant", "headline"], ["a", "A"], [None, None], ["b", None]):
+        sheet.append(row)
+    workbook.save(tmp_path / "sale.xlsx")
+    assert str(only_problem_of(read_campaign(tmp_path / "sale.xlsx"))).startswith(
+        "sale.xlsx, row 4, column headline"
+    )
+
+
+def only_problem_of(campaign: Campaign) -> RowProblem:
+    assert len(campaign.problems) == 1, campaign.problems
+    return campaign.problems[0]
+
+
+def test_data_may_be_passed_as_bytes(tmp_path: Path) -> None:
+    campaign = read_campaign("upload.csv", data=b"variant,headline\nsummer,Big Sale\n")
+    assert campaign.source == "upload.csv"
+    assert [v.variant for v in campaign.variants] == ["summer"]
+
+
+# --- localized copy and prices ------------------------------------------------------------------
+
+
+def test_localized_headline_is_used_for_its_locale(tmp_path: Path) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,headline:th", "s,Big Sale,ส่วนลดใหญ่").variants
+    assert variant.text("headline", "th") == "ส่วนลดใหญ่"
+
+
+def test_bare_headline_is_the_fallback_for_other_locales(tmp_path: Path) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,headline:th", "s,Big Sale,ส่วนลดใหญ่").variants
+    assert variant.text("headline", "id") == "Big Sale"
+
+
+def test_empty_localized_cell_falls_back_to_the_bare_column(tmp_path: Path) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,headline:th", "s,Big Sale,").variants
+    assert variant.text("headline", "th") == "Big Sale"
+
+
+def test_headline_in_one_locale_only_is_a_valid_row(tmp_path: Path) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,headline:th", "s,,ส่วนลดใหญ่").variants
+    assert variant.text("headline", "th") == "ส่วนลดใหญ่"
+    assert variant.text("headline", "id") is None
+
+
+def test_missing_cta_is_none(tmp_path: Path) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline", "s,Big Sale").variants
+    assert variant.text("cta", "en") is None
+
+
+def test_per_locale_price_is_used_for_its_locale(tmp_path: Path) -> None:
+    [variant] = read_rows(
+        tmp_path, "variant,headline,price,currency,price:th,currency:th", "s,Sale,12.99,USD,399,THB"
+    ).variants
+    assert variant.price("th") == (Decimal("399"), "THB")
+
+
+def test_default_price_is_the_fallback_for_other_locales(tmp_path: Path) -> None:
+    [variant] = read_rows(
+        tmp_path, "variant,headline,price,currency,price:th,currency:th", "s,Sale,12.99,USD,399,THB"
+    ).variants
+    assert variant.price("zh") == (Decimal("12.99"), "USD")
+
+
+def test_row_without_price_has_none(tmp_path: Path) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,price,currency", "s,Sale,,").variants
+    assert variant.price("en") is None
+
+
+def test_lowercase_currency_is_accepted(tmp_path: Path) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,price,currency", "s,Sale,399,thb").variants
+    assert variant.price("th") == (Decimal("399"), "THB")
+
+
+# --- every problem names file, row and column and says what would be right ---------------------
+
+
+def test_bad_variant_id_is_reported(tmp_path: Path) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline", "summer sale!,Big Sale"))
+    assert str(problem).startswith(
+        "sale.csv, row 2, column variant: 'summer sale!' is not a valid id"
+    )
+    assert "use letters, digits, '-' and '_'" in problem.message
+
+
+def test_empty_variant_id_is_reported(tmp_path: Path) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline", ",Big Sale"))
+    assert str(problem).startswith("sale.csv, row 2, column variant: empty")
+
+
+def test_duplicate_variant_keeps_the_first_row_and_rejects_the_later(tmp_path: Path) -> None:
+    campaign = read_rows(tmp_path, "variant,headline", "s,First", "s,Second")
+    assert [v.text("headline", "en") for v in campaign.variants] == ["First"]
+    [problem] = campaign.problems
+    assert str(problem).startswith("sale.csv, row 3, column variant: ")
+    assert "already used on row 2" in problem.message
+    assert "every variant needs its own id" in problem.message
+
+
+def test_empty_headline_is_reported(tmp_path: Path) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,headline:th", "s,  ,"))
+    assert str(problem).startswith("sale.csv, row 2, column headline: empty")
+    assert "'headline:<locale>'" in problem.message
+
+
+def test_price_with_a_thousands_dot_is_rejected(tmp_path: Path) -> None:
+    problem = only_problem(
+        read_rows(tmp_path, "variant,headline,price,currency", "s,Sale,199.000,IDR")
+    )
+    assert str(problem).startswith("sale.csv, row 2, column price: '199.000'")
+    assert "write 199000" in problem.message
+
+
+def test_price_that_is_not_a_number_is_rejected(tmp_path: Path) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,price,currency", "s,Sale,abc,IDR"))
+    assert str(problem).startswith("sale.csv, row 2, column price: 'abc' is not a plain number")
+    assert "199000 or 19.99" in problem.message
+
+
+def test_price_with_a_currency_sign_is_rejected(tmp_path: Path) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,price,currency", "s,Sale,$12,USD"))
+    assert "no currency signs" in problem.message
+
+
+def test_price_without_currency_is_rejected(tmp_path: Path) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,price,currency", "s,Sale,199000,"))
+    assert str(problem).startswith("sale.csv, row 2, column currency: empty")
+    assert "ISO 4217" in problem.message
+
+
+def test_per_locale_price_without_any_currency_names_the_locale_column(tmp_path: Path) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,price:th", "s,Sale,399"))
+    assert str(problem).startswith("sale.csv, row 2, column currency:th: empty")
+
+
+def test_unknown_currency_is_rejected(tmp_path: Path) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,price,currency", "s,Sale,1,XYZ"))
+    assert str(problem).startswith("sale.csv, row 2, column currency: 'XYZ' is not an ISO 4217")
+    assert "IDR, THB, CNY, USD" in problem.message
+
+
+@pytest.mark.parametrize("discount", ["0", "100", "150", "100%"])
+def test_discount_out_of_range_is_rejected(tmp_path: Path, discount: str) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,discount", f"s,Sale,{discount}"))
+    assert str(problem).startswith("sale.csv, row 2, column discount: ")
+    assert "between 0 and 100" in problem.message
+
+
+@pytest.mark.parametrize("discount", ["-5", "half"])
+def test_discount_that_is_not_a_number_is_rejected(tmp_path: Path, discount: str) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,discount", f"s,Sale,{discount}"))
+    assert str(problem).startswith("sale.csv, row 2, column discount: ")
+    assert "50 or 50%" in problem.message
+
+
+@pytest.mark.parametrize("discount", ["50%", "50", " 50 %", "12.5"])
+def test_discount_in_percent_is_accepted(tmp_path: Path, discount: str) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,discount", f"s,Sale,{discount}").variants
+    assert variant.discount == Decimal(discount.replace("%", "").strip())
+
+
+def test_discount_written_as_a_fraction_is_rejected(tmp_path: Path) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,discount", "s,Sale,0.5"))
+    assert "write the discount in percent" in problem.message
+
+
+@pytest.mark.parametrize("ends", ["2026-12-12", "2026-12-12 00:00:00", "2026-12-12T23:59"])
+def test_iso_date_is_read(tmp_path: Path, ends: str) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,ends", f"s,Sale,{ends}").variants
+    assert variant.ends == datetime.date(2026, 12, 12)
+
+
+@pytest.mark.parametrize("ends", ["12/12/2026", "2026-13-01", "2026-12-12 and on", "soon"])
+def test_bad_date_is_rejected(tmp_path: Path, ends: str) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,ends", f"s,Sale,{ends}"))
+    assert str(problem).startswith(f"sale.csv, row 2, column ends: {ends!r} is not a date")
+    assert "YYYY-MM-DD" in problem.message
+
+
+@pytest.mark.parametrize("color", ["yellow", "Yellow", " NAVY "])
+def test_colour_names_are_accepted(tmp_path: Path, color: str) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,color", f"s,Sale,{color}").variants
+    assert variant.color == color.strip().lower()
+
+
+@pytest.mark.parametrize(("color", "expected"), [("#fc0", "#FFCC00"), ("#ffd600", "#FFD600")])
+def test_hex_colour_is_normalized(tmp_path: Path, color: str, expected: str) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,color", f"s,Sale,{color}").variants
+    assert variant.color == expected
+
+
+def test_missing_colour_is_white(tmp_path: Path) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,color", "s,Sale,").variants
+    assert variant.color == "white"
+
+
+@pytest.mark.parametrize("color", ["mauve", "#ggg", "#ffcc0"])
+def test_bad_colour_is_rejected(tmp_path: Path, color: str) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,color", f"s,Sale,{color}"))
+    assert str(problem).startswith(f"sale.csv, row 2, column color: {color!r} is not a colour")
+    assert "yellow" in problem.message
+    assert "#RRGGBB" in problem.message
+
+
+@pytest.mark.parametrize(
+    "position", ["Bottom Center", "bottom_center", "bottom centre", "BOTTOM-CENTER"]
+)
+def test_position_spelling_is_normalized(tmp_path: Path, position: str) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,position", f"s,Sale,{position}").variants
+    assert variant.position == "bottom-center"
+
+
+def test_missing_position_is_bottom_center(tmp_path: Path) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,position", "s,Sale,").variants
+    assert variant.position == "bottom-center"
+
+
+def test_bad_position_is_rejected(tmp_path: Path) -> None:
+    problem = only_problem(
+        read_rows(tmp_path, "variant,headline,position", "s,Sale,under the logo")
+    )
+    assert str(problem).startswith("sale.csv, row 2, column position: 'under the logo'")
+    assert "bottom-center" in problem.message
+
+
+def test_per_row_locales_are_parsed(tmp_path: Path) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,locales", 's,Sale,"id, TH;id"').variants
+    assert variant.locales == ("id", "th")
+
+
+def test_row_without_locales_is_for_every_locale(tmp_path: Path) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,locales", "s,Sale,").variants
+    assert variant.locales is None
+
+
+def test_bad_per_row_locale_tag_is_rejected(tmp_path: Path) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,locales", 's,Sale,"id,xx-yy"'))
+    assert str(problem).startswith("sale.csv, row 2, column locales: 'xx-yy' is not a CLDR locale")
+
+
+def test_unknown_template_is_rejected(tmp_path: Path) -> None:
+    campaign = read_rows(
+        tmp_path, "variant,headline,template", "s,Sale,fancy", templates=["default", "clean"]
+    )
+    problem = only_problem(campaign)
+    assert str(problem).startswith("sale.csv, row 2, column template: no template named 'fancy'")
+    assert "known: clean, default" in problem.message
+
+
+def test_known_template_is_accepted(tmp_path: Path) -> None:
+    campaign = read_rows(tmp_path, "variant,headline,template", "s,Sale,Clean", templates=["clean"])
+    assert [v.template for v in campaign.variants] == ["clean"]
+
+
+def test_template_name_cannot_be_a_path(tmp_path: Path) -> None:
+    problem = only_problem(read_rows(tmp_path, "variant,headline,template", "s,Sale,../x"))
+    assert "is not a template name" in problem.message
+
+
+def test_missing_template_is_default(tmp_path: Path) -> None:
+    [variant] = read_rows(tmp_path, "variant,headline,template", "s,Sale,").variants
+    assert variant.template == "default"
+
+
+def test_every_problem_of_a_row_is_reported(tmp_path: Path) -> None:
+    campaign = read_rows(tmp_path, "variant,headline,color,position", "s,Sale,mauve,nowhere")
+    assert [p.column for p in campaign.problems] == ["color", "position"]
+    assert {p.variant for p in campaign.problems} == {"s"}
+
+
+# --- one bad row, blank rows ----------------------------------------------------------------------
+
+
+def test_bad_row_does_not_stop_the_other_rows(tmp_path: Path) -> None:
+    campaign = read_rows(
+        tmp_path, "variant,headline,price,currency", "a,A,1,USD", "b,B,abc,USD", "c,C,,"
+    )
+    assert [v.variant for v in campaign.variants] == ["a", "c"]
+    assert [(p.row, p.column) for p in campaign.problems] == [(3, "price")]
+
+
+def test_blank_rows_are_skipped_and_rows_keep_their_sheet_numbers(tmp_path: Path) -> None:
+    campaign = read_rows(tmp_path, "variant,headline", "a,A", "", ",", "b,B", "c,")
+    assert [(v.variant, v.row) for v in campaign.variants] == [("a", 2), ("b", 5)]
+    assert [p.row for p in campaign.problems] == [6]
+
+
+def test_quoted_multiline_cell_counts_as_one_row(tmp_path: Path) -> None:
+    campaign = read_rows(tmp_path, "variant,headline", 'a,"Big\nSale"', "b,")
+    assert campaign.variants[0].text("headline", "en") == "Big\nSale"
+    assert [p.row for p in campaign.problems] == [3]
+
+
+def test_trailing_delimiter_does_not_shift_columns(tmp_path: Path) -> None:
+    campaign = read_rows(tmp_path, "variant,headline", "a,Big Sale,", "b,Flash Sale,")
+    assert [(v.variant, v.text("headline", "en")) for v in campaign.variants] == [
+        ("a", "Big Sale"),
+        ("b", "Flash Sale"),
+    ]
+    assert any("more cells than the first row has column names" in w for w in campaign.warnings)
+
+
+# --- files that cannot be used at all -------------------------------------------------------------
+
+
+def test_missing_required_column_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(
+        CampaignError, match=r"sale\.csv: missing column\(s\) headline; the first row"
+    ):
+        read_rows(tmp_path, "variant,title", "s,Sale")
+
+
+def test_empty_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(
+        CampaignError, match=r"sale\.csv: the file is empty; the first row must name"
+    ):
+        read_campaign(write_csv(tmp_path, ""))
+
+
+def test_header_only_file_has_no_variants(tmp_path: Path) -> None:
+    campaign = read_campaign(write_csv(tmp_path, HEADER + "\n"))
+    assert (campaign.variants, campaign.problems) == ((), ())
+
+
+def test_non_utf8_file_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "sale.csv"
+    path.write_bytes("variant,headline\ns,Café\n".encode("latin-1"))
+    with pytest.raises(CampaignError, match=r"sale\.csv: not UTF-8 text .*'CSV UTF-8'"):
+        read_campaign(path)
+
+
+def test_unsupported_extension_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "sale.ods"
+    path.write_bytes(b"whatever")
+    with pytest.raises(
+        CampaignError, match=r"sale\.ods: unsupported file type '\.ods'.*\.csv or \.xlsx"
+    ):
+        read_campaign(path)
+
+
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(CampaignError, match="no such campaign file"):
+        read_campaign(tmp_path / "nope.csv")
+
+
+def test_damaged_xlsx_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "sale.xlsx"
+    path.write_bytes(b"not a zip")
+    with pytest.raises(CampaignError, match=r"sale\.xlsx: cannot be read"):
+        read_campaign(path)
+
+
+def test_two_columns_for_the_same_field_are_an_error(tmp_path: Path) -> None:
+    with pytest.raises(CampaignError, match="both mean 'headline:th'"):
+        read_rows(tmp_path, "variant,headline,headline:th,Headline:TH", "s,Sale,a,b")
+
+
+def test_bad_locale_in_a_column_name_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(CampaignError, match=r"column headline:xx-yy: 'xx-yy' is not a CLDR locale"):
+        read_rows(tmp_path, "variant,headline,headline:xx-yy", "s,Sale,a")
+
+
+# --- header names ---------------------------------------------------------------------------------
+
+
+def test_unknown_column_gives_a_warning(tmp_path: Path) -> None:
+    campaign = read_rows(tmp_path, "variant,headline,notes", "s,Sale,call Bob")
+    assert campaign.warnings == ("sale.csv, column notes: not a transcreate column; not used",)
+    assert len(campaign.variants) == 1
+
+
+def test_per_locale_column_of_a_field_that_has_none_gives_a_warning(tmp_path: Path) -> None:
+    campaign = read_rows(tmp_path, "variant,headline,color:th", "s,Sale,red")
+    assert len(campaign.warnings) == 1
+    assert "column color:th: only headline, cta, price, currency" in campaign.warnings[0]
+
+
+def test_header_names_are_case_insensitive(tmp_path: Path) -> None:
+    campaign = read_rows(
+        tmp_path, " Variant ,HEADLINE,Headline:TH,Price:th,CURRENCY:Th", "s,Sale,ลด,399,THB"
+    )
+    [variant] = campaign.variants
+    assert variant.text("headline", "th") == "ลด"
+    assert variant.price("th") == (Decimal("399"), "THB")
+    assert campaign.warnings == ()
+
+
+# --- campaign names -------------------------------------------------------------------------------
+
+
+def test_campaign_name_defaults_to_the_file_stem(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "variant,headline\ns,Sale\n", name="Skincare Sale 2026.csv")
+    assert read_campaign(path).name == "skincare-sale-2026"
+
+
+def test_campaign_name_may_be_given(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "variant,headline\ns,Sale\n")
+    assert read_campaign(path, name="../../etc").name == "etc"
+
+
+@pytest.mark.parametrize("text", ["../../etc", "..", "/", "a/b\\c", "日本語", "", " - "])
+def test_campaign_name_is_a_safe_folder_name(text: str) -> None:
+    name = campaign_name(text)
+    assert name not in ("", ".", "..")
+    assert set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+# --- never anything but CampaignError -------------------------------------------------------------
+
+CSV_PIECES = st.sampled_from(
+    [",", ";", "\n", "\r\n", '"', ":", "%", "#", " ", "\ufeff", "variant", "headline", "price",
+     "currency", "discount", "ends", "color", "position", "locales", "template", "headline:th",
+     "price:xx", "IDR", "199.000", "50%", "2026-12-12", "#fc0", "nan", "NULL", "=1+1", "\x00"]
+)  # fmt: skip
+
+
+@settings(max_examples=50, deadline=None, database=None)
+@given(body=st.lists(CSV_PIECES | st.text(max_size=5), max_size=40).map("".join))
+def test_any_text_as_csv_raises_only_campaign_error(body: str) -> None:
+    for text in (body, HEADER + "\n" + body):
+        try:
+            campaign = read_campaign("sale.csv", data=text.encode("utf-8", "surrogatepass"))
+        except CampaignError:
+            continue
+        assert all(problem.row >= 2 for problem in campaign.problems)
+
+
+@settings(max_examples=50, deadline=None, database=None)
+@given(data=st.binary(max_size=200))
+def test_any_bytes_as_csv_raise_only_campaign_error(data: bytes) -> None:
+    with contextlib.suppress(CampaignError):
+        read_campaign("sale.csv", data=data)

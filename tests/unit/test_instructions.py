@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+from jinja2.exceptions import SecurityError
+
+from transcreate.errors import TemplateError
+from transcreate.instructions import (
+    InstructionRenderer,
+    has_catalog,
+    load_translations,
+    template_names,
+)
+from transcreate.locales import SUPPORTED_LOCALES
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCALES = ROOT / "locales"
+TRANSLATED = ("id", "th", "zh")
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def context(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "headline": "Big Sale",
+        "cta": None,
+        "offer": None,
+        "ends": None,
+        "price": None,
+        "discount": None,
+        "color": "yellow",
+        "position": "bottom-center",
+        "locale": "en",
+    }
+    return {**values, **overrides}
+
+
+def render(locale: str, **overrides: Any) -> str:
+    return InstructionRenderer(locale).render("default", context(**overrides))
+
+
+# --- the default template speaks the locale's language --------------------------------------------
+
+
+def test_english_instruction() -> None:
+    assert "Add “Big Sale” in yellow at the bottom center." in render("en")
+
+
+def test_thai_instruction_uses_the_seed_wording() -> None:
+    assert "เพิ่ม “ส่วนลดใหญ่” เป็นสีเหลือง" in render("th", headline="ส่วนลดใหญ่")
+
+
+def test_chinese_instruction() -> None:
+    assert "在底部居中用黄色添加“超级大促”" in render("zh", headline="超级大促")
+
+
+def test_chinese_sentences_are_joined_without_spaces() -> None:
+    instruction = render("zh", headline="超级大促", cta="立即购买", offer="立减50%")
+    assert " " not in instruction
+    assert "。在其下方添加“立减50%”。" in instruction
+
+
+def test_indonesian_instruction() -> None:
+    assert "Tambahkan “Diskon Besar” berwarna kuning di tengah bawah" in render(
+        "id", headline="Diskon Besar"
+    )
+
+
+def test_instruction_is_one_line_of_single_spaces() -> None:
+    instruction = render("en", cta="Shop now", offer="50% off", ends="Ends Dec 12, 2026")
+    assert instruction == " ".join(instruction.split())
+    assert instruction.endswith("Keep the product and background unchanged.")
+
+
+def test_optional_lines_appear_only_when_given() -> None:
+    assert "button" not in render("en")
+    assert "Add a button that says “Shop now”." in render("en", cta="Shop now")
+
+
+def test_locale_without_a_catalog_falls_back_to_english() -> None:
+    assert "Add “Big Sale” in yellow at the bottom center." in render("vi")
+    assert not has_catalog("vi")
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_shipped_locales_have_a_catalog(locale: str) -> None:
+    assert has_catalog(locale)
+
+
+def test_vocabulary_macro_words_an_offer() -> None:
+    renderer = InstructionRenderer("id")
+    assert renderer.vocabulary("offer", "Rp349.000", "30%") == "Diskon 30%, kini Rp349.000"
+    assert renderer.vocabulary("offer", None, None) == ""
+
+
+def test_unknown_vocabulary_macro_is_a_template_error() -> None:
+    with pytest.raises(TemplateError, match="macro 'nope' failed for locale en"):
+        InstructionRenderer("en").vocabulary("nope")
+
+
+# --- spreadsheet text is data, never template source ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headline",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{% for x in range(3) %}x{% endfor %}",
+        "{{ 7 * 7 }}",
+        "%(color)s 100%",
+    ],
+)
+def test_headline_appears_literally_in_the_instruction(headline: str) -> None:
+    assert f"Add “{headline}” in yellow" in render("en", headline=headline)
+
+
+def test_template_that_reaches_for_python_internals_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "evil.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    renderer = InstructionRenderer("en", templates=tmp_path)
+    with pytest.raises(TemplateError, match="template 'evil' failed for locale en") as caught:
+        renderer.render("evil", context())
+    assert isinstance(caught.value.__context__, SecurityError)
+
+
+def test_broken_template_is_a_template_error(tmp_path: Path) -> None:
+    (tmp_path / "broken.j2").write_text("{% for x in %}")
+    with pytest.raises(TemplateError, match="template 'broken' failed"):
+        InstructionRenderer("en", templates=tmp_path).render("broken", context())
+
+
+def test_unknown_template_lists_the_known_ones() -> None:
+    with pytest.raises(
+        TemplateError, match=r"no instruction template 'fancy'.*known: clean-background, default"
+    ):
+        InstructionRenderer("en").render("fancy", context())
+
+
+@pytest.mark.parametrize("name", ["../x", "../templates/default", "../../etc/passwd"])
+def test_template_name_cannot_leave_the_templates_folder(tmp_path: Path, name: str) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (tmp_path / "x.j2").write_text("outside")
+    with pytest.raises(TemplateError, match="no instruction template"):
+        InstructionRenderer("en", templates=templates).render(name, context())
+
+
+def test_template_names_leave_out_private_templates() -> None:
+    assert template_names() == ["clean-background", "default"]
+
+
+# --- catalogs -------------------------------------------------------------------------------------
+
+
+def read_catalog(path: Path) -> Catalog:
+    with path.open("rb") as handle:
+        return read_po(handle)
+
+
+def template_msgids() -> list[str]:
+    return [str(message.id) for message in read_catalog(LOCALES / "messages.pot") if message.id]
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_every_message_is_translated(locale: str) -> None:
+    catalog = read_catalog(LOCALES / locale / "LC_MESSAGES" / "messages.po")
+    untranslated = [
+        msgid
+        for msgid in template_msgids()
+        if msgid not in catalog or not catalog[msgid].string or catalog[msgid].fuzzy
+    ]
+    assert untranslated == []
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_translations_keep_every_placeholder(locale: str) -> None:
+    catalog = read_catalog(LOCALES / locale / "LC_MESSAGES" / "messages.po")
+    for msgid in template_msgids():
+        translated = str(catalog[msgid].string)
+        assert sorted(PLACEHOLDER.findall(translated)) == sorted(PLACEHOLDER.findall(msgid)), msgid
+
+
+def test_messages_pot_is_not_stale(tmp_path: Path) -> None:
+    pybabel = Path(sys.executable).with_name("pybabel")
+    if not pybabel.exists():
+        pybabel = Path(shutil.which("pybabel") or "pybabel")
+    extracted = tmp_path / "messages.pot"
+    subprocess.run(
+        [pybabel, "extract", "-F", "locales/babel.cfg", "--omit-header", "--no-location",
+         "--sort-output", "-o", str(extracted), "templates/"],
+        cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    committed = (LOCALES / "messages.pot").read_text(encoding="utf-8")
+    assert extracted.read_text(encoding="utf-8") == committed, (
+        "locales/messages.pot is stale: run pybabel extract (see the README)"
+    )
+
+
+def write_catalog(folder: Path, locale: str, white: str, *, suffix: str) -> Path:
+    catalog = Catalog(locale=locale)
+    catalog.add("white", white)
+    path = folder / locale / "LC_MESSAGES" / f"messages{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        (write_po if suffix == ".po" else write_mo)(handle, catalog)
+    return path
+
+
+def test_po_is_compiled_in_memory_when_the_mo_is_missing(tmp_path: Path) -> None:
+    write_catalog(tmp_path, "id", "putih dari po", suffix=".po")
+    assert load_translations("id", tmp_path).gettext("white") == "putih dari po"
+    assert not (tmp_path / "id" / "LC_MESSAGES" / "messages.mo").exists()
+
+
+def test_po_wins_over_an_older_mo(tmp_path: Path) -> None:
+    mo = write_catalog(tmp_path, "id", "putih lama", suffix=".mo")
+    po = write_catalog(tmp_path, "id", "putih baru", suffix=".po")
+    os.utime(mo, (po.stat().st_mtime - 60, po.stat().st_mtime - 60))
+    assert load_translations("id", tmp_path).gettext("white") == "putih baru"
+
+
+def test_up_to_date_mo_is_used(tmp_path: Path) -> None:
+    po = write_catalog(tmp_path, "id", "putih dari po", suffix=".po")
+    mo = write_catalog(tmp_path, "id", "putih dari mo", suffix=".mo")
+    os.utime(mo, (po.stat().st_mtime + 60, po.stat().st_mtime + 60))
+    assert load_translations("id", tmp_path).gettext("white") == "putih dari mo"
+
+
+def test_regional_locale_uses_its_language_catalog(tmp_path: Path) -> None:
+    write_catalog(tmp_path, "id", "putih", suffix=".po")
+    assert load_translations("id-ID", tmp_path).gettext("white") == "putih"
+
+
+def test_locale_without_a_catalog_gets_the_source_wording(tmp_path: Path) -> None:
+    assert load_translations("vi", tmp_path).gettext("white") == "white"
+    assert not has_catalog("vi", tmp_path)

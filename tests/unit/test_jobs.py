@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from transcreate.campaign import Campaign, Variant, read_campaign
+from transcreate.jobs import EditJob, Expansion, Overlay, expand
+
+LOCALES = ("id", "th", "zh", "en")
+IMAGE = "a" * 64
+BACKEND = "local/1"
+
+
+@pytest.fixture(scope="module")
+def sample(sample_campaign: Path) -> Campaign:
+    return read_campaign(sample_campaign)
+
+
+@pytest.fixture(scope="module")
+def expansion(sample: Campaign) -> Expansion:
+    return expand(sample, LOCALES, image_sha256=IMAGE, backend=BACKEND)
+
+
+def job_for(expansion: Expansion, variant: str, locale: str) -> EditJob:
+    [job] = [j for j in expansion.jobs if (j.variant, j.locale) == (variant, locale)]
+    return job
+
+
+def overlay(job: EditJob, role: str) -> Overlay:
+    [found] = [o for o in job.overlays if o.role == role]
+    return found
+
+
+def campaign_of(tmp_path: Path, text: str) -> Campaign:
+    path = tmp_path / "sale.csv"
+    path.write_text(text, encoding="utf-8")
+    return read_campaign(path)
+
+
+# --- the sample campaign --------------------------------------------------------------------------
+
+
+def test_sample_expands_to_22_jobs_and_2_skipped_cells(expansion: Expansion) -> None:
+    assert (len(expansion.jobs), len(expansion.skipped)) == (22, 2)
+
+
+def test_bundle_deal_is_skipped_outside_its_locales_with_the_reason(expansion: Expansion) -> None:
+    assert [(s.variant, s.locale, s.reason) for s in expansion.skipped] == [
+        ("bundle-deal", "zh", "row 7 asks only for id, th"),
+        ("bundle-deal", "en", "row 7 asks only for id, th"),
+    ]
+
+
+def test_jobs_come_in_variant_then_locale_order(expansion: Expansion, sample: Campaign) -> None:
+    expected = [
+        (v.variant, locale)
+        for v in sample.variants
+        for locale in LOCALES
+        if v.locales is None or locale in v.locales
+    ]
+    assert [(j.variant, j.locale) for j in expansion.jobs] == expected
+
+
+def test_job_carries_the_campaign_template_and_position(expansion: Expansion) -> None:
+    job = job_for(expansion, "summer-sale", "th")
+    assert (job.campaign, job.template, job.position) == (
+        "skincare-sale",
+        "default",
+        "bottom-center",
+    )
+    assert (job.image_sha256, job.backend) == (IMAGE, BACKEND)
+
+
+def test_instruction_is_in_the_job_locale(expansion: Expansion) -> None:
+    assert job_for(expansion, "summer-sale", "th").instruction.startswith(
+        "เพิ่ม “ส่วนลดใหญ่” เป็นสีเหลือง"
+    )
+    assert job_for(expansion, "summer-sale", "en").instruction.startswith(
+        "Add “Big Sale” in yellow at the bottom center."
+    )
+
+
+def test_overlays_carry_the_localized_offer(expansion: Expansion) -> None:
+    assert overlay(job_for(expansion, "bundle-deal", "id"), "offer").text == (
+        "Diskon 30%, kini Rp349.000"
+    )
+    assert overlay(job_for(expansion, "summer-sale", "th"), "offer").text == "เพียง ฿399"
+    assert overlay(job_for(expansion, "summer-sale", "zh"), "offer").text == "仅需¥89"
+    assert overlay(job_for(expansion, "summer-sale", "en"), "offer").text == "Only $12.99"
+
+
+def test_overlays_carry_the_localized_end_date(expansion: Expansion) -> None:
+    assert overlay(job_for(expansion, "flash-deal", "id"), "ends").text == "Berakhir 12 Des 2026"
+    assert overlay(job_for(expansion, "flash-deal", "zh"), "ends").text == "2026年12月12日截止"
+
+
+def test_overlays_come_in_reading_order(expansion: Expansion) -> None:
+    roles = [o.role for o in job_for(expansion, "flash-deal", "en").overlays]
+    assert roles == ["headline", "offer", "ends", "cta"]
+
+
+def test_overlays_without_copy_are_left_out(expansion: Expansion) -> None:
+    roles = [o.role for o in job_for(expansion, "new-arrival", "en").overlays]
+    assert roles == ["headline", "cta"]
+
+
+def test_overlay_colours_are_hex(expansion: Expansion) -> None:
+    colours = {o.color for job in expansion.jobs for o in job.overlays}
+    assert all(re.fullmatch(r"#[0-9A-F]{6}", colour) for colour in colours), colours
+    assert overlay(job_for(expansion, "summer-sale", "id"), "headline").color == "#FFD600"
+
+
+# --- job keys -------------------------------------------------------------------------------------
+
+
+def test_job_key_is_stable_across_expansions(sample: Campaign, expansion: Expansion) -> None:
+    again = expand(sample, LOCALES, image_sha256=IMAGE, backend=BACKEND)
+    assert [j.key for j in again.jobs] == [j.key for j in expansion.jobs]
+
+
+def test_job_keys_are_distinct(expansion: Expansion) -> None:
+    keys = [j.key for j in expansion.jobs]
+    assert len(set(keys)) == len(keys)
+
+
+def test_job_key_is_a_sha256_hex_digest(expansion: Expansion) -> None:
+    assert re.fullmatch(r"[0-9a-f]{64}", expansion.jobs[0].key)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"instruction": "Add “Big Sale” in red."},
+        {"overlays": (Overlay("headline", "Big Sale", "#E53935"),)},
+        {"image_sha256": "b" * 64},
+        {"backend": "dashscope/qwen-image-edit-plus"},
+        {"position": "top-left"},
+        {"locale": "ms"},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_job_key_changes_with_what_determines_the_output(
+    expansion: Expansion, change: dict[str, object]
+) -> None:
+    job = expansion.jobs[0]
+    assert dataclasses.replace(job, **change).key != job.key  # type: ignore[arg-type]
+
+
+def test_job_key_does_not_change_with_the_campaign_name(expansion: Expansion) -> None:
+    job = expansion.jobs[0]
+    assert dataclasses.replace(job, campaign="renamed").key == job.key
+
+
+def test_job_key_follows_the_backend_given_to_expand(
+    sample: Campaign, expansion: Expansion
+) -> None:
+    other = expand(sample, LOCALES, image_sha256=IMAGE, backend="openai/qwen-image-edit")
+    assert not {j.key for j in other.jobs} & {j.key for j in expansion.jobs}
+
+
+# --- rows with partial copy -----------------------------------------------------------------------
+
+
+def test_row_with_only_a_thai_headline_is_skipped_for_other_locales(tmp_path: Path) -> None:
+    campaign = campaign_of(tmp_path, "variant,headline,headline:th\nthai-only,,ส่วนลดใหญ่\n")
+    expansion = expand(campaign, ("th", "id"), image_sha256=IMAGE, backend=BACKEND)
+    assert [(j.variant, j.locale) for j in expansion.jobs] == [("thai-only", "th")]
+    [skipped] = expansion.skipped
+    assert (skipped.variant, skipped.locale) == ("thai-only", "id")
+    assert "row 2 has no headline for id" in skipped.reason
+    assert "fill 'headline:id'" in skipped.reason
+
+
+def test_per_row_locales_are_respected(tmp_path: Path) -> None:
+    campaign = campaign_of(tmp_path, "variant,headline,locales\nonly-th,Sale,th\nall,Sale,\n")
+    expansion = expand(campaign, ("id", "th"), image_sha256=IMAGE, backend=BACKEND)
+    assert [(j.variant, j.locale) for j in expansion.jobs] == [
+        ("only-th", "th"),
+        ("all", "id"),
+        ("all", "th"),
+    ]
+    assert [(s.variant, s.locale) for s in expansion.skipped] == [("only-th", "id")]
+
+
+def test_row_locale_outside_the_run_makes_no_job(tmp_path: Path) -> None:
+    campaign = campaign_of(tmp_path, "variant,headline,locales\nvi-only,Sale,vi\n")
+    expansion = expand(campaign, ("th",), image_sha256=IMAGE, backend=BACKEND)
+    assert expansion.jobs == ()
+    assert [s.reason for s in expansion.skipped] == ["row 2 asks only for vi"]
+
+
+def test_template_problem_skips_the_cell_with_the_reason() -> None:
+    variant = Variant("s", 2, {"headline": {"": "Sale"}}, template="no-such-template")
+    campaign = Campaign("c", "c.csv", (variant,))
+    expansion = expand(campaign, ("en",), image_sha256=IMAGE, backend=BACKEND)
+    assert expansion.jobs == ()
+    [skipped] = expansion.skipped
+    assert "no instruction template 'no-such-template'" in skipped.reason
+
+
+def test_custom_colour_is_passed_through_as_hex(tmp_path: Path) -> None:
+    campaign = campaign_of(tmp_path, "variant,headline,color\ns,Sale,#fc0\n")
+    [job] = expand(campaign, ("en",), image_sha256=IMAGE, backend=BACKEND).jobs
+    assert {o.color for o in job.overlays} == {"#FFCC00"}

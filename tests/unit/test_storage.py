@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transcreate.errors import StorageError
+from transcreate.storage import key_part, object_key, open_storage, output_key
+from transcreate.storage.local import LocalStorage
+
+JOB_KEY = "0123456789abcdef" * 4
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("../", "_"),
+        ("..", "_"),
+        (".", "_"),
+        ("/etc/passwd", "etc-passwd"),
+        ("a\\b", "a-b"),
+        ("a\x00b\x1fc\n", "a-b-c"),
+        ("Café", "Cafe"),
+        ("สวัสดี", "_"),
+        ("summer-sale_01.png", "summer-sale_01.png"),
+        ("zh-Hant", "zh-Hant"),
+    ],
+)
+def test_key_part_is_one_safe_segment(text: str, expected: str) -> None:
+    assert key_part(text) == expected
+
+
+def test_key_part_is_at_most_100_characters() -> None:
+    assert len(key_part("x" * 500)) == 100
+
+
+@settings(max_examples=50, database=None)
+@given(text=st.text(max_size=120))
+def test_key_part_is_never_empty_dot_or_a_path(text: str) -> None:
+    part = key_part(text)
+    assert part not in ("", ".", "..")
+    assert "/" not in part
+    assert "\\" not in part
+    assert part.isascii()
+    assert part.isprintable()
+
+
+def test_object_key_joins_sanitized_parts() -> None:
+    assert object_key("../sale", "a/b", "manifest.csv") == "sale/a-b/manifest.csv"
+
+
+def test_output_key_format() -> None:
+    assert output_key("skincare-sale", "th", "summer-sale", JOB_KEY) == (
+        "skincare-sale/th/summer-sale-01234567.png"
+    )
+
+
+def test_output_key_cannot_climb_out() -> None:
+    key = output_key("../../etc", "/tmp", "..\\x", JOB_KEY)
+    assert key == "etc/tmp/x-01234567.png"
+    assert ".." not in key.split("/")
+
+
+# --- local folder ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "out")
+
+
+def test_put_writes_the_file_and_returns_its_uri(storage: LocalStorage) -> None:
+    uri = storage.put("sale/th/a.png", b"png bytes", "image/png")
+    assert (storage.root / "sale" / "th" / "a.png").read_bytes() == b"png bytes"
+    assert uri == (storage.root / "sale" / "th" / "a.png").as_uri()
+    assert uri.startswith("file:///")
+
+
+def test_put_leaves_no_partial_files(storage: LocalStorage) -> None:
+    storage.put("sale/a.png", b"one", "image/png")
+    storage.put("sale/a.png", b"two", "image/png")
+    assert os.listdir(storage.root / "sale") == ["a.png"]
+
+
+def test_put_replaces_an_existing_object(storage: LocalStorage) -> None:
+    storage.put("a.png", b"old", "image/png")
+    storage.put("a.png", b"new", "image/png")
+    assert (storage.root / "a.png").read_bytes() == b"new"
+
+
+def test_put_makes_files_as_readable_as_any_new_file(storage: LocalStorage) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    storage.put("a.png", b"x", "image/png")
+    assert stat.S_IMODE((storage.root / "a.png").stat().st_mode) == 0o666 & ~umask
+
+
+def test_exists_after_put(storage: LocalStorage) -> None:
+    assert not storage.exists("sale/a.png")
+    storage.put("sale/a.png", b"x", "image/png")
+    assert storage.exists("sale/a.png")
+
+
+def test_a_folder_is_not_an_object(storage: LocalStorage) -> None:
+    storage.put("sale/a.png", b"x", "image/png")
+    assert not storage.exists("sale")
+
+
+def test_url_is_a_file_uri(storage: LocalStorage) -> None:
+    assert storage.url("sale/a.png") == (storage.root / "sale" / "a.png").as_uri()
+
+
+@pytest.mark.parametrize("key", ["../x", "/etc/passwd", "a/../../b", "", ".", "a/.."])
+def test_keys_outside_the_root_are_refused(storage: LocalStorage, key: str) -> None:
+    with pytest.raises(StorageError, match="refused, it points outside"):
+        storage.put(key, b"x", "image/png")
+    with pytest.raises(StorageError):
+        storage.exists(key)
+
+
+def test_symlink_out_of_the_root_is_refused(storage: LocalStorage, tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (storage.root / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(StorageError, match="refused"):
+        storage.put("link/a.png", b"x", "image/png")
+    assert not (tmp_path / "elsewhere" / "a.png").exists()
+
+
+def test_root_that_cannot_be_created_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_bytes(b"")
+    with pytest.raises(StorageError, match="cannot create the output folder"):
+        LocalStorage(tmp_path / "a-file" / "out")
+
+
+def test_failed_write_is_a_storage_error(storage: LocalStorage) -> None:
+    storage.put("sale.png", b"x", "image/png")
+    with pytest.raises(StorageError, match="cannot write under"):
+        storage.put("sale.png/a.png", b"x", "image/png")  # its folder would be a file
+
+
+# --- open_storage ---------------------------------------------------------------------------------
+
+
+def test_folder_path_opens_a_local_folder(tmp_path: Path) -> None:
+    storage = open_storage(str(tmp_path / "out"))
+    assert isinstance(storage, LocalStorage)
+    assert storage.root == (tmp_path / "out").resolve()
+
+
+def test_file_uri_opens_a_local_folder(tmp_path: Path) -> None:
+    storage = open_storage((tmp_path / "my out ไทย").as_uri())
+    assert isinstance(storage, LocalStorage)
+    assert storage.root == (tmp_path / "my out ไทย").resolve()
+
+
+def test_file_uri_given_back_by_url_opens_the_same_folder(storage: LocalStorage) -> None:
+    again = open_storage(storage.root.as_uri())
+    assert isinstance(again, LocalStorage)
+    assert again.root == storage.root
+
+
+def test_file_uri_of_another_host_is_refused() -> None:
+    with pytest.raises(StorageError, match="file:///"):
+        open_storage("file://fileserver/share/out")
+
+
+def test_unknown_scheme_is_a_storage_error() -> None:
+    with pytest.raises(StorageError, match="unknown scheme 'ftp'; use a folder path"):
+        open_storage("ftp://example.com/out")
+
+
+def test_s3_is_not_supported_yet() -> None:
+    with pytest.raises(StorageError, match="S3 destinations are not supported yet"):
+        open_storage("s3://bucket/prefix")
