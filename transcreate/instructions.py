@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel.core import get_global
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -41,7 +42,12 @@ def load_translations(locale: str, catalogs: Path | None = None) -> NullTranslat
     """
     folder = catalogs or data_dir("locales")
     parsed = parse_locale(locale)
-    for candidate in dict.fromkeys([babel_name(locale), parsed.language]):
+    candidates = [babel_name(locale)]
+    # en-US may borrow en's wording; zh-Hant must not borrow zh's Simplified characters.
+    likely = get_global("likely_subtags").get(parsed.language, "")
+    if not parsed.script or f"_{parsed.script}_" in f"_{likely}_":
+        candidates.append(parsed.language)
+    for candidate in dict.fromkeys(candidates):
         po = folder / candidate / "LC_MESSAGES" / "messages.po"
         if not po.exists():
             continue

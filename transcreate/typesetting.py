@@ -18,20 +18,9 @@ from pathlib import Path
 from icu4py.breakers import CharacterBreaker, LineBreaker
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
+from transcreate.campaign import POSITIONS  # the sheet's vocabulary is the layout's
 from transcreate.errors import MissingGlyphError, TypesettingError
 from transcreate.fonts import check_text_support, codepoints, fonts_for_locale, is_variable
-
-POSITIONS = (
-    "top-left",
-    "top-center",
-    "top-right",
-    "center-left",
-    "center",
-    "center-right",
-    "bottom-left",
-    "bottom-center",
-    "bottom-right",
-)
 
 
 @dataclass(frozen=True)

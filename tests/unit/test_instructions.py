@@ -242,3 +242,9 @@ def test_regional_locale_uses_its_language_catalog(tmp_path: Path) -> None:
 def test_locale_without_a_catalog_gets_the_source_wording(tmp_path: Path) -> None:
     assert load_translations("vi", tmp_path).gettext("white") == "white"
     assert not has_catalog("vi", tmp_path)
+
+
+def test_a_traditional_chinese_locale_does_not_borrow_the_simplified_catalog():
+    assert InstructionRenderer("zh-Hant").vocabulary("color_name", "yellow") == "yellow"
+    assert InstructionRenderer("zh-Hans").vocabulary("color_name", "yellow") == "黄色"
+    assert InstructionRenderer("th-TH").vocabulary("color_name", "yellow") == "สีเหลือง"
