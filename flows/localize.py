@@ -34,8 +34,8 @@ MAX_BATCHES = 32
 
 
 @lru_cache(maxsize=8)
-def _editor(backend: str) -> Editor:
-    return open_editor(backend)
+def _editor(backend: str, mode: str) -> Editor:
+    return open_editor(backend, mode)
 
 
 @lru_cache(maxsize=8)
@@ -59,7 +59,7 @@ def render_batch(request: RunRequest, image_sha256: str, jobs: list[EditJob]) ->
     return run_jobs(
         jobs,
         image=_creative(request.image, image_sha256).data,
-        editor=_editor(request.backend),
+        editor=_editor(request.backend, request.effective_mode),
         storage=_storage(request.out),
         concurrency=max(1, math.ceil(request.concurrency / BATCH_WORKERS)),
         retries=request.retries,
@@ -76,7 +76,7 @@ def localize_campaign(request: RunRequest) -> RunSummary:
     """Localize a campaign: every variant × locale, stored with a manifest."""
     logger = get_run_logger()
     started = time.monotonic()
-    editor = _editor(request.backend)
+    editor = _editor(request.backend, request.effective_mode)
     storage = _storage(request.out)
     plan = plan_run(request, editor.identity)
     for problem in plan.campaign.problems:

@@ -46,7 +46,12 @@ class EditError(TranscreateError):
 
 
 class RetryableEditError(EditError):
-    """A transient failure: the same call may succeed later."""
+    """A transient failure: the same call may succeed later (after ``retry_after`` seconds, when
+    the server said so)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentEditError(EditError):

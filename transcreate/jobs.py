@@ -74,6 +74,7 @@ def expand(
     *,
     image_sha256: str,
     backend: str,
+    mode: str = "overlay",
     renderer: Callable[[str], InstructionRenderer] = renderer_for,
 ) -> Expansion:
     """Every variant × locale of the run as an edit job, or as a skipped cell with its reason."""
@@ -95,7 +96,15 @@ def expand(
                 continue
             try:
                 jobs.append(
-                    _job(campaign.name, variant, locale, image_sha256, backend, renderer(locale))
+                    _job(
+                        campaign.name,
+                        variant,
+                        locale,
+                        image_sha256,
+                        backend,
+                        mode,
+                        renderer(locale),
+                    )
                 )
             except TemplateError as error:
                 skipped.append(SkippedJob(variant.variant, locale, str(error)))
@@ -108,6 +117,7 @@ def _job(
     locale: str,
     image_sha256: str,
     backend: str,
+    mode: str,
     renderer: InstructionRenderer,
 ) -> EditJob:
     amount_and_currency = variant.price(locale)
@@ -129,6 +139,7 @@ def _job(
         "color": variant.color,
         "position": variant.position,
         "locale": locale,
+        "mode": mode,
     }
     instruction = renderer.render(variant.template, context)
     color = COLORS.get(variant.color, variant.color)

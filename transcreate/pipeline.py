@@ -14,8 +14,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
@@ -25,8 +26,13 @@ from tenacity import (
 
 from transcreate import __version__
 from transcreate.campaign import Campaign, RowProblem, read_campaign
-from transcreate.editors import EDITORS, Editor, open_editor
-from transcreate.errors import CampaignError, RetryableEditError, TranscreateError
+from transcreate.editors import EDITORS, Editor, check_mode, default_mode, open_editor
+from transcreate.errors import (
+    CampaignError,
+    RetryableEditError,
+    SetupError,
+    TranscreateError,
+)
 from transcreate.images import BaseCreative, load_base_creative
 from transcreate.instructions import template_names
 from transcreate.jobs import EditJob, expand
@@ -51,6 +57,11 @@ class RunRequest(BaseModel):
         default=DEFAULT_LOCALES, description="Target locales, e.g. id, th, zh, en"
     )
     backend: str = Field(default="local", description="Editor backend: " + ", ".join(EDITORS))
+    mode: str | None = Field(
+        default=None,
+        description="Who sets the copy: overlay (local), model, or model+overlay "
+        "(default: overlay for local, model for model backends)",
+    )
     concurrency: int = Field(default=4, ge=1, le=256, description="Edits running at once")
     retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed model call")
     retry_wait: float = Field(
@@ -78,6 +89,18 @@ class RunRequest(BaseModel):
         if value not in EDITORS:
             raise ValueError(f"unknown backend {value!r}; known: {', '.join(sorted(EDITORS))}")
         return value
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> RunRequest:
+        try:
+            check_mode(self.backend, self.effective_mode)
+        except SetupError as error:
+            raise ValueError(str(error)) from None
+        return self
+
+    @property
+    def effective_mode(self) -> str:
+        return self.mode or default_mode(self.backend)
 
 
 @dataclass(frozen=True)
@@ -122,7 +145,11 @@ def plan_run(request: RunRequest, editor_identity: str) -> RunPlan:
         raise CampaignError(f"{campaign.source}: no rows; add one row per variant under the header")
     creative = load_base_creative(request.image)
     expansion = expand(
-        campaign, request.locales, image_sha256=creative.sha256, backend=editor_identity
+        campaign,
+        request.locales,
+        image_sha256=creative.sha256,
+        backend=editor_identity,
+        mode=request.effective_mode,
     )
     settled = [
         JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)
@@ -167,8 +194,7 @@ def process_job(
             return JobResult(job.variant, job.locale, "cached", uri=storage.url(key), **common)
         retrying = Retrying(
             stop=stop_after_attempt(retries + 1),
-            wait=wait_exponential(multiplier=retry_wait, max=60 * retry_wait)
-            + wait_random(0, retry_wait),  # jitter: retries of many jobs don't arrive together
+            wait=_retry_wait(retry_wait),
             retry=retry_if_exception_type(RetryableEditError),
             reraise=True,
         )
@@ -198,6 +224,19 @@ def process_job(
             error=message,
             **common,
         )
+
+
+def _retry_wait(first: float) -> Callable[[RetryCallState], float]:
+    """Exponential backoff with jitter (so retries of many jobs don't arrive together), or the
+    server's Retry-After when it asked for longer."""
+    backoff = wait_exponential(multiplier=first, max=60 * first) + wait_random(0, first)
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        asked = getattr(error, "retry_after", None) or 0.0
+        return max(backoff(state), asked)
+
+    return wait
 
 
 def run_jobs(
@@ -251,6 +290,7 @@ def write_manifest(
         "image_sha256": plan.creative.sha256,
         "locales": locales,
         "backend": plan.request.backend,
+        "mode": plan.request.effective_mode,
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 3),
         "transcreate": __version__,
@@ -289,7 +329,7 @@ def run_campaign(
 ) -> RunSummary:
     """The whole run in this process, without Prefect: what the CLI does by default."""
     started = time.monotonic()
-    editor = open_editor(request.backend)
+    editor = open_editor(request.backend, request.effective_mode)
     storage = open_storage(request.out)
     plan = plan_run(request, editor.identity)
     if on_plan is not None:

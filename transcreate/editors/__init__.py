@@ -1,16 +1,26 @@
 """Editor backends: turn (job, base image) into the edited image. One small protocol, a registry.
 
-A backend is named in configuration (``--backend local``); the registry maps the name to
-``module:Class`` so a backend's dependencies load only when it is used.
+A backend is named in configuration (``--backend dashscope``); the registry maps the name to
+``module:Class`` so a backend's dependencies load only when it is used. ``local`` is the built-in
+compositor; the others are image-edit models reached over HTTP (see `editors.http`).
+
+Modes say who sets the localized copy:
+- ``overlay``: the local compositor sets it (the only mode of ``local``);
+- ``model``: the model draws it, following the instruction (the seed's way);
+- ``model+overlay``: the model makes only the non-text edits the template asks for, then the
+  compositor sets the copy exactly, so Thai and Chinese text is always right.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from transcreate.errors import SetupError
 from transcreate.jobs import EditJob
+
+Mode = Literal["overlay", "model", "model+overlay"]
+MODES: tuple[Mode, ...] = ("overlay", "model", "model+overlay")
 
 
 class Editor(Protocol):
@@ -26,13 +36,47 @@ class Editor(Protocol):
 
 
 EDITORS: dict[str, tuple[str, str]] = {
-    # name: ("module:Class", what to install or configure when it cannot load)
+    # name: ("module:Class", what to set up when it cannot load). Model backends name their
+    # ModelAPI class; `open_editor` wraps it in a ModelEditor.
     "local": ("transcreate.editors.local:LocalEditor", "built in"),
+    "dashscope": ("transcreate.editors.dashscope:DashScopeAPI", "set DASHSCOPE_API_KEY"),
+    "dify": ("transcreate.editors.dify:DifyWorkflowAPI", "set DIFY_API_KEY and DIFY_BASE_URL"),
+    "openai": ("transcreate.editors.openai:OpenAIImagesAPI", "set OPENAI_API_KEY, OPENAI_BASE_URL"),
 }
 
 
-def open_editor(name: str, **settings: Any) -> Editor:
-    """The editor registered under ``name``; an unknown name lists the known ones."""
+def default_mode(backend: str) -> Mode:
+    return "overlay" if backend == "local" else "model"
+
+
+def check_mode(backend: str, mode: str) -> Mode:
+    """The mode if the backend supports it; else a clear error."""
+    if mode not in MODES:
+        raise SetupError(f"unknown mode {mode!r}; known modes: {', '.join(MODES)}")
+    if backend == "local" and mode != "overlay":
+        raise SetupError(f"backend 'local' has no model: mode {mode!r} needs a model backend")
+    if backend != "local" and mode == "overlay":
+        raise SetupError(f"mode 'overlay' is the local editor's; use --backend local or {mode}")
+    return mode
+
+
+def open_editor(name: str, mode: str | None = None, config: dict[str, Any] | None = None) -> Editor:
+    """The editor registered under ``name`` in ``mode``; an unknown name lists the known ones."""
+    target = _load(name)
+    chosen = check_mode(name, mode or default_mode(name))
+    if name == "local":
+        editor: Editor = target()
+        return editor
+    from transcreate.editors.http import ModelEditor
+    from transcreate.editors.local import LocalEditor
+    from transcreate.settings import model_settings
+
+    settings = model_settings(name, config)
+    model = ModelEditor(target(settings), settings)
+    return ModelThenOverlay(model, LocalEditor()) if chosen == "model+overlay" else model
+
+
+def _load(name: str) -> Any:
     try:
         target, hint = EDITORS[name]
     except KeyError:
@@ -44,5 +88,18 @@ def open_editor(name: str, **settings: Any) -> Editor:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise SetupError(f"backend {name!r} cannot load ({error}); {hint}") from None
-    editor: Editor = getattr(module, class_name)(**settings)
-    return editor
+    return getattr(module, class_name)
+
+
+class ModelThenOverlay:
+    """Mode ``model+overlay``: the model's non-text edit (if the instruction asks for one), then
+    the copy set exactly by the local compositor."""
+
+    def __init__(self, model: Editor, overlay: Editor):
+        self.model = model
+        self.overlay = overlay
+        self.identity = f"{model.identity}+{overlay.identity}"
+
+    def edit(self, job: EditJob, image: bytes) -> bytes:
+        edited = self.model.edit(job, image) if job.instruction else image
+        return self.overlay.edit(job, edited)

@@ -1,0 +1,140 @@
+"""A small threaded HTTP server for fakes: real sockets on 127.0.0.1, scripted faults, call log.
+
+A fake subclasses `FakeServer` and implements `route(request) -> Reply`. Tests script faults with
+`server.faults.append(Fault(...))`: the next matching requests get the fault instead of the normal
+reply, in order. Every request is logged in `server.requests` (method, path, headers, body).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # without the query string
+    query: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    chunks: Iterator[bytes] | None = None  # streamed (e.g. server-sent events), then closed
+    delay: float = 0.0  # seconds to wait before answering (timeouts)
+
+    @classmethod
+    def json(cls, document: Any, status: int = 200, **headers: str) -> Reply:
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8")
+        return cls(status, body, {"Content-Type": "application/json", **headers})
+
+
+@dataclass
+class Fault:
+    """Answer the next request whose path contains ``path`` with ``reply`` (``times`` times)."""
+
+    reply: Reply
+    path: str = ""
+    times: int = 1
+
+
+class FakeServer:
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def route(self, request: Request) -> Reply:  # pragma: no cover - every fake overrides it
+        raise NotImplementedError
+
+    def calls(self, path: str) -> int:
+        """How many requests reached a path containing ``path``."""
+        with self._lock:
+            return sum(path in request.path for request in self.requests)
+
+    def _next_fault(self, request: Request) -> Reply | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.path in request.path and fault.times > 0:
+                    fault.times -= 1
+                    return fault.reply
+        return None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet tests
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                parts = urlsplit(self.path)
+                request = Request(
+                    self.command,
+                    parts.path,
+                    parts.query,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length) if length else b"",
+                )
+                with fake._lock:
+                    fake.requests.append(request)
+                reply = fake._next_fault(request) or fake.route(request)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                if reply.chunks is not None:
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    for chunk in reply.chunks:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        return Handler

@@ -1,0 +1,301 @@
+"""What every image-edit model backend shares, whatever its wire protocol.
+
+A backend module implements only `ModelAPI.edit_image` (one request → the result image's bytes) for
+its provider. `ModelEditor` wraps it into an editor: prepares the base image once (scaled to the
+long side the model wants, re-encoded, size-checked), bounds concurrent calls to the endpoint,
+caches results so a call is not paid for twice, and returns PNG bytes. Errors are split into
+retryable (connection errors, timeouts, 408/409/429, 5xx) and permanent (other 4xx: bad request,
+auth, content policy) so the pipeline retries only what can succeed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import email.utils
+import hashlib
+import io
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from PIL import Image
+
+from transcreate.errors import PermanentEditError, RetryableEditError
+from transcreate.images import decode, encode_png
+from transcreate.jobs import EditJob
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429})  # and every 5xx
+MAX_RETRY_AFTER = 300.0  # seconds: a server asking for longer is treated as down, not waited on
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Where and how to reach one provider's model. ``api_key`` never appears in repr or logs."""
+
+    provider: str
+    base_url: str
+    model: str
+    api_key: str = field(default="", repr=False)
+    timeout: float = 120.0  # seconds for one model call; image edits take several
+    connect_timeout: float = 10.0
+    max_concurrency: int = 8  # simultaneous calls to this endpoint from this process
+    max_side: int = 1024  # the seed's advice: scale larger inputs down before upload
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_result_bytes: int = 30 * 1024 * 1024
+    cache_dir: Path | None = None  # None: no result cache
+    cache_ttl: float = 24 * 3600.0  # seconds a cached result stays valid
+    options: Mapping[str, Any] = field(default_factory=dict)  # provider-specific settings
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """The base image as it is sent to a model: scaled, re-encoded, within the upload limit."""
+
+    data: bytes
+    media_type: str  # image/png or image/jpeg
+    sha256: str
+    width: int
+    height: int
+
+    @property
+    def extension(self) -> str:
+        return "png" if self.media_type == "image/png" else "jpg"
+
+    def data_uri(self) -> str:
+        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+class ModelAPI(Protocol):
+    """One provider's wire protocol."""
+
+    #: provider/model, e.g. "dashscope/qwen-image-edit-plus": part of every job key.
+    identity: str
+
+    def edit_image(self, image: PreparedImage, instruction: str) -> bytes:
+        """Send one edit; return the result image's bytes (any common format)."""
+        ...
+
+
+def prepare_image(data: bytes, max_side: int, max_bytes: int) -> PreparedImage:
+    """Scale the long side down to ``max_side``, re-encode (PNG, or JPEG when PNG is too big)."""
+    image = decode(data)
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    encoded, media_type = encode_png(image), "image/png"
+    if len(encoded) > max_bytes:
+        for quality in (92, 85, 75):
+            buffer = io.BytesIO()
+            image.save(buffer, format="JPEG", quality=quality, optimize=True)
+            encoded, media_type = buffer.getvalue(), "image/jpeg"
+            if len(encoded) <= max_bytes:
+                break
+    if len(encoded) > max_bytes:
+        raise PermanentEditError(
+            f"the base image is {len(encoded):,} bytes after scaling to {max_side}px and "
+            f"re-encoding; the upload limit is {max_bytes:,}"
+        )
+    return PreparedImage(
+        encoded, media_type, hashlib.sha256(encoded).hexdigest(), image.width, image.height
+    )
+
+
+def new_client(settings: ModelSettings, headers: Mapping[str, str] | None = None) -> httpx.Client:
+    """A pooled client for one endpoint, with explicit timeouts and the bearer key."""
+    auth = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
+    return httpx.Client(
+        base_url=settings.base_url.rstrip("/") + "/",
+        headers={**auth, **(headers or {})},
+        timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+        limits=httpx.Limits(
+            max_connections=settings.max_concurrency,
+            max_keepalive_connections=settings.max_concurrency,
+        ),
+        follow_redirects=False,
+    )
+
+
+@contextlib.contextmanager
+def transport_errors(provider: str) -> Iterator[None]:
+    """Connection failures and timeouts become RetryableEditError, naming the provider."""
+    try:
+        yield
+    except httpx.TimeoutException as error:
+        raise RetryableEditError(f"{provider}: timed out ({type(error).__name__})") from None
+    except httpx.TransportError as error:
+        raise RetryableEditError(f"{provider}: connection failed ({error})") from None
+
+
+def check_response(
+    response: httpx.Response, provider: str, detail: Callable[[httpx.Response], str]
+) -> None:
+    """Raise the right EditError for a failed response; ``detail`` extracts the provider's
+    own error message from its error body."""
+    if response.is_success:
+        return
+    try:
+        message = detail(response)
+    except Exception:  # an error body that is not the provider's usual shape
+        message = response.text[:300]
+    status = response.status_code
+    text = f"{provider}: HTTP {status}: {message}"
+    if status in RETRYABLE_STATUS or status >= 500:
+        raise RetryableEditError(text, retry_after=parse_retry_after(response.headers))
+    raise PermanentEditError(text)
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = moment.timestamp() - time.time()
+    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+def download_image(client: httpx.Client, url: str, *, provider: str, max_bytes: int) -> bytes:
+    """Fetch a result URL with a size cap and a content-type check (streamed, never unbounded)."""
+    if not url.startswith(("https://", "http://")):
+        raise PermanentEditError(f"{provider}: result is not an http(s) URL: {url[:80]!r}")
+    # Result URLs are usually signed links on another host: no API key goes with them.
+    with (
+        transport_errors(provider),
+        httpx.stream("GET", url, timeout=client.timeout, follow_redirects=True) as response,
+    ):
+        if response.status_code == 404 or response.status_code == 403:
+            raise PermanentEditError(
+                f"{provider}: result image not found (HTTP {response.status_code}); "
+                "the link may have expired"
+            )
+        if not response.is_success:
+            check_response(response, provider, lambda r: "result download failed")
+        content_type = response.headers.get("content-type", "")
+        if content_type and not content_type.startswith(("image/", "application/octet-stream")):
+            raise PermanentEditError(f"{provider}: result is {content_type!r}, not an image")
+        declared = int(response.headers.get("content-length") or 0)
+        if declared > max_bytes:
+            raise PermanentEditError(
+                f"{provider}: result is {declared:,} bytes; the limit is {max_bytes:,}"
+            )
+        chunks, received = [], 0
+        for chunk in response.iter_bytes():
+            received += len(chunk)
+            if received > max_bytes:
+                raise PermanentEditError(f"{provider}: result exceeds {max_bytes:,} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_base64_image(text: str, *, provider: str, max_bytes: int) -> bytes:
+    """Bytes of a base64 image (plain or a data: URI), within the size limit."""
+    payload = text.split(",", 1)[1] if text.startswith("data:") else text
+    if len(payload) * 3 // 4 > max_bytes:
+        raise PermanentEditError(f"{provider}: result exceeds {max_bytes:,} bytes")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except ValueError:
+        raise PermanentEditError(f"{provider}: result is not valid base64 image data") from None
+
+
+def result_png(data: bytes, provider: str) -> bytes:
+    """Check that a model's result is a real image and return it as PNG."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return encode_png(image.convert("RGB"))
+    except (OSError, Image.DecompressionBombError, ValueError):
+        raise PermanentEditError(
+            f"{provider}: the model returned data that is not an image"
+        ) from None
+
+
+class ResultCache:
+    """Model results on disk by (prepared image, instruction, backend): a repeat within the TTL is
+    not paid for again, across runs and campaigns. Concurrent identical calls wait for the first."""
+
+    def __init__(self, folder: Path, ttl: float):
+        self.folder = folder
+        self.ttl = ttl
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @staticmethod
+    def key(image: PreparedImage, instruction: str, identity: str) -> str:
+        text = "\n".join([image.sha256, identity, instruction])
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def get(self, key: str) -> bytes | None:
+        path = self.folder / key[:2] / f"{key}.png"
+        try:
+            if time.time() - path.stat().st_mtime > self.ttl:
+                return None
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self.folder / key[:2] / f"{key}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{threading.get_ident()}.part")
+        temporary.write_bytes(data)
+        temporary.replace(path)
+
+
+class ModelEditor:
+    """An editor that asks an image-edit model, following the instruction (mode ``model``)."""
+
+    def __init__(self, api: ModelAPI, settings: ModelSettings):
+        self.api = api
+        self.settings = settings
+        self.identity = api.identity
+        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        self._cache = (
+            ResultCache(settings.cache_dir, settings.cache_ttl) if settings.cache_dir else None
+        )
+        self.calls = 0  # model calls actually made by this editor (for summaries and benchmarks)
+        self._count = threading.Lock()
+
+    def edit(self, job: EditJob, image: bytes) -> bytes:
+        prepared = self._prepare(image)
+        if self._cache is None:
+            return self._call(prepared, job.instruction)
+        key = ResultCache.key(prepared, job.instruction, self.identity)
+        with self._cache.lock(key):
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            result = self._call(prepared, job.instruction)
+            self._cache.put(key, result)
+            return result
+
+    def _call(self, prepared: PreparedImage, instruction: str) -> bytes:
+        with self._slots:
+            with self._count:
+                self.calls += 1
+            raw = self.api.edit_image(prepared, instruction)
+        return result_png(raw, self.settings.provider)
+
+    def _prepare(self, image: bytes) -> PreparedImage:
+        return _prepared(image, self.settings.max_side, self.settings.max_upload_bytes)
+
+
+@lru_cache(maxsize=8)
+def _prepared(image: bytes, max_side: int, max_bytes: int) -> PreparedImage:
+    # The same base image is prepared once per process, not once per job.
+    return prepare_image(image, max_side, max_bytes)

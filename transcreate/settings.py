@@ -1,0 +1,124 @@
+"""Backend settings: provider conventions, an optional config file, and where keys come from.
+
+Precedence, lowest first: built-in defaults → the config file (``transcreate.toml`` in the working
+folder, or the file named by ``TRANSCREATE_CONFIG``) → the provider's own environment variables
+(``DASHSCOPE_BASE_URL`` …). API keys come only from the environment or a Prefect Secret block named
+in the config file (``api_key_secret``); never from flow parameters or the config file itself.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from transcreate.editors.http import ModelSettings
+from transcreate.errors import SetupError
+
+CONFIG_FILE = "transcreate.toml"
+
+
+@dataclass(frozen=True)
+class Provider:
+    key_variable: str
+    url_variable: str
+    base_url: str
+    model: str
+    model_variable: str | None = None
+
+
+PROVIDERS: dict[str, Provider] = {
+    # Model Studio's mainland endpoint; the international one is
+    # https://dashscope-intl.aliyuncs.com/api/v1 (set DASHSCOPE_BASE_URL).
+    "dashscope": Provider(
+        "DASHSCOPE_API_KEY",
+        "DASHSCOPE_BASE_URL",
+        "https://dashscope.aliyuncs.com/api/v1",
+        "qwen-image-edit-plus",
+    ),
+    # Dify Cloud; a self-hosted Dify serves the same API under http://<host>/v1.
+    "dify": Provider("DIFY_API_KEY", "DIFY_BASE_URL", "https://api.dify.ai/v1", "workflow"),
+    # Any OpenAI-compatible /v1/images/edits server, e.g. one serving Qwen-Image-Edit-2509.
+    "openai": Provider(
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "https://api.openai.com/v1",
+        "Qwen/Qwen-Image-Edit-2509",
+        "OPENAI_IMAGE_MODEL",
+    ),
+}
+
+# Settings a config file may give per backend, with their types.
+_NUMBERS = {
+    "timeout": float,
+    "connect_timeout": float,
+    "max_concurrency": int,
+    "max_side": int,
+    "max_upload_bytes": int,
+    "max_result_bytes": int,
+    "cache_ttl": float,
+}
+
+
+def load_config(path: str | Path | None = None) -> dict[str, Any]:
+    """The config file as a dict ({} when there is none); a broken file is a SetupError."""
+    chosen = path or os.environ.get("TRANSCREATE_CONFIG")
+    file = Path(chosen) if chosen else Path(CONFIG_FILE)
+    if not file.is_file():
+        if chosen:
+            raise SetupError(f"{file}: config file not found (from TRANSCREATE_CONFIG)")
+        return {}
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SetupError(f"{file}: not a valid TOML config file: {error}") from None
+
+
+def model_settings(name: str, config: dict[str, Any] | None = None) -> ModelSettings:
+    """Settings for a model backend from defaults, the config file and the environment."""
+    provider = PROVIDERS[name]
+    section: dict[str, Any] = dict((config or load_config()).get("backends", {}).get(name, {}))
+    if "api_key" in section:
+        raise SetupError(
+            f"config file, [backends.{name}]: api_key must not be written in a file; set "
+            f"{provider.key_variable} or name a Prefect Secret block in api_key_secret"
+        )
+    file_url, file_model = section.pop("base_url", None), section.pop("model", None)
+    secret_block, cache_dir = section.pop("api_key_secret", None), section.pop("cache_dir", None)
+    numbers = {key: kind(section.pop(key)) for key, kind in _NUMBERS.items() if key in section}
+    api_key = os.environ.get(provider.key_variable) or _secret(secret_block)
+    if not api_key:
+        raise SetupError(
+            f"backend {name!r} needs an API key: set {provider.key_variable}, or name a Prefect "
+            f"Secret block in {CONFIG_FILE} under [backends.{name}] api_key_secret"
+        )
+    cache_dir = cache_dir or os.environ.get("TRANSCREATE_CACHE_DIR")
+    return ModelSettings(
+        provider=name,
+        base_url=os.environ.get(provider.url_variable) or file_url or provider.base_url,
+        model=os.environ.get(provider.model_variable or "") or file_model or provider.model,
+        api_key=api_key,
+        cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
+        options=section,  # what is left is the provider's own (Dify variable names …)
+        **numbers,
+    )
+
+
+def default_cache_dir() -> Path:
+    """Where model results are cached: ``$XDG_CACHE_HOME/transcreate/model-results``."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "transcreate" / "model-results"
+
+
+def _secret(block_name: str | None) -> str:
+    if not block_name:
+        return ""
+    from prefect.blocks.system import Secret
+
+    try:
+        value = Secret.load(block_name).get()  # type: ignore[union-attr]
+    except ValueError as error:
+        raise SetupError(f"Prefect Secret block {block_name!r} cannot be loaded: {error}") from None
+    return str(value)
