@@ -40,7 +40,12 @@ def run(
     image: Annotated[Path, typer.Option("--image", "-i", help="Base creative (PNG/JPEG/WebP)")],
     out: Annotated[str, typer.Option("--out", "-o", help="Destination folder")] = "out",
     locales: Annotated[str, typer.Option(help="Comma-separated locales")] = "id,th,zh,en",
-    backend: Annotated[str, typer.Option(help="Editor backend")] = "local",
+    backend: Annotated[
+        str, typer.Option(help="Editor backend: local, dashscope, dify, openai")
+    ] = "local",
+    mode: Annotated[
+        str | None, typer.Option(help="overlay, model or model+overlay (default by backend)")
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="Edits running at once")] = 4,
     retries: Annotated[int, typer.Option(help="Retries of a failed model call")] = 2,
     name: Annotated[str | None, typer.Option(help="Campaign name (default: file name)")] = None,
@@ -58,6 +63,7 @@ def run(
             out=out,
             locales=tuple(locales.split(",")),
             backend=backend,
+            mode=mode,
             concurrency=concurrency,
             retries=retries,
             strict=strict,
@@ -80,6 +86,30 @@ def demo(
         campaign=str(examples / "skincare-sale.csv"), image=str(examples / "creative.png"), out=out
     )
     _run(request, prefect)
+
+
+@app.command()
+def edit(
+    image: Annotated[Path, typer.Argument(help="Image to edit (PNG/JPEG/WebP)")],
+    instruction: Annotated[str, typer.Argument(help="What to change, in any language")],
+    backend: Annotated[str, typer.Option(help="Model backend: dashscope, dify, openai")] = (
+        "dashscope"
+    ),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output PNG (default: <image>-edited.png)")
+    ] = None,
+    retries: Annotated[int, typer.Option(help="Retries of a failed model call")] = 2,
+) -> None:
+    """Edit one image with one instruction on a model backend (no spreadsheet)."""
+    from transcreate.client import edit_image_with_instruction
+
+    try:
+        target = edit_image_with_instruction(
+            image, instruction, backend=backend, out=out, retries=retries
+        )
+    except TranscreateError as error:
+        _fail(str(error))
+    console.print(f"edited: {target}")
 
 
 def _run(request: RunRequest, use_prefect: bool) -> None:

@@ -192,13 +192,7 @@ def process_job(
     try:
         if storage.exists(key):
             return JobResult(job.variant, job.locale, "cached", uri=storage.url(key), **common)
-        retrying = Retrying(
-            stop=stop_after_attempt(retries + 1),
-            wait=_retry_wait(retry_wait),
-            retry=retry_if_exception_type(RetryableEditError),
-            reraise=True,
-        )
-        for attempt in retrying:
+        for attempt in retrying(retries, retry_wait):
             with attempt:
                 attempts = attempt.retry_state.attempt_number
                 edited = editor.edit(job, image)
@@ -224,6 +218,16 @@ def process_job(
             error=message,
             **common,
         )
+
+
+def retrying(retries: int, retry_wait: float) -> Retrying:
+    """Attempts of one edit: RetryableEditError is retried ``retries`` times, nothing else is."""
+    return Retrying(
+        stop=stop_after_attempt(retries + 1),
+        wait=_retry_wait(retry_wait),
+        retry=retry_if_exception_type(RetryableEditError),
+        reraise=True,
+    )
 
 
 def _retry_wait(first: float) -> Callable[[RetryCallState], float]:

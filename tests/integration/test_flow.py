@@ -93,3 +93,18 @@ async def _artifacts(flow_run_id):
         return await client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
+
+
+def test_a_prefect_secret_block_can_hold_a_backends_api_key(monkeypatch, tmp_path):
+    from prefect.blocks.system import Secret
+
+    from transcreate.settings import model_settings
+
+    Secret(value="sk-from-a-block").save("transcreate-openai-key", overwrite=True)
+    (tmp_path / "transcreate.toml").write_text(
+        '[backends.openai]\napi_key_secret = "transcreate-openai-key"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("TRANSCREATE_CONFIG", raising=False)
+    assert model_settings("openai").api_key == "sk-from-a-block"
