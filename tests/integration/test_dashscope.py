@@ -1,0 +1,252 @@
+"""The DashScope (Model Studio) backend against a fake Qwen-Image-Edit service on loopback."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.servers.base import Fault, Reply
+from tests.servers.dashscope import (
+    GENERATION,
+    FakeDashScope,
+    not_an_image,
+    oversized,
+    refusal,
+    server_error,
+    slow,
+    throttled,
+)
+from transcreate.campaign import read_campaign
+from transcreate.editors.dashscope import DashScopeAPI
+from transcreate.editors.http import ModelEditor, ModelSettings, prepare_image
+from transcreate.errors import SetupError
+from transcreate.jobs import EditJob, expand
+from transcreate.pipeline import RunRequest, process_job, run_campaign
+from transcreate.storage.local import LocalStorage
+
+KEY = "sk-test-dashscope-secret-value"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FakeDashScope(api_key=KEY) as fake:
+        yield fake
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_faults(server):
+    server.faults.clear()
+    yield
+    server.faults.clear()
+
+
+@pytest.fixture
+def settings(server, tmp_path) -> ModelSettings:
+    return ModelSettings(
+        provider="dashscope",
+        base_url=f"{server.url}/api/v1",
+        model="qwen-image-edit-plus",
+        api_key=KEY,
+        timeout=0.5,
+        cache_dir=tmp_path / "cache",
+    )
+
+
+@pytest.fixture(scope="module")
+def job(sample_campaign) -> EditJob:
+    campaign = read_campaign(sample_campaign)
+    jobs = expand(campaign, ["th"], image_sha256="x", backend="dashscope/test", mode="model").jobs
+    return jobs[0]
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 120, 40)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def changed(settings: ModelSettings, **fields) -> ModelSettings:
+    return ModelSettings(**{**settings.__dict__, **fields})
+
+
+def editor(settings: ModelSettings) -> ModelEditor:
+    return ModelEditor(DashScopeAPI(settings), settings)
+
+
+def attempt(job, settings, tmp_path, retries=2, image=None):
+    return process_job(
+        job,
+        image=image or png(1500, 1000),
+        editor=editor(settings),
+        storage=LocalStorage(tmp_path / "out"),
+        retries=retries,
+        retry_wait=0.01,
+    )
+
+
+def test_the_request_carries_the_scaled_image_then_the_instruction(server, settings, job):
+    editor(settings).edit(job, png(1500, 1000))
+    request = server.requests[-2]  # the generation; the result download follows it
+    body = request.json()
+    assert request.method == "POST" and request.path == GENERATION
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+    assert body["model"] == "qwen-image-edit-plus"
+    [message] = body["input"]["messages"]
+    assert message["role"] == "user"
+    image, text = message["content"]
+    assert text == {"text": job.instruction}
+    assert image["image"].startswith("data:image/png;base64,")
+    sent = base64.b64decode(image["image"].split(",", 1)[1])
+    assert Image.open(io.BytesIO(sent)).size == (1024, 683)
+    assert body["parameters"] == {"n": 1, "watermark": False}
+
+
+def test_an_edit_is_downloaded_from_the_result_link(server, settings, job):
+    before = server.calls("/results/")
+    result = editor(settings).edit(job, png(800, 800))
+    assert server.calls("/results/") == before + 1
+    picture = Image.open(io.BytesIO(result))
+    assert (picture.format, picture.size) == ("PNG", (800, 800))
+    assert picture.getpixel((10, 10)) == (200, 120, 40)  # above the fake's band: untouched
+
+
+def test_config_options_become_parameters_and_change_the_identity(server, settings, job):
+    options = {"negative_prompt": "blurry text", "seed": 7, "prompt_extend": False}
+    api = DashScopeAPI(changed(settings, options=options))
+    api.edit_image(prepare_image(png(600, 600), 1024, 10 << 20), job.instruction)
+    body = server.requests[-2].json()
+    assert body["parameters"] == {"n": 1, "watermark": False, **options}
+    assert DashScopeAPI(settings).identity == "dashscope/qwen-image-edit-plus"
+    assert api.identity.startswith("dashscope/qwen-image-edit-plus@")
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [({"watermarks": True}, "not a setting"), ({"seed": "7"}, "must be a int"), ({"n": 2}, "n is")],
+)
+def test_a_wrong_config_option_is_a_setup_error(settings, options, complaint):
+    with pytest.raises(SetupError, match=complaint):
+        DashScopeAPI(changed(settings, options=options))
+
+
+def test_429_is_retried_after_the_servers_retry_after(server, settings, job, tmp_path):
+    server.faults.append(Fault(throttled(retry_after=1), GENERATION))
+    before = server.calls(GENERATION)
+    started = time.monotonic()
+    result = attempt(job, settings, tmp_path)
+    assert (result.status, result.attempts) == ("ok", 2)
+    assert time.monotonic() - started >= 0.9
+    assert server.calls(GENERATION) == before + 2
+
+
+def test_a_server_error_is_retried(server, settings, job, tmp_path):
+    server.faults.append(Fault(server_error(), GENERATION))
+    result = attempt(job, settings, tmp_path)
+    assert (result.status, result.attempts) == ("ok", 2)
+
+
+def test_a_timeout_is_retried_then_recorded_as_failed(server, settings, job, tmp_path):
+    server.faults.append(Fault(slow(1.2), GENERATION, times=2))
+    result = attempt(job, settings, tmp_path, retries=1)
+    assert (result.status, result.attempts) == ("failed", 2)
+    assert "timed out" in result.error and job.variant in result.error
+
+
+def test_a_content_moderation_refusal_is_not_retried(server, settings, job, tmp_path):
+    server.faults.append(Fault(refusal(), GENERATION))
+    before = server.calls(GENERATION)
+    result = attempt(job, settings, tmp_path)
+    assert (result.status, result.attempts) == ("failed", 1)
+    assert "DataInspectionFailed" in result.error and "content moderation" in result.error
+    assert "request_id" in result.error
+    assert server.calls(GENERATION) == before + 1
+
+
+def test_a_result_link_that_404s_fails_the_job(server, settings, job, tmp_path):
+    server.faults.append(Fault(Reply(404, b"gone"), "/results/"))
+    result = attempt(job, settings, tmp_path)
+    assert result.status == "failed" and "not found" in result.error
+
+
+def test_a_result_that_is_not_an_image_fails_the_job(server, settings, job, tmp_path):
+    server.faults.append(Fault(not_an_image(), "/results/"))
+    result = attempt(job, settings, tmp_path)
+    assert result.status == "failed" and "not an image" in result.error
+
+
+def test_an_oversized_result_fails_the_job(server, settings, job, tmp_path):
+    server.faults.append(Fault(oversized(5000), "/results/"))
+    result = attempt(job, changed(settings, max_result_bytes=1000), tmp_path)
+    assert result.status == "failed" and "the limit is 1,000" in result.error
+
+
+def test_an_image_too_narrow_for_the_model_fails_before_any_call(server, settings, job, tmp_path):
+    before = server.calls(GENERATION)
+    result = attempt(job, settings, tmp_path, image=png(1024, 300))
+    assert result.status == "failed" and "1024×300" in result.error
+    assert server.calls(GENERATION) == before
+
+
+def test_a_wrong_key_fails_without_retry_and_without_echoing_any_key(
+    server, settings, job, tmp_path
+):
+    wrong = changed(settings, api_key="sk-wrong-secret-value")
+    result = attempt(job, wrong, tmp_path)
+    assert (result.status, result.attempts) == ("failed", 1)
+    assert "InvalidApiKey" in result.error and "DASHSCOPE_API_KEY" in result.error
+    assert "sk-wrong-secret-value" not in result.error and KEY not in result.error
+    assert "sk-wrong-secret-value" not in repr(wrong)
+
+
+def test_the_fake_rejects_a_malformed_request_like_the_service(server):
+    body = {"model": "qwen-image-edit-plus", "input": {"messages": [{"role": "user"}]}}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    response = httpx.post(f"{server.url}{GENERATION}", json=body, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["code"] == "InvalidParameter" and response.json()["request_id"]
+
+
+@pytest.fixture
+def configured(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", KEY)
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", f"{server.url}/api/v1")
+    monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)  # no transcreate.toml from elsewhere
+    return server
+
+
+def request(sample_campaign, sample_image, out: Path) -> RunRequest:
+    return RunRequest(
+        campaign=str(sample_campaign),
+        image=str(sample_image),
+        out=str(out),
+        backend="dashscope",
+        retry_wait=0.01,
+    )
+
+
+def test_a_campaign_runs_on_the_model_and_a_rerun_pays_nothing(
+    configured, sample_campaign, sample_image, tmp_path, caplog
+):
+    caplog.set_level(logging.DEBUG)  # httpx and httpcore log requests at DEBUG
+    edits, calls = configured.edits, configured.calls(GENERATION)
+    summary = run_campaign(request(sample_campaign, sample_image, tmp_path / "a"))
+    assert summary.counts == {"ok": 22, "cached": 0, "failed": 0, "skipped": 2}
+    assert configured.edits - edits == 22 and configured.calls(GENERATION) - calls == 22
+    # another destination, so stored outputs cannot help: the result cache does
+    again = run_campaign(request(sample_campaign, sample_image, tmp_path / "b"))
+    assert again.counts["ok"] == 22
+    assert configured.edits - edits == 22 and configured.calls(GENERATION) - calls == 22
+    manifest = (tmp_path / "a" / "skincare-sale" / "manifest.json").read_text(encoding="utf-8")
+    assert json.loads(manifest)["jobs"][0]["backend"] == "dashscope/qwen-image-edit-plus"
+    assert KEY not in manifest
+    assert "HTTP Request: POST" in caplog.text  # the logs were captured, and hold no key
+    assert KEY not in caplog.text

@@ -1,0 +1,225 @@
+"""A fake Model Studio (DashScope) endpoint: Qwen-Image-Edit's native multimodal-generation API.
+
+`POST /api/v1/services/aigc/multimodal-generation/generation`, validated as the service documents
+it: the bearer key, a known model, one user message holding 1-3 images and one text, each image a
+``data:`` URI or an http(s) URL that decodes to an image with sides in [384, 3072] px, and typed
+parameters. The edit is deterministic (the input with a band coloured by the instruction) and is
+served at `/results/<id>.png`, as the real service serves a signed OSS link. Errors are
+``{"request_id", "code", "message"}``. The reply helpers below script the faults a test needs:
+``server.faults.append(Fault(throttled(retry_after=1), GENERATION))``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import itertools
+import uuid
+from typing import Any
+
+import httpx
+from PIL import Image, ImageDraw, UnidentifiedImageError
+
+from tests.servers.base import FakeServer, Reply, Request
+
+GENERATION = "/api/v1/services/aigc/multimodal-generation/generation"
+MODELS = frozenset(
+    {
+        "qwen-image-edit",
+        "qwen-image-edit-plus",
+        "qwen-image-edit-plus-2025-10-30",
+        "qwen-image-edit-plus-2025-12-15",
+        "qwen-image-edit-max",
+        "qwen-image-edit-max-2026-01-16",
+    }
+)
+SIDES = (384, 3072)
+# name: (type, check) for the parameters the service documents for these models
+PARAMETERS: dict[str, tuple[type, Any]] = {
+    "n": (int, lambda value: 1 <= value <= 6),
+    "negative_prompt": (str, lambda value: len(value) <= 500),
+    "prompt_extend": (bool, lambda value: True),
+    "seed": (int, lambda value: 0 <= value <= 2147483647),
+    "size": (str, lambda value: _size(value) is not None),
+    "watermark": (bool, lambda value: True),
+}
+
+
+def error(status: int, code: str, message: str, **headers: str) -> Reply:
+    document = {"request_id": str(uuid.uuid4()), "code": code, "message": message}
+    return Reply.json(document, status, **headers)
+
+
+def invalid(message: str) -> Reply:
+    return error(400, "InvalidParameter", message)
+
+
+def throttled(retry_after: float = 1) -> Reply:
+    message = "Requests rate limit exceeded, please try again later."
+    return error(429, "Throttling.RateQuota", message, **{"Retry-After": f"{retry_after:g}"})
+
+
+def server_error() -> Reply:
+    return error(500, "InternalError", "An internal error has occured, please try again later.")
+
+
+def refusal() -> Reply:
+    return error(400, "DataInspectionFailed", "Input data may contain inappropriate content.")
+
+
+def slow(seconds: float) -> Reply:
+    """An answer that comes too late for a client with a shorter timeout."""
+    return Reply(delay=seconds)
+
+
+def not_an_image() -> Reply:
+    return Reply(200, b"<html><body>Access denied</body></html>", {"Content-Type": "text/html"})
+
+
+def oversized(size: int) -> Reply:
+    return Reply(200, b"\x89PNG" + b"\0" * (size - 4), {"Content-Type": "image/png"})
+
+
+def edited(picture: Image.Image, instruction: str) -> bytes:
+    """The fake model's edit: a band across the bottom, coloured by the instruction."""
+    picture = picture.convert("RGB")
+    colour = tuple(hashlib.sha256(instruction.encode()).digest()[:3])
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((0, picture.height * 3 // 4, picture.width, picture.height), fill=colour)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class FakeDashScope(FakeServer):
+    def __init__(self, api_key: str = "sk-test-not-a-real-key") -> None:
+        super().__init__()
+        self.api_key = api_key
+        self.results: dict[str, bytes] = {}
+        self.edits = 0  # generations actually made: the paid calls
+        self._ids = itertools.count(1)
+
+    def route(self, request: Request) -> Reply:
+        if request.method == "GET" and request.path.startswith("/results/"):
+            data = self.results.get(request.path.rsplit("/", 1)[-1])
+            if data is None:
+                missing = b"<Error><Code>NoSuchKey</Code></Error>"
+                return Reply(404, missing, {"Content-Type": "application/xml"})
+            return Reply(200, data, {"Content-Type": "image/png"})
+        if request.method != "POST" or request.path != GENERATION:
+            return error(404, "NotFound", f"Not found: {request.method} {request.path}")
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return error(401, "InvalidApiKey", "Invalid API-key provided.")
+        try:
+            document = request.json()
+        except (ValueError, UnicodeDecodeError):
+            return invalid("The request body is not valid JSON.")
+        if not isinstance(document, dict):
+            return invalid("The request body must be a JSON object.")
+        return self._generate(document)
+
+    def _generate(self, document: dict[str, Any]) -> Reply:
+        model = document.get("model")
+        if not model:
+            return error(400, "BadRequest.EmptyModel", 'Required parameter "model" missing.')
+        if model not in MODELS:
+            return error(404, "ModelNotFound", f"Model not exist: {model}")
+        given = document.get("input")
+        messages = given.get("messages") if isinstance(given, dict) else None
+        if not isinstance(messages, list) or len(messages) != 1:
+            return invalid("input.messages must hold exactly one message (single turn).")
+        message = messages[0]
+        if not isinstance(message, dict) or message.get("role") != "user":
+            return invalid("The message role must be user.")
+        content = message.get("content")
+        if not isinstance(content, list) or not all(isinstance(item, dict) for item in content):
+            return invalid("message.content must be a list of {image} and {text} objects.")
+        texts = [item["text"] for item in content if "text" in item]
+        images = [item["image"] for item in content if "image" in item]
+        if len(texts) != 1 or not isinstance(texts[0], str) or not texts[0].strip():
+            return invalid("message.content must hold exactly one non-empty text.")
+        if not 1 <= len(images) <= 3:
+            return invalid("message.content must hold 1 to 3 images.")
+        parameters = document.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            return invalid("parameters must be an object.")
+        for name, value in parameters.items():
+            kind, check = PARAMETERS.get(name, (object, lambda value: True))
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                return invalid(f"parameters.{name} must be of type {kind.__name__}.")
+            if not check(value):
+                return invalid(f"parameters.{name} is out of range: {value!r}.")
+        pictures = []
+        for index, reference in enumerate(images, start=1):
+            picture = self._open(reference)
+            if isinstance(picture, str):
+                return invalid(f"image {index}: {picture}")
+            pictures.append(picture)
+        count = parameters.get("n", 1)
+        if model == "qwen-image-edit" and count != 1:
+            return invalid("qwen-image-edit makes one image per request: n must be 1.")
+        return self._answer(pictures[-1], texts[0], count)
+
+    def _open(self, reference: Any) -> Image.Image | str:
+        """The decoded image, or what is wrong with it."""
+        if not isinstance(reference, str):
+            return "must be a string (a URL or a data URI)"
+        if reference.startswith("data:"):
+            header, _, payload = reference.partition(",")
+            if not header.startswith("data:image/") or not header.endswith(";base64"):
+                return "a data URI must look like data:image/png;base64,..."
+            try:
+                data = base64.b64decode(payload, validate=True)
+            except (binascii.Error, ValueError):
+                return "the base64 data is invalid"
+        elif reference.startswith(("http://", "https://")):
+            try:
+                data = httpx.get(reference, timeout=5).raise_for_status().content
+            except httpx.HTTPError:
+                return "Unable to download the media resource."
+        else:
+            return "must be an http(s) URL or a data URI"
+        try:
+            with Image.open(io.BytesIO(data)) as opened:
+                opened.load()
+                picture = opened.copy()
+        except (UnidentifiedImageError, OSError):
+            return "The image format is not supported."
+        if not SIDES[0] <= min(picture.size) <= max(picture.size) <= SIDES[1]:
+            width, height = picture.size
+            return f"The image size {width}*{height} is invalid: sides must be in {list(SIDES)}."
+        return picture
+
+    def _answer(self, picture: Image.Image, instruction: str, count: int) -> Reply:
+        result = edited(picture, instruction)
+        content = []
+        with self._lock:
+            self.edits += 1
+            for _ in range(count):
+                name = f"{next(self._ids)}.png"
+                self.results[name] = result
+                content.append({"image": f"{self.url}/results/{name}?Expires=1767225600"})
+        document = {
+            "output": {
+                "choices": [
+                    {
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": content},
+                    }
+                ]
+            },
+            "usage": {"width": picture.width, "height": picture.height, "image_count": count},
+            "request_id": str(uuid.uuid4()),
+        }
+        return Reply.json(document)
+
+
+def _size(value: str) -> tuple[int, int] | None:
+    width, _, height = value.partition("*")
+    if not (width.isdigit() and height.isdigit()):
+        return None
+    if not all(512 <= int(side) <= 2048 for side in (width, height)):
+        return None
+    return int(width), int(height)
