@@ -1,41 +1,83 @@
-"""The localize-campaign flow: plan the jobs, render them in batches, publish the manifest.
+"""The localize-campaign flow: plan the jobs, render them in batches, review, publish.
 
 Jobs are grouped into a bounded number of task runs: a task run costs Prefect ~10 ms of wall time
 and ~50 ms of server CPU, so one per job would not scale to campaigns of thousands. Inside a batch
 the jobs run concurrently, each with its own retries, and each job's status lands in the manifest.
+Calls to a model endpoint also take a slot of the Prefect global concurrency limit
+``transcreate-<backend>`` when one exists, so many flows share one GPU budget.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import (
+    create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
+from prefect.flow_runs import pause_flow_run
 from prefect.futures import as_completed
+from prefect.input import RunInput
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from transcreate.callbacks import send_completion
+from transcreate.contact_sheet import contact_sheet
 from transcreate.editors import Editor, open_editor
+from transcreate.editors.http import ModelEditor
 from transcreate.images import BaseCreative, load_base_creative
 from transcreate.jobs import EditJob
 from transcreate.manifest import JobResult, matrix
-from transcreate.pipeline import RunRequest, RunSummary, batches, plan_run, run_jobs, write_manifest
-from transcreate.storage import Storage, open_storage
+from transcreate.pipeline import (
+    RunPlan,
+    RunRequest,
+    RunSummary,
+    batches,
+    plan_run,
+    publish,
+    run_jobs,
+    write_manifest,
+)
+from transcreate.storage import Storage, object_key, open_storage, output_key
 
 # Batches run side by side on this many threads; each batch shares out the request's concurrency.
 BATCH_WORKERS = 4
 MAX_BATCHES = 32
+REVIEW_POLL_SECONDS = 10  # how often a paused run checks for the reviewer's answer
+CALLBACK_RETRY_WAIT = 1.0  # first wait before re-sending an undelivered completion event
+
+
+class ReviewDecision(RunInput):
+    """What a reviewer answers in the Prefect UI when a run waits for approval."""
+
+    approve: bool
+    reviewer: str
+    notes: str = ""
 
 
 @lru_cache(maxsize=8)
 def _editor(backend: str, mode: str) -> Editor:
-    return open_editor(backend, mode)
+    editor = open_editor(backend, mode)
+    model = getattr(editor, "model", editor)  # model+overlay wraps the model editor
+    if isinstance(model, ModelEditor):
+        model.gate = lambda: _endpoint_slot(backend)
+    return editor
+
+
+@contextmanager
+def _endpoint_slot(backend: str) -> Iterator[None]:
+    # strict=False: without a limit of this name, calls are bounded only per process.
+    with concurrency(f"transcreate-{backend}", occupy=1, strict=False):
+        yield
 
 
 @lru_cache(maxsize=8)
@@ -72,12 +114,60 @@ def render_batch(request: RunRequest, image_sha256: str, jobs: list[EditJob]) ->
     task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS),
     validate_parameters=True,
 )
-def localize_campaign(request: RunRequest) -> RunSummary:
-    """Localize a campaign: every variant × locale, stored with a manifest."""
+def localize_campaign(
+    request: RunRequest,
+    review: bool = False,
+    review_timeout_hours: float = 72,
+    callback_url: str | None = None,
+    callback_secret_block: str | None = None,
+) -> RunSummary:
+    """Localize a campaign: every variant × locale, stored with a manifest.
+
+    With ``review``, outputs go to a staging folder beside ``out`` and the run pauses for a
+    reviewer's decision; only an approved run is published to ``out``. ``callback_url`` receives
+    a JSON event when the run ends, signed with HMAC-SHA256 when a secret is configured
+    (``TRANSCREATE_CALLBACK_SECRET`` or the named Prefect Secret block).
+    """
     logger = get_run_logger()
     started = time.monotonic()
+    final = _storage(request.out)
+    staging = f"{request.out.rstrip('/')}/_review/{runtime.flow_run.id}"
+    working = request.model_copy(update={"out": staging}) if review else request
+
+    plan, results = _render(working)
+    summary = write_manifest(plan, results, _storage(working.out), time.monotonic() - started)
+    _publish_contact_sheet(plan, results, _storage(working.out))
+
+    if review:
+        logger.info("waiting for a reviewer: outputs are in %s", staging)
+        decision = pause_flow_run(
+            wait_for_input=ReviewDecision,
+            timeout=int(review_timeout_hours * 3600),
+            poll_interval=REVIEW_POLL_SECONDS,
+        )
+        if not decision.approve:
+            logger.warning("rejected by %s: %s", decision.reviewer, decision.notes)
+            summary = summary.model_copy(update={"published": False})
+            _callback(callback_url, callback_secret_block, "run.rejected", summary)
+            return summary
+        logger.info("approved by %s: publishing to %s", decision.reviewer, request.out)
+        results = publish(results, plan.campaign.name, _storage(staging), final)
+        summary = write_manifest(plan, results, final, time.monotonic() - started)
+        _publish_contact_sheet(plan, results, final)
+
+    create_table_artifact(
+        key=_artifact_key(f"manifest-{plan.campaign.name}"),
+        table=matrix([*results, *plan.settled], plan.variants, list(request.locales)),
+        description=f"**{plan.campaign.name}**: {summary.counts} — manifest {summary.manifest_csv}",
+    )
+    logger.info("done: %s; manifest %s", summary.counts, summary.manifest_csv)
+    _callback(callback_url, callback_secret_block, "run.completed", summary)
+    return summary
+
+
+def _render(request: RunRequest) -> tuple[RunPlan, list[JobResult]]:
+    logger = get_run_logger()
     editor = _editor(request.backend, request.effective_mode)
-    storage = _storage(request.out)
     plan = plan_run(request, editor.identity)
     for problem in plan.campaign.problems:
         logger.warning("rejected: %s", problem)
@@ -89,7 +179,6 @@ def localize_campaign(request: RunRequest) -> RunSummary:
         len(plan.jobs),
         len(plan.settled),
     )
-
     progress = create_progress_artifact(
         progress=0.0, description=f"Jobs finished in campaign {plan.campaign.name}"
     )
@@ -101,15 +190,44 @@ def localize_campaign(request: RunRequest) -> RunSummary:
     for future in as_completed(futures):
         results.extend(future.result())
         update_progress_artifact(progress, 100.0 * len(results) / max(1, len(plan.jobs)))
+    if not futures:
+        update_progress_artifact(progress, 100.0)
+    return plan, results
 
-    summary = write_manifest(plan, results, storage, time.monotonic() - started)
-    create_table_artifact(
-        key=_artifact_key(f"manifest-{plan.campaign.name}"),
-        table=matrix([*results, *plan.settled], plan.variants, list(request.locales)),
-        description=f"**{plan.campaign.name}**: {summary.counts} — manifest {summary.manifest_csv}",
+
+def _publish_contact_sheet(plan: RunPlan, results: list[JobResult], storage: Storage) -> None:
+    campaign = plan.campaign.name
+
+    def read(result: JobResult) -> bytes:
+        return storage.get(output_key(campaign, result.locale, result.variant, result.key or ""))
+
+    sheet = contact_sheet(results, plan.variants, list(plan.request.locales), read)
+    uri = storage.put(object_key(campaign, "contact-sheet.png"), sheet, "image/png")
+    create_markdown_artifact(
+        key=_artifact_key(f"contact-sheet-{campaign}"),
+        markdown=f"# {campaign}\n\nLocales across, variants down.\n\n![contact sheet]({uri})\n",
+        description=f"Contact sheet of {campaign}",
     )
-    logger.info("done: %s; manifest %s", summary.counts, summary.manifest_csv)
-    return summary
+
+
+def _callback(url: str | None, secret_block: str | None, event: str, summary: RunSummary) -> None:
+    if not url:
+        return
+    secret = os.environ.get("TRANSCREATE_CALLBACK_SECRET")
+    if secret_block:
+        from prefect.blocks.system import Secret
+
+        secret = str(Secret.load(secret_block).get())
+    payload = {
+        "event": event,
+        "run_id": str(runtime.flow_run.id),
+        "campaign": summary.campaign,
+        "counts": summary.counts,
+        "manifest": summary.manifest_csv if summary.published else None,
+        "published": summary.published,
+    }
+    if not send_completion(url, payload, secret=secret, wait=CALLBACK_RETRY_WAIT):
+        get_run_logger().warning("completion callback to %s was not delivered", url)
 
 
 def _artifact_key(text: str) -> str:

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -37,7 +37,14 @@ from transcreate.images import BaseCreative, load_base_creative
 from transcreate.instructions import template_names
 from transcreate.jobs import EditJob, expand
 from transcreate.locales import DEFAULT_LOCALES, normalize_locale_tag
-from transcreate.manifest import JobResult, count_by_status, matrix, matrix_csv, records_json
+from transcreate.manifest import (
+    DONE_STATUSES,
+    JobResult,
+    count_by_status,
+    matrix,
+    matrix_csv,
+    records_json,
+)
 from transcreate.storage import Storage, object_key, open_storage, output_key
 
 logger = logging.getLogger("transcreate")
@@ -129,10 +136,11 @@ class RunSummary(BaseModel):
     failures: list[str] = Field(default_factory=list)  # failed jobs
     warnings: list[str] = Field(default_factory=list)
     seconds: float = 0.0
+    published: bool = True  # False when a reviewer rejected the run: nothing reached `out`
 
     @property
     def succeeded(self) -> bool:
-        return not self.problems and not self.failures
+        return self.published and not self.problems and not self.failures
 
 
 def plan_run(request: RunRequest, editor_identity: str) -> RunPlan:
@@ -319,6 +327,21 @@ def write_manifest(
         warnings=list(plan.campaign.warnings),
         seconds=round(seconds, 3),
     )
+
+
+def publish(
+    results: Sequence[JobResult], campaign: str, source: Storage, target: Storage
+) -> list[JobResult]:
+    """Copy finished outputs from a staging storage to the final one (after a review)."""
+    published = []
+    for result in results:
+        if result.status in DONE_STATUSES and result.key:
+            key = output_key(campaign, result.locale, result.variant, result.key)
+            metadata = {"variant": result.variant, "locale": result.locale, "key": result.key}
+            uri = target.put(key, source.get(key), "image/png", metadata)
+            result = replace(result, uri=uri)
+        published.append(result)
+    return published
 
 
 def _order(plan: RunPlan, variant: str) -> int:

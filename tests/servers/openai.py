@@ -54,8 +54,8 @@ def edited(image: bytes, prompt: str) -> bytes:
 
 
 class FakeOpenAIImages(FakeServer):
-    def __init__(self, api_key: str = "sk-test-not-a-real-key") -> None:
-        super().__init__()
+    def __init__(self, api_key: str = "sk-test-not-a-real-key", latency: float = 0.0) -> None:
+        super().__init__(latency)
         self.api_key = api_key
         self.results: dict[str, bytes] = {}
         self.edits = 0  # edits actually made (the paid calls)

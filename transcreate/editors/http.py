@@ -269,6 +269,8 @@ class ModelEditor:
             ResultCache(settings.cache_dir, settings.cache_ttl) if settings.cache_dir else None
         )
         self.calls = 0  # model calls actually made by this editor (for summaries and benchmarks)
+        # Set by the flow: a slot of a cross-process limit (Prefect global concurrency) per call.
+        self.gate: Callable[[], contextlib.AbstractContextManager[object]] | None = None
         self._count = threading.Lock()
 
     def edit(self, job: EditJob, image: bytes) -> bytes:
@@ -285,7 +287,7 @@ class ModelEditor:
             return result
 
     def _call(self, prepared: PreparedImage, instruction: str) -> bytes:
-        with self._slots:
+        with self._slots, self.gate() if self.gate else contextlib.nullcontext():
             with self._count:
                 self.calls += 1
             raw = self.api.edit_image(prepared, instruction)

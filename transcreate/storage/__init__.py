@@ -33,6 +33,10 @@ class Storage(Protocol):
         """Where a person or program can fetch the object."""
         ...
 
+    def get(self, key: str) -> bytes:
+        """The object's bytes (for review, publishing and contact sheets); StorageError if none."""
+        ...
+
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -63,5 +63,11 @@ class LocalStorage:
     def url(self, key: str) -> str:
         return self.path(key).as_uri()
 
+    def get(self, key: str) -> bytes:
+        try:
+            return self.path(key).read_bytes()
+        except OSError as error:
+            raise StorageError(f"{key!r}: cannot read under {self.root} ({error})") from None
+
     def __repr__(self) -> str:
         return f"LocalStorage({str(self.root)!r})"

@@ -1,0 +1,222 @@
+"""What happens around rendering in the flow: review, contact sheet, callbacks, endpoint limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+
+import pytest
+from PIL import Image
+
+from tests.servers.base import FakeServer, Reply, Request
+from tests.servers.openai import FakeOpenAIImages
+from transcreate.callbacks import SIGNATURE_HEADER, verify
+from transcreate.pipeline import RunRequest
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
+
+
+@pytest.fixture(autouse=True)
+def fresh_editors(monkeypatch):
+    import flows.localize
+    from flows.localize import _editor, _storage
+
+    # Production polls a paused run every 10 s and backs off callbacks from 1 s; tests need not.
+    monkeypatch.setattr(flows.localize, "REVIEW_POLL_SECONDS", 1)
+    monkeypatch.setattr(flows.localize, "CALLBACK_RETRY_WAIT", 0.05)
+
+    _editor.cache_clear()
+    _storage.cache_clear()
+    yield
+    _editor.cache_clear()
+    _storage.cache_clear()
+
+
+def sample_request(sample_campaign, sample_image, out, **changes) -> RunRequest:
+    return RunRequest(
+        campaign=str(sample_campaign), image=str(sample_image), out=str(out), **changes
+    )
+
+
+def run_in_background(flow, *args, **kwargs):
+    """Start a flow run in a thread; returns (thread, holder for its return value, run name)."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    holder: dict = {}
+
+    def target():
+        holder["result"] = flow.with_options(flow_run_name=name)(*args, **kwargs)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, holder, name
+
+
+async def _flow_run_named(name: str):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name]))
+        )
+        return runs[0] if runs else None
+
+
+def wait_until_paused(name: str, deadline: float = 60):
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        run = asyncio.run(_flow_run_named(name))
+        if run is not None and run.state is not None and run.state.is_paused():
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"flow run {name} did not pause within {deadline} s")
+
+
+def resume(flow_run_id, **decision):
+    from prefect.flow_runs import resume_flow_run
+
+    resume_flow_run(flow_run_id, run_input=decision)
+
+
+def test_an_approved_review_publishes_to_the_destination(sample_campaign, sample_image, tmp_path):
+    from flows.localize import localize_campaign
+
+    out = tmp_path / "final"
+    request = sample_request(sample_campaign, sample_image, out)
+    thread, holder, name = run_in_background(localize_campaign, request, review=True)
+    run = wait_until_paused(name)
+    staged = list((out / "_review" / str(run.id) / "skincare-sale").rglob("*.png"))
+    assert len(staged) == 23  # 22 creatives and the contact sheet, waiting for review
+    assert not (out / "skincare-sale").exists()
+    resume(run.id, approve=True, reviewer="ana", notes="looks right")
+    thread.join(60)
+    summary = holder["result"]
+    assert summary.published and summary.counts["ok"] == 22
+    manifest = json.loads((out / "skincare-sale" / "manifest.json").read_text(encoding="utf-8"))
+    uris = [job["uri"] for job in manifest["jobs"] if job["status"] == "ok"]
+    assert len(uris) == 22 and all("/_review/" not in uri for uri in uris)
+    assert all((out / "skincare-sale").joinpath(*uri.split("/")[-2:]).is_file() for uri in uris)
+
+
+def test_a_rejected_review_publishes_nothing(sample_campaign, sample_image, tmp_path):
+    from flows.localize import localize_campaign
+
+    out = tmp_path / "final"
+    request = sample_request(sample_campaign, sample_image, out, locales="th")
+    thread, holder, name = run_in_background(localize_campaign, request, review=True)
+    run = wait_until_paused(name)
+    resume(run.id, approve=False, reviewer="ana", notes="wrong colour")
+    thread.join(60)
+    assert holder["result"].published is False
+    assert not (out / "skincare-sale").exists()
+
+
+def test_the_contact_sheet_is_stored_and_published(sample_campaign, sample_image, tmp_path):
+    from flows.localize import localize_campaign
+
+    state = localize_campaign(
+        sample_request(sample_campaign, sample_image, tmp_path), return_state=True
+    )
+    sheet = Image.open(tmp_path / "skincare-sale" / "contact-sheet.png")
+    assert sheet.size == (160 + 256 * 4, 28 + 256 * 6)
+    artifacts = asyncio.run(_artifacts(state.state_details.flow_run_id))
+    markdown = [a for a in artifacts if a.type == "markdown"]
+    assert [a.key for a in markdown] == ["contact-sheet-skincare-sale"]
+    assert "contact-sheet.png" in markdown[0].data
+
+
+class Receiver(FakeServer):
+    """A webhook endpoint that fails the first delivery, then accepts."""
+
+    def __init__(self):
+        super().__init__()
+        self.bodies: list[Request] = []
+
+    def route(self, request: Request) -> Reply:
+        self.bodies.append(request)
+        return Reply(500 if len(self.bodies) == 1 else 204)
+
+
+def test_a_signed_completion_event_is_delivered_with_retries(
+    sample_campaign, sample_image, tmp_path, monkeypatch
+):
+    from flows.localize import localize_campaign
+
+    monkeypatch.setenv("TRANSCREATE_CALLBACK_SECRET", "webhook-secret")
+    with Receiver() as receiver:
+        summary = localize_campaign(
+            sample_request(sample_campaign, sample_image, tmp_path, locales="zh"),
+            callback_url=f"{receiver.url}/hooks/transcreate",
+        )
+    assert len(receiver.bodies) == 2  # the first answer was a 500
+    delivered = receiver.bodies[-1]
+    assert verify(delivered.body, delivered.headers[SIGNATURE_HEADER.lower()], "webhook-secret")
+    assert not verify(delivered.body, delivered.headers[SIGNATURE_HEADER.lower()], "other")
+    event = json.loads(delivered.body)
+    assert event["event"] == "run.completed"
+    assert event["counts"] == summary.counts
+    assert event["manifest"] == summary.manifest_csv
+    assert event["run_id"]
+
+
+def test_an_undeliverable_callback_does_not_fail_the_run(sample_campaign, sample_image, tmp_path):
+    from flows.localize import localize_campaign
+
+    state = localize_campaign(
+        sample_request(sample_campaign, sample_image, tmp_path, locales="en"),
+        callback_url="http://127.0.0.1:9/nobody-listens",
+        return_state=True,
+    )
+    assert state.is_completed()
+
+
+def test_a_global_concurrency_limit_bounds_calls_to_the_model(
+    sample_campaign, sample_image, tmp_path, monkeypatch
+):
+    from flows.localize import localize_campaign
+
+    asyncio.run(_create_limit("transcreate-openai", 1))
+    with FakeOpenAIImages(api_key="sk-test", latency=0.05) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+        monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.chdir(tmp_path)
+        summary = localize_campaign(
+            sample_request(
+                sample_campaign, sample_image, tmp_path / "out", backend="openai", concurrency=8
+            )
+        )
+        assert summary.counts["ok"] == 22
+        assert server.edits == 22
+        assert server.max_in_flight == 1
+    asyncio.run(_delete_limit("transcreate-openai"))
+
+
+async def _create_limit(name: str, limit: int):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    async with get_client() as client:
+        await client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name=name, limit=limit)
+        )
+
+
+async def _delete_limit(name: str):
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        await client.delete_global_concurrency_limit_by_name(name)
+
+
+async def _artifacts(flow_run_id):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with get_client() as client:
+        return await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )

@@ -1,0 +1,71 @@
+"""Completion callbacks: a signed JSON event POSTed when a run ends (like Dify's
+``workflow.completed`` webhook). Failures are retried, logged and never fail the run."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+logger = logging.getLogger("transcreate")
+
+SIGNATURE_HEADER = "X-Transcreate-Signature"
+
+
+def signature(body: bytes, secret: str) -> str:
+    """``sha256=<hex>``: HMAC-SHA256 of the exact body bytes, as GitHub-style webhooks do."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(body: bytes, header: str, secret: str) -> bool:
+    """What a receiver does: compare in constant time."""
+    return hmac.compare_digest(signature(body, secret), header)
+
+
+class _Undelivered(Exception):
+    pass
+
+
+def send_completion(
+    url: str,
+    event: Mapping[str, Any],
+    *,
+    secret: str | None,
+    attempts: int = 4,
+    wait: float = 1.0,
+    timeout: float = 10.0,
+) -> bool:
+    """POST the event; True when the receiver accepted it (2xx). Never raises."""
+    body = json.dumps(event, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    headers = {"Content-Type": "application/json", "User-Agent": "transcreate"}
+    if secret:
+        headers[SIGNATURE_HEADER] = signature(body, secret)
+    try:
+        for attempt in Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential(multiplier=wait, max=60),
+            retry=retry_if_exception_type(_Undelivered),
+            reraise=True,
+        ):
+            with attempt:
+                try:
+                    response = httpx.post(url, content=body, headers=headers, timeout=timeout)
+                except httpx.HTTPError as error:
+                    raise _Undelivered(f"{type(error).__name__}: {error}") from None
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise _Undelivered(f"HTTP {response.status_code}")
+                if not response.is_success:
+                    logger.warning(
+                        "callback %s refused the event: HTTP %s", url, response.status_code
+                    )
+                    return False
+        return True
+    except _Undelivered as error:
+        logger.warning("callback %s not delivered after %d attempts: %s", url, attempts, error)
+        return False
