@@ -169,11 +169,13 @@ def download_image(client: httpx.Client, url: str, *, provider: str, max_bytes: 
     """Fetch a result URL with a size cap and a content-type check (streamed, never unbounded)."""
     if not url.startswith(("https://", "http://")):
         raise PermanentEditError(f"{provider}: result is not an http(s) URL: {url[:80]!r}")
-    # Result URLs are usually signed links on another host: no API key goes with them.
-    with (
-        transport_errors(provider),
-        httpx.stream("GET", url, timeout=client.timeout, follow_redirects=True) as response,
-    ):
+    # Result URLs are signed links, often on another host: the API key never goes with them.
+    # The endpoint's client still carries the request, for its pool, timeouts and transport.
+    request = client.build_request("GET", url)
+    request.headers.pop("Authorization", None)
+    with transport_errors(provider):
+        response = client.send(request, stream=True, follow_redirects=True)
+    with transport_errors(provider), contextlib.closing(response):
         if response.status_code == 404 or response.status_code == 403:
             raise PermanentEditError(
                 f"{provider}: result image not found (HTTP {response.status_code}); "
