@@ -34,7 +34,7 @@ from transcreate.callbacks import send_completion
 from transcreate.contact_sheet import contact_sheet
 from transcreate.editors import Editor, open_editor
 from transcreate.editors.http import ModelEditor
-from transcreate.images import BaseCreative, load_base_creative
+from transcreate.images import MAX_BYTES, BaseCreative, load_base_creative
 from transcreate.jobs import EditJob
 from transcreate.manifest import JobResult, matrix
 from transcreate.pipeline import (
@@ -47,7 +47,7 @@ from transcreate.pipeline import (
     run_jobs,
     write_manifest,
 )
-from transcreate.storage import Storage, object_key, open_storage, output_key
+from transcreate.storage import Storage, object_key, open_storage, output_key, read_input
 
 # Batches run side by side on this many threads; each batch shares out the request's concurrency.
 BATCH_WORKERS = 4
@@ -87,7 +87,7 @@ def _storage(destination: str) -> Storage:
 
 @lru_cache(maxsize=4)
 def _creative(path: str, sha256: str) -> BaseCreative:
-    creative = load_base_creative(path)
+    creative = load_base_creative(path, data=read_input(path, MAX_BYTES))
     if creative.sha256 != sha256:  # the file changed under a running flow
         raise RuntimeError(f"{path} changed while the run was going; start the run again")
     return creative
@@ -202,7 +202,9 @@ def _publish_contact_sheet(plan: RunPlan, results: list[JobResult], storage: Sto
         return storage.get(output_key(campaign, result.locale, result.variant, result.key or ""))
 
     sheet = contact_sheet(results, plan.variants, list(plan.request.locales), read)
-    uri = storage.put(object_key(campaign, "contact-sheet.png"), sheet, "image/png")
+    key = object_key(campaign, "contact-sheet.png")
+    storage.put(key, sheet, "image/png")
+    uri = storage.url(key)
     create_markdown_artifact(
         key=_artifact_key(f"contact-sheet-{campaign}"),
         markdown=f"# {campaign}\n\nLocales across, variants down.\n\n![contact sheet]({uri})\n",

@@ -36,8 +36,10 @@ EXIT_UNUSABLE = 2  # bad options, unreadable campaign or image, missing system c
 
 @app.command()
 def run(
-    campaign: Annotated[Path, typer.Argument(help="Campaign spreadsheet (.csv or .xlsx)")],
-    image: Annotated[Path, typer.Option("--image", "-i", help="Base creative (PNG/JPEG/WebP)")],
+    campaign: Annotated[str, typer.Argument(help="Campaign sheet (.csv/.xlsx), path or s3://")],
+    image: Annotated[
+        str, typer.Option("--image", "-i", help="Base creative (PNG/JPEG/WebP), path or s3://")
+    ],
     out: Annotated[str, typer.Option("--out", "-o", help="Destination folder")] = "out",
     locales: Annotated[str, typer.Option(help="Comma-separated locales")] = "id,th,zh,en",
     backend: Annotated[
@@ -57,9 +59,9 @@ def run(
 ) -> None:
     """Localize CAMPAIGN onto IMAGE for every variant × locale; write images and a manifest."""
     try:
-        request = RunRequest(
-            campaign=str(campaign),
-            image=str(image),
+        request = RunRequest(  # paths stay text: Path() would fold "s3://b/k" into "s3:/b/k"
+            campaign=campaign,
+            image=image,
             out=out,
             locales=tuple(locales.split(",")),
             backend=backend,

@@ -22,7 +22,8 @@ class JobResult:
     variant: str
     locale: str
     status: Status
-    uri: str | None = None
+    uri: str | None = None  # the output's stable name (s3://…, file://…)
+    link: str | None = None  # where to open it: a presigned or public https link for S3
     instruction: str | None = None
     backend: str | None = None
     key: str | None = None
@@ -56,8 +57,8 @@ def matrix(
 def _cell(result: JobResult | None) -> str:
     if result is None:
         return ""
-    if result.status in DONE_STATUSES and result.uri:
-        return result.uri
+    if result.status in DONE_STATUSES and (result.link or result.uri):
+        return result.link or result.uri or ""
     return f"[{result.status}] {result.error or ''}".strip()
 
 

@@ -33,7 +33,7 @@ from transcreate.errors import (
     SetupError,
     TranscreateError,
 )
-from transcreate.images import BaseCreative, load_base_creative
+from transcreate.images import MAX_BYTES, BaseCreative, load_base_creative
 from transcreate.instructions import template_names
 from transcreate.jobs import EditJob, expand
 from transcreate.locales import DEFAULT_LOCALES, normalize_locale_tag
@@ -45,7 +45,7 @@ from transcreate.manifest import (
     matrix_csv,
     records_json,
 )
-from transcreate.storage import Storage, object_key, open_storage, output_key
+from transcreate.storage import Storage, object_key, open_storage, output_key, read_input
 
 logger = logging.getLogger("transcreate")
 
@@ -145,13 +145,18 @@ class RunSummary(BaseModel):
 
 def plan_run(request: RunRequest, editor_identity: str) -> RunPlan:
     """Read and check the campaign and base image, and expand every variant × locale."""
-    campaign = read_campaign(request.campaign, name=request.name, templates=template_names())
+    campaign = read_campaign(
+        request.campaign,
+        data=read_input(request.campaign),
+        name=request.name,
+        templates=template_names(),
+    )
     if request.strict and campaign.problems:
         listed = "\n".join(f"  {problem}" for problem in campaign.problems)
         raise CampaignError(f"{len(campaign.problems)} row(s) rejected (strict mode):\n{listed}")
     if not campaign.variants and not campaign.problems:
         raise CampaignError(f"{campaign.source}: no rows; add one row per variant under the header")
-    creative = load_base_creative(request.image)
+    creative = load_base_creative(request.image, data=read_input(request.image, MAX_BYTES))
     expansion = expand(
         campaign,
         request.locales,
@@ -199,7 +204,14 @@ def process_job(
     attempts = 0
     try:
         if storage.exists(key):
-            return JobResult(job.variant, job.locale, "cached", uri=storage.url(key), **common)
+            return JobResult(
+                job.variant,
+                job.locale,
+                "cached",
+                uri=storage.uri(key),
+                link=storage.url(key),
+                **common,
+            )
         for attempt in retrying(retries, retry_wait):
             with attempt:
                 attempts = attempt.retry_state.attempt_number
@@ -208,7 +220,14 @@ def process_job(
         uri = storage.put(key, edited, "image/png", {**metadata, "backend": job.backend})
         seconds = round(time.monotonic() - started, 3)
         return JobResult(
-            job.variant, job.locale, "ok", uri=uri, seconds=seconds, attempts=attempts, **common
+            job.variant,
+            job.locale,
+            "ok",
+            uri=uri,
+            link=storage.url(key),
+            seconds=seconds,
+            attempts=attempts,
+            **common,
         )
     except Exception as error:  # one job's failure is recorded, never sinks the batch
         if not isinstance(error, TranscreateError):
@@ -339,7 +358,7 @@ def publish(
             key = output_key(campaign, result.locale, result.variant, result.key)
             metadata = {"variant": result.variant, "locale": result.locale, "key": result.key}
             uri = target.put(key, source.get(key), "image/png", metadata)
-            result = replace(result, uri=uri)
+            result = replace(result, uri=uri, link=target.url(key))
         published.append(result)
     return published
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -17,6 +16,7 @@ import httpx
 import pytest
 from boto3.s3.transfer import TransferConfig
 
+from tests.integration.conftest import BUCKET
 from tests.servers.seaweed import SeaweedS3
 from transcreate.campaign import read_campaign
 from transcreate.errors import StorageError
@@ -25,29 +25,9 @@ from transcreate.storage.s3 import S3Storage
 
 pytestmark = pytest.mark.slow
 
-BUCKET = "transcreate-test"
+
 KEY = output_key("summer-sale", "th", "hero-1", "0123456789abcdef")
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-
-
-@pytest.fixture(scope="session")
-def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    """One signature-checking S3 server per session; boto3 finds it the way users configure it:
-    AWS_ENDPOINT_URL_S3 and the AWS_* credential variables."""
-    folder = tmp_path_factory.mktemp("seaweed")
-    access_key, secret_key = f"AKID{secrets.token_hex(8).upper()}", secrets.token_hex(20)
-    with SeaweedS3(folder, access_key, secret_key) as server, pytest.MonkeyPatch.context() as env:
-        for name in [name for name in os.environ if name.startswith("AWS_")]:
-            env.delenv(name)  # nothing from the developer's own AWS setup
-        env.setenv("AWS_CONFIG_FILE", str(folder / "no-config"))
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(folder / "no-credentials"))
-        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        env.setenv("AWS_ACCESS_KEY_ID", access_key)
-        env.setenv("AWS_SECRET_ACCESS_KEY", secret_key)
-        env.setenv("AWS_REGION", "us-east-1")
-        env.setenv("AWS_ENDPOINT_URL_S3", server.endpoint)
-        server.client().create_bucket(Bucket=BUCKET)
-        yield server
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from transcreate.images import decode, encode_png
 from transcreate.jobs import EditJob
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})  # and every 5xx
+MAX_RESULT_PIXELS = 40_000_000  # a result larger than this is refused before it is decoded
 MAX_RETRY_AFTER = 300.0  # seconds: a server asking for longer is treated as down, not waited on
 
 
@@ -215,9 +216,16 @@ def result_png(data: bytes, provider: str) -> bytes:
     """Check that a model's result is a real image and return it as PNG."""
     try:
         with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_RESULT_PIXELS:
+                raise PermanentEditError(
+                    f"{provider}: the result is {image.width}×{image.height}, too large to decode"
+                )
+            if image.format == "PNG" and image.mode in ("RGB", "RGBA"):
+                image.verify()  # chunk checksums, without decoding: a PNG result is kept as is
+                return data
             image.load()
             return encode_png(image.convert("RGB"))
-    except (OSError, Image.DecompressionBombError, ValueError):
+    except (OSError, Image.DecompressionBombError, ValueError, SyntaxError):
         raise PermanentEditError(
             f"{provider}: the model returned data that is not an image"
         ) from None

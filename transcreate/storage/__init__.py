@@ -6,10 +6,11 @@ spreadsheet says can address an object outside the destination.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -37,6 +38,10 @@ class Storage(Protocol):
         """The object's bytes (for review, publishing and contact sheets); StorageError if none."""
         ...
 
+    def uri(self, key: str) -> str:
+        """The object's stable name (``s3://…``, ``file://…``); ``url`` may be a signed link."""
+        ...
+
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -59,13 +64,21 @@ def output_key(campaign: str, locale: str, variant: str, job_key: str) -> str:
 
 
 def open_storage(destination: str) -> Storage:
-    """A local folder (``out/``, ``file:///srv/out``) or, later, ``s3://bucket/prefix``."""
+    """A local folder (``out/``, ``file:///srv/out``) or ``s3://bucket/prefix``, checked now so a
+    bad destination fails before any edit is paid for."""
     from transcreate.storage.local import LocalStorage
 
     if destination.startswith("s3://"):
-        raise StorageError(
-            f"{destination}: S3 destinations are not supported yet; write to a local folder"
+        from transcreate.storage.s3 import S3Storage  # boto3 loads only for S3
+
+        settings = storage_settings()
+        storage = S3Storage(
+            destination,
+            public_base_url=settings.get("public_base_url") or None,
+            presign_seconds=int(settings.get("presign_seconds", 7 * 24 * 3600)),
         )
+        storage.check()
+        return storage
     if destination.startswith("file://"):
         # The inverse of LocalStorage.url: percent-decoded, and only this machine's files.
         uri = urlsplit(destination)
@@ -78,3 +91,26 @@ def open_storage(destination: str) -> Storage:
         scheme = destination.split("://", 1)[0]
         raise StorageError(f"{destination}: unknown scheme {scheme!r}; use a folder path")
     return LocalStorage(destination)
+
+
+def storage_settings() -> dict[str, Any]:
+    """``[storage]`` of the config file, with ``TRANSCREATE_PUBLIC_BASE_URL`` and
+    ``TRANSCREATE_PRESIGN_SECONDS`` taking precedence."""
+    from transcreate.settings import load_config
+
+    settings: dict[str, Any] = dict(load_config().get("storage", {}))
+    if os.environ.get("TRANSCREATE_PUBLIC_BASE_URL"):
+        settings["public_base_url"] = os.environ["TRANSCREATE_PUBLIC_BASE_URL"]
+    if os.environ.get("TRANSCREATE_PRESIGN_SECONDS"):
+        settings["presign_seconds"] = os.environ["TRANSCREATE_PRESIGN_SECONDS"]
+    return settings
+
+
+def read_input(location: str, max_bytes: int | None = None) -> bytes | None:
+    """The bytes of an ``s3://`` input (campaign file, base image); None for a local path."""
+    if not location.startswith("s3://"):
+        return None
+    from transcreate.storage.s3 import S3Storage
+
+    bucket = urlsplit(location).netloc
+    return S3Storage(f"s3://{bucket}").read_uri(location, max_bytes=max_bytes)

@@ -63,6 +63,9 @@ class LocalStorage:
     def url(self, key: str) -> str:
         return self.path(key).as_uri()
 
+    def uri(self, key: str) -> str:
+        return self.url(key)
+
     def get(self, key: str) -> bytes:
         try:
             return self.path(key).read_bytes()

@@ -1,0 +1,175 @@
+"""Whole runs against S3 (SeaweedFS on loopback): inputs from s3://, outputs with links, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.integration.conftest import BUCKET
+from tests.servers.openai import FakeOpenAIImages
+from transcreate.pipeline import RunRequest, run_campaign
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def prefix(seaweed) -> str:
+    return f"runs/{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def inputs(seaweed, sample_campaign, sample_image) -> tuple[str, str]:
+    client = seaweed.client()
+    client.put_object(
+        Bucket=BUCKET, Key="inputs/skincare-sale.csv", Body=sample_campaign.read_bytes()
+    )
+    client.put_object(Bucket=BUCKET, Key="inputs/creative.png", Body=sample_image.read_bytes())
+    return f"s3://{BUCKET}/inputs/skincare-sale.csv", f"s3://{BUCKET}/inputs/creative.png"
+
+
+def read(seaweed, key: str) -> bytes:
+    return seaweed.client().get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def stored_pngs(seaweed, prefix: str) -> list[str]:
+    listing = seaweed.client().list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return [item["Key"] for item in listing.get("Contents", []) if item["Key"].endswith(".png")]
+
+
+def test_a_campaign_from_s3_lands_in_s3_with_links(seaweed, inputs, prefix):
+    campaign, image = inputs
+    summary = run_campaign(
+        RunRequest(campaign=campaign, image=image, out=f"s3://{BUCKET}/{prefix}")
+    )
+    assert summary.counts["ok"] == 22
+    assert summary.manifest_json == f"s3://{BUCKET}/{prefix}/skincare-sale/manifest.json"
+    manifest = json.loads(read(seaweed, f"{prefix}/skincare-sale/manifest.json"))
+    job = next(j for j in manifest["jobs"] if j["status"] == "ok")
+    assert job["uri"].startswith(f"s3://{BUCKET}/{prefix}/skincare-sale/{job['locale']}/")
+    assert "X-Amz-Signature=" in job["link"]
+    fetched = httpx.get(job["link"])
+    assert fetched.status_code == 200 and fetched.content.startswith(b"\x89PNG")
+    key = job["uri"].removeprefix(f"s3://{BUCKET}/")
+    head = seaweed.client().head_object(Bucket=BUCKET, Key=key)
+    assert head["ContentType"] == "image/png"
+    assert head["Metadata"]["variant"] == job["variant"] and head["Metadata"]["key"] == job["key"]
+    matrix = read(seaweed, f"{prefix}/skincare-sale/manifest.csv").decode("utf-8-sig")
+    assert matrix.count("X-Amz-Signature=") == 22
+
+
+def test_a_rerun_into_s3_is_all_cached(seaweed, inputs, prefix):
+    campaign, image = inputs
+    request = RunRequest(campaign=campaign, image=image, out=f"s3://{BUCKET}/{prefix}")
+    run_campaign(request)
+    again = run_campaign(request)
+    assert again.counts == {"ok": 0, "cached": 22, "failed": 0, "skipped": 2}
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "transcreate.cli", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.fixture
+def model(tmp_path):
+    with FakeOpenAIImages(api_key="sk-test", latency=0.3) as server:
+        yield (
+            server,
+            {
+                "OPENAI_API_KEY": "sk-test",
+                "OPENAI_BASE_URL": f"{server.url}/v1",
+                "TRANSCREATE_CACHE_DIR": str(tmp_path / "cache"),
+            },
+        )
+
+
+def test_a_killed_run_resumes_without_paying_twice(seaweed, inputs, prefix, model):
+    server, env = model
+    campaign, image = inputs
+    args = ("run", campaign, "--image", image, "--out", f"s3://{BUCKET}/{prefix}")
+    args += ("--backend", "openai", "--concurrency", "2")
+    first = cli(*args, env=env)
+    deadline = time.monotonic() + 60
+    while len(stored_pngs(seaweed, prefix)) < 6:
+        assert time.monotonic() < deadline and first.poll() is None, first.communicate()[0]
+        time.sleep(0.1)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    done_before = len(stored_pngs(seaweed, prefix))
+
+    second = cli(*args, env=env)
+    output, _ = second.communicate(timeout=120)
+    assert second.returncode == 0, output
+    manifest = json.loads(read(seaweed, f"{prefix}/skincare-sale/manifest.json"))
+    # what was stored is found again, and only the rest is edited
+    assert manifest["counts"]["cached"] == done_before
+    assert manifest["counts"]["ok"] == 22 - done_before
+    # every job was paid for once, except the calls in flight when the first run was killed
+    assert server.edits <= 22 + 2  # 2: the run's concurrency
+
+
+def test_a_missing_bucket_fails_before_any_model_call(seaweed, inputs, model):
+    server, env = model
+    campaign, image = inputs
+    run = cli(
+        "run",
+        campaign,
+        "--image",
+        image,
+        "--out",
+        "s3://no-such-bucket/x",
+        "--backend",
+        "openai",
+        env=env,
+    )
+    output, _ = run.communicate(timeout=60)
+    assert run.returncode == 2
+    assert "no-such-bucket" in output and "no such bucket" in output
+    assert server.edits == 0
+
+
+def test_an_unreachable_endpoint_fails_fast(seaweed, sample_campaign, sample_image, model):
+    server, env = model
+    started = time.monotonic()
+    run = cli(
+        "run",
+        str(sample_campaign),
+        "--image",
+        str(sample_image),
+        "--out",
+        f"s3://{BUCKET}/x",
+        "--backend",
+        "openai",
+        env={**env, "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"},
+    )
+    output, _ = run.communicate(timeout=60)
+    assert run.returncode == 2 and "127.0.0.1:9" in output
+    assert time.monotonic() - started < 30
+    assert server.edits == 0
+
+
+def test_two_runs_at_once_leave_a_whole_manifest(seaweed, inputs, prefix):
+    campaign, image = inputs
+    request = RunRequest(campaign=campaign, image=image, out=f"s3://{BUCKET}/{prefix}")
+    threads = [threading.Thread(target=run_campaign, args=(request,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    manifest = json.loads(read(seaweed, f"{prefix}/skincare-sale/manifest.json"))
+    assert len(manifest["jobs"]) == 24
+    assert {j["status"] for j in manifest["jobs"]} <= {"ok", "cached", "skipped"}
