@@ -174,8 +174,3 @@ def test_file_uri_of_another_host_is_refused() -> None:
 def test_unknown_scheme_is_a_storage_error() -> None:
     with pytest.raises(StorageError, match="unknown scheme 'ftp'; use a folder path"):
         open_storage("ftp://example.com/out")
-
-
-def test_s3_is_not_supported_yet() -> None:
-    with pytest.raises(StorageError, match="S3 destinations are not supported yet"):
-        open_storage("s3://bucket/prefix")

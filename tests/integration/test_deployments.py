@@ -1,0 +1,169 @@
+"""prefect.yaml against a real Prefect server: `prefect deploy --all`, then a worker runs one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFECT = str(Path(sys.executable).with_name("prefect"))
+ROLLOUTS = {
+    "rollout-jakarta": "Asia/Jakarta",
+    "rollout-bangkok": "Asia/Bangkok",
+    "rollout-shanghai": "Asia/Shanghai",
+}
+
+
+@pytest.fixture(scope="module")
+def api_env() -> dict[str, str]:
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+
+
+@pytest.fixture(scope="module")
+def deployments(api_env) -> dict[str, Any]:
+    """The README's two commands, run as a user would, then every deployment read back."""
+    _prefect("work-pool", "create", "transcreate", "--type", "process", "--overwrite", env=api_env)
+    _prefect("--no-prompt", "deploy", "--all", env=api_env)
+    return {deployment.name: deployment for deployment in asyncio.run(_read_deployments())}
+
+
+def test_deploy_all_creates_every_deployment_in_the_process_pool(deployments):
+    assert set(deployments) == {"localize-campaign", *ROLLOUTS, "creative-requests"}
+    assert {d.work_pool_name for d in deployments.values()} == {"transcreate"}
+    pool = asyncio.run(_read_work_pool("transcreate"))
+    assert pool.type == "process"
+
+
+def test_every_deployment_enforces_its_parameter_schema(deployments):
+    assert all(d.enforce_parameter_schema for d in deployments.values())
+
+
+def test_rollouts_run_on_cron_in_their_regions_time_zone(deployments):
+    for name, timezone in ROLLOUTS.items():
+        [schedule] = deployments[name].schedules
+        assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 9 * * 1", timezone)
+        assert schedule.active
+
+
+def test_rollouts_carry_their_own_locales_and_destination(deployments):
+    for name, locale in [("rollout-jakarta", "id"), ("rollout-bangkok", "th")]:
+        request = deployments[name].parameters["request"]
+        assert request["locales"] == [locale]
+        assert request["out"] == f"out/{name}"
+
+
+def test_creative_requests_polls_the_inbox_every_five_minutes(deployments):
+    deployment = deployments["creative-requests"]
+    [schedule] = deployment.schedules
+    assert schedule.schedule.interval == timedelta(minutes=5)
+    assert deployment.parameters == {"inbox": "inbox", "out": "out"}
+    assert deployment.entrypoint == "flows/requests.py:process_requests"
+    properties = deployment.parameter_openapi_schema["properties"]
+    assert {"inbox", "out", "image", "locales", "backend"} <= set(properties)
+    assert properties["inbox"]["description"]
+
+
+def test_localize_campaign_shows_a_form_of_the_run_request(deployments):
+    schema = deployments["localize-campaign"].parameter_openapi_schema
+    assert schema["required"] == ["request"]
+    form = schema["definitions"]["RunRequest"]["properties"]
+    assert {"campaign", "image", "out", "locales", "backend", "concurrency"} <= set(form)
+    assert all(form[field]["description"] for field in ("campaign", "image", "concurrency"))
+
+
+def test_flow_runs_start_in_the_checkout_prefect_deploy_ran_in(deployments):
+    # The build step's output is filled in at deploy time: an absolute path, not a placeholder
+    # that depends on the worker's environment.
+    for deployment in deployments.values():
+        [step] = deployment.pull_steps
+        assert step == {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
+
+
+def test_a_worker_runs_localize_campaign_triggered_through_the_api(deployments, api_env, tmp_path):
+    from prefect.deployments import run_deployment
+
+    out = tmp_path / "out"
+    # Relative paths: they resolve only if the pull step put the flow run in the checkout.
+    request = {
+        "campaign": "examples/skincare-sale.csv",
+        "image": "examples/creative.png",
+        "out": str(out),
+    }
+    flow_run = run_deployment(
+        "localize-campaign/localize-campaign", parameters={"request": request}, timeout=0
+    )
+    worker = subprocess.Popen(
+        [PREFECT, "worker", "start", "--pool", "transcreate", "--run-once", "--limit", "1"],
+        cwd=ROOT,
+        env=api_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output, _ = worker.communicate(timeout=120)
+    finally:
+        worker.kill()
+    state = asyncio.run(_final_state(flow_run.id, deadline=time.monotonic() + 30))
+    assert state.is_completed(), f"{state!r}\nworker output:\n{output}"
+
+    artifacts = asyncio.run(_artifacts(flow_run.id))
+    assert "manifest-skincare-sale" in {a.key for a in artifacts if a.type == "table"}
+    document = json.loads((out / "skincare-sale" / "manifest.json").read_text(encoding="utf-8"))
+    assert sum(job["status"] == "ok" for job in document["jobs"]) == 22
+
+
+def _prefect(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [PREFECT, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, f"prefect {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+async def _read_deployments() -> list[Any]:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        return await client.read_deployments()
+
+
+async def _read_work_pool(name: str) -> Any:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        return await client.read_work_pool(name)
+
+
+async def _final_state(flow_run_id: Any, deadline: float) -> Any:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        while True:
+            flow_run = await client.read_flow_run(flow_run_id)
+            if flow_run.state.is_final() or time.monotonic() > deadline:
+                return flow_run.state
+            await asyncio.sleep(0.5)
+
+
+async def _artifacts(flow_run_id: Any) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with get_client() as client:
+        return await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )

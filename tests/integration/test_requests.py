@@ -1,0 +1,211 @@
+"""The process-requests flow: sheets dropped into an inbox, each claimed and localized once."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows.requests import claim, find_requests, settle
+
+
+@pytest.fixture(scope="module")
+def inbox_run(prefect_api, tmp_path_factory, sample_campaign, sample_image):
+    """A good request and a malformed one dropped into an inbox, then one run of the flow."""
+    from flows.requests import process_requests
+
+    inbox = tmp_path_factory.mktemp("inbox")
+    out = tmp_path_factory.mktemp("out")
+    shutil.copy(sample_image, inbox / "spring-promo.png")
+    shutil.copy(sample_campaign, inbox / "spring-promo.csv")
+    shutil.copy(sample_image, inbox / "no-variants.png")
+    (inbox / "no-variants.csv").write_text(_without_column(sample_campaign, "variant"))
+    state = process_requests(inbox=str(inbox), out=str(out), return_state=True)
+    return state, inbox, out
+
+
+@pytest.mark.slow
+def test_the_good_request_is_localized_once(inbox_run):
+    state, _, out = inbox_run
+    assert state.is_completed()
+    assert [path.name for path in out.iterdir()] == ["spring-promo"]
+    document = json.loads((out / "spring-promo" / "manifest.json").read_text(encoding="utf-8"))
+    assert sum(job["status"] == "ok" for job in document["jobs"]) == 22
+    assert document["campaign"] == "spring-promo"  # named after the request's file
+
+
+@pytest.mark.slow
+def test_each_request_ends_in_done_or_failed_with_its_image(inbox_run):
+    _, inbox, _ = inbox_run
+    assert _names(inbox / "done") == ["spring-promo.csv", "spring-promo.png"]
+    assert _names(inbox / "failed") == [
+        "no-variants.csv",
+        "no-variants.error.txt",
+        "no-variants.png",
+    ]
+    assert find_requests(inbox) == []
+    assert _names(inbox / "processing") == []
+
+
+@pytest.mark.slow
+def test_a_malformed_request_gets_an_error_file_naming_it_and_the_problem(inbox_run):
+    state, inbox, _ = inbox_run
+    error = (inbox / "failed" / "no-variants.error.txt").read_text(encoding="utf-8")
+    assert "no-variants.csv" in error
+    assert "missing column(s) variant" in error
+    [failed] = state.result().failed
+    assert (failed.request, failed.status) == ("no-variants.csv", "failed")
+    assert "missing column(s) variant" in failed.message
+
+
+@pytest.mark.slow
+def test_the_summary_is_published_as_a_markdown_artifact(inbox_run):
+    state, _, _ = inbox_run
+    summary = state.result()
+    assert [result.request for result in summary.done] == ["spring-promo.csv"]
+    artifacts = asyncio.run(_artifacts(state.state_details.flow_run_id))
+    [artifact] = [a for a in artifacts if a.type == "markdown"]
+    assert artifact.key == "creative-requests"
+    assert "| spring-promo.csv | done |" in artifact.data
+    assert "| no-variants.csv | failed |" in artifact.data
+
+
+@pytest.mark.slow
+def test_each_request_runs_as_a_localize_campaign_subflow(inbox_run):
+    state, _, _ = inbox_run
+    subflows = asyncio.run(_subflow_runs(state.state_details.flow_run_id))
+    assert {run.name: run.state.type.value for run in subflows} == {
+        "spring-promo": "COMPLETED",
+        "no-variants": "FAILED",
+    }
+
+
+@pytest.mark.slow
+def test_a_second_run_finds_nothing_to_do(inbox_run):
+    from flows.requests import process_requests
+
+    _, inbox, out = inbox_run
+    summary = process_requests(inbox=str(inbox), out=str(out))
+    assert (summary.done, summary.failed) == ([], [])
+    assert [path.name for path in out.iterdir()] == ["spring-promo"]
+
+
+def test_find_requests_lists_sheets_only(tmp_path):
+    for name in ["b.csv", "a.XLSX", "a.png", ".partial.csv", "~$a.xlsx", "notes.txt"]:
+        (tmp_path / name).write_text("x")
+    (tmp_path / "done.csv").mkdir()
+    assert [path.name for path in find_requests(tmp_path)] == ["a.XLSX", "b.csv"]
+
+
+def test_a_claimed_request_is_skipped(tmp_path):
+    sheet = _request(tmp_path, "sale")
+    first = claim(sheet)
+    assert first is not None
+    assert claim(sheet) is None
+    assert first.sheet.read_text() == "variant,headline\n"
+    assert first.sheet.parent.parent == tmp_path / "processing"
+    assert _names(tmp_path / "processing") == [first.folder.name]  # no folder left by the loser
+
+
+def test_the_sidecar_image_follows_its_sheet(tmp_path):
+    sheet = _request(tmp_path, "sale", image=".JPG")
+    claimed = claim(sheet)
+    assert claimed is not None and claimed.image is not None
+    assert claimed.image.parent == claimed.folder
+    assert _names(tmp_path) == ["processing"]
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_of_many_racing_claimers_exactly_one_wins(tmp_path, round_):
+    sheet = _request(tmp_path, "sale")
+    claimers = 8
+    start = threading.Barrier(claimers)
+    claims: list[Any] = []
+
+    def race() -> None:
+        start.wait()
+        claims.append(claim(sheet))
+
+    threads = [threading.Thread(target=race) for _ in range(claimers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    winners = [claimed for claimed in claims if claimed is not None]
+    assert len(claims) == claimers
+    assert len(winners) == 1
+    assert _names(tmp_path / "processing") == [winners[0].folder.name]
+
+
+def test_settle_moves_a_failed_request_beside_its_error(tmp_path):
+    claimed = claim(_request(tmp_path, "sale"))
+    assert claimed is not None
+    moved = settle(claimed, "sale.csv: missing column(s) variant")
+    assert moved == tmp_path / "failed" / "sale.csv"
+    assert _names(tmp_path / "failed") == ["sale.csv", "sale.error.txt", "sale.png"]
+    assert (tmp_path / "failed" / "sale.error.txt").read_text() == (
+        "sale.csv: missing column(s) variant\n"
+    )
+    assert _names(tmp_path / "processing") == []
+
+
+def test_settle_never_replaces_an_earlier_request_of_the_same_name(tmp_path):
+    earlier = claim(_request(tmp_path, "sale"))
+    assert earlier is not None
+    settle(earlier)
+    later = claim(_request(tmp_path, "sale"))
+    assert later is not None
+    moved = settle(later)
+    assert moved == tmp_path / "done" / f"sale.{later.token}.csv"
+    assert (tmp_path / "done" / "sale.csv").is_file()
+    assert (tmp_path / "done" / f"sale.{later.token}.png").is_file()
+
+
+def _request(inbox: Path, name: str, image: str = ".png") -> Path:
+    (inbox / f"{name}{image}").write_bytes(b"\x89PNG")
+    sheet = inbox / f"{name}.csv"
+    sheet.write_text("variant,headline\n")
+    return sheet
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
+
+
+def _without_column(sheet: Path, column: str) -> str:
+    rows = list(csv.DictReader(sheet.read_text(encoding="utf-8").splitlines()))
+    fields = [field for field in rows[0] if field != column]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+async def _artifacts(flow_run_id: Any) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with get_client() as client:
+        return await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+
+
+async def _subflow_runs(flow_run_id: Any) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    async with get_client() as client:
+        return await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id])
+            )
+        )
