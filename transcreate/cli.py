@@ -56,6 +56,10 @@ def run(
         bool | None,
         typer.Option(help="Run as a Prefect flow (default: when PREFECT_API_URL is set)"),
     ] = None,
+    dask: Annotated[
+        bool,
+        typer.Option(help="Run the flow's batches on Dask (TRANSCREATE_DASK_ADDRESS or local)"),
+    ] = False,
 ) -> None:
     """Localize CAMPAIGN onto IMAGE for every variant × locale; write images and a manifest."""
     try:
@@ -74,7 +78,7 @@ def run(
     except ValidationError as error:
         _fail(_validation_message(error))
     use_prefect = prefect if prefect is not None else bool(os.environ.get("PREFECT_API_URL"))
-    _run(request, use_prefect)
+    _run(request, use_prefect or dask, dask)
 
 
 @app.command()
@@ -114,9 +118,9 @@ def edit(
     console.print(f"edited: {target}")
 
 
-def _run(request: RunRequest, use_prefect: bool) -> None:
+def _run(request: RunRequest, use_prefect: bool, on_dask: bool = False) -> None:
     try:
-        summary = _run_with_prefect(request) if use_prefect else _run_here(request)
+        summary = _run_with_prefect(request, on_dask) if use_prefect else _run_here(request)
     except TranscreateError as error:
         _fail(str(error))
     _report(summary)
@@ -147,7 +151,11 @@ def _run_here(request: RunRequest) -> RunSummary:
         return run_campaign(request, on_result=on_result, on_plan=on_plan)
 
 
-def _run_with_prefect(request: RunRequest) -> RunSummary:
+def _run_with_prefect(request: RunRequest, on_dask: bool) -> RunSummary:
+    if on_dask:
+        from flows.dask import localize_campaign_on_dask
+
+        return localize_campaign_on_dask(request)
     from flows.localize import localize_campaign
 
     return localize_campaign(request)

@@ -54,9 +54,19 @@ def edited(image: bytes, prompt: str) -> bytes:
 
 
 class FakeOpenAIImages(FakeServer):
-    def __init__(self, api_key: str = "sk-test-not-a-real-key", latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        api_key: str = "sk-test-not-a-real-key",
+        latency: float = 0.0,
+        echo: bool = False,
+        fail_every: int = 0,
+    ) -> None:
         super().__init__(latency)
         self.api_key = api_key
+        self.echo = (
+            echo  # answer with the input image itself: costs the server nothing (benchmarks)
+        )
+        self.fail_every = fail_every  # every Nth edit answers 500 (a deterministic failure rate)
         self.results: dict[str, bytes] = {}
         self.edits = 0  # edits actually made (the paid calls)
         self._ids = itertools.count(1)
@@ -88,12 +98,15 @@ class FakeOpenAIImages(FakeServer):
                 f"Invalid value: '{response_format}'. Supported values are: 'url' and 'b64_json'."
             )
             return error(400, message, "invalid_value", "response_format")
-        try:
-            result = edited(form["image"][1], prompt)
-        except OSError:
-            return error(400, "Invalid image file or mode for image 1.", "invalid_image", "image")
         with self._lock:
             self.edits += 1
+            failing = self.fail_every and self.edits % self.fail_every == 0
+        if failing:
+            return error(500, "The server had an error while processing your request.", None)
+        try:
+            result = form["image"][1] if self.echo else edited(form["image"][1], prompt)
+        except OSError:
+            return error(400, "Invalid image file or mode for image 1.", "invalid_image", "image")
         if response_format == "url":
             name = f"{next(self._ids)}.png"
             self.results[name] = result

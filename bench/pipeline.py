@@ -1,0 +1,155 @@
+"""Benchmark: the whole pipeline against a fake model server with a set latency.
+
+    .venv/bin/python bench/pipeline.py [--sizes 100,1000,10000] [--concurrency 32] [--latency 0.5]
+                                       [--fail-every 0] [--runner local|prefect]
+
+For each N it builds a campaign of N jobs (N/4 variants × id, th, zh, en), runs it in a fresh
+child process against the OpenAI-compatible fake (tests/servers/openai.py, answering after
+`latency` seconds), then runs it again fully cached, and prints wall time against the model-bound
+ideal ceil(N/C) × latency, model calls, Prefect task runs, peak RSS and jobs per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+LOCALES = ("id", "th", "zh", "en")
+
+
+def write_campaign(path: Path, jobs: int) -> None:
+    variants = math.ceil(jobs / len(LOCALES))
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["variant", "headline", "headline:th", "headline:zh", "cta", "locales"])
+        for index in range(variants):
+            remaining = jobs - index * len(LOCALES)
+            locales = ",".join(LOCALES[: min(len(LOCALES), remaining)])
+            writer.writerow(
+                [
+                    f"v{index:05d}",
+                    f"Sale {index}",
+                    f"ลดราคา {index}",
+                    f"促销 {index}",
+                    "Buy",
+                    locales,
+                ]
+            )
+
+
+def child(arguments: argparse.Namespace) -> None:
+    """One measured run in this process; prints a JSON line."""
+    from transcreate.pipeline import RunRequest, batches, run_campaign
+
+    request = RunRequest(
+        campaign=arguments.campaign,
+        image=str(ROOT / "examples" / "creative.png"),
+        out=arguments.out,
+        locales=LOCALES,
+        backend="openai",
+        concurrency=arguments.concurrency,
+        retries=3,
+        retry_wait=0.05,
+    )
+    started = time.perf_counter()
+    task_runs = 0
+    if arguments.runner == "prefect":
+        from flows.localize import MAX_BATCHES, localize_campaign
+        from transcreate.campaign import read_campaign
+
+        summary = localize_campaign(request)
+        count = len(read_campaign(arguments.campaign).variants) * len(LOCALES)
+        task_runs = len(batches(range(count), max_batches=MAX_BATCHES))  # type: ignore[arg-type]
+    else:
+        summary = run_campaign(request)
+    wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "counts": summary.counts, "rss": peak, "task_runs": task_runs}))
+
+
+def measure(arguments: argparse.Namespace, campaign: Path, out: Path, env: dict[str, str]) -> dict:
+    command = [
+        sys.executable, __file__, "--child", "--campaign", str(campaign), "--out", str(out),
+        "--concurrency", str(arguments.concurrency), "--runner", arguments.runner,
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--fail-every", type=int, default=0, help="every Nth call answers 500")
+    parser.add_argument("--runner", choices=("local", "prefect"), default="local")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--campaign", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.child:
+        child(arguments)
+        return
+
+    from tests.servers.openai import FakeOpenAIImages
+
+    rows = []
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        FakeOpenAIImages(
+            api_key="sk-bench",
+            latency=arguments.latency,
+            echo=True,
+            fail_every=arguments.fail_every,
+        ) as server,
+    ):
+        config = Path(folder) / "transcreate.toml"
+        config.write_text(f"[backends.openai]\nmax_concurrency = {arguments.concurrency}\n")
+        env = {
+            **os.environ,
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_BASE_URL": f"{server.url}/v1",
+            "TRANSCREATE_CONFIG": str(config),
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+        }
+        for size in (int(text) for text in arguments.sizes.split(",")):
+            campaign = Path(folder) / f"bench-{size}.csv"
+            write_campaign(campaign, size)
+            out = Path(folder) / f"out-{size}"
+            env["TRANSCREATE_CACHE_DIR"] = str(Path(folder) / f"cache-{size}")
+            calls_before = server.edits
+            first = measure(arguments, campaign, out, env)
+            calls = server.edits - calls_before
+            cached = measure(arguments, campaign, out, env)
+            ideal = math.ceil(size / arguments.concurrency) * arguments.latency
+            rows.append((size, first, cached, calls, ideal))
+
+    print(
+        f"\nC = {arguments.concurrency}, latency = {arguments.latency} s, runner = "
+        f"{arguments.runner}, fail every {arguments.fail_every or '-'}; {os.cpu_count()} cores\n"
+    )
+    header = f"{'N':>6} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'calls':>6} {'tasks':>6}"
+    header += f" {'RSS MB':>7} {'jobs/s':>7} {'ok':>6} {'cached re-run s':>16}"
+    print(header)
+    for size, first, cached, calls, ideal in rows:
+        print(
+            f"{size:>6} {first['wall']:>8.2f} {ideal:>8.2f} {first['wall'] / ideal:>6.3f} "
+            f"{calls:>6} {first['task_runs']:>6} {first['rss']:>7.0f} "
+            f"{size / first['wall']:>7.1f} {first['counts']['ok']:>6} {cached['wall']:>16.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
