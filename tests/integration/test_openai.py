@@ -237,3 +237,25 @@ def test_the_edit_command_refuses_the_local_backend(sample_image):
     result = CliRunner().invoke(app, ["edit", str(sample_image), "x", "--backend", "local"])
     assert result.exit_code == 2
     assert "needs a model backend" in result.output
+
+
+def test_identical_jobs_in_one_run_cost_one_model_call(configured, sample_image, tmp_path):
+    sheet = tmp_path / "twins.csv"
+    sheet.write_text(
+        "variant,headline,cta\n"
+        + "".join(f"twin-{n},Big Sale,Shop now\n" for n in range(6))
+        + "other,New Arrival,Discover\n",
+        encoding="utf-8",
+    )
+    summary = run_campaign(
+        RunRequest(
+            campaign=str(sheet),
+            image=str(sample_image),
+            out=str(tmp_path / "out"),
+            locales="en,th",
+            backend="openai",
+            concurrency=8,
+        )
+    )
+    assert summary.counts["ok"] == 14
+    assert configured.edits == 4  # two distinct instructions × two locales

@@ -113,11 +113,15 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; with Nagle's algorithm on, the body
+            # waits for the client's delayed ACK (40 ms) — a cost no real server adds.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet tests
                 pass
 
             def _serve(self) -> None:
+                arrived = time.monotonic()
                 length = int(self.headers.get("Content-Length") or 0)
                 parts = urlsplit(self.path)
                 request = Request(
@@ -133,8 +137,11 @@ class FakeServer:
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:
                     reply = fake._next_fault(request) or fake.route(request)
-                    if reply.delay or fake.latency:
-                        time.sleep(reply.delay or fake.latency)
+                    # The reply leaves `latency` after the request arrived, as a model's would:
+                    # the fake's own parsing is part of that time, not added to it.
+                    wait = (reply.delay or fake.latency) - (time.monotonic() - arrived)
+                    if wait > 0:
+                        time.sleep(wait)
                 finally:
                     with fake._lock:
                         fake.in_flight -= 1
