@@ -1,0 +1,364 @@
+"""Checks on an edited creative: does the copy read back, and did the rest of the scene survive?
+
+``copy_check`` reads the copy back with tesseract and compares it with what the job asked for;
+``change_check`` measures how much of the image changed away from where the copy goes. Both take
+image bytes and return small records, so a pipeline can keep them in its results. Only reading
+(``read_region``, so ``copy_check``) and ``require_tesseract`` run a program: ``tesseract``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import shutil
+import subprocess
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PIL import Image, ImageChops, ImageColor, ImageFilter, ImageOps
+
+from transcreate.errors import SetupError, TranscreateError
+from transcreate.images import decode
+from transcreate.jobs import EditJob, Overlay
+from transcreate.typesetting import TextBlock, contrasting_color, layout
+
+# Tesseract's trained data per language subtag; any other locale is read as English.
+TESSERACT_LANGUAGES = {"en": "eng", "id": "ind+eng", "th": "tha", "zh": "chi_sim"}
+# Traditional Chinese is not Simplified: reading it with chi_sim would fail good copy.
+_TRADITIONAL_CHINESE = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
+
+Box = tuple[int, int, int, int]  # (left, top, right, bottom)
+
+_MIN_TEXT_HEIGHT = 120  # px; smaller crops are upscaled before reading
+_MAX_UPSCALE = 4
+_BORDER = 20  # px of white around the crop: tesseract misses glyphs touching the edge
+_TIMEOUT = 120  # seconds for one tesseract run
+_COMPARE_SIZE = (256, 256)
+
+
+@dataclass(frozen=True)
+class CopyCheck:
+    """Whether the copy on the image reads as the job's copy (CER at or under the threshold)."""
+
+    passed: bool
+    expected: str
+    read: str
+    error_rate: float
+
+
+@dataclass(frozen=True)
+class ChangeCheck:
+    """Whether the image outside the copy's region stayed (mostly) as it was."""
+
+    passed: bool
+    changed_fraction: float
+
+
+# --- comparing text ------------------------------------------------------------------------------
+
+
+def _comparable(text: str) -> list[str]:
+    # NFKC folds Thai SARA AM (U+0E33) into NIKHAHIT + SARA AA, as tesseract writes it, and
+    # full-width forms into ASCII; whitespace and invisible format characters do not count.
+    return [
+        char
+        for char in unicodedata.normalize("NFKC", text)
+        if not char.isspace() and unicodedata.category(char) != "Cf"
+    ]
+
+
+def _distances(expected: list[str], read: list[str], *, anywhere: bool) -> list[int]:
+    """Last row of the edit-distance table; with ``anywhere`` the match may start at any point
+    of ``read`` (Sellers' algorithm), so the row holds the best distance of every window."""
+    previous = [0] * (len(read) + 1) if anywhere else list(range(len(read) + 1))
+    for i, char_a in enumerate(expected, 1):
+        current = [i]
+        for j, char_b in enumerate(read, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        previous = current
+    return previous
+
+
+def character_error_rate(expected: str, read: str) -> float:
+    """Levenshtein distance between the texts over the expected length, ignoring whitespace."""
+    a, b = _comparable(expected), _comparable(read)
+    return _distances(a, b, anywhere=False)[-1] / max(1, len(a))
+
+
+def substring_error_rate(expected: str, read: str) -> float:
+    """The character error rate of the best-matching stretch of ``read`` (any length)."""
+    a, b = _comparable(expected), _comparable(read)
+    return min(_distances(a, b, anywhere=True)) / max(1, len(a))
+
+
+# --- reading text --------------------------------------------------------------------------------
+
+
+def tesseract_language(locale: str) -> str:
+    """The tesseract ``-l`` value for a locale: eng, ind+eng, tha or chi_sim (eng otherwise)."""
+    tag = locale.replace("_", "-").lower()
+    if tag.startswith(_TRADITIONAL_CHINESE):
+        return "chi_tra"
+    return TESSERACT_LANGUAGES.get(tag.split("-", 1)[0], "eng")
+
+
+def _package(language: str) -> str:
+    return "tesseract-ocr-" + language.lower().replace("_", "-")
+
+
+@lru_cache(maxsize=4)
+def _installed_languages(executable: str) -> frozenset[str]:
+    listing = subprocess.run(
+        [executable, "--list-langs"], capture_output=True, text=True, timeout=_TIMEOUT
+    )
+    # The first line is a header ("List of available languages in ..."); the rest are codes.
+    return frozenset(listing.stdout.split("\n")[1:]) - {""}
+
+
+def _tesseract(language: str) -> str:
+    """The tesseract executable, once it is known to have every language asked for."""
+    executable = shutil.which("tesseract")
+    if executable is None:
+        raise SetupError(
+            "tesseract is not installed; install the tesseract-ocr package and its languages "
+            f"(apt-get install tesseract-ocr {_package('tha')} {_package('chi_sim')} "
+            f"{_package('ind')}) or run ./scripts/install"
+        )
+    missing = [code for code in language.split("+") if code not in _installed_languages(executable)]
+    if missing:
+        raise SetupError(
+            f"tesseract has no {', '.join(missing)} language data; install "
+            f"{' '.join(_package(code) for code in missing)} (apt-get install ...)"
+        )
+    return executable
+
+
+def require_tesseract(locales: Iterable[str]) -> None:
+    """Raise SetupError now, naming the packages, if the locales' copy could not be read later."""
+    for locale in locales:
+        _tesseract(tesseract_language(locale))
+
+
+def _ink_of_color(region: Image.Image, color: str, tolerance: int) -> Image.Image:
+    """Black where the region has the given colour (within tolerance), white elsewhere."""
+    fill = Image.new("RGB", region.size, ImageColor.getrgb(color)[:3])
+    red, green, blue = ImageChops.difference(region, fill).split()
+    distance = ImageChops.lighter(ImageChops.lighter(red, green), blue)
+    return distance.point(lambda value: 0 if value < tolerance else 255)
+
+
+def _otsu_threshold(gray: Image.Image) -> int:
+    histogram = gray.histogram()
+    total = sum(histogram)
+    weighted_total = sum(level * count for level, count in enumerate(histogram))
+    best, best_variance = 128, -1.0
+    below = weighted_below = 0
+    for level, count in enumerate(histogram):
+        below += count
+        weighted_below += level * count
+        above = total - below
+        if below == 0 or above == 0:
+            continue
+        mean_below = weighted_below / below
+        mean_above = (weighted_total - weighted_below) / above
+        variance = below * above * (mean_below - mean_above) ** 2
+        if variance > best_variance:
+            best, best_variance = level, variance
+    return best
+
+
+def _ink_by_contrast(region: Image.Image) -> Image.Image:
+    """Otsu-thresholded grayscale, black ink on white: the rarer side is taken to be the text."""
+    gray = ImageOps.grayscale(region)
+    threshold = _otsu_threshold(gray)
+    binary = gray.point(lambda value: 255 if value > threshold else 0)
+    light = binary.histogram()[255]
+    return ImageOps.invert(binary) if light < binary.width * binary.height / 2 else binary
+
+
+def read_region(
+    image: Image.Image,
+    box: Box,
+    locale: str,
+    color: str | None,
+    *,
+    tolerance: int = 32,
+    language: str | None = None,
+    psm: int = 6,
+) -> str:
+    """The text tesseract reads in a box of the image.
+
+    With the copy's fill colour known, only pixels of that colour count (exact for the local
+    compositor, whose outline is another colour); without it the crop is thresholded by contrast.
+    ``language`` overrides the tesseract language picked from the locale; ``psm`` is tesseract's
+    page segmentation mode (6: one block of text).
+    """
+    language = language or tesseract_language(locale)
+    executable = _tesseract(language)
+    left, top, right, bottom = box
+    clamped = (max(0, left), max(0, top), min(image.width, right), min(image.height, bottom))
+    if clamped[2] <= clamped[0] or clamped[3] <= clamped[1]:
+        return ""
+    region = image.convert("RGB").crop(clamped)
+    if region.height < _MIN_TEXT_HEIGHT:
+        scale = min(_MAX_UPSCALE, math.ceil(_MIN_TEXT_HEIGHT / region.height))
+        region = region.resize(
+            (region.width * scale, region.height * scale), Image.Resampling.LANCZOS
+        )
+    ink = _ink_of_color(region, color, tolerance) if color else _ink_by_contrast(region)
+    page = ImageOps.expand(ink, _BORDER, fill=255)
+    png = io.BytesIO()
+    page.save(png, format="PNG")
+    try:
+        completed = subprocess.run(
+            [executable, "stdin", "stdout", "-l", language, "--psm", str(psm)],
+            input=png.getvalue(),
+            capture_output=True,
+            timeout=_TIMEOUT,
+            # One thread per process: callers run several reads at once, and OpenMP threads
+            # fighting over two cores make tesseract several times slower.
+            env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+        )
+    except subprocess.TimeoutExpired:
+        raise TranscreateError(
+            f"tesseract took over {_TIMEOUT} s to read a {region.width}×{region.height} crop"
+        ) from None
+    if completed.returncode != 0:
+        message = completed.stderr.decode("utf-8", "replace").strip()
+        if "Failed loading language" in message:
+            raise SetupError(f"tesseract cannot load {language}: install {_package(language)}")
+        raise TranscreateError(f"tesseract failed reading with {language}: {message}")
+    return completed.stdout.decode("utf-8", "replace").strip()
+
+
+# --- checks on an output -------------------------------------------------------------------------
+
+
+def copy_region(position: str, size: tuple[int, int], margin: float = 1 / 6) -> Box:
+    """The full-width band where copy at ``position`` lands: its third of the height, widened
+    by ``margin`` (a share of the height) above and below, since a model places text loosely."""
+    width, height = size
+    vertical = position.split("-", 1)[0]
+    third = {"top": 0, "center": 1, "bottom": 2}.get(vertical, 1)
+    top = max(0.0, third / 3 - margin)
+    bottom = min(1.0, (third + 1) / 3 + margin)
+    return 0, round(top * height), width, round(bottom * height)
+
+
+def _ink_color(role: str, color: str) -> str:
+    # The compositor sets a CTA in the contrasting colour on a plate of the copy's colour.
+    return contrasting_color(color) if role == "cta" else color
+
+
+def _inset(box: Box, role: str, font_size: int) -> Box:
+    if role != "cta":
+        return box
+    # Keep the plate's outline (the colour of a CTA's letters) and its rounded corners out of the
+    # crop; the plate's padding (0.6 × 0.3 of the font size) leaves room for this.
+    across, down = round(0.4 * font_size), round(0.22 * font_size)
+    left, top, right, bottom = box
+    return left + across, top + down, right - across, bottom - down
+
+
+def copy_check(
+    job: EditJob,
+    image_bytes: bytes,
+    threshold: float = 0.25,
+    *,
+    exact_layout: bool = True,
+    roles: Sequence[str] = ("headline",),
+    language: str | None = None,
+) -> CopyCheck:
+    """Read the job's copy (headline by default) back from the output and compare.
+
+    ``exact_layout``: the output is the local compositor's, so ``layout`` gives each block's box
+    and the copy's colour isolates its letters. Otherwise (a model drew the text) the band at the
+    job's position is read, by colour and failing that by contrast, and the copy is searched for
+    in what was read. With several roles the worst error rate counts.
+    """
+    image = decode(image_bytes)
+    wanted = [overlay for overlay in job.overlays if overlay.role in roles]
+    if exact_layout:
+        readings = _read_placed(job, image, wanted, language)
+    else:
+        readings = [_read_anywhere(job, image, overlay, threshold, language) for overlay in wanted]
+    worst = max((error_rate for _, _, error_rate in readings), default=0.0)
+    return CopyCheck(
+        passed=worst <= threshold,
+        expected="\n".join(expected for expected, _, _ in readings),
+        read="\n".join(read for _, read, _ in readings),
+        error_rate=worst,
+    )
+
+
+_Reading = tuple[str, str, float]  # expected, read, error rate
+
+
+def _read_placed(
+    job: EditJob, image: Image.Image, wanted: Sequence[Overlay], language: str | None
+) -> list[_Reading]:
+    blocks = [TextBlock(overlay.role, overlay.text, overlay.color) for overlay in job.overlays]
+    placed = {block.role: block for block in layout(blocks, job.position, image.size, job.locale)}
+    readings = []
+    for overlay in wanted:
+        block = placed.get(overlay.role)
+        read = ""
+        if block is not None:
+            box = _inset(block.box, block.role, block.font_size)
+            ink = _ink_color(overlay.role, overlay.color)
+            read = read_region(image, box, job.locale, ink, language=language)
+        readings.append((overlay.text, read, character_error_rate(overlay.text, read)))
+    return readings
+
+
+def _read_anywhere(
+    job: EditJob, image: Image.Image, overlay: Overlay, threshold: float, language: str | None
+) -> _Reading:
+    band = copy_region(job.position, image.size)
+    ink = _ink_color(overlay.role, overlay.color)
+    # A model's yellow is not the sheet's yellow: the copy's colour, looser, then plain contrast;
+    # the first reading good enough ends the search. Sparse-text mode (psm 11) finds copy
+    # wherever the model put it in the band, among the picture's other shapes.
+    attempts = ((ink, 32), (ink, 64), (None, 0))
+    scored = []
+    for color, tolerance in attempts:
+        read = read_region(
+            image, band, job.locale, color, tolerance=tolerance, language=language, psm=11
+        )
+        scored.append((substring_error_rate(overlay.text, read), read))
+        if scored[-1][0] <= threshold:
+            break
+    error_rate, read = min(scored)
+    return overlay.text, read, error_rate
+
+
+def change_check(
+    base_bytes: bytes,
+    output_bytes: bytes,
+    position: str,
+    threshold: float = 0.35,
+    *,
+    tolerance: int = 40,
+) -> ChangeCheck:
+    """Share of the image outside the copy's band that changed by more than ``tolerance`` (of
+    255, in any channel); too much means the model repainted the scene instead of editing it."""
+
+    def small(data: bytes) -> Image.Image:
+        # A slight blur absorbs resampling and compression noise, so only real edits count.
+        resized = decode(data).resize(_COMPARE_SIZE, Image.Resampling.BILINEAR)
+        return resized.filter(ImageFilter.GaussianBlur(1))
+
+    red, green, blue = ImageChops.difference(small(base_bytes), small(output_bytes)).split()
+    distance = ImageChops.lighter(ImageChops.lighter(red, green), blue)
+    changed = distance.point(lambda value: 255 if value > tolerance else 0)
+    outside = Image.new("L", _COMPARE_SIZE, 255)
+    outside.paste(0, copy_region(position, _COMPARE_SIZE))
+    changed = ImageChops.multiply(changed, outside)
+    area = outside.histogram()[255]
+    fraction = changed.histogram()[255] / area if area else 0.0
+    return ChangeCheck(passed=fraction <= threshold, changed_fraction=fraction)
