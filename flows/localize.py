@@ -54,6 +54,7 @@ BATCH_WORKERS = 4
 MAX_BATCHES = 32
 REVIEW_POLL_SECONDS = 10  # how often a paused run checks for the reviewer's answer
 CALLBACK_RETRY_WAIT = 1.0  # first wait before re-sending an undelivered completion event
+CONTACT_SHEET_VARIANTS = 40  # rows of the contact sheet
 
 
 class ReviewDecision(RunInput):
@@ -68,14 +69,27 @@ class ReviewDecision(RunInput):
 def _editor(backend: str, mode: str) -> Editor:
     editor = open_editor(backend, mode)
     model = getattr(editor, "model", editor)  # model+overlay wraps the model editor
-    if isinstance(model, ModelEditor):
+    if isinstance(model, ModelEditor) and _limit_exists(f"transcreate-{backend}"):
         model.gate = lambda: _endpoint_slot(backend)
     return editor
 
 
+def _limit_exists(name: str) -> bool:
+    # Taking a slot costs two API calls per model call, even when no limit of that name exists:
+    # look once, and pay only when the limit is there.
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            return False
+    return True
+
+
 @contextmanager
 def _endpoint_slot(backend: str) -> Iterator[None]:
-    # strict=False: without a limit of this name, calls are bounded only per process.
     with concurrency(f"transcreate-{backend}", occupy=1, strict=False):
         yield
 
@@ -201,13 +215,17 @@ def _publish_contact_sheet(plan: RunPlan, results: list[JobResult], storage: Sto
     def read(result: JobResult) -> bytes:
         return storage.get(output_key(campaign, result.locale, result.variant, result.key or ""))
 
-    sheet = contact_sheet(results, plan.variants, list(plan.request.locales), read)
+    # A contact sheet is for eyes: the first variants tell whether the run looks right, and
+    # decoding thousands of outputs would cost more than rendering them.
+    variants = plan.variants[:CONTACT_SHEET_VARIANTS]
+    sheet = contact_sheet(results, variants, list(plan.request.locales), read)
     key = object_key(campaign, "contact-sheet.png")
     storage.put(key, sheet, "image/png")
     uri = storage.url(key)
     create_markdown_artifact(
         key=_artifact_key(f"contact-sheet-{campaign}"),
-        markdown=f"# {campaign}\n\nLocales across, variants down.\n\n![contact sheet]({uri})\n",
+        markdown=f"# {campaign}\n\nLocales across, the first {len(variants)} of "
+        f"{len(plan.variants)} variants down.\n\n![contact sheet]({uri})\n",
         description=f"Contact sheet of {campaign}",
     )
 

@@ -70,7 +70,7 @@ def test_chinese_sentences_are_joined_without_spaces() -> None:
 
 
 def test_indonesian_instruction() -> None:
-    assert "Tambahkan “Diskon Besar” berwarna kuning di tengah bawah" in render(
+    assert "Tambahkan “Diskon Besar” warna kuning di tengah bawah" in render(
         "id", headline="Diskon Besar"
     )
 
