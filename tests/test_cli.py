@@ -37,6 +37,7 @@ def test_demo_writes_every_locale(tmp_path):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "skincare-sale").iterdir()) == [
+        "audit",
         "en",
         "id",
         "manifest.csv",

@@ -15,7 +15,7 @@ from transcreate.errors import CampaignError
 # Pillow warns at MAX_IMAGE_PIXELS and refuses at twice that; we refuse at the limit itself so a
 # decompression bomb never gets decoded. 40 MP is far above any ad creative (8K is 33 MP).
 MAX_PIXELS = 40_000_000
-MAX_BYTES = 50 * 1024 * 1024
+MAX_BYTES = 5 * 1024 * 1024  # the seed's rule for uploads; RunRequest.max_image_mb changes it
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP")
 
 
@@ -31,19 +31,25 @@ class BaseCreative:
     format: str
 
 
-def load_base_creative(path: str | Path, *, data: bytes | None = None) -> BaseCreative:
+def load_base_creative(
+    path: str | Path, *, data: bytes | None = None, max_bytes: int = MAX_BYTES
+) -> BaseCreative:
     """Read and check a base image (PNG, JPEG or WebP); CampaignError says what is wrong."""
     path = Path(path)
     if data is None:
         try:
-            if path.stat().st_size > MAX_BYTES:
+            if path.stat().st_size > max_bytes:
                 raise CampaignError(
                     f"{path}: base image is {path.stat().st_size:,} bytes; the limit is "
-                    f"{MAX_BYTES:,}"
+                    f"{max_bytes:,} (raise max_image_mb to allow more)"
                 )
             data = path.read_bytes()
         except FileNotFoundError:
             raise CampaignError(f"{path}: no such base image") from None
+    if len(data) > max_bytes:
+        raise CampaignError(
+            f"{path}: base image is {len(data):,} bytes; the limit is {max_bytes:,}"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

@@ -7,12 +7,16 @@ import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Status = Literal["ok", "cached", "failed", "skipped"]
-STATUSES: tuple[Status, ...] = ("ok", "cached", "failed", "skipped")
+# ok: made now; cached: found stored; failed: the edit failed (after retries); skipped: no job
+# (rejected row, locale not asked for); blocked: refused before any call (policy, input limits);
+# needs_review: made, but a check (copy read back, change outside the copy area) flagged it.
+Status = Literal["ok", "cached", "failed", "skipped", "blocked", "needs_review"]
+STATUSES: tuple[Status, ...] = ("ok", "cached", "failed", "skipped", "blocked", "needs_review")
 DONE_STATUSES: frozenset[str] = frozenset({"ok", "cached"})
+STORED_STATUSES: frozenset[str] = DONE_STATUSES | {"needs_review"}  # an output exists
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class JobResult:
     seconds: float = 0.0
     attempts: int = 0
     error: str | None = None
+    #: one record per edit attempt, for the audit log (not part of the manifest)
+    calls: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)
 
 
 def count_by_status(results: Iterable[JobResult]) -> dict[str, int]:
@@ -57,8 +63,11 @@ def matrix(
 def _cell(result: JobResult | None) -> str:
     if result is None:
         return ""
-    if result.status in DONE_STATUSES and (result.link or result.uri):
-        return result.link or result.uri or ""
+    where = result.link or result.uri or ""
+    if result.status in DONE_STATUSES and where:
+        return where
+    if result.status == "needs_review":
+        return f"[needs_review] {where} ({result.error or ''})"
     return f"[{result.status}] {result.error or ''}".strip()
 
 
@@ -77,9 +86,25 @@ def records_json(results: Sequence[JobResult], run: Mapping[str, Any]) -> bytes:
     document = {
         **run,
         "counts": count_by_status(results),
-        "jobs": [asdict(result) for result in results],
+        "jobs": [_record(result) for result in results],
     }
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def _record(result: JobResult) -> dict[str, Any]:
+    record = asdict(result)
+    del record["calls"]  # they go to the audit log
+    return record
+
+
+def audit_lines(results: Sequence[JobResult], run: str) -> bytes:
+    """One JSON line per edit attempt (never image bytes, never keys): the run's audit log."""
+    lines = [
+        json.dumps({"run": run, **call}, ensure_ascii=False, sort_keys=True)
+        for result in results
+        for call in result.calls
+    ]
+    return ("\n".join(lines) + "\n" if lines else "").encode("utf-8")
 
 
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")

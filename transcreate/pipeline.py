@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -33,18 +35,21 @@ from transcreate.errors import (
     SetupError,
     TranscreateError,
 )
-from transcreate.images import MAX_BYTES, BaseCreative, load_base_creative
+from transcreate.images import BaseCreative, load_base_creative
 from transcreate.instructions import template_names
 from transcreate.jobs import EditJob, expand
 from transcreate.locales import DEFAULT_LOCALES, normalize_locale_tag
 from transcreate.manifest import (
     DONE_STATUSES,
     JobResult,
+    audit_lines,
     count_by_status,
     matrix,
     matrix_csv,
     records_json,
 )
+from transcreate.policy import load_policy
+from transcreate.quality import OutputChecks, require_tesseract
 from transcreate.storage import Storage, object_key, open_storage, output_key, read_input
 
 logger = logging.getLogger("transcreate")
@@ -75,6 +80,18 @@ class RunRequest(BaseModel):
         default=1.0, ge=0, le=60, description="First wait before a retry, seconds (then doubled)"
     )
     strict: bool = Field(default=False, description="Stop before any edit if a row is rejected")
+    checks: bool = Field(
+        default=False,
+        description="Read each output's copy back (OCR) and, for model edits, measure changes "
+        "outside the copy area; failures become needs_review (needs tesseract)",
+    )
+    max_instruction_chars: int = Field(
+        default=200, ge=20, le=4000, description="Longest instruction sent to a model"
+    )
+    max_image_mb: float = Field(default=5.0, gt=0, le=200, description="Largest base image")
+    policy: str | None = Field(
+        default=None, description="Policy file (default: TRANSCREATE_POLICY or the shipped one)"
+    )
     name: str | None = Field(default=None, description="Campaign name (default: the file name)")
 
     @field_validator("locales", mode="before")
@@ -110,6 +127,11 @@ class RunRequest(BaseModel):
         return self.mode or default_mode(self.backend)
 
 
+def _new_run_id() -> str:
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{now}-{uuid.uuid4().hex[:6]}"
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """A checked campaign, ready to run: jobs to do and cells already settled as skipped."""
@@ -118,7 +140,8 @@ class RunPlan:
     campaign: Campaign
     creative: BaseCreative
     jobs: tuple[EditJob, ...]
-    settled: tuple[JobResult, ...]  # skipped cells and rejected rows, known before any edit
+    settled: tuple[JobResult, ...]  # skipped, rejected and blocked cells, known before any edit
+    run_id: str = field(default_factory=_new_run_id)
 
     @property
     def variants(self) -> list[str]:
@@ -134,13 +157,14 @@ class RunSummary(BaseModel):
     manifest_json: str
     problems: list[str] = Field(default_factory=list)  # rejected rows
     failures: list[str] = Field(default_factory=list)  # failed jobs
+    flagged: list[str] = Field(default_factory=list)  # blocked jobs and outputs to review
     warnings: list[str] = Field(default_factory=list)
     seconds: float = 0.0
     published: bool = True  # False when a reviewer rejected the run: nothing reached `out`
 
     @property
     def succeeded(self) -> bool:
-        return self.published and not self.problems and not self.failures
+        return self.published and not (self.problems or self.failures or self.flagged)
 
 
 def plan_run(request: RunRequest, editor_identity: str) -> RunPlan:
@@ -156,7 +180,10 @@ def plan_run(request: RunRequest, editor_identity: str) -> RunPlan:
         raise CampaignError(f"{len(campaign.problems)} row(s) rejected (strict mode):\n{listed}")
     if not campaign.variants and not campaign.problems:
         raise CampaignError(f"{campaign.source}: no rows; add one row per variant under the header")
-    creative = load_base_creative(request.image, data=read_input(request.image, MAX_BYTES))
+    max_bytes = int(request.max_image_mb * 1024 * 1024)
+    creative = load_base_creative(
+        request.image, data=read_input(request.image, max_bytes), max_bytes=max_bytes
+    )
     expansion = expand(
         campaign,
         request.locales,
@@ -169,7 +196,39 @@ def plan_run(request: RunRequest, editor_identity: str) -> RunPlan:
         for skip in expansion.skipped
     ]
     settled += _rejected_rows(campaign.problems, request.locales)
-    return RunPlan(request, campaign, creative, expansion.jobs, tuple(settled))
+    jobs, blocked = _guard(expansion.jobs, request)
+    return RunPlan(request, campaign, creative, tuple(jobs), tuple(settled + blocked))
+
+
+def _guard(jobs: Sequence[EditJob], request: RunRequest) -> tuple[list[EditJob], list[JobResult]]:
+    """Refuse, before anything is paid for, jobs the policy blocks or a model would not take."""
+    policy = load_policy(Path(request.policy) if request.policy else None)
+    limit = request.max_instruction_chars
+    sends_instruction = request.effective_mode != "overlay"
+    allowed, blocked = [], []
+    for job in jobs:
+        match = policy.check_job(job)
+        reason = f"policy {policy.version}: {match}" if match else None
+        if reason is None and sends_instruction and len(job.instruction) > limit:
+            reason = (
+                f"the instruction is {len(job.instruction)} characters; the limit is {limit} "
+                "(shorten the copy or raise max_instruction_chars)"
+            )
+        if reason is None:
+            allowed.append(job)
+        else:
+            blocked.append(
+                JobResult(
+                    job.variant,
+                    job.locale,
+                    "blocked",
+                    instruction=job.instruction,
+                    backend=job.backend,
+                    key=job.key,
+                    error=reason,
+                )
+            )
+    return allowed, blocked
 
 
 def _rejected_rows(problems: Iterable[RowProblem], locales: Sequence[str]) -> list[JobResult]:
@@ -192,6 +251,7 @@ def process_job(
     storage: Storage,
     retries: int = 2,
     retry_wait: float = 1.0,
+    checks: OutputChecks | None = None,
 ) -> JobResult:
     """Edit one job and store it, unless its output is stored already. Never raises."""
     started = time.monotonic()
@@ -201,32 +261,37 @@ def process_job(
         "backend": job.backend,
         "key": job.key,
     }
-    attempts = 0
+    calls: list[dict[str, Any]] = []
     try:
         if storage.exists(key):
+            reason = None
+            if checks is not None:  # a stored output is only as good as its last check
+                reason = checks.review_reason(job, image, storage.get(key))
             return JobResult(
                 job.variant,
                 job.locale,
-                "cached",
+                "needs_review" if reason else "cached",
                 uri=storage.uri(key),
                 link=storage.url(key),
+                error=reason,
                 **common,
             )
         for attempt in retrying(retries, retry_wait):
             with attempt:
-                attempts = attempt.retry_state.attempt_number
-                edited = editor.edit(job, image)
+                edited = _attempt(job, image, editor, calls)
+        reason = checks.review_reason(job, image, edited) if checks is not None else None
         metadata = {"variant": job.variant, "locale": job.locale, "key": job.key}
         uri = storage.put(key, edited, "image/png", {**metadata, "backend": job.backend})
-        seconds = round(time.monotonic() - started, 3)
         return JobResult(
             job.variant,
             job.locale,
-            "ok",
+            "needs_review" if reason else "ok",
             uri=uri,
             link=storage.url(key),
-            seconds=seconds,
-            attempts=attempts,
+            seconds=round(time.monotonic() - started, 3),
+            attempts=len(calls),
+            error=reason,
+            calls=tuple(calls),
             **common,
         )
     except Exception as error:  # one job's failure is recorded, never sinks the batch
@@ -235,16 +300,43 @@ def process_job(
         message = str(error) if isinstance(error, TranscreateError) else repr(error)
         if job.variant not in message:
             message = f"variant {job.variant}, locale {job.locale}: {message}"
-        seconds = round(time.monotonic() - started, 3)
         return JobResult(
             job.variant,
             job.locale,
             "failed",
-            seconds=seconds,
-            attempts=attempts,
+            seconds=round(time.monotonic() - started, 3),
+            attempts=len(calls),
             error=message,
+            calls=tuple(calls),
             **common,
         )
+
+
+def _attempt(job: EditJob, image: bytes, editor: Editor, calls: list[dict[str, Any]]) -> bytes:
+    """One edit, recorded for the audit log whatever its outcome."""
+    record: dict[str, Any] = {
+        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+        "variant": job.variant,
+        "locale": job.locale,
+        "job_key": job.key,
+        "backend": job.backend,
+        "attempt": len(calls) + 1,
+        "bytes_in": len(image),
+    }
+    calls.append(record)
+    started = time.monotonic()
+    try:
+        edited = editor.edit(job, image)
+    except RetryableEditError as error:
+        record.update(status="retryable", error=str(error))
+        raise
+    except Exception as error:
+        record.update(status="failed", error=str(error))
+        raise
+    finally:
+        record["seconds"] = round(time.monotonic() - started, 3)
+    record.update(status="ok", bytes_out=len(edited))
+    return edited
 
 
 def retrying(retries: int, retry_wait: float) -> Retrying:
@@ -279,6 +371,7 @@ def run_jobs(
     concurrency: int,
     retries: int = 2,
     retry_wait: float = 1.0,
+    checks: OutputChecks | None = None,
     on_result: OnResult | None = None,
 ) -> list[JobResult]:
     """Run jobs with at most ``concurrency`` edits at once; results in the order of ``jobs``."""
@@ -293,6 +386,7 @@ def run_jobs(
                 storage=storage,
                 retries=retries,
                 retry_wait=retry_wait,
+                checks=checks,
             ): index
             for index, job in enumerate(jobs)
         }
@@ -324,6 +418,7 @@ def write_manifest(
         "mode": plan.request.effective_mode,
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 3),
+        "run": plan.run_id,
         "transcreate": __version__,
     }
     csv_uri = storage.put(
@@ -336,6 +431,10 @@ def write_manifest(
         records_json(everything, run_info),
         "application/json",
     )
+    audit = audit_lines(results, plan.run_id)
+    if audit:  # one file per run, so runs never overwrite each other's record
+        key = object_key(plan.campaign.name, "audit", f"{plan.run_id}.jsonl")
+        storage.put(key, audit, "application/x-ndjson")
     return RunSummary(
         campaign=plan.campaign.name,
         counts=count_by_status(everything),
@@ -343,6 +442,11 @@ def write_manifest(
         manifest_json=json_uri,
         problems=[str(problem) for problem in plan.campaign.problems],
         failures=[r.error or f"{r.variant}/{r.locale}" for r in results if r.status == "failed"],
+        flagged=[
+            f"{r.variant}/{r.locale} {r.status}: {r.error}"
+            for r in everything
+            if r.status in ("blocked", "needs_review")
+        ],
         warnings=list(plan.campaign.warnings),
         seconds=round(seconds, 3),
     )
@@ -388,9 +492,18 @@ def run_campaign(
         concurrency=request.concurrency,
         retries=request.retries,
         retry_wait=request.retry_wait,
+        checks=output_checks(request),
         on_result=on_result,
     )
     return write_manifest(plan, results, storage, time.monotonic() - started)
+
+
+def output_checks(request: RunRequest) -> OutputChecks | None:
+    """The checks the request asks for; fails now if tesseract cannot read its locales."""
+    if not request.checks:
+        return None
+    require_tesseract(request.locales)
+    return OutputChecks(request.effective_mode)
 
 
 def batches(jobs: Sequence[EditJob], max_batches: int, min_size: int = 8) -> list[list[EditJob]]:

@@ -362,3 +362,31 @@ def change_check(
     area = outside.histogram()[255]
     fraction = changed.histogram()[255] / area if area else 0.0
     return ChangeCheck(passed=fraction <= threshold, changed_fraction=fraction)
+
+
+@dataclass(frozen=True)
+class OutputChecks:
+    """The checks a run applies to each output before it counts as done."""
+
+    mode: str  # overlay | model | model+overlay
+    copy_threshold: float = 0.25
+    change_threshold: float = 0.35
+
+    def review_reason(self, job: EditJob, base: bytes, output: bytes) -> str | None:
+        """Why a person should look at this output, or None when it passes."""
+        # The compositor's own layout says exactly where the copy is, unless a model drew it.
+        exact = self.mode != "model"
+        copy = copy_check(job, output, self.copy_threshold, exact_layout=exact)
+        if not copy.passed:
+            return (
+                f"copy check: read {copy.read!r} where {copy.expected!r} should be "
+                f"(error rate {copy.error_rate:.2f} > {self.copy_threshold})"
+            )
+        if self.mode == "model":
+            change = change_check(base, output, job.position, self.change_threshold)
+            if not change.passed:
+                return (
+                    f"change check: {change.changed_fraction:.0%} of the image changed outside "
+                    f"the copy area (limit {self.change_threshold:.0%})"
+                )
+        return None
