@@ -52,6 +52,16 @@ def run(
     retries: Annotated[int, typer.Option(help="Retries of a failed model call")] = 2,
     name: Annotated[str | None, typer.Option(help="Campaign name (default: file name)")] = None,
     strict: Annotated[bool, typer.Option(help="Stop before any edit if a row is bad")] = False,
+    check: Annotated[
+        bool, typer.Option(help="Read each output's copy back (OCR); flag outputs to review")
+    ] = False,
+    policy: Annotated[
+        str | None, typer.Option(help="Policy file of blocked intents (default: shipped)")
+    ] = None,
+    max_instruction_chars: Annotated[
+        int, typer.Option(help="Longest instruction sent to a model")
+    ] = 200,
+    max_image_mb: Annotated[float, typer.Option(help="Largest base image, in MB")] = 5.0,
     prefect: Annotated[
         bool | None,
         typer.Option(help="Run as a Prefect flow (default: when PREFECT_API_URL is set)"),
@@ -73,6 +83,10 @@ def run(
             concurrency=concurrency,
             retries=retries,
             strict=strict,
+            checks=check,
+            policy=policy,
+            max_instruction_chars=max_instruction_chars,
+            max_image_mb=max_image_mb,
             name=name,
         )
     except ValidationError as error:
@@ -168,6 +182,8 @@ def _report(summary: RunSummary) -> None:
         console.print(f"[red]rejected:[/] {problem}")
     for failure in summary.failures:
         console.print(f"[red]failed:[/] {failure}")
+    for flagged in summary.flagged:
+        console.print(f"[yellow]flagged:[/] {flagged}")
     table = Table(title=f"campaign {summary.campaign}", show_edge=False)
     for status in summary.counts:
         table.add_column(status, justify="right")

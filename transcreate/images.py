@@ -55,10 +55,7 @@ def load_base_creative(
         try:
             with Image.open(io.BytesIO(data)) as image:
                 if image.width * image.height > MAX_PIXELS:
-                    raise CampaignError(
-                        f"{path}: base image is {image.width}×{image.height}; the limit is "
-                        f"{MAX_PIXELS:,} pixels"
-                    )
+                    raise Image.DecompressionBombError(f"{image.width}×{image.height}")
                 if image.format not in ACCEPTED_FORMATS:
                     raise CampaignError(
                         f"{path}: base image is {image.format}; use PNG, JPEG or WebP"
@@ -69,10 +66,13 @@ def load_base_creative(
             raise CampaignError(
                 f"{path}: not a readable image (not PNG, JPEG or WebP data)"
             ) from None
-        except (OSError, Image.DecompressionBombError) as error:
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise CampaignError(
+                f"{path}: the image claims more than {MAX_PIXELS:,} pixels; refused as a "
+                "possible decompression bomb"
+            ) from None
+        except OSError as error:
             raise CampaignError(f"{path}: not a readable image ({error})") from None
-        except Image.DecompressionBombWarning:
-            raise CampaignError(f"{path}: too many pixels to decode safely") from None
     return BaseCreative(
         name=path.name,
         data=data,

@@ -1,0 +1,81 @@
+"""Base images: what is accepted, what is refused and why."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from PIL import Image
+
+from transcreate.errors import CampaignError
+from transcreate.images import decode, load_base_creative
+
+
+def encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims a huge canvas: a decompression bomb's shape."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + header
+    ihdr = struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    iend = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    return b"\x89PNG\r\n\x1a\n" + ihdr + iend
+
+
+def test_png_jpeg_and_webp_are_accepted(tmp_path):
+    picture = Image.new("RGB", (64, 48), (10, 120, 200))
+    for fmt in ("PNG", "JPEG", "WEBP"):
+        creative = load_base_creative(tmp_path / f"x.{fmt}", data=encoded(picture, fmt))
+        assert (creative.width, creative.height, creative.format) == (64, 48, fmt)
+
+
+def test_another_format_is_refused_with_the_accepted_ones(tmp_path):
+    gif = encoded(Image.new("P", (8, 8)), "GIF")
+    with pytest.raises(CampaignError, match="is GIF; use PNG, JPEG or WebP"):
+        load_base_creative(tmp_path / "x.gif", data=gif)
+
+
+def test_a_truncated_file_fails_up_front(tmp_path):
+    data = encoded(Image.effect_noise((256, 256), 64).convert("RGB"), "PNG")
+    with pytest.raises(CampaignError, match="not a readable image"):
+        load_base_creative(tmp_path / "cut.png", data=data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("size", [(7_000, 7_000), (20_000, 20_000)])
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path, size):
+    with pytest.raises(CampaignError, match=r"more than 40,000,000 pixels.*decompression bomb"):
+        load_base_creative(tmp_path / "bomb.png", data=png_claiming(*size))
+
+
+def test_an_oversized_file_is_refused(tmp_path):
+    path = tmp_path / "big.png"
+    path.write_bytes(encoded(Image.effect_noise((1200, 1200), 90).convert("RGB"), "PNG"))
+    with pytest.raises(CampaignError, match="the limit is 1,000,000"):
+        load_base_creative(path, max_bytes=1_000_000)
+
+
+def test_text_pretending_to_be_an_image_is_refused(tmp_path):
+    with pytest.raises(CampaignError, match="not PNG, JPEG or WebP data"):
+        load_base_creative(tmp_path / "x.png", data=b"<html>not an image</html>")
+
+
+def test_cmyk_and_palette_images_decode_to_rgb():
+    cmyk = encoded(Image.new("CMYK", (10, 10), (0, 255, 255, 0)), "JPEG")
+    palette = encoded(Image.new("RGB", (10, 10), (200, 30, 30)).convert("P"), "PNG")
+    assert decode(cmyk).mode == "RGB"
+    assert decode(palette).mode == "RGB"
+    assert decode(palette).getpixel((0, 0))[0] > 150
+
+
+def test_exif_orientation_is_applied():
+    picture = Image.new("RGB", (40, 20), (0, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to show
+    data = encoded(picture, "JPEG", exif=exif.tobytes())
+    assert decode(data).size == (20, 40)
