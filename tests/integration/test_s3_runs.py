@@ -71,7 +71,14 @@ def test_a_rerun_into_s3_is_all_cached(seaweed, inputs, prefix):
     request = RunRequest(campaign=campaign, image=image, out=f"s3://{BUCKET}/{prefix}")
     run_campaign(request)
     again = run_campaign(request)
-    assert again.counts == {"ok": 0, "cached": 22, "failed": 0, "skipped": 2, "blocked": 0, "needs_review": 0}
+    assert again.counts == {
+        "ok": 0,
+        "cached": 22,
+        "failed": 0,
+        "skipped": 2,
+        "blocked": 0,
+        "needs_review": 0,
+    }
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.Popen:

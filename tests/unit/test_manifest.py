@@ -125,7 +125,14 @@ def test_formula_safe_never_starts_with_a_trigger(value: str) -> None:
 def test_records_json_counts_every_status(results: list[JobResult]) -> None:
     document = json.loads(records_json(results, {"campaign": "sale"}))
     assert document["campaign"] == "sale"
-    assert document["counts"] == {"ok": 1, "cached": 1, "failed": 1, "skipped": 1, "blocked": 0, "needs_review": 0}
+    assert document["counts"] == {
+        "ok": 1,
+        "cached": 1,
+        "failed": 1,
+        "skipped": 1,
+        "blocked": 0,
+        "needs_review": 0,
+    }
 
 
 def test_records_json_has_one_record_per_job(results: list[JobResult]) -> None:
@@ -144,7 +151,14 @@ def test_records_json_is_readable_utf8() -> None:
 
 def test_count_by_status_names_every_status_even_when_zero() -> None:
     counts = count_by_status([JobResult("s", "id", "ok"), JobResult("s", "th", "ok")])
-    assert counts == {"ok": 2, "cached": 0, "failed": 0, "skipped": 0, "blocked": 0, "needs_review": 0}
+    assert counts == {
+        "ok": 2,
+        "cached": 0,
+        "failed": 0,
+        "skipped": 0,
+        "blocked": 0,
+        "needs_review": 0,
+    }
     assert tuple(counts) == STATUSES
 
 
