@@ -259,3 +259,12 @@ def test_identical_jobs_in_one_run_cost_one_model_call(configured, sample_image,
     )
     assert summary.counts["ok"] == 14
     assert configured.edits == 4  # two distinct instructions × two locales
+
+
+def test_a_result_link_into_another_private_host_is_refused(server, settings, job, tmp_path):
+    with FakeOpenAIImages(api_key=KEY) as elsewhere:
+        link = {"data": [{"url": f"{elsewhere.url.replace('127.0.0.1', '127.0.0.2')}/x.png"}]}
+        server.faults.append(Fault(Reply.json(link), "/images/edits"))
+        result = attempt(job, settings, tmp_path)
+        assert result.status == "failed" and "private address" in result.error
+        assert elsewhere.requests == []

@@ -15,6 +15,8 @@ import contextlib
 import email.utils
 import hashlib
 import io
+import ipaddress
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -170,6 +172,7 @@ def download_image(client: httpx.Client, url: str, *, provider: str, max_bytes: 
     """Fetch a result URL with a size cap and a content-type check (streamed, never unbounded)."""
     if not url.startswith(("https://", "http://")):
         raise PermanentEditError(f"{provider}: result is not an http(s) URL: {url[:80]!r}")
+    _refuse_private_hosts(url, client, provider)
     # Result URLs are signed links, often on another host: the API key never goes with them.
     # The endpoint's client still carries the request, for its pool, timeouts and transport.
     request = client.build_request("GET", url)
@@ -199,6 +202,25 @@ def download_image(client: httpx.Client, url: str, *, provider: str, max_bytes: 
                 raise PermanentEditError(f"{provider}: result exceeds {max_bytes:,} bytes")
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _refuse_private_hosts(url: str, client: httpx.Client, provider: str) -> None:
+    """A result link may point back at the endpoint's own host (self-hosted servers do), but
+    never at another private, loopback or link-local address: a compromised or misconfigured
+    model server must not make us fetch from inside our network (SSRF)."""
+    host = httpx.URL(url).host
+    if host == client.base_url.host:
+        return
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        raise RetryableEditError(f"{provider}: cannot resolve the result host {host!r}") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved:
+            raise PermanentEditError(
+                f"{provider}: the result link points at a private address ({host}); refused"
+            )
 
 
 def decode_base64_image(text: str, *, provider: str, max_bytes: int) -> bytes:
