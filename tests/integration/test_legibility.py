@@ -5,18 +5,17 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from tests.ocr import character_error_rate, ink_of_color, read_text, tesseract_available
 from transcreate.campaign import read_campaign
 from transcreate.editors.local import LocalEditor
 from transcreate.jobs import expand
+from transcreate.quality import character_error_rate, read_region, require_tesseract
 from transcreate.typesetting import TextBlock, layout
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _tesseract() -> None:
-    # A missing OCR engine must fail the suite, not quietly skip the only legibility check.
-    if not tesseract_available():
-        pytest.fail("tesseract is not installed; run ./scripts/install (it installs tesseract-ocr)")
+    # A missing OCR engine must fail the suite (SetupError names the package), never skip it.
+    require_tesseract(["th", "zh", "id"])
 
 
 # OCR is not perfect even on clean type; a CER this low still means the copy is the right copy.
@@ -34,7 +33,7 @@ def _read_headline(job, editor, sample_image) -> str:
     output = Image.open(io.BytesIO(editor.edit(job, sample_image.read_bytes())))
     blocks = [TextBlock(o.role, o.text, o.color) for o in job.overlays]
     headline = layout(blocks, job.position, output.size, job.locale)[0]
-    return read_text(ink_of_color(output.crop(headline.box), job.overlays[0].color), job.locale)
+    return read_region(output, headline.box, job.locale, job.overlays[0].color)
 
 
 @pytest.mark.slow
