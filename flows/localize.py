@@ -34,7 +34,7 @@ from transcreate.callbacks import send_completion
 from transcreate.contact_sheet import contact_sheet
 from transcreate.editors import Editor, open_editor
 from transcreate.editors.http import ModelEditor
-from transcreate.images import MAX_BYTES, BaseCreative, load_base_creative
+from transcreate.images import BaseCreative, load_base_creative
 from transcreate.jobs import EditJob
 from transcreate.manifest import JobResult, matrix
 from transcreate.pipeline import (
@@ -42,6 +42,7 @@ from transcreate.pipeline import (
     RunRequest,
     RunSummary,
     batches,
+    output_checks,
     plan_run,
     publish,
     run_jobs,
@@ -100,8 +101,8 @@ def _storage(destination: str) -> Storage:
 
 
 @lru_cache(maxsize=4)
-def _creative(path: str, sha256: str) -> BaseCreative:
-    creative = load_base_creative(path, data=read_input(path, MAX_BYTES))
+def _creative(path: str, sha256: str, max_bytes: int) -> BaseCreative:
+    creative = load_base_creative(path, data=read_input(path, max_bytes), max_bytes=max_bytes)
     if creative.sha256 != sha256:  # the file changed under a running flow
         raise RuntimeError(f"{path} changed while the run was going; start the run again")
     return creative
@@ -114,12 +115,13 @@ def render_batch(request: RunRequest, image_sha256: str, jobs: list[EditJob]) ->
     """Edit and store one batch of jobs, with per-job retries."""
     return run_jobs(
         jobs,
-        image=_creative(request.image, image_sha256).data,
+        image=_creative(request.image, image_sha256, int(request.max_image_mb * 2**20)).data,
         editor=_editor(request.backend, request.effective_mode),
         storage=_storage(request.out),
         concurrency=max(1, math.ceil(request.concurrency / BATCH_WORKERS)),
         retries=request.retries,
         retry_wait=request.retry_wait,
+        checks=output_checks(request),
     )
 
 

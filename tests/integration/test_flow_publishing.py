@@ -220,3 +220,19 @@ async def _artifacts(flow_run_id):
         return await client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
+
+
+def test_the_flow_applies_output_checks(sample_campaign, sample_image, tmp_path, monkeypatch):
+    from flows.localize import localize_campaign
+
+    with FakeOpenAIImages(api_key="sk-test", echo=True) as server:  # hands back no copy
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+        monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.chdir(tmp_path)
+        request = sample_request(
+            sample_campaign, sample_image, tmp_path / "out", locales="zh", backend="openai"
+        )
+        summary = localize_campaign(request.model_copy(update={"checks": True}))
+    assert summary.counts["needs_review"] == 5 and summary.counts["ok"] == 0
+    assert all("copy check" in flagged for flagged in summary.flagged)
