@@ -55,7 +55,8 @@ BATCH_WORKERS = 4
 MAX_BATCHES = 32
 REVIEW_POLL_SECONDS = 10  # how often a paused run checks for the reviewer's answer
 CALLBACK_RETRY_WAIT = 1.0  # first wait before re-sending an undelivered completion event
-CONTACT_SHEET_VARIANTS = 40  # rows of the contact sheet
+CONTACT_SHEET_VARIANTS = 24  # rows of the contact sheet
+PROGRESS_STEP = 10.0  # percent between updates of the progress artifact
 
 
 class ReviewDecision(RunInput):
@@ -203,9 +204,13 @@ def _render(request: RunRequest) -> tuple[RunPlan, list[JobResult]]:
         for batch in batches(plan.jobs, max_batches=MAX_BATCHES)
     ]
     results: list[JobResult] = []
+    shown = 0.0
     for future in as_completed(futures):
         results.extend(future.result())
-        update_progress_artifact(progress, 100.0 * len(results) / max(1, len(plan.jobs)))
+        done = 100.0 * len(results) / max(1, len(plan.jobs))
+        if done - shown >= PROGRESS_STEP or done == 100.0:  # one API call per step, not per batch
+            update_progress_artifact(progress, done)
+            shown = done
     if not futures:
         update_progress_artifact(progress, 100.0)
     return plan, results

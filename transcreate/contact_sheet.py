@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from PIL import Image, ImageDraw, ImageFont
 
-from transcreate.manifest import DONE_STATUSES, JobResult
+from transcreate.manifest import STORED_STATUSES, JobResult
 
 THUMBNAIL = 256
 LABEL = 28  # pixels for the labels on top and on the left
@@ -29,26 +31,42 @@ def contact_sheet(
     font = ImageFont.load_default(size=16)
     for column, locale in enumerate(locales):
         draw.text((LABEL_WIDTH + column * THUMBNAIL + 8, 6), locale, fill=(40, 40, 40), font=font)
+    wanted = [
+        (row, column, cells[variant, locale])
+        for row, variant in enumerate(variants)
+        for column, locale in enumerate(locales)
+        if (variant, locale) in cells and cells[variant, locale].status in STORED_STATUSES
+    ]
+    # Decoding the outputs is most of the cost; Pillow decodes outside the GIL.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        thumbnails = list(pool.map(lambda item: _thumbnail(read(item[2])), wanted))
+    placed = {
+        (row, column): image for (row, column, _), image in zip(wanted, thumbnails, strict=True)
+    }
     for row, variant in enumerate(variants):
         top = LABEL + row * THUMBNAIL
         draw.text((8, top + THUMBNAIL // 2 - 8), variant[:18], fill=(40, 40, 40), font=font)
         for column, locale in enumerate(locales):
             left = LABEL_WIDTH + column * THUMBNAIL
-            result = cells.get((variant, locale))
-            if result is not None and result.status in DONE_STATUSES:
-                with Image.open(io.BytesIO(read(result))) as image:
-                    thumbnail = image.convert("RGB")
-                    thumbnail.thumbnail((THUMBNAIL - 8, THUMBNAIL - 8))
+            thumbnail = placed.get((row, column))
+            if thumbnail is not None:
                 sheet.paste(thumbnail, (left + 4, top + 4))
-            else:
-                status = result.status if result else "—"
-                draw.rectangle(
-                    (left + 4, top + 4, left + THUMBNAIL - 4, top + THUMBNAIL - 4),
-                    outline=(200, 200, 200),
-                )
-                draw.text(
-                    (left + 16, top + THUMBNAIL // 2 - 8), status, fill=(150, 60, 60), font=font
-                )
+                continue
+            result = cells.get((variant, locale))
+            status = result.status if result else "—"
+            draw.rectangle(
+                (left + 4, top + 4, left + THUMBNAIL - 4, top + THUMBNAIL - 4),
+                outline=(200, 200, 200),
+            )
+            draw.text((left + 16, top + THUMBNAIL // 2 - 8), status, fill=(150, 60, 60), font=font)
     buffer = io.BytesIO()
-    sheet.save(buffer, format="PNG", optimize=True)
+    sheet.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _thumbnail(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (THUMBNAIL, THUMBNAIL))  # JPEG decodes at a fraction of its size
+        thumbnail = image.convert("RGB")
+    thumbnail.thumbnail((THUMBNAIL - 8, THUMBNAIL - 8))
+    return thumbnail
