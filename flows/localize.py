@@ -31,7 +31,6 @@ from prefect.input import RunInput
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from transcreate.callbacks import send_completion
-from transcreate.contact_sheet import contact_sheet
 from transcreate.editors import Editor, open_editor
 from transcreate.editors.http import ModelEditor
 from transcreate.images import BaseCreative, load_base_creative
@@ -46,16 +45,16 @@ from transcreate.pipeline import (
     plan_run,
     publish,
     run_jobs,
+    write_contact_sheet,
     write_manifest,
 )
-from transcreate.storage import Storage, object_key, open_storage, output_key, read_input
+from transcreate.storage import Storage, open_storage, read_input
 
 # Batches run side by side on this many threads; each batch shares out the request's concurrency.
 BATCH_WORKERS = 4
 MAX_BATCHES = 32
 REVIEW_POLL_SECONDS = 10  # how often a paused run checks for the reviewer's answer
 CALLBACK_RETRY_WAIT = 1.0  # first wait before re-sending an undelivered completion event
-CONTACT_SHEET_VARIANTS = 24  # rows of the contact sheet
 PROGRESS_STEP = 10.0  # percent between updates of the progress artifact
 
 
@@ -217,22 +216,12 @@ def _render(request: RunRequest) -> tuple[RunPlan, list[JobResult]]:
 
 
 def _publish_contact_sheet(plan: RunPlan, results: list[JobResult], storage: Storage) -> None:
+    link, shown = write_contact_sheet(plan, results, storage)
     campaign = plan.campaign.name
-
-    def read(result: JobResult) -> bytes:
-        return storage.get(output_key(campaign, result.locale, result.variant, result.key or ""))
-
-    # A contact sheet is for eyes: the first variants tell whether the run looks right, and
-    # decoding thousands of outputs would cost more than rendering them.
-    variants = plan.variants[:CONTACT_SHEET_VARIANTS]
-    sheet = contact_sheet(results, variants, list(plan.request.locales), read)
-    key = object_key(campaign, "contact-sheet.png")
-    storage.put(key, sheet, "image/png")
-    uri = storage.url(key)
     create_markdown_artifact(
         key=_artifact_key(f"contact-sheet-{campaign}"),
-        markdown=f"# {campaign}\n\nLocales across, the first {len(variants)} of "
-        f"{len(plan.variants)} variants down.\n\n![contact sheet]({uri})\n",
+        markdown=f"# {campaign}\n\nLocales across, the first {shown} of "
+        f"{len(plan.variants)} variants down.\n\n![contact sheet]({link})\n",
         description=f"Contact sheet of {campaign}",
     )
 

@@ -38,6 +38,7 @@ def test_demo_writes_every_locale(tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "skincare-sale").iterdir()) == [
         "audit",
+        "contact-sheet.png",
         "en",
         "id",
         "manifest.csv",

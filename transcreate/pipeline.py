@@ -28,6 +28,7 @@ from tenacity import (
 
 from transcreate import __version__
 from transcreate.campaign import Campaign, RowProblem, read_campaign
+from transcreate.contact_sheet import contact_sheet
 from transcreate.editors import EDITORS, Editor, check_mode, default_mode, open_editor
 from transcreate.errors import (
     CampaignError,
@@ -55,6 +56,7 @@ from transcreate.storage import Storage, object_key, open_storage, output_key, r
 logger = logging.getLogger("transcreate")
 
 OnResult = Callable[[JobResult], None]
+CONTACT_SHEET_VARIANTS = 24  # rows of the contact sheet
 
 
 class RunRequest(BaseModel):
@@ -452,6 +454,26 @@ def write_manifest(
     )
 
 
+def write_contact_sheet(
+    plan: RunPlan, results: Sequence[JobResult], storage: Storage
+) -> tuple[str, int]:
+    """Store ``contact-sheet.png`` beside the manifest; returns its link and the variants shown.
+
+    A contact sheet is for eyes: the first variants tell whether a run looks right, and decoding
+    thousands of outputs would cost more than rendering them.
+    """
+    campaign = plan.campaign.name
+
+    def read(result: JobResult) -> bytes:
+        return storage.get(output_key(campaign, result.locale, result.variant, result.key or ""))
+
+    variants = plan.variants[:CONTACT_SHEET_VARIANTS]
+    sheet = contact_sheet(results, variants, list(plan.request.locales), read)
+    key = object_key(campaign, "contact-sheet.png")
+    storage.put(key, sheet, "image/png")
+    return storage.url(key), len(variants)
+
+
 def publish(
     results: Sequence[JobResult], campaign: str, source: Storage, target: Storage
 ) -> list[JobResult]:
@@ -495,6 +517,7 @@ def run_campaign(
         checks=output_checks(request),
         on_result=on_result,
     )
+    write_contact_sheet(plan, results, storage)
     return write_manifest(plan, results, storage, time.monotonic() - started)
 
 
