@@ -41,6 +41,7 @@ from transcreate.pipeline import (
     RunRequest,
     RunSummary,
     batches,
+    offer_image_link,
     output_checks,
     plan_run,
     publish,
@@ -113,10 +114,13 @@ def _creative(path: str, sha256: str, max_bytes: int) -> BaseCreative:
 @task(name="render-batch", cache_policy=NO_CACHE)
 def render_batch(request: RunRequest, image_sha256: str, jobs: list[EditJob]) -> list[JobResult]:
     """Edit and store one batch of jobs, with per-job retries."""
+    image = _creative(request.image, image_sha256, int(request.max_image_mb * 2**20)).data
+    editor = _editor(request.backend, request.effective_mode)
+    offer_image_link(editor, request, image)
     return run_jobs(
         jobs,
-        image=_creative(request.image, image_sha256, int(request.max_image_mb * 2**20)).data,
-        editor=_editor(request.backend, request.effective_mode),
+        image=image,
+        editor=editor,
         storage=_storage(request.out),
         concurrency=max(1, math.ceil(request.concurrency / BATCH_WORKERS)),
         retries=request.retries,

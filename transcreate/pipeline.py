@@ -51,7 +51,14 @@ from transcreate.manifest import (
 )
 from transcreate.policy import load_policy
 from transcreate.quality import OutputChecks, require_tesseract
-from transcreate.storage import Storage, object_key, open_storage, output_key, read_input
+from transcreate.storage import (
+    Storage,
+    input_link,
+    object_key,
+    open_storage,
+    output_key,
+    read_input,
+)
 
 logger = logging.getLogger("transcreate")
 
@@ -504,6 +511,7 @@ def run_campaign(
     editor = open_editor(request.backend, request.effective_mode)
     storage = open_storage(request.out)
     plan = plan_run(request, editor.identity)
+    offer_image_link(editor, request, plan.creative.data)
     if on_plan is not None:
         on_plan(plan)
     results = run_jobs(
@@ -519,6 +527,16 @@ def run_campaign(
     )
     write_contact_sheet(plan, results, storage)
     return write_manifest(plan, results, storage, time.monotonic() - started)
+
+
+def offer_image_link(editor: Editor, request: RunRequest, image: bytes) -> None:
+    """When the creative is in object storage, let a model editor pass the provider a link to
+    it instead of its bytes (where the provider's API takes links)."""
+    model = getattr(editor, "model", editor)  # model+overlay wraps the model editor
+    offer = getattr(model, "offer_link", None)
+    link = input_link(request.image) if offer is not None else None
+    if offer is not None and link:
+        offer(image, link)
 
 
 def output_checks(request: RunRequest) -> OutputChecks | None:

@@ -180,3 +180,33 @@ def test_two_runs_at_once_leave_a_whole_manifest(seaweed, inputs, prefix):
     manifest = json.loads(read(seaweed, f"{prefix}/skincare-sale/manifest.json"))
     assert len(manifest["jobs"]) == 24
     assert {j["status"] for j in manifest["jobs"]} <= {"ok", "cached", "skipped"}
+
+
+def test_a_creative_in_s3_reaches_dashscope_as_a_link_not_bytes(
+    seaweed, inputs, prefix, tmp_path, monkeypatch
+):
+    from tests.servers.dashscope import FakeDashScope
+
+    campaign, image = inputs
+    with FakeDashScope(api_key="sk-test") as server:
+        monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test")
+        monkeypatch.setenv("DASHSCOPE_BASE_URL", f"{server.url}/api/v1")
+        monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.chdir(tmp_path)
+        summary = run_campaign(
+            RunRequest(
+                campaign=campaign,
+                image=image,
+                out=f"s3://{BUCKET}/{prefix}",
+                backend="dashscope",
+                locales="th",
+            )
+        )
+        sent = [
+            request.json()["input"]["messages"][0]["content"][0]["image"]
+            for request in server.requests
+            if request.path.endswith("/generation")
+        ]
+    assert summary.counts["ok"] == 6
+    assert sent and all(link.startswith("http://127.0.0.1") for link in sent)
+    assert all("X-Amz-Signature=" in link for link in sent)  # a presigned link, fetched by the fake

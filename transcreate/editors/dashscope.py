@@ -71,7 +71,8 @@ class DashScopeAPI:
                 f"{PROVIDER}: the image is {image.width}×{image.height} px as prepared; "
                 f"Qwen-Image-Edit takes sides of {low} to {high} px"
             )
-        content = [{"image": image.data_uri()}, {"text": instruction}]
+        # A link to the creative in object storage saves sending its bytes with every call.
+        content = [{"image": image.url or image.data_uri()}, {"text": instruction}]
         body = {
             "model": self.settings.model,
             "input": {"messages": [{"role": "user", "content": content}]},

@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,6 +65,7 @@ class PreparedImage:
     sha256: str
     width: int
     height: int
+    url: str | None = None  # a link to these same bytes a provider may fetch instead of an upload
 
     @property
     def extension(self) -> str:
@@ -86,7 +87,14 @@ class ModelAPI(Protocol):
 
 
 def prepare_image(data: bytes, max_side: int, max_bytes: int) -> PreparedImage:
-    """Scale the long side down to ``max_side``, re-encode (PNG, or JPEG when PNG is too big)."""
+    """Scale the long side down to ``max_side``, re-encode (PNG, or JPEG when PNG is too big).
+
+    An upright RGB PNG or JPEG already within both limits is sent as it is: re-encoding it would
+    only cost time, and its bytes (and so a link to the original) stay valid.
+    """
+    as_is = _acceptable_as_is(data, max_side, max_bytes)
+    if as_is is not None:
+        return as_is
     image = decode(data)
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
@@ -106,6 +114,20 @@ def prepare_image(data: bytes, max_side: int, max_bytes: int) -> PreparedImage:
     return PreparedImage(
         encoded, media_type, hashlib.sha256(encoded).hexdigest(), image.width, image.height
     )
+
+
+def _acceptable_as_is(data: bytes, max_side: int, max_bytes: int) -> PreparedImage | None:
+    if len(data) > max_bytes:
+        return None
+    with Image.open(io.BytesIO(data)) as image:
+        upright = image.getexif().get(0x0112, 1) == 1  # no EXIF rotation to apply
+        if image.format not in ("PNG", "JPEG") or image.mode != "RGB" or not upright:
+            return None
+        if max(image.size) > max_side:
+            return None
+        media_type = "image/png" if image.format == "PNG" else "image/jpeg"
+        width, height = image.size
+    return PreparedImage(data, media_type, hashlib.sha256(data).hexdigest(), width, height)
 
 
 def new_client(settings: ModelSettings, headers: Mapping[str, str] | None = None) -> httpx.Client:
@@ -301,6 +323,7 @@ class ModelEditor:
             ResultCache(settings.cache_dir, settings.cache_ttl) if settings.cache_dir else None
         )
         self.calls = 0  # model calls actually made by this editor (for summaries and benchmarks)
+        self._links: dict[str, str] = {}
         # Set by the flow: a slot of a cross-process limit (Prefect global concurrency) per call.
         self.gate: Callable[[], contextlib.AbstractContextManager[object]] | None = None
         self._count = threading.Lock()
@@ -325,8 +348,15 @@ class ModelEditor:
             raw = self.api.edit_image(prepared, instruction)
         return result_png(raw, self.settings.provider)
 
+    def offer_link(self, image: bytes, url: str) -> None:
+        """Tell the editor where the provider can fetch ``image`` itself (a presigned link to
+        the creative in object storage), so it need not be uploaded with every call."""
+        self._links[hashlib.sha256(image).hexdigest()] = url
+
     def _prepare(self, image: bytes) -> PreparedImage:
-        return _prepared(image, self.settings.max_side, self.settings.max_upload_bytes)
+        prepared = _prepared(image, self.settings.max_side, self.settings.max_upload_bytes)
+        link = self._links.get(prepared.sha256)  # only when the prepared bytes are the original
+        return replace(prepared, url=link) if link else prepared
 
 
 @lru_cache(maxsize=8)

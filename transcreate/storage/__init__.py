@@ -114,3 +114,13 @@ def read_input(location: str, max_bytes: int | None = None) -> bytes | None:
 
     bucket = urlsplit(location).netloc
     return S3Storage(f"s3://{bucket}").read_uri(location, max_bytes=max_bytes)
+
+
+def input_link(location: str) -> str | None:
+    """A link a model provider can fetch an ``s3://`` input from (presigned); None otherwise."""
+    if not location.startswith("s3://"):
+        return None
+    from transcreate.storage.s3 import S3Storage
+
+    parts = urlsplit(location)
+    return S3Storage(f"s3://{parts.netloc}").url(parts.path.lstrip("/"))
