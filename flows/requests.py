@@ -1,25 +1,40 @@
-"""The process-requests flow: every campaign sheet dropped into an inbox folder becomes one run.
+"""The process-requests flow: every campaign sheet dropped into an inbox becomes one run.
 
-A request is a campaign sheet ``NAME.csv`` (or ``NAME.xlsx``) with its base image beside it as
-``NAME.png``, ``.jpg``, ``.jpeg`` or ``.webp``; drop the image first, the sheet last, since the
-sheet is what a run picks up. The inbox keeps its history in three folders:
+The inbox is a folder or an ``s3://bucket/prefix``. A request is a campaign sheet ``NAME.csv``
+(or ``NAME.xlsx``) with its base image beside it as ``NAME.png``, ``.jpg``, ``.jpeg`` or
+``.webp``; drop the image first, the sheet last, since the sheet is what a run picks up. The
+inbox keeps its history in three folders (prefixes on S3):
 
-    inbox/processing/NAME.<token>/   claimed by a run (one atomic rename; no other run can take it)
+    inbox/processing/NAME.<token>/   claimed by a run; no other run can take it
     inbox/done/NAME.csv              localized; the manifest is under ``out/NAME/``
     inbox/failed/NAME.csv            with NAME.error.txt saying what is wrong; fix and drop it again
 
-A run that is killed leaves its claim in ``processing/``; move the files back into the inbox to
-try again (finished images are found again, not redone).
+A folder request is claimed by one atomic rename. S3 has no rename, so a run first creates
+``processing/NAME.claim`` with a conditional write (``If-None-Match: *``), which exactly one run
+wins; the winner copies the sheet and image into ``processing/NAME.<token>/``, deletes the
+originals, and deletes the marker only after settling, when the originals are gone. So no
+request is processed twice. The window that remains is on the other side: the originals are
+deleted only if unchanged since the copy (``If-Match``), so a sheet dropped again meanwhile under
+the same name stays for the next run; a store that ignores conditional deletes would delete it
+unprocessed. A store that ignores ``If-None-Match`` would let two runs claim one request. AWS S3
+and SeaweedFS honour both.
+
+A run that is killed leaves its claim in ``processing/``; move the files back into the inbox
+(on S3, also delete ``processing/NAME.claim``) to try again; finished images are found again,
+not redone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
+from botocore.exceptions import ClientError
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field
@@ -27,6 +42,9 @@ from pydantic import BaseModel, Field
 from flows.localize import localize_campaign
 from transcreate.locales import DEFAULT_LOCALES
 from transcreate.pipeline import RunRequest, RunSummary
+
+if TYPE_CHECKING:
+    from transcreate.storage.s3 import S3Storage
 
 SHEET_SUFFIXES = (".csv", ".xlsx")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")  # the first one found wins
@@ -65,15 +83,56 @@ class InboxSummary(BaseModel):
     failed: list[RequestResult] = Field(default_factory=list)
 
 
+class Claimed(Protocol):
+    """A request a run has taken, as the localize run sees it: where its sheet and image are."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def sheet(self) -> Path | str: ...
+    @property
+    def image(self) -> Path | str | None: ...
+
+
+ClaimT = TypeVar("ClaimT", bound=Claimed)
+
+
+class Inbox(Protocol[ClaimT]):
+    """Where requests are dropped: a folder (FolderInbox) or an s3:// prefix (S3Inbox)."""
+
+    location: str
+
+    def find_requests(self) -> list[str]:
+        """The file names of the sheets waiting at the top of the inbox, sorted."""
+        ...
+
+    def claim(self, request: str) -> ClaimT | None:
+        """Take a request for this run alone; None if another run has it (or it is gone)."""
+        ...
+
+    def settle(self, claimed: ClaimT, error: str | None = None) -> str:
+        """Move it to done/ or, beside NAME.error.txt, to failed/; returns where the sheet is."""
+        ...
+
+
+def open_inbox(location: str) -> Inbox[Any]:
+    """A folder (created if missing) or ``s3://bucket/prefix``, checked now: a wrong bucket or
+    missing credentials fail the run instead of sending every request to failed/."""
+    if location.startswith("s3://"):
+        from transcreate.storage.s3 import S3Storage  # boto3 loads only for S3
+
+        storage = S3Storage(location)
+        storage.check()
+        return S3Inbox(storage)
+    if "://" in location:
+        scheme = location.split("://", 1)[0]
+        raise ValueError(f"{location}: unknown scheme {scheme!r}; use a folder or s3://bucket/…")
+    return FolderInbox(Path(location))
+
+
 def find_requests(inbox: Path) -> list[Path]:
     """Campaign sheets waiting in the inbox, by name; hidden and Office lock files are not."""
-    return sorted(
-        path
-        for path in inbox.iterdir()
-        if path.suffix.lower() in SHEET_SUFFIXES
-        and not path.name.startswith((".", "~$"))
-        and path.is_file()
-    )
+    return sorted(path for path in inbox.iterdir() if _is_sheet(path.name) and path.is_file())
 
 
 def claim(sheet: Path, token: str | None = None) -> Claim | None:
@@ -90,20 +149,26 @@ def claim(sheet: Path, token: str | None = None) -> Claim | None:
         folder.rmdir()
         return None
     image = None
-    for candidate in _sidecar_images(sheet.parent, sheet.stem):
+    for candidate in _sidecar_images(os.listdir(sheet.parent), sheet.stem):
         try:
-            image = candidate.rename(folder / candidate.name)
+            image = (sheet.parent / candidate).rename(folder / candidate)
             break
         except FileNotFoundError:
             continue
     return Claim(sheet.stem, token, folder, claimed, image)
 
 
-def _sidecar_images(inbox: Path, stem: str) -> list[Path]:
+def _is_sheet(name: str) -> bool:
+    """A campaign sheet; hidden files and Office lock files are not."""
+    return PurePosixPath(name).suffix.lower() in SHEET_SUFFIXES and not name.startswith((".", "~$"))
+
+
+def _sidecar_images(names: Iterable[str], stem: str) -> list[str]:
+    """The base images named after the sheet, in order of preference."""
     found = {
-        path.suffix.lower(): path
-        for path in inbox.iterdir()
-        if path.stem == stem and path.suffix.lower() in IMAGE_SUFFIXES
+        PurePosixPath(name).suffix.lower(): name
+        for name in names
+        if PurePosixPath(name).stem == stem and PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES
     }
     return [found[suffix] for suffix in IMAGE_SUFFIXES if suffix in found]
 
@@ -175,33 +240,35 @@ def process_requests(
     """Localize every campaign sheet dropped into the inbox: one localize-campaign run each.
 
     Args:
-        inbox: Folder where requests are dropped: NAME.csv with NAME.png (.jpg, .jpeg, .webp).
-        out: Destination folder for the images and manifests (each under NAME/).
+        inbox: Folder or s3://bucket/prefix where requests are dropped: NAME.csv with NAME.png
+            (.jpg, .jpeg, .webp).
+        out: Destination folder or s3://bucket/prefix for the images and manifests (each under
+            NAME/).
         image: Base image for requests that come without one.
         locales: Target locales, e.g. id, th, zh, en (default: all supported).
         backend: Editor backend, e.g. local, dashscope, dify, openai.
     """
     logger = get_run_logger()
-    folder = Path(inbox).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    requests = open_inbox(inbox)
     # The run's own parameters are checked once, before any request is taken: a typo in them
     # fails this run instead of sending every request to failed/.
     template = RunRequest(
-        campaign=str(folder),
+        campaign=requests.location,
         image=image or "",
         out=out,
         backend=backend,
         locales=tuple(locales) if locales else DEFAULT_LOCALES,
     )
-    summary = InboxSummary(inbox=str(folder))
-    for sheet in find_requests(folder):
-        claimed = claim(sheet)
-        if claimed is None:
+    summary = InboxSummary(inbox=requests.location)
+    for request in requests.find_requests():
+        claimed = requests.claim(request)
+        if claimed is None:  # on S3, a processing/NAME.claim left by a killed run shows here
+            logger.info("%s: claimed by another run; skipped", request)
             continue
-        result = _localize(claimed, template, sheet.name)
+        result = _localize(requests, claimed, template, request)
         (summary.done if result.status == "done" else summary.failed).append(result)
         log = logger.info if result.status == "done" else logger.warning
-        log("%s → %s: %s", sheet.name, result.status, result.message)
+        log("%s → %s: %s", request, result.status, result.message)
     if summary.done or summary.failed:
         create_markdown_artifact(
             key="creative-requests",
@@ -209,13 +276,15 @@ def process_requests(
             description=f"{len(summary.done)} done, {len(summary.failed)} failed",
         )
     else:
-        logger.info("no requests in %s", folder)
+        logger.info("no requests in %s", requests.location)
     return summary
 
 
-def _localize(claimed: Claim, template: RunRequest, request: str) -> RequestResult:
+def _localize(
+    inbox: Inbox[ClaimT], claimed: ClaimT, template: RunRequest, request: str
+) -> RequestResult:
     try:
-        image = claimed.image or (Path(template.image) if template.image else None)
+        image = claimed.image or template.image or None
         if image is None:
             names = ", ".join(f"{claimed.name}{suffix}" for suffix in IMAGE_SUFFIXES)
             raise ValueError(
@@ -234,10 +303,162 @@ def _localize(claimed: Claim, template: RunRequest, request: str) -> RequestResu
     except Exception as exception:  # one bad request is reported and never blocks the others
         error = str(exception) if request in str(exception) else f"{request}: {exception}"
         message = error
-    moved = settle(claimed, error)
+    moved = inbox.settle(claimed, error)
     return RequestResult(
         request=request,
         status="done" if error is None else "failed",
         message=message,
-        moved_to=str(moved),
+        moved_to=moved,
     )
+
+
+# ---- a folder inbox: claims are atomic renames -------------------------------------------------
+
+
+class FolderInbox:
+    """An inbox folder on this machine (or a shared file system with atomic renames)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder.resolve()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.location = str(self.folder)
+
+    def find_requests(self) -> list[str]:
+        return [path.name for path in find_requests(self.folder)]
+
+    def claim(self, request: str) -> Claim | None:
+        return claim(self.folder / request)
+
+    def settle(self, claimed: Claim, error: str | None = None) -> str:
+        return str(settle(claimed, error))
+
+
+# ---- an S3 inbox: claims are conditional writes ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3Claim:
+    """A request this run has taken from S3: its marker created, its files copied under
+    processing/NAME.<token>/ (and the originals deleted)."""
+
+    name: str
+    token: str
+    sheet: str  # s3://bucket/…/processing/NAME.<token>/NAME.csv
+    image: str | None
+    marker: str  # the key of …/processing/NAME.claim; deleted last, when settled
+
+
+class S3Inbox:
+    """An inbox under ``s3://bucket/prefix``, through S3Storage's boto3 client (so credentials
+    and endpoint come from boto3's own configuration)."""
+
+    def __init__(self, storage: S3Storage):
+        self.client = storage.client
+        self.bucket = storage.bucket
+        self.root = f"{storage.prefix}/" if storage.prefix else ""
+        self.location = storage.location
+
+    def find_requests(self) -> list[str]:
+        names = (key.removeprefix(self.root) for key in self._objects(self.root))
+        return sorted(name for name in names if _is_sheet(name))
+
+    def claim(self, request: str) -> S3Claim | None:
+        name, token = PurePosixPath(request).stem, uuid.uuid4().hex[:12]
+        marker = f"{self.root}{PROCESSING}/{name}.claim"
+        if not self._create(marker, token.encode()):
+            return None  # another run holds NAME
+        folder = f"{self.root}{PROCESSING}/{name}.{token}/"
+        sheet = self._move(self.root + request, folder + request)
+        if sheet is None:  # settled by another run since we listed it, or replaced just now
+            self.client.delete_object(Bucket=self.bucket, Key=marker)
+            return None
+        image = None
+        for candidate in _sidecar_images(self._names(name), name):
+            image = self._move(self.root + candidate, folder + candidate)
+            if image is not None:
+                break
+        return S3Claim(name, token, self._uri(sheet), self._uri(image) if image else None, marker)
+
+    def settle(self, claimed: S3Claim, error: str | None = None) -> str:
+        destination = f"{self.root}{FAILED if error is not None else DONE}/"
+        files = [self._key(claimed.sheet), *([self._key(claimed.image)] if claimed.image else [])]
+        suffixes = [PurePosixPath(key).suffix for key in files] + [".error.txt"]
+        stem = claimed.name
+        # Race-free: only the holder of NAME.claim settles a request called NAME.
+        taken = self._objects(f"{destination}{stem}.")
+        if any(f"{destination}{stem}{suffix}" in taken for suffix in suffixes):
+            stem = f"{claimed.name}.{claimed.token}"
+        if error is not None:  # written first: whoever sees the sheet in failed/ finds the reason
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=f"{destination}{stem}.error.txt",
+                Body=(error.rstrip() + "\n").encode(),
+                ContentType="text/plain; charset=utf-8",
+            )
+        moved = []
+        for key in files:
+            target = f"{destination}{stem}{PurePosixPath(key).suffix}"
+            self.client.copy_object(
+                Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": key}
+            )
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+            moved.append(target)
+        self.client.delete_object(Bucket=self.bucket, Key=claimed.marker)
+        return self._uri(moved[0])
+
+    def _create(self, key: str, body: bytes) -> bool:
+        """Write ``key`` only if no object has that name; False if one has."""
+        for _ in range(3):
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+                return True
+            except ClientError as error:
+                if _code(error) == "PreconditionFailed":
+                    return False
+                # AWS answers 409 to writes racing for one key: ask again, to learn who won.
+                if _code(error) != "ConditionalRequestConflict":
+                    raise
+        return False
+
+    def _move(self, source: str, target: str) -> str | None:
+        """Copy ``source`` to ``target`` and delete it, unless it changes meanwhile; the target,
+        or None if the source is gone or changed before the copy."""
+        try:
+            etag = self.client.head_object(Bucket=self.bucket, Key=source)["ETag"]
+            self.client.copy_object(
+                Bucket=self.bucket,
+                Key=target,
+                CopySource={"Bucket": self.bucket, "Key": source},
+                CopySourceIfMatch=etag,
+            )
+        except ClientError as error:
+            if _code(error) in ("404", "NoSuchKey", "PreconditionFailed"):
+                return None
+            raise
+        try:  # only the version copied: one dropped again since is a new request, left be
+            self.client.delete_object(Bucket=self.bucket, Key=source, IfMatch=etag)
+        except ClientError as error:
+            if _code(error) not in ("404", "NoSuchKey", "PreconditionFailed"):
+                raise
+        return target
+
+    def _names(self, stem: str) -> list[str]:
+        """Names at the top of the inbox that start with ``stem.``."""
+        return [key.removeprefix(self.root) for key in self._objects(f"{self.root}{stem}.")]
+
+    def _objects(self, prefix: str) -> set[str]:
+        """Keys starting with ``prefix``, not in a deeper folder."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, Delimiter="/"
+        )
+        return {item["Key"] for page in pages for item in page.get("Contents", [])}
+
+    def _uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def _key(self, uri: str) -> str:
+        return uri.removeprefix(f"s3://{self.bucket}/")
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

@@ -1,0 +1,172 @@
+"""The process-requests flow with its inbox under s3:// (SeaweedFS on loopback): each request is
+claimed once, by a conditional write, and settled into done/ or failed/."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from typing import Any
+
+import pytest
+
+from flows.requests import open_inbox
+from tests.integration.conftest import BUCKET
+from tests.integration.test_requests import _without_column
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def s3_run(prefect_api, seaweed, sample_campaign, sample_image):
+    """A good request and a malformed one dropped into an S3 inbox, then one run of the flow."""
+    from flows.requests import process_requests
+
+    prefix = f"requests/{secrets.token_hex(4)}"
+    drop = _dropper(seaweed, f"{prefix}/inbox")
+    drop("spring-promo.png", sample_image.read_bytes())
+    drop("spring-promo.csv", sample_campaign.read_bytes())
+    drop("no-variants.png", sample_image.read_bytes())
+    drop("no-variants.csv", _without_column(sample_campaign, "variant").encode())
+    state = process_requests(
+        inbox=f"s3://{BUCKET}/{prefix}/inbox", out=f"s3://{BUCKET}/{prefix}/out", return_state=True
+    )
+    return state, prefix
+
+
+@pytest.fixture
+def inbox(seaweed) -> str:
+    return f"requests/{secrets.token_hex(4)}/inbox"
+
+
+def test_the_good_request_is_localized_once_into_s3(seaweed, s3_run):
+    state, prefix = s3_run
+    assert state.is_completed()
+    assert {key.split("/")[0] for key in _keys(seaweed, f"{prefix}/out")} == {"spring-promo"}
+    manifest = json.loads(_read(seaweed, f"{prefix}/out/spring-promo/manifest.json"))
+    assert sum(job["status"] == "ok" for job in manifest["jobs"]) == 22
+    assert manifest["campaign"] == "spring-promo"
+
+
+def test_each_s3_request_ends_in_done_or_failed_with_its_image(seaweed, s3_run):
+    state, prefix = s3_run
+    assert _keys(seaweed, f"{prefix}/inbox") == [
+        "done/spring-promo.csv",
+        "done/spring-promo.png",
+        "failed/no-variants.csv",
+        "failed/no-variants.error.txt",
+        "failed/no-variants.png",
+    ]  # nothing left at the top of the inbox, nothing in processing/
+    [done] = state.result().done
+    assert done.moved_to == f"s3://{BUCKET}/{prefix}/inbox/done/spring-promo.csv"
+
+
+def test_a_malformed_s3_request_gets_an_error_object_naming_it(seaweed, s3_run):
+    state, prefix = s3_run
+    error = _read(seaweed, f"{prefix}/inbox/failed/no-variants.error.txt").decode()
+    assert "no-variants.csv" in error
+    assert "missing column(s) variant" in error
+    [failed] = state.result().failed
+    assert (failed.request, failed.status) == ("no-variants.csv", "failed")
+
+
+def test_a_second_run_takes_nothing_from_s3(seaweed, s3_run):
+    from flows.requests import process_requests
+
+    _, prefix = s3_run
+    before = _keys(seaweed, prefix)
+    summary = process_requests(
+        inbox=f"s3://{BUCKET}/{prefix}/inbox", out=f"s3://{BUCKET}/{prefix}/out"
+    )
+    assert (summary.done, summary.failed) == ([], [])
+    assert _keys(seaweed, prefix) == before
+
+
+@pytest.mark.parametrize("claimers", [2, 8])
+def test_of_racing_s3_claimers_exactly_one_wins(seaweed, inbox, claimers):
+    drop = _dropper(seaweed, inbox)
+    drop("sale.png", b"\x89PNG")
+    drop("sale.csv", b"variant,headline\n")
+    inboxes = [open_inbox(f"s3://{BUCKET}/{inbox}") for _ in range(claimers)]  # a client each
+    start = threading.Barrier(claimers)
+    claims: list[Any] = []
+
+    def race(requests: Any) -> None:
+        start.wait()
+        claims.append(requests.claim("sale.csv"))
+
+    threads = [threading.Thread(target=race, args=(requests,)) for requests in inboxes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    winners = [claimed for claimed in claims if claimed is not None]
+    assert len(claims) == claimers
+    assert len(winners) == 1
+    [winner] = winners
+    folder = f"processing/sale.{winner.token}"
+    assert _keys(seaweed, inbox) == [
+        f"{folder}/sale.csv",
+        f"{folder}/sale.png",
+        "processing/sale.claim",
+    ]
+    assert winner.sheet == f"s3://{BUCKET}/{inbox}/{folder}/sale.csv"
+
+
+def test_a_sheet_dropped_again_while_claimed_waits_for_the_next_run(seaweed, inbox):
+    drop = _dropper(seaweed, inbox)
+    drop("sale.png", b"\x89PNG")
+    drop("sale.csv", b"variant,headline\nfirst,Hello\n")
+    requests = open_inbox(f"s3://{BUCKET}/{inbox}")
+    first = requests.claim("sale.csv")
+    assert first is not None
+    drop("sale.csv", b"variant,headline\nsecond,Hello\n")
+    assert requests.claim("sale.csv") is None  # NAME is held until the first one settles
+    assert requests.settle(first) == f"s3://{BUCKET}/{inbox}/done/sale.csv"
+    second = requests.claim("sale.csv")
+    assert second is not None and second.image is None  # the image went with the first
+    assert _read(seaweed, second.sheet.removeprefix(f"s3://{BUCKET}/")).endswith(b"second,Hello\n")
+    requests.settle(second, "sale.csv: no base image")
+    assert _keys(seaweed, inbox) == [
+        "done/sale.csv",
+        "done/sale.png",
+        "failed/sale.csv",
+        "failed/sale.error.txt",
+    ]
+
+
+def test_an_s3_request_settled_twice_under_one_name_keeps_both(seaweed, inbox):
+    drop = _dropper(seaweed, inbox)
+    requests = open_inbox(f"s3://{BUCKET}/{inbox}")
+    tokens = []
+    for _ in range(2):
+        drop("sale.csv", b"variant,headline\n")
+        claimed = requests.claim("sale.csv")
+        assert claimed is not None
+        requests.settle(claimed)
+        tokens.append(claimed.token)
+    assert _keys(seaweed, inbox) == sorted(["done/sale.csv", f"done/sale.{tokens[1]}.csv"])
+
+
+def _dropper(seaweed, folder: str) -> Any:
+    client = seaweed.client()
+
+    def drop(name: str, body: bytes) -> None:
+        client.put_object(Bucket=BUCKET, Key=f"{folder}/{name}", Body=body)
+
+    return drop
+
+
+def _keys(seaweed, prefix: str) -> list[str]:
+    """Every key under ``prefix/``, relative to it, sorted."""
+    pages = (
+        seaweed.client()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=BUCKET, Prefix=f"{prefix}/")
+    )
+    found = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    return sorted(key.removeprefix(f"{prefix}/") for key in found)
+
+
+def _read(seaweed, key: str) -> bytes:
+    return bytes(seaweed.client().get_object(Bucket=BUCKET, Key=key)["Body"].read())
