@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from transcreate.errors import TranscreateError
+from transcreate.errors import SetupError, TranscreateError
 from transcreate.manifest import JobResult
 from transcreate.pipeline import RunPlan, RunRequest, RunSummary, run_campaign
 from transcreate.resources import data_dir
@@ -167,8 +167,12 @@ def _run_here(request: RunRequest) -> RunSummary:
 
 def _run_with_prefect(request: RunRequest, on_dask: bool) -> RunSummary:
     if on_dask:
-        from flows.dask import localize_campaign_on_dask
-
+        try:
+            from flows.dask import localize_campaign_on_dask
+        except ImportError as error:
+            raise SetupError(
+                f"--dask needs prefect-dask ({error}); pip install -e '.[dask]'"
+            ) from None
         return localize_campaign_on_dask(request)
     from flows.localize import localize_campaign
 
