@@ -24,3 +24,10 @@ def sample_campaign() -> Path:
 @pytest.fixture(scope="session")
 def sample_image() -> Path:
     return EXAMPLES / "creative.png"
+
+
+def counts(**given: int) -> dict[str, int]:
+    """A run's counts by status, every status present: ``counts(ok=22, skipped=2)``."""
+    from transcreate.manifest import STATUSES
+
+    return {status: given.get(status, 0) for status in STATUSES}

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import counts
 from transcreate.manifest import (
     STATUSES,
     JobResult,
@@ -125,14 +126,7 @@ def test_formula_safe_never_starts_with_a_trigger(value: str) -> None:
 def test_records_json_counts_every_status(results: list[JobResult]) -> None:
     document = json.loads(records_json(results, {"campaign": "sale"}))
     assert document["campaign"] == "sale"
-    assert document["counts"] == {
-        "ok": 1,
-        "cached": 1,
-        "failed": 1,
-        "skipped": 1,
-        "blocked": 0,
-        "needs_review": 0,
-    }
+    assert document["counts"] == counts(ok=1, cached=1, failed=1, skipped=1)
 
 
 def test_records_json_has_one_record_per_job(results: list[JobResult]) -> None:
@@ -150,8 +144,8 @@ def test_records_json_is_readable_utf8() -> None:
 
 
 def test_count_by_status_names_every_status_even_when_zero() -> None:
-    counts = count_by_status([JobResult("s", "id", "ok"), JobResult("s", "th", "ok")])
-    assert counts == {
+    by_status = count_by_status([JobResult("s", "id", "ok"), JobResult("s", "th", "ok")])
+    assert by_status == {
         "ok": 2,
         "cached": 0,
         "failed": 0,
@@ -159,7 +153,7 @@ def test_count_by_status_names_every_status_even_when_zero() -> None:
         "blocked": 0,
         "needs_review": 0,
     }
-    assert tuple(counts) == STATUSES
+    assert tuple(by_status) == STATUSES
 
 
 def test_count_by_status_of_nothing_is_all_zero() -> None:
