@@ -53,7 +53,7 @@ def contact_sheet(
                 sheet.paste(thumbnail, (left + 4, top + 4))
                 continue
             result = cells.get((variant, locale))
-            status = result.status if result else "—"
+            status = result.status if result else "no job"
             draw.rectangle(
                 (left + 4, top + 4, left + THUMBNAIL - 4, top + THUMBNAIL - 4),
                 outline=(200, 200, 200),

@@ -475,7 +475,8 @@ def write_contact_sheet(
         return storage.get(output_key(campaign, result.locale, result.variant, result.key or ""))
 
     variants = plan.variants[:CONTACT_SHEET_VARIANTS]
-    sheet = contact_sheet(results, variants, list(plan.request.locales), read)
+    cells = [*results, *plan.settled]  # skipped and blocked cells say so on the sheet
+    sheet = contact_sheet(cells, variants, list(plan.request.locales), read)
     key = object_key(campaign, "contact-sheet.png")
     storage.put(key, sheet, "image/png")
     return storage.url(key), len(variants)
