@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -211,7 +212,8 @@ def plan_run(request: RunRequest, editor_identity: str) -> RunPlan:
 
 def _guard(jobs: Sequence[EditJob], request: RunRequest) -> tuple[list[EditJob], list[JobResult]]:
     """Refuse, before anything is paid for, jobs the policy blocks or a model would not take."""
-    policy = load_policy(Path(request.policy) if request.policy else None)
+    chosen = request.policy or os.environ.get("TRANSCREATE_POLICY")
+    policy = load_policy(Path(chosen) if chosen else None)
     limit = request.max_instruction_chars
     sends_instruction = request.effective_mode != "overlay"
     allowed, blocked = [], []

@@ -128,3 +128,22 @@ def test_the_audit_log_has_a_line_per_attempt_and_no_secrets(sheet, sample_image
     assert sorted(line["status"] for line in lines) == ["ok", "ok", "retryable"]
     assert {"time", "run", "job_key", "backend", "attempt", "seconds", "bytes_in"} <= set(lines[0])
     assert "sk-guard-secret" not in text and "iVBOR" not in text  # no key, no base64 PNG
+
+
+def test_a_policy_of_ones_own_is_taken_from_the_environment(
+    sheet, sample_image, tmp_path, monkeypatch
+):
+    policy = tmp_path / "strict.toml"
+    policy.write_text(
+        'version = "house-1"\n\n[[rule]]\nid = "no-sales"\ndescription = "no sales talk"\n'
+        '[rule.phrases]\nen = ["big sale"]\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("TRANSCREATE_POLICY", str(policy))
+    run_campaign(
+        RunRequest(campaign=str(sheet), image=str(sample_image), out=str(tmp_path), locales="en")
+    )
+    good = next(r for r in records(tmp_path) if r["variant"] == "good")
+    assert (
+        good["status"] == "blocked" and "house-1" in good["error"] and "no-sales" in good["error"]
+    )
