@@ -116,9 +116,10 @@ def test_a_killed_run_resumes_without_paying_twice(seaweed, inputs, prefix, mode
     output, _ = second.communicate(timeout=120)
     assert second.returncode == 0, output
     manifest = json.loads(read(seaweed, f"{prefix}/skincare-sale/manifest.json"))
-    # what was stored is found again, and only the rest is edited
-    assert manifest["counts"]["cached"] == done_before
-    assert manifest["counts"]["ok"] == 22 - done_before
+    # what was stored is found again, and only the rest is edited (an upload the store was
+    # still finishing at the kill may land after the count: hence >=)
+    assert manifest["counts"]["cached"] >= done_before
+    assert manifest["counts"]["ok"] + manifest["counts"]["cached"] == 22
     # every job was paid for once, except the calls in flight when the first run was killed
     assert server.edits <= 22 + 2  # 2: the run's concurrency
 
