@@ -112,7 +112,7 @@ def test_harmless_cells_are_left_alone(value: str) -> None:
     assert formula_safe(value) == value
 
 
-@settings(max_examples=50, database=None)
+@settings(max_examples=50, deadline=None, database=None)
 @given(value=st.text(max_size=20))
 def test_formula_safe_never_starts_with_a_trigger(value: str) -> None:
     safe = formula_safe(value)

@@ -255,21 +255,21 @@ def test_skeleton_keeps_words_apart_and_sentences_further_apart() -> None:
     assert skeleton("fa-ce, “swap”") == "face|swap "
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(st.text())
 def test_normalize_is_idempotent(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.lists(st.text(), max_size=4))
 def test_check_never_raises_on_any_unicode(policy: Policy, texts: list[str]) -> None:
     match = policy.check(*texts)
     assert match is None or match.rule_id in {rule.id for rule in policy.rules}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=30))
 def test_a_blocked_phrase_stays_blocked_whatever_surrounds_it(policy: Policy, noise: str) -> None:
     assert policy.check(f"{noise}\n删除人脸\n{noise}") is not None

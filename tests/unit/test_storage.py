@@ -41,7 +41,7 @@ def test_key_part_is_at_most_100_characters() -> None:
     assert len(key_part("x" * 500)) == 100
 
 
-@settings(max_examples=50, database=None)
+@settings(max_examples=50, deadline=None, database=None)
 @given(text=st.text(max_size=120))
 def test_key_part_is_never_empty_dot_or_a_path(text: str) -> None:
     part = key_part(text)
