@@ -144,9 +144,10 @@ def test_a_missing_bucket_fails_before_any_model_call(seaweed, inputs, model):
     assert server.edits == 0
 
 
-def test_an_unreachable_endpoint_fails_fast(seaweed, sample_campaign, sample_image, model):
+def test_an_unreachable_endpoint_fails_before_any_model_call(
+    seaweed, sample_campaign, sample_image, model
+):
     server, env = model
-    started = time.monotonic()
     run = cli(
         "run",
         str(sample_campaign),
@@ -160,7 +161,6 @@ def test_an_unreachable_endpoint_fails_fast(seaweed, sample_campaign, sample_ima
     )
     output, _ = run.communicate(timeout=60)
     assert run.returncode == 2 and "127.0.0.1:9" in output
-    assert time.monotonic() - started < 30
     assert server.edits == 0
 
 

@@ -3,7 +3,6 @@ the product itself asks for."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -225,20 +224,6 @@ def test_the_first_text_that_breaks_a_rule_is_reported(policy: Policy) -> None:
     match = policy.check("Big Sale", "伪造证件", "face swap")
     assert match is not None
     assert match.rule_id == "forged-documents"
-
-
-def test_checking_ten_thousand_jobs_takes_seconds_not_minutes(policy: Policy) -> None:
-    texts = (
-        "Tambahkan “Diskon Besar” berwarna kuning di tengah bawah. Di bawahnya, tambahkan "
-        "“Hanya Rp199.000”. Tambahkan tombol bertuliskan “Beli sekarang”. Jangan ubah produk "
-        "dan latar belakang.",
-        "Diskon Besar",
-        "Beli sekarang",
-    )
-    started = time.perf_counter()
-    for _ in range(10_000):
-        policy.check(*texts)
-    assert time.perf_counter() - started < 10  # about 1.5 s on a laptop core
 
 
 # --- normalization -------------------------------------------------------------------------------
