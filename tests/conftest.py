@@ -31,3 +31,12 @@ def counts(**given: int) -> dict[str, int]:
     from transcreate.manifest import STATUSES
 
     return {status: given.get(status, 0) for status in STATUSES}
+
+
+def use_fake_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: object) -> None:
+    """Point transcreate at a fake model API the way a user would: the provider's variables, a
+    fresh result cache, and a working folder with no transcreate.toml of anyone else's."""
+    for name, value in server.environment().items():  # type: ignore[attr-defined]
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)

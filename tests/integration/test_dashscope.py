@@ -13,7 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import counts
+from tests.conftest import counts, use_fake_model
 from tests.servers.base import Fault, Reply
 from tests.servers.dashscope import (
     GENERATION,
@@ -217,10 +217,7 @@ def test_the_fake_rejects_a_malformed_request_like_the_service(server):
 
 @pytest.fixture
 def configured(server, tmp_path, monkeypatch):
-    monkeypatch.setenv("DASHSCOPE_API_KEY", KEY)
-    monkeypatch.setenv("DASHSCOPE_BASE_URL", f"{server.url}/api/v1")
-    monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)  # no transcreate.toml from elsewhere
+    use_fake_model(monkeypatch, tmp_path, server)
     return server
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.conftest import use_fake_model
 from tests.servers.base import Fault, Reply
 from tests.servers.dify import FakeDify, Outcome, form_fields, rate_limited, server_error, slow
 from transcreate.campaign import read_campaign
@@ -249,10 +250,7 @@ def test_an_unknown_response_mode_is_a_setup_error(settings):
 
 @pytest.fixture
 def configured(server, tmp_path, monkeypatch):
-    monkeypatch.setenv("DIFY_API_KEY", KEY)
-    monkeypatch.setenv("DIFY_BASE_URL", f"{server.url}/v1")
-    monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)  # no transcreate.toml from elsewhere
+    use_fake_model(monkeypatch, tmp_path, server)
     return server
 
 

@@ -11,6 +11,7 @@ import uuid
 import pytest
 from PIL import Image
 
+from tests.conftest import use_fake_model
 from tests.servers.base import FakeServer, Reply, Request
 from tests.servers.openai import FakeOpenAIImages
 from transcreate.callbacks import SIGNATURE_HEADER, verify
@@ -180,10 +181,7 @@ def test_a_global_concurrency_limit_bounds_calls_to_the_model(
 
     asyncio.run(_create_limit("transcreate-openai", 1))
     with FakeOpenAIImages(api_key="sk-test", latency=0.05) as server:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
-        monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
-        monkeypatch.chdir(tmp_path)
+        use_fake_model(monkeypatch, tmp_path, server)
         summary = localize_campaign(
             sample_request(
                 sample_campaign, sample_image, tmp_path / "out", backend="openai", concurrency=8
@@ -226,10 +224,7 @@ def test_the_flow_applies_output_checks(sample_campaign, sample_image, tmp_path,
     from flows.localize import localize_campaign
 
     with FakeOpenAIImages(api_key="sk-test", echo=True) as server:  # hands back no copy
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
-        monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
-        monkeypatch.chdir(tmp_path)
+        use_fake_model(monkeypatch, tmp_path, server)
         request = sample_request(
             sample_campaign, sample_image, tmp_path / "out", locales="zh", backend="openai"
         )

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.conftest import use_fake_model
 from tests.servers.base import Fault, Reply
 from tests.servers.openai import FakeOpenAIImages, parse_multipart
 from transcreate.pipeline import RunRequest, run_campaign
@@ -30,10 +31,7 @@ def sheet(tmp_path):
 @pytest.fixture
 def model(tmp_path, monkeypatch):
     with FakeOpenAIImages(api_key="sk-guard-secret") as server:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-guard-secret")
-        monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
-        monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
-        monkeypatch.chdir(tmp_path)
+        use_fake_model(monkeypatch, tmp_path, server)
         yield server
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.conftest import use_fake_model
 from tests.servers.base import Fault, Reply
 from tests.servers.openai import FakeOpenAIImages, parse_multipart
 from transcreate.campaign import read_campaign
@@ -158,10 +159,7 @@ def test_a_wrong_key_fails_without_retry_and_without_echoing_the_key(
 
 @pytest.fixture
 def configured(server, tmp_path, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
-    monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)  # no transcreate.toml from elsewhere
+    use_fake_model(monkeypatch, tmp_path, server)
     return server
 
 

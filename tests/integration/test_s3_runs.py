@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import counts
+from tests.conftest import counts, use_fake_model
 from tests.integration.conftest import BUCKET
 from tests.servers.openai import FakeOpenAIImages
 from transcreate.pipeline import RunRequest, run_campaign
@@ -88,14 +88,8 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
 @pytest.fixture
 def model(tmp_path):
     with FakeOpenAIImages(api_key="sk-test", latency=0.3) as server:
-        yield (
-            server,
-            {
-                "OPENAI_API_KEY": "sk-test",
-                "OPENAI_BASE_URL": f"{server.url}/v1",
-                "TRANSCREATE_CACHE_DIR": str(tmp_path / "cache"),
-            },
-        )
+        # the CLI runs in a subprocess: it gets the variables, not monkeypatch
+        yield server, {**server.environment(), "TRANSCREATE_CACHE_DIR": str(tmp_path / "cache")}
 
 
 def test_a_killed_run_resumes_without_paying_twice(seaweed, inputs, prefix, model):
@@ -184,10 +178,7 @@ def test_a_creative_in_s3_reaches_dashscope_as_a_link_not_bytes(
 
     campaign, image = inputs
     with FakeDashScope(api_key="sk-test") as server:
-        monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-test")
-        monkeypatch.setenv("DASHSCOPE_BASE_URL", f"{server.url}/api/v1")
-        monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
-        monkeypatch.chdir(tmp_path)
+        use_fake_model(monkeypatch, tmp_path, server)
         summary = run_campaign(
             RunRequest(
                 campaign=campaign,

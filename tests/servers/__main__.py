@@ -14,11 +14,7 @@ from tests.servers.dashscope import FakeDashScope
 from tests.servers.dify import FakeDify
 from tests.servers.openai import FakeOpenAIImages
 
-FAKES = {
-    "dashscope": (FakeDashScope, "DASHSCOPE", "/api/v1"),
-    "dify": (FakeDify, "DIFY", "/v1"),
-    "openai": (FakeOpenAIImages, "OPENAI", "/v1"),
-}
+FAKES = {"dashscope": FakeDashScope, "dify": FakeDify, "openai": FakeOpenAIImages}
 
 
 def main() -> None:
@@ -26,11 +22,11 @@ def main() -> None:
     parser.add_argument("backend", choices=sorted(FAKES))
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per model call")
     arguments = parser.parse_args()
-    fake_class, prefix, path = FAKES[arguments.backend]
-    with fake_class() as server:
+    with FAKES[arguments.backend]() as server:
         server.latency = arguments.latency
         print(f"fake {arguments.backend} API on {server.url}; in another shell:")
-        print(f"  export {prefix}_BASE_URL={server.url}{path} {prefix}_API_KEY={server.api_key}")
+        exports = " ".join(f"{name}={value}" for name, value in server.environment().items())
+        print(f"  export {exports}")
         print(
             "  .venv/bin/transcreate run examples/skincare-sale.csv --image examples/creative.png"
             f" --backend {arguments.backend} --out out/{arguments.backend}"

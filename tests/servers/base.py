@@ -7,6 +7,8 @@ reply, in order. Every request is logged in `server.requests` (method, path, hea
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import threading
 import time
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from PIL import Image, ImageDraw
 
 
 @dataclass
@@ -52,6 +56,21 @@ class Fault:
     times: int = 1
 
 
+def edited(image: bytes | Image.Image, instruction: str) -> bytes:
+    """Every fake model's edit: a band across the bottom, coloured by the instruction, as PNG."""
+    if isinstance(image, bytes):
+        with Image.open(io.BytesIO(image)) as source:
+            picture = source.convert("RGB")
+    else:
+        picture = image.convert("RGB")
+    colour = tuple(hashlib.sha256(instruction.encode()).digest()[:3])
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((0, picture.height * 3 // 4, picture.width, picture.height), fill=colour)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that timed out and hung up is what the timeout tests do on purpose.
@@ -62,6 +81,11 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FakeServer:
+    #: how transcreate finds this API: ``<env_prefix>_BASE_URL`` = url + api_path, and the key
+    env_prefix = ""
+    api_path = ""
+    api_key = ""
+
     def __init__(self, latency: float = 0.0) -> None:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
@@ -77,6 +101,13 @@ class FakeServer:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def environment(self) -> dict[str, str]:
+        """The provider's variables that point transcreate at this fake."""
+        return {
+            f"{self.env_prefix}_BASE_URL": f"{self.url}{self.api_path}",
+            f"{self.env_prefix}_API_KEY": self.api_key,
+        }
 
     def start(self) -> FakeServer:
         self._thread.start()

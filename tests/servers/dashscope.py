@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import io
 import itertools
 import uuid
 from typing import Any
 
 import httpx
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from tests.servers.base import FakeServer, Reply, Request
+from tests.servers.base import FakeServer, Reply, Request, edited
 
 GENERATION = "/api/v1/services/aigc/multimodal-generation/generation"
 MODELS = frozenset(
@@ -82,18 +81,9 @@ def oversized(size: int) -> Reply:
     return Reply(200, b"\x89PNG" + b"\0" * (size - 4), {"Content-Type": "image/png"})
 
 
-def edited(picture: Image.Image, instruction: str) -> bytes:
-    """The fake model's edit: a band across the bottom, coloured by the instruction."""
-    picture = picture.convert("RGB")
-    colour = tuple(hashlib.sha256(instruction.encode()).digest()[:3])
-    draw = ImageDraw.Draw(picture)
-    draw.rectangle((0, picture.height * 3 // 4, picture.width, picture.height), fill=colour)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 class FakeDashScope(FakeServer):
+    env_prefix, api_path = "DASHSCOPE", "/api/v1"
+
     def __init__(self, api_key: str = "sk-test-not-a-real-key") -> None:
         super().__init__()
         self.api_key = api_key

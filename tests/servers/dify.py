@@ -34,9 +34,9 @@ from email.policy import default
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from tests.servers.base import FakeServer, Fault, Reply, Request
+from tests.servers.base import FakeServer, Fault, Reply, Request, edited
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "gif", "svg")  # api/core/file/constants.py
 SECRET = b"fake-dify-secret-key"
@@ -91,17 +91,6 @@ def form_fields(request: Request) -> dict[str, tuple[str | None, str | None, byt
     return fields
 
 
-def edited(image: bytes, instruction: str) -> bytes:
-    """The fake model's edit: a band across the top, coloured by the instruction."""
-    with Image.open(io.BytesIO(image)) as source:
-        picture = source.convert("RGB")
-    colour = tuple(hashlib.sha256(instruction.encode()).digest()[:3])
-    ImageDraw.Draw(picture).rectangle((0, 0, picture.width, picture.height // 5), fill=colour)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def signature(file_id: str, timestamp: str, nonce: str) -> str:
     message = f"file-preview|{file_id}|{timestamp}|{nonce}".encode()
     return base64.urlsafe_b64encode(hmac.new(SECRET, message, hashlib.sha256).digest()).decode()
@@ -112,6 +101,8 @@ def event(name: str, **fields: Any) -> bytes:
 
 
 class FakeDify(FakeServer):
+    env_prefix, api_path = "DIFY", "/v1"
+
     def __init__(self, api_key: str = "app-test-not-a-real-key") -> None:
         super().__init__()
         self.api_key = api_key

@@ -8,15 +8,11 @@ on the prompt. Results come back as base64 or, with response_format=url, as a li
 from __future__ import annotations
 
 import base64
-import hashlib
-import io
 import itertools
 from email.parser import BytesParser
 from email.policy import default
 
-from PIL import Image, ImageDraw
-
-from tests.servers.base import FakeServer, Reply, Request
+from tests.servers.base import FakeServer, Reply, Request, edited
 
 MODELS = ("Qwen/Qwen-Image-Edit-2509", "qwen-image-edit")
 
@@ -41,19 +37,9 @@ def parse_multipart(request: Request) -> dict[str, tuple[str | None, bytes]]:
     return fields
 
 
-def edited(image: bytes, prompt: str) -> bytes:
-    """The fake model's edit: a band across the bottom, coloured by the prompt."""
-    with Image.open(io.BytesIO(image)) as source:
-        picture = source.convert("RGB")
-    colour = tuple(hashlib.sha256(prompt.encode()).digest()[:3])
-    draw = ImageDraw.Draw(picture)
-    draw.rectangle((0, picture.height * 3 // 4, picture.width, picture.height), fill=colour)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 class FakeOpenAIImages(FakeServer):
+    env_prefix, api_path = "OPENAI", "/v1"
+
     def __init__(
         self,
         api_key: str = "sk-test-not-a-real-key",
