@@ -51,7 +51,8 @@ def write_campaign(path: Path, jobs: int) -> None:
 
 def child(arguments: argparse.Namespace) -> None:
     """One measured run in this process; prints a JSON line."""
-    from transcreate.pipeline import RunRequest, batches, run_campaign
+    from transcreate.pipeline import batches, run_campaign
+    from transcreate.request import RunRequest
 
     request = RunRequest(
         campaign=arguments.campaign,
@@ -66,10 +67,10 @@ def child(arguments: argparse.Namespace) -> None:
     started = time.perf_counter()
     task_runs = 0
     if arguments.runner == "prefect":
-        from flows.localize import MAX_BATCHES, localize_campaign
         from transcreate.campaign import read_campaign
+        from transcreate.flows.localize import MAX_BATCHES, localize_request
 
-        summary = localize_campaign(request)
+        summary = localize_request(request)
         count = len(read_campaign(arguments.campaign).variants) * len(LOCALES)
         task_runs = len(batches(range(count), max_batches=MAX_BATCHES))  # type: ignore[arg-type]
     else:
@@ -115,13 +116,10 @@ def main() -> None:
             fail_every=arguments.fail_every,
         ) as server,
     ):
-        config = Path(folder) / "transcreate.toml"
-        config.write_text(f"[backends.openai]\nmax_concurrency = {arguments.concurrency}\n")
         env = {
             **os.environ,
             "OPENAI_API_KEY": "sk-bench",
             "OPENAI_BASE_URL": f"{server.url}/v1",
-            "TRANSCREATE_CONFIG": str(config),
             "PREFECT_LOGGING_LEVEL": "WARNING",
         }
         for size in (int(text) for text in arguments.sizes.split(",")):

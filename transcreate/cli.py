@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -20,7 +20,8 @@ from rich.table import Table
 
 from transcreate.errors import SetupError, TranscreateError
 from transcreate.manifest import JobResult
-from transcreate.pipeline import RunPlan, RunRequest, RunSummary, run_campaign
+from transcreate.pipeline import RunPlan, RunSummary, run_campaign
+from transcreate.request import RunRequest
 from transcreate.resources import data_dir
 
 app = typer.Typer(
@@ -78,16 +79,16 @@ def run(
             image=image,
             out=out,
             locales=tuple(locales.split(",")),
-            backend=backend,
-            mode=mode,
+            backend=backend,  # type: ignore[arg-type]  # checked by the model
+            mode=mode,  # type: ignore[arg-type]
             concurrency=concurrency,
             retries=retries,
             strict=strict,
             checks=check,
-            policy=policy,
+            policy=policy or "",
             max_instruction_chars=max_instruction_chars,
             max_image_mb=max_image_mb,
-            name=name,
+            name=name or "",
         )
     except ValidationError as error:
         _fail(_validation_message(error))
@@ -125,7 +126,11 @@ def edit(
 
     try:
         target = edit_image_with_instruction(
-            image, instruction, backend=backend, out=out, retries=retries
+            image,
+            instruction,
+            backend=backend,  # type: ignore[arg-type]  # the request model checks it
+            out=out,
+            retries=retries,
         )
     except TranscreateError as error:
         _fail(str(error))
@@ -166,17 +171,17 @@ def _run_here(request: RunRequest) -> RunSummary:
 
 
 def _run_with_prefect(request: RunRequest, on_dask: bool) -> RunSummary:
+    from transcreate.flows.localize import flow_parameters, localize_request
+
     if on_dask:
         try:
-            from flows.dask import localize_campaign_on_dask
+            from transcreate.flows.dask import localize_campaign_on_dask
         except ImportError as error:
             raise SetupError(
                 f"--dask needs prefect-dask ({error}); pip install -e '.[dask]'"
             ) from None
-        return localize_campaign_on_dask(request)
-    from flows.localize import localize_campaign
-
-    return localize_campaign(request)
+        return localize_campaign_on_dask(**flow_parameters(request))  # type: ignore[no-any-return]
+    return localize_request(request)
 
 
 def _report(summary: RunSummary) -> None:
@@ -198,10 +203,17 @@ def _report(summary: RunSummary) -> None:
 
 
 def _validation_message(error: ValidationError) -> str:
-    return "; ".join(
-        f"--{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}"
-        for issue in error.errors()
-    )
+    """Pydantic's errors as the user typed the options: ``--max-image-mb: …``."""
+    return "; ".join(_issue_text(issue) for issue in error.errors())
+
+
+def _issue_text(issue: Any) -> str:
+    option = "--" + "-".join(str(part) for part in issue["loc"]).replace("_", "-")
+    message = str(issue["msg"]).removeprefix("Value error, ")
+    if issue["type"] == "literal_error":
+        choices = issue.get("ctx", {}).get("expected", "")
+        message = f"{issue['input']!r} is not one of {choices}"
+    return f"{option}: {message}" if issue["loc"] else message
 
 
 def _fail(message: str) -> NoReturn:

@@ -1,23 +1,22 @@
 """Run a campaign: plan (read, check, expand) → edit each job → store → manifest.
 
-The Prefect flow (flows/localize.py) and the CLI both call these functions; the flow only adds
-task runs, artifacts and a server around them.
+The Prefect flow (transcreate/flows/localize.py) and the CLI both call these functions; the flow
+only adds task runs, artifacts and a server around them.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -30,17 +29,15 @@ from tenacity import (
 from transcreate import __version__
 from transcreate.campaign import Campaign, RowProblem, read_campaign
 from transcreate.contact_sheet import contact_sheet
-from transcreate.editors import EDITORS, Editor, check_mode, default_mode, open_editor
+from transcreate.editors import Editor
 from transcreate.errors import (
     CampaignError,
     RetryableEditError,
-    SetupError,
     TranscreateError,
 )
-from transcreate.images import BaseCreative, load_base_creative
+from transcreate.images import BaseCreative
 from transcreate.instructions import template_names
 from transcreate.jobs import EditJob, expand
-from transcreate.locales import DEFAULT_LOCALES, normalize_locale_tag
 from transcreate.manifest import (
     DONE_STATUSES,
     JobResult,
@@ -50,91 +47,21 @@ from transcreate.manifest import (
     matrix_csv,
     records_json,
 )
-from transcreate.policy import load_policy
-from transcreate.quality import OutputChecks, require_tesseract
+from transcreate.policy import Policy
+from transcreate.quality import OutputChecks
+from transcreate.request import RunRequest as RunRequest
 from transcreate.storage import (
     Storage,
-    input_link,
     object_key,
-    open_storage,
     output_key,
     read_input,
 )
+from transcreate.wiring import Adapters, build
 
 logger = logging.getLogger("transcreate")
 
 OnResult = Callable[[JobResult], None]
 CONTACT_SHEET_VARIANTS = 24  # rows of the contact sheet
-
-
-class RunRequest(BaseModel):
-    """What to localize and where: the flow's parameters and the CLI's options."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    campaign: str = Field(description="Campaign spreadsheet: a .csv or .xlsx file")
-    image: str = Field(description="Base creative: a PNG, JPEG or WebP file")
-    out: str = Field(default="out", description="Destination folder for images and manifest")
-    locales: tuple[str, ...] = Field(
-        default=DEFAULT_LOCALES, description="Target locales, e.g. id, th, zh, en"
-    )
-    backend: str = Field(default="local", description="Editor backend: " + ", ".join(EDITORS))
-    mode: str | None = Field(
-        default=None,
-        description="Who sets the copy: overlay (local), model, or model+overlay "
-        "(default: overlay for local, model for model backends)",
-    )
-    concurrency: int = Field(default=4, ge=1, le=256, description="Edits running at once")
-    retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed model call")
-    retry_wait: float = Field(
-        default=1.0, ge=0, le=60, description="First wait before a retry, seconds (then doubled)"
-    )
-    strict: bool = Field(default=False, description="Stop before any edit if a row is rejected")
-    checks: bool = Field(
-        default=False,
-        description="Read each output's copy back (OCR) and, for model edits, measure changes "
-        "outside the copy area; failures become needs_review (needs tesseract)",
-    )
-    max_instruction_chars: int = Field(
-        default=200, ge=20, le=4000, description="Longest instruction sent to a model"
-    )
-    max_image_mb: float = Field(default=5.0, gt=0, le=200, description="Largest base image")
-    policy: str | None = Field(
-        default=None, description="Policy file (default: TRANSCREATE_POLICY or the shipped one)"
-    )
-    name: str | None = Field(default=None, description="Campaign name (default: the file name)")
-
-    @field_validator("locales", mode="before")
-    @classmethod
-    def _split_locales(cls, value: Any) -> Any:
-        return tuple(value.replace(";", ",").split(",")) if isinstance(value, str) else value
-
-    @field_validator("locales")
-    @classmethod
-    def _check_locales(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        tags = tuple(dict.fromkeys(normalize_locale_tag(tag) for tag in value if tag.strip()))
-        if not tags:
-            raise ValueError("at least one locale is needed, e.g. id, th, zh, en")
-        return tags
-
-    @field_validator("backend")
-    @classmethod
-    def _check_backend(cls, value: str) -> str:
-        if value not in EDITORS:
-            raise ValueError(f"unknown backend {value!r}; known: {', '.join(sorted(EDITORS))}")
-        return value
-
-    @model_validator(mode="after")
-    def _check_mode(self) -> RunRequest:
-        try:
-            check_mode(self.backend, self.effective_mode)
-        except SetupError as error:
-            raise ValueError(str(error)) from None
-        return self
-
-    @property
-    def effective_mode(self) -> str:
-        return self.mode or default_mode(self.backend)
 
 
 def _new_run_id() -> str:
@@ -177,12 +104,12 @@ class RunSummary(BaseModel):
         return self.published and not (self.problems or self.failures or self.flagged)
 
 
-def plan_run(request: RunRequest, editor_identity: str) -> RunPlan:
-    """Read and check the campaign and base image, and expand every variant × locale."""
+def plan_run(request: RunRequest, adapters: Adapters) -> RunPlan:
+    """Read and check the campaign, and expand every variant × locale into jobs."""
     campaign = read_campaign(
         request.campaign,
         data=read_input(request.campaign),
-        name=request.name,
+        name=request.name or None,
         templates=template_names(),
     )
     if request.strict and campaign.problems:
@@ -190,30 +117,27 @@ def plan_run(request: RunRequest, editor_identity: str) -> RunPlan:
         raise CampaignError(f"{len(campaign.problems)} row(s) rejected (strict mode):\n{listed}")
     if not campaign.variants and not campaign.problems:
         raise CampaignError(f"{campaign.source}: no rows; add one row per variant under the header")
-    max_bytes = int(request.max_image_mb * 1024 * 1024)
-    creative = load_base_creative(
-        request.image, data=read_input(request.image, max_bytes), max_bytes=max_bytes
-    )
+    creative = adapters.creative
     expansion = expand(
         campaign,
         request.locales,
         image_sha256=creative.sha256,
-        backend=editor_identity,
+        backend=adapters.editor.identity,
         mode=request.effective_mode,
     )
     settled = [
         JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)
         for skip in expansion.skipped
     ]
-    settled += _rejected_rows(campaign.problems, request.locales)
-    jobs, blocked = _guard(expansion.jobs, request)
+    settled += _rejected_rows(campaign, request.locales)
+    jobs, blocked = guard(expansion.jobs, request, adapters.policy)
     return RunPlan(request, campaign, creative, tuple(jobs), tuple(settled + blocked))
 
 
-def _guard(jobs: Sequence[EditJob], request: RunRequest) -> tuple[list[EditJob], list[JobResult]]:
+def guard(
+    jobs: Sequence[EditJob], request: RunRequest, policy: Policy
+) -> tuple[list[EditJob], list[JobResult]]:
     """Refuse, before anything is paid for, jobs the policy blocks or a model would not take."""
-    chosen = request.policy or os.environ.get("TRANSCREATE_POLICY")
-    policy = load_policy(Path(chosen) if chosen else None)
     limit = request.max_instruction_chars
     sends_instruction = request.effective_mode != "overlay"
     allowed, blocked = [], []
@@ -242,13 +166,17 @@ def _guard(jobs: Sequence[EditJob], request: RunRequest) -> tuple[list[EditJob],
     return allowed, blocked
 
 
-def _rejected_rows(problems: Iterable[RowProblem], locales: Sequence[str]) -> list[JobResult]:
+def _rejected_rows(campaign: Campaign, locales: Sequence[str]) -> list[JobResult]:
+    """One skipped cell per locale for each rejected row, named by its variant id when that is
+    readable and not also a valid row's (a rejected duplicate must not hide the valid row)."""
+    valid = {variant.variant for variant in campaign.variants}
     by_row: dict[int, list[RowProblem]] = {}
-    for problem in problems:
+    for problem in campaign.problems:
         by_row.setdefault(problem.row, []).append(problem)
     results = []
     for row, row_problems in by_row.items():
-        variant = f"row-{row}"  # not the id: a rejected duplicate must not hide the valid row
+        named = next((problem.variant for problem in row_problems if problem.variant), None)
+        variant = named if named and named not in valid else f"row-{row}"
         reason = "; ".join(str(problem) for problem in row_problems)
         results += [JobResult(variant, locale, "skipped", error=reason) for locale in locales]
     return results
@@ -263,8 +191,11 @@ def process_job(
     retries: int = 2,
     retry_wait: float = 1.0,
     checks: OutputChecks | None = None,
+    slots: AbstractContextManager[Any] | None = None,
 ) -> JobResult:
-    """Edit one job and store it, unless its output is stored already. Never raises."""
+    """Edit one job and store it, unless its output is stored already. Never raises.
+
+    ``slots`` bounds the edits in flight across the run; a retry's wait holds no slot."""
     started = time.monotonic()
     key = output_key(job.campaign, job.locale, job.variant, job.key)
     common: dict[str, Any] = {
@@ -288,7 +219,7 @@ def process_job(
                 **common,
             )
         for attempt in retrying(retries, retry_wait):
-            with attempt:
+            with attempt, slots or nullcontext():
                 edited = _attempt(job, image, editor, calls)
         reason = checks.review_reason(job, image, edited) if checks is not None else None
         metadata = {"variant": job.variant, "locale": job.locale, "key": job.key}
@@ -383,11 +314,14 @@ def run_jobs(
     retries: int = 2,
     retry_wait: float = 1.0,
     checks: OutputChecks | None = None,
+    slots: AbstractContextManager[Any] | None = None,
     on_result: OnResult | None = None,
 ) -> list[JobResult]:
-    """Run jobs with at most ``concurrency`` edits at once; results in the order of ``jobs``."""
+    """Run jobs on ``concurrency`` threads; results in the order of ``jobs``. ``slots``, when
+    given, bounds the edits in flight across every batch that shares it."""
     results: list[JobResult | None] = [None] * len(jobs)
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="edit") as pool:
+    workers = max(1, min(concurrency, len(jobs)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edit") as pool:
         futures = {
             pool.submit(
                 process_job,
@@ -398,6 +332,7 @@ def run_jobs(
                 retries=retries,
                 retry_wait=retry_wait,
                 checks=checks,
+                slots=slots,
             ): index
             for index, job in enumerate(jobs)
         }
@@ -407,6 +342,27 @@ def run_jobs(
             if on_result is not None:
                 on_result(result)
     return [result for result in results if result is not None]
+
+
+def run_with(
+    adapters: Adapters,
+    jobs: Sequence[EditJob],
+    request: RunRequest,
+    on_result: OnResult | None = None,
+) -> list[JobResult]:
+    """`run_jobs` on a run's adapters: its creative, editor, storage, checks and limit."""
+    return run_jobs(
+        jobs,
+        image=adapters.creative.data,
+        editor=adapters.editor,
+        storage=adapters.storage,
+        concurrency=adapters.concurrency,
+        retries=request.retries,
+        retry_wait=request.retry_wait,
+        checks=adapters.checks,
+        slots=adapters.slots,
+        on_result=on_result,
+    )
 
 
 def write_manifest(
@@ -508,46 +464,17 @@ def run_campaign(
     request: RunRequest,
     on_result: OnResult | None = None,
     on_plan: Callable[[RunPlan], None] | None = None,
+    adapters: Adapters | None = None,
 ) -> RunSummary:
     """The whole run in this process, without Prefect: what the CLI does by default."""
     started = time.monotonic()
-    editor = open_editor(request.backend, request.effective_mode)
-    storage = open_storage(request.out)
-    plan = plan_run(request, editor.identity)
-    offer_image_link(editor, request, plan.creative.data)
+    adapters = adapters or build(request)
+    plan = plan_run(request, adapters)
     if on_plan is not None:
         on_plan(plan)
-    results = run_jobs(
-        plan.jobs,
-        image=plan.creative.data,
-        editor=editor,
-        storage=storage,
-        concurrency=request.concurrency,
-        retries=request.retries,
-        retry_wait=request.retry_wait,
-        checks=output_checks(request),
-        on_result=on_result,
-    )
-    write_contact_sheet(plan, results, storage)
-    return write_manifest(plan, results, storage, time.monotonic() - started)
-
-
-def offer_image_link(editor: Editor, request: RunRequest, image: bytes) -> None:
-    """When the creative is in object storage, let a model editor pass the provider a link to
-    it instead of its bytes (where the provider's API takes links)."""
-    model = getattr(editor, "model", editor)  # model+overlay wraps the model editor
-    offer = getattr(model, "offer_link", None)
-    link = input_link(request.image) if offer is not None else None
-    if offer is not None and link:
-        offer(image, link)
-
-
-def output_checks(request: RunRequest) -> OutputChecks | None:
-    """The checks the request asks for; fails now if tesseract cannot read its locales."""
-    if not request.checks:
-        return None
-    require_tesseract(request.locales)
-    return OutputChecks(request.effective_mode)
+    results = run_with(adapters, plan.jobs, request, on_result)
+    write_contact_sheet(plan, results, adapters.storage)
+    return write_manifest(plan, results, adapters.storage, time.monotonic() - started)
 
 
 def batches(jobs: Sequence[EditJob], max_batches: int, min_size: int = 8) -> list[list[EditJob]]:

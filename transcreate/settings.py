@@ -10,14 +10,35 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transcreate.editors.http import ModelSettings
 from transcreate.errors import SetupError
 
 CONFIG_FILE = "transcreate.toml"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Where and how to reach one provider's model. ``api_key`` never appears in repr or logs."""
+
+    provider: str
+    base_url: str
+    model: str
+    api_key: str = field(default="", repr=False)
+    timeout: float = 120.0  # seconds for one model call; image edits take several
+    connect_timeout: float = 10.0
+    # Simultaneous calls to this endpoint from this process. None: the run's concurrency decides;
+    # a number set in the config file can only lower it (see transcreate.wiring).
+    max_concurrency: int | None = None
+    max_side: int = 1024  # the seed's advice: scale larger inputs down before upload
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_result_bytes: int = 30 * 1024 * 1024
+    cache_dir: Path | None = None  # None: no result cache
+    cache_ttl: float = 24 * 3600.0  # seconds a cached result stays valid
+    options: Mapping[str, Any] = field(default_factory=dict)  # provider-specific settings
 
 
 @dataclass(frozen=True)

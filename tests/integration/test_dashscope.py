@@ -27,10 +27,11 @@ from tests.servers.dashscope import (
 )
 from transcreate.campaign import read_campaign
 from transcreate.editors.dashscope import DashScopeAPI
-from transcreate.editors.http import ModelEditor, ModelSettings, prepare_image
+from transcreate.editors.http import ModelEditor, prepare_image
 from transcreate.errors import SetupError
 from transcreate.jobs import EditJob, expand
 from transcreate.pipeline import RunRequest, process_job, run_campaign
+from transcreate.settings import ModelSettings
 from transcreate.storage.local import LocalStorage
 
 KEY = "sk-test-dashscope-secret-value"

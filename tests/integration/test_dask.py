@@ -14,12 +14,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 def test_a_campaign_renders_on_dask_workers(sample_campaign, sample_image, tmp_path, monkeypatch):
     monkeypatch.setenv("TRANSCREATE_DASK_WORKERS", "2")
-    from flows.dask import dask_task_runner
-    from flows.localize import localize_campaign
+    from transcreate.flows.dask import dask_task_runner
+    from transcreate.flows.localize import flow_parameters, localize_campaign
 
     flow = localize_campaign.with_options(task_runner=dask_task_runner())
     request = RunRequest(campaign=str(sample_campaign), image=str(sample_image), out=str(tmp_path))
-    summary = flow(request)
+    summary = flow(**flow_parameters(request))
     assert summary.counts == counts(ok=22, skipped=2)
     manifest = json.loads((tmp_path / "skincare-sale" / "manifest.json").read_text("utf-8"))
     assert sum(job["status"] == "ok" for job in manifest["jobs"]) == 22
@@ -27,6 +27,6 @@ def test_a_campaign_renders_on_dask_workers(sample_campaign, sample_image, tmp_p
 
 def test_the_dask_runner_uses_an_existing_cluster_when_given(monkeypatch):
     monkeypatch.setenv("TRANSCREATE_DASK_ADDRESS", "tcp://scheduler.example:8786")
-    from flows.dask import dask_task_runner
+    from transcreate.flows.dask import dask_task_runner
 
     assert dask_task_runner().address == "tcp://scheduler.example:8786"

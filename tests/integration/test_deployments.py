@@ -60,9 +60,9 @@ def test_rollouts_run_on_cron_in_their_regions_time_zone(deployments):
 
 def test_rollouts_carry_their_own_locales_and_destination(deployments):
     for name, locale in [("rollout-jakarta", "id"), ("rollout-bangkok", "th")]:
-        request = deployments[name].parameters["request"]
-        assert request["locales"] == [locale]
-        assert request["out"] == f"out/{name}"
+        parameters = deployments[name].parameters
+        assert parameters["locales"] == [locale]
+        assert parameters["out"] == f"out/{name}"
 
 
 def test_creative_requests_polls_the_inbox_every_five_minutes(deployments):
@@ -70,7 +70,7 @@ def test_creative_requests_polls_the_inbox_every_five_minutes(deployments):
     [schedule] = deployment.schedules
     assert schedule.schedule.interval == timedelta(minutes=5)
     assert deployment.parameters == {"inbox": "inbox", "out": "out"}
-    assert deployment.entrypoint == "flows/requests.py:process_requests"
+    assert deployment.entrypoint == "transcreate/flows/requests.py:process_requests"
     properties = deployment.parameter_openapi_schema["properties"]
     assert {"inbox", "out", "image", "locales", "backend"} <= set(properties)
     assert properties["inbox"]["description"]
@@ -78,10 +78,11 @@ def test_creative_requests_polls_the_inbox_every_five_minutes(deployments):
 
 def test_localize_campaign_shows_a_form_of_the_run_request(deployments):
     schema = deployments["localize-campaign"].parameter_openapi_schema
-    assert schema["required"] == ["request"]
-    form = schema["definitions"]["RunRequest"]["properties"]
-    assert {"campaign", "image", "out", "locales", "backend", "concurrency"} <= set(form)
-    assert all(form[field]["description"] for field in ("campaign", "image", "concurrency"))
+    assert schema["required"] == ["image"]
+    assert {"campaign", "rows", "image", "out", "locales", "review"} <= set(schema["properties"])
+    advanced = schema["definitions"]["FlowOptions"]["properties"]
+    assert {"backend", "mode", "concurrency"} <= set(advanced)
+    assert all(advanced[field]["description"] for field in ("backend", "concurrency"))
 
 
 def test_flow_runs_start_in_the_checkout_prefect_deploy_ran_in(deployments):
@@ -102,9 +103,7 @@ def test_a_worker_runs_localize_campaign_triggered_through_the_api(deployments, 
         "image": "examples/creative.png",
         "out": str(out),
     }
-    flow_run = run_deployment(
-        "localize-campaign/localize-campaign", parameters={"request": request}, timeout=0
-    )
+    flow_run = run_deployment("localize-campaign/localize-campaign", parameters=request, timeout=0)
     worker = subprocess.Popen(
         [PREFECT, "worker", "start", "--pool", "transcreate", "--run-once", "--limit", "1"],
         cwd=ROOT,

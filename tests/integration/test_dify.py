@@ -18,10 +18,11 @@ from tests.servers.base import Fault, Reply
 from tests.servers.dify import FakeDify, Outcome, form_fields, rate_limited, server_error, slow
 from transcreate.campaign import read_campaign
 from transcreate.editors.dify import DifyWorkflowAPI
-from transcreate.editors.http import ModelEditor, ModelSettings, prepare_image
+from transcreate.editors.http import ModelEditor, prepare_image
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.jobs import EditJob, expand
 from transcreate.pipeline import RunRequest, process_job, run_campaign
+from transcreate.settings import ModelSettings
 from transcreate.storage.local import LocalStorage
 
 KEY = "app-test-not-a-real-key"

@@ -16,11 +16,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 @pytest.fixture(scope="module")
 def flow_run(tmp_path_factory, sample_campaign, sample_image):
-    from flows.localize import localize_campaign
+    from transcreate.flows.localize import flow_parameters, localize_campaign
 
     out = tmp_path_factory.mktemp("flow-out")
     request = RunRequest(campaign=str(sample_campaign), image=str(sample_image), out=str(out))
-    state = localize_campaign(request, return_state=True)
+    state = localize_campaign(**flow_parameters(request), return_state=True)
     return state, out, request
 
 
@@ -58,22 +58,28 @@ def test_the_manifest_is_published_as_a_table_artifact(flow_run):
 
 
 def test_a_second_flow_run_is_all_cached(flow_run):
-    from flows.localize import localize_campaign
+    from transcreate.flows.localize import flow_parameters, localize_campaign
 
     _, _, request = flow_run
-    summary = localize_campaign(request)
+    summary = localize_campaign(**flow_parameters(request))
     assert summary.counts == counts(cached=22, skipped=2)
 
 
 def test_the_flow_parameters_render_as_a_form():
     from prefect.utilities.callables import parameter_schema
 
-    from flows.localize import localize_campaign
+    from transcreate.flows.localize import localize_campaign
 
     schema = parameter_schema(localize_campaign).model_dump()
-    request = schema["definitions"]["RunRequest"]["properties"]
-    assert {"campaign", "image", "out", "locales", "backend", "concurrency"} <= set(request)
-    assert request["concurrency"]["description"]
+    # What a campaign manager fills sits at the top; the engineer's settings fold into "advanced".
+    assert {"campaign", "rows", "image", "locales", "out", "review", "advanced"} == set(
+        schema["properties"]
+    )
+    assert schema["properties"]["locales"]["items"]["enum"] == ["id", "th", "zh", "en"]
+    advanced = schema["definitions"]["FlowOptions"]["properties"]
+    assert {"backend", "mode", "concurrency", "review_timeout_hours"} <= set(advanced)
+    assert all(field.get("description") for field in advanced.values())
+    assert advanced["backend"]["enum"] == ["local", "dashscope", "dify", "openai"]
 
 
 async def _task_runs(flow_run_id):

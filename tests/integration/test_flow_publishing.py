@@ -22,18 +22,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 @pytest.fixture(autouse=True)
 def fresh_editors(monkeypatch):
-    import flows.localize
-    from flows.localize import _editor, _storage
+    import transcreate.flows.localize
+    from transcreate.wiring import _built
 
     # Production polls a paused run every 10 s and backs off callbacks from 1 s; tests need not.
-    monkeypatch.setattr(flows.localize, "REVIEW_POLL_SECONDS", 1)
-    monkeypatch.setattr(flows.localize, "CALLBACK_RETRY_WAIT", 0.05)
+    monkeypatch.setattr(transcreate.flows.localize, "REVIEW_POLL_SECONDS", 1)
+    monkeypatch.setattr(transcreate.flows.localize, "CALLBACK_RETRY_WAIT", 0.05)
 
-    _editor.cache_clear()
-    _storage.cache_clear()
+    _built.clear()
     yield
-    _editor.cache_clear()
-    _storage.cache_clear()
+    _built.clear()
 
 
 def sample_request(sample_campaign, sample_image, out, **changes) -> RunRequest:
@@ -83,11 +81,13 @@ def resume(flow_run_id, **decision):
 
 
 def test_an_approved_review_publishes_to_the_destination(sample_campaign, sample_image, tmp_path):
-    from flows.localize import localize_campaign
+    from transcreate.flows.localize import flow_parameters, localize_campaign
 
     out = tmp_path / "final"
     request = sample_request(sample_campaign, sample_image, out)
-    thread, holder, name = run_in_background(localize_campaign, request, review=True)
+    thread, holder, name = run_in_background(
+        localize_campaign, **flow_parameters(request, review=True)
+    )
     run = wait_until_paused(name)
     staged = list((out / "_review" / str(run.id) / "skincare-sale").rglob("*.png"))
     assert len(staged) == 23  # 22 creatives and the contact sheet, waiting for review
@@ -103,11 +103,13 @@ def test_an_approved_review_publishes_to_the_destination(sample_campaign, sample
 
 
 def test_a_rejected_review_publishes_nothing(sample_campaign, sample_image, tmp_path):
-    from flows.localize import localize_campaign
+    from transcreate.flows.localize import flow_parameters, localize_campaign
 
     out = tmp_path / "final"
     request = sample_request(sample_campaign, sample_image, out, locales="th")
-    thread, holder, name = run_in_background(localize_campaign, request, review=True)
+    thread, holder, name = run_in_background(
+        localize_campaign, **flow_parameters(request, review=True)
+    )
     run = wait_until_paused(name)
     resume(run.id, approve=False, reviewer="ana", notes="wrong colour")
     thread.join(60)
@@ -116,10 +118,11 @@ def test_a_rejected_review_publishes_nothing(sample_campaign, sample_image, tmp_
 
 
 def test_the_contact_sheet_is_stored_and_published(sample_campaign, sample_image, tmp_path):
-    from flows.localize import localize_campaign
+    from transcreate.flows.localize import flow_parameters, localize_campaign
 
     state = localize_campaign(
-        sample_request(sample_campaign, sample_image, tmp_path), return_state=True
+        **flow_parameters(sample_request(sample_campaign, sample_image, tmp_path)),
+        return_state=True,
     )
     sheet = Image.open(tmp_path / "skincare-sale" / "contact-sheet.png")
     assert sheet.size == (160 + 256 * 4, 28 + 256 * 6)
@@ -144,14 +147,18 @@ class Receiver(FakeServer):
 def test_a_signed_completion_event_is_delivered_with_retries(
     sample_campaign, sample_image, tmp_path, monkeypatch
 ):
-    from flows.localize import localize_campaign
+    from transcreate.flows.localize import flow_parameters, localize_campaign
 
     monkeypatch.setenv("TRANSCREATE_CALLBACK_SECRET", "webhook-secret")
     with Receiver() as receiver:
-        summary = localize_campaign(
-            sample_request(sample_campaign, sample_image, tmp_path, locales="zh"),
+        request = sample_request(
+            sample_campaign,
+            sample_image,
+            tmp_path,
+            locales="zh",
             callback_url=f"{receiver.url}/hooks/transcreate",
         )
+        summary = localize_campaign(**flow_parameters(request))
     assert len(receiver.bodies) == 2  # the first answer was a 500
     delivered = receiver.bodies[-1]
     assert verify(delivered.body, delivered.headers[SIGNATURE_HEADER.lower()], "webhook-secret")
@@ -164,29 +171,31 @@ def test_a_signed_completion_event_is_delivered_with_retries(
 
 
 def test_an_undeliverable_callback_does_not_fail_the_run(sample_campaign, sample_image, tmp_path):
-    from flows.localize import localize_campaign
+    from transcreate.flows.localize import flow_parameters, localize_campaign
 
-    state = localize_campaign(
-        sample_request(sample_campaign, sample_image, tmp_path, locales="en"),
+    request = sample_request(
+        sample_campaign,
+        sample_image,
+        tmp_path,
+        locales="en",
         callback_url="http://127.0.0.1:9/nobody-listens",
-        return_state=True,
     )
+    state = localize_campaign(**flow_parameters(request), return_state=True)
     assert state.is_completed()
 
 
 def test_a_global_concurrency_limit_bounds_calls_to_the_model(
     sample_campaign, sample_image, tmp_path, monkeypatch
 ):
-    from flows.localize import localize_campaign
+    from transcreate.flows.localize import flow_parameters, localize_campaign
 
     asyncio.run(_create_limit("transcreate-openai", 1))
     with FakeOpenAIImages(api_key="sk-test", latency=0.05) as server:
         use_fake_model(monkeypatch, tmp_path, server)
-        summary = localize_campaign(
-            sample_request(
-                sample_campaign, sample_image, tmp_path / "out", backend="openai", concurrency=8
-            )
+        request = sample_request(
+            sample_campaign, sample_image, tmp_path / "out", backend="openai", concurrency=8
         )
+        summary = localize_campaign(**flow_parameters(request))
         assert summary.counts["ok"] == 22
         assert server.edits == 22
         assert server.max_in_flight == 1
@@ -221,13 +230,13 @@ async def _artifacts(flow_run_id):
 
 
 def test_the_flow_applies_output_checks(sample_campaign, sample_image, tmp_path, monkeypatch):
-    from flows.localize import localize_campaign
+    from transcreate.flows.localize import flow_parameters, localize_campaign
 
     with FakeOpenAIImages(api_key="sk-test", echo=True) as server:  # hands back no copy
         use_fake_model(monkeypatch, tmp_path, server)
         request = sample_request(
             sample_campaign, sample_image, tmp_path / "out", locales="zh", backend="openai"
         )
-        summary = localize_campaign(request.model_copy(update={"checks": True}))
+        summary = localize_campaign(**flow_parameters(request.model_copy(update={"checks": True})))
     assert summary.counts["needs_review"] == 5 and summary.counts["ok"] == 0
     assert all("copy check" in flagged for flagged in summary.flagged)

@@ -15,10 +15,11 @@ from tests.conftest import use_fake_model
 from tests.servers.base import Fault, Reply
 from tests.servers.openai import FakeOpenAIImages, parse_multipart
 from transcreate.campaign import read_campaign
-from transcreate.editors.http import ModelEditor, ModelSettings
+from transcreate.editors.http import ModelEditor
 from transcreate.editors.openai import OpenAIImagesAPI
 from transcreate.jobs import EditJob, expand
 from transcreate.pipeline import RunRequest, process_job, run_campaign
+from transcreate.settings import ModelSettings
 from transcreate.storage.local import LocalStorage
 
 KEY = "sk-test-not-a-real-key"

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from flows.requests import claim, find_requests, settle
+from transcreate.flows.requests import claim, find_requests, settle
 
 
 @pytest.fixture(scope="module")
 def inbox_run(prefect_api, tmp_path_factory, sample_campaign, sample_image):
     """A good request and a malformed one dropped into an inbox, then one run of the flow."""
-    from flows.requests import process_requests
+    from transcreate.flows.requests import process_requests
 
     inbox = tmp_path_factory.mktemp("inbox")
     out = tmp_path_factory.mktemp("out")
@@ -89,7 +89,7 @@ def test_each_request_runs_as_a_localize_campaign_subflow(inbox_run):
 
 @pytest.mark.slow
 def test_a_second_run_finds_nothing_to_do(inbox_run):
-    from flows.requests import process_requests
+    from transcreate.flows.requests import process_requests
 
     _, inbox, out = inbox_run
     summary = process_requests(inbox=str(inbox), out=str(out))

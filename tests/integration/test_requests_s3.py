@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from flows.requests import open_inbox
 from tests.integration.conftest import BUCKET
 from tests.integration.test_requests import _without_column
+from transcreate.flows.requests import open_inbox
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def s3_run(prefect_api, seaweed, sample_campaign, sample_image):
     """A good request and a malformed one dropped into an S3 inbox, then one run of the flow."""
-    from flows.requests import process_requests
+    from transcreate.flows.requests import process_requests
 
     prefix = f"requests/{secrets.token_hex(4)}"
     drop = _dropper(seaweed, f"{prefix}/inbox")
@@ -71,7 +71,7 @@ def test_a_malformed_s3_request_gets_an_error_object_naming_it(seaweed, s3_run):
 
 
 def test_a_second_run_takes_nothing_from_s3(seaweed, s3_run):
-    from flows.requests import process_requests
+    from transcreate.flows.requests import process_requests
 
     _, prefix = s3_run
     before = _keys(seaweed, prefix)

@@ -37,7 +37,7 @@ class Editor(Protocol):
 
 EDITORS: dict[str, tuple[str, str]] = {
     # name: ("module:Class", what to set up when it cannot load). Model backends name their
-    # ModelAPI class; `open_editor` wraps it in a ModelEditor.
+    # ModelAPI class; `transcreate.wiring` wraps it in a ModelEditor.
     "local": ("transcreate.editors.local:LocalEditor", "built in"),
     "dashscope": ("transcreate.editors.dashscope:DashScopeAPI", "set DASHSCOPE_API_KEY"),
     "dify": ("transcreate.editors.dify:DifyWorkflowAPI", "set DIFY_API_KEY and DIFY_BASE_URL"),
@@ -60,23 +60,8 @@ def check_mode(backend: str, mode: str) -> Mode:
     return mode
 
 
-def open_editor(name: str, mode: str | None = None, config: dict[str, Any] | None = None) -> Editor:
-    """The editor registered under ``name`` in ``mode``; an unknown name lists the known ones."""
-    target = _load(name)
-    chosen = check_mode(name, mode or default_mode(name))
-    if name == "local":
-        editor: Editor = target()
-        return editor
-    from transcreate.editors.http import ModelEditor
-    from transcreate.editors.local import LocalEditor
-    from transcreate.settings import model_settings
-
-    settings = model_settings(name, config)
-    model = ModelEditor(target(settings), settings)
-    return ModelThenOverlay(model, LocalEditor()) if chosen == "model+overlay" else model
-
-
-def _load(name: str) -> Any:
+def load_editor_class(name: str) -> Any:
+    """The class registered under ``name``, imported now; an unknown name lists the known ones."""
     try:
         target, hint = EDITORS[name]
     except KeyError:

@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 
 from transcreate.editors.http import (
-    ModelSettings,
     PreparedImage,
     check_response,
     download_image,
@@ -27,6 +26,7 @@ from transcreate.editors.http import (
     transport_errors,
 )
 from transcreate.errors import PermanentEditError, SetupError
+from transcreate.settings import ModelSettings
 
 PROVIDER = "dashscope"
 ENDPOINT = "services/aigc/multimodal-generation/generation"

@@ -30,7 +30,6 @@ import httpx
 
 from transcreate.editors.http import (
     RETRYABLE_STATUS,
-    ModelSettings,
     PreparedImage,
     check_response,
     decode_base64_image,
@@ -39,6 +38,7 @@ from transcreate.editors.http import (
     transport_errors,
 )
 from transcreate.errors import PermanentEditError, RetryableEditError, SetupError
+from transcreate.settings import ModelSettings
 
 PROVIDER = "dify"
 RESPONSE_MODES = ("blocking", "streaming")

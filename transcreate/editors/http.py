@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,29 +31,11 @@ from PIL import Image
 from transcreate.errors import PermanentEditError, RetryableEditError
 from transcreate.images import decode, encode_png
 from transcreate.jobs import EditJob
+from transcreate.settings import ModelSettings
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})  # and every 5xx
 MAX_RESULT_PIXELS = 40_000_000  # a result larger than this is refused before it is decoded
 MAX_RETRY_AFTER = 300.0  # seconds: a server asking for longer is treated as down, not waited on
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """Where and how to reach one provider's model. ``api_key`` never appears in repr or logs."""
-
-    provider: str
-    base_url: str
-    model: str
-    api_key: str = field(default="", repr=False)
-    timeout: float = 120.0  # seconds for one model call; image edits take several
-    connect_timeout: float = 10.0
-    max_concurrency: int = 8  # simultaneous calls to this endpoint from this process
-    max_side: int = 1024  # the seed's advice: scale larger inputs down before upload
-    max_upload_bytes: int = 10 * 1024 * 1024
-    max_result_bytes: int = 30 * 1024 * 1024
-    cache_dir: Path | None = None  # None: no result cache
-    cache_ttl: float = 24 * 3600.0  # seconds a cached result stays valid
-    options: Mapping[str, Any] = field(default_factory=dict)  # provider-specific settings
 
 
 @dataclass(frozen=True)
@@ -311,21 +293,39 @@ class ResultCache:
         temporary.replace(path)
 
 
-class ModelEditor:
-    """An editor that asks an image-edit model, following the instruction (mode ``model``)."""
+Gate = Callable[[], contextlib.AbstractContextManager[object]]
 
-    def __init__(self, api: ModelAPI, settings: ModelSettings):
+
+class ModelEditor:
+    """An editor that asks an image-edit model, following the instruction (mode ``model``).
+
+    Built once per run by `transcreate.wiring`, with everything it needs: ``gate`` takes a slot of
+    a cross-process limit (a Prefect global concurrency limit) around each call, and
+    ``input_links`` maps the SHA-256 of an input image to a link the provider may fetch it from
+    (a presigned link to the creative in object storage) instead of an upload per call.
+    """
+
+    def __init__(
+        self,
+        api: ModelAPI,
+        settings: ModelSettings,
+        *,
+        gate: Gate | None = None,
+        input_links: Mapping[str, str] | None = None,
+    ):
         self.api = api
         self.settings = settings
         self.identity = api.identity
-        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        slots = settings.max_concurrency
+        self._slots: contextlib.AbstractContextManager[Any] = (
+            threading.BoundedSemaphore(slots) if slots else contextlib.nullcontext()
+        )
         self._cache = (
             ResultCache(settings.cache_dir, settings.cache_ttl) if settings.cache_dir else None
         )
         self.calls = 0  # model calls actually made by this editor (for summaries and benchmarks)
-        self._links: dict[str, str] = {}
-        # Set by the flow: a slot of a cross-process limit (Prefect global concurrency) per call.
-        self.gate: Callable[[], contextlib.AbstractContextManager[object]] | None = None
+        self._links = dict(input_links or {})
+        self.gate = gate
         self._count = threading.Lock()
 
     def edit(self, job: EditJob, image: bytes) -> bytes:
@@ -347,11 +347,6 @@ class ModelEditor:
                 self.calls += 1
             raw = self.api.edit_image(prepared, instruction)
         return result_png(raw, self.settings.provider)
-
-    def offer_link(self, image: bytes, url: str) -> None:
-        """Tell the editor where the provider can fetch ``image`` itself (a presigned link to
-        the creative in object storage), so it need not be uploaded with every call."""
-        self._links[hashlib.sha256(image).hexdigest()] = url
 
     def _prepare(self, image: bytes) -> PreparedImage:
         prepared = _prepared(image, self.settings.max_side, self.settings.max_upload_bytes)

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 
 from transcreate.editors.http import (
-    ModelSettings,
     PreparedImage,
     check_response,
     decode_base64_image,
@@ -22,6 +21,7 @@ from transcreate.editors.http import (
     transport_errors,
 )
 from transcreate.errors import PermanentEditError
+from transcreate.settings import ModelSettings
 
 PROVIDER = "openai"
 

@@ -9,12 +9,9 @@ Calls to a model endpoint also take a slot of the Prefect global concurrency lim
 
 from __future__ import annotations
 
-import math
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import lru_cache
+from typing import Any, cast, get_args
+from uuid import UUID
 
 from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import (
@@ -24,34 +21,32 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from prefect.concurrency.sync import concurrency
 from prefect.flow_runs import pause_flow_run
 from prefect.futures import as_completed
 from prefect.input import RunInput
 from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import Field
 
 from transcreate.callbacks import send_completion
-from transcreate.editors import Editor, open_editor
-from transcreate.editors.http import ModelEditor
-from transcreate.images import BaseCreative, load_base_creative
 from transcreate.jobs import EditJob
+from transcreate.locales import SupportedLocale
 from transcreate.manifest import JobResult, matrix
 from transcreate.pipeline import (
     RunPlan,
-    RunRequest,
     RunSummary,
     batches,
-    offer_image_link,
-    output_checks,
     plan_run,
     publish,
-    run_jobs,
+    run_with,
     write_contact_sheet,
     write_manifest,
 )
-from transcreate.storage import Storage, open_storage, read_input
+from transcreate.request import RunInputs, RunOptions, RunRequest
+from transcreate.storage import Storage
+from transcreate.wiring import Adapters, built_once, forget
 
-# Batches run side by side on this many threads; each batch shares out the request's concurrency.
+# Batch task runs side by side on this many threads. The edits in flight are bounded by the
+# request's concurrency (one semaphore shared by every batch in the process), not by this.
 BATCH_WORKERS = 4
 MAX_BATCHES = 32
 REVIEW_POLL_SECONDS = 10  # how often a paused run checks for the reviewer's answer
@@ -67,46 +62,12 @@ class ReviewDecision(RunInput):
     notes: str = ""
 
 
-@lru_cache(maxsize=8)
-def _editor(backend: str, mode: str) -> Editor:
-    editor = open_editor(backend, mode)
-    model = getattr(editor, "model", editor)  # model+overlay wraps the model editor
-    if isinstance(model, ModelEditor) and _limit_exists(f"transcreate-{backend}"):
-        model.gate = lambda: _endpoint_slot(backend)
-    return editor
+class FlowOptions(RunOptions):
+    """The run's settings, plus what only a flow run has."""
 
-
-def _limit_exists(name: str) -> bool:
-    # Taking a slot costs two API calls per model call, even when no limit of that name exists:
-    # look once, and pay only when the limit is there.
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            return False
-    return True
-
-
-@contextmanager
-def _endpoint_slot(backend: str) -> Iterator[None]:
-    with concurrency(f"transcreate-{backend}", occupy=1, strict=False):
-        yield
-
-
-@lru_cache(maxsize=8)
-def _storage(destination: str) -> Storage:
-    return open_storage(destination)
-
-
-@lru_cache(maxsize=4)
-def _creative(path: str, sha256: str, max_bytes: int) -> BaseCreative:
-    creative = load_base_creative(path, data=read_input(path, max_bytes), max_bytes=max_bytes)
-    if creative.sha256 != sha256:  # the file changed under a running flow
-        raise RuntimeError(f"{path} changed while the run was going; start the run again")
-    return creative
+    review_timeout_hours: float = Field(
+        default=72, gt=0, le=24 * 30, description="How long a run waits for a reviewer"
+    )
 
 
 # Storage keys are the cache (a finished job is found by key and reported as cached), and image
@@ -114,49 +75,64 @@ def _creative(path: str, sha256: str, max_bytes: int) -> BaseCreative:
 @task(name="render-batch", cache_policy=NO_CACHE)
 def render_batch(request: RunRequest, image_sha256: str, jobs: list[EditJob]) -> list[JobResult]:
     """Edit and store one batch of jobs, with per-job retries."""
-    image = _creative(request.image, image_sha256, int(request.max_image_mb * 2**20)).data
-    editor = _editor(request.backend, request.effective_mode)
-    offer_image_link(editor, request, image)
-    return run_jobs(
-        jobs,
-        image=image,
-        editor=editor,
-        storage=_storage(request.out),
-        concurrency=max(1, math.ceil(request.concurrency / BATCH_WORKERS)),
-        retries=request.retries,
-        retry_wait=request.retry_wait,
-        checks=output_checks(request),
-    )
+    adapters = built_once(request, image_sha256)
+    return run_with(adapters, jobs, request)
 
 
 @flow(
     name="localize-campaign",
-    task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS),
+    task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS),  # type: ignore[arg-type]
     validate_parameters=True,
 )
 def localize_campaign(
-    request: RunRequest,
+    image: str,
+    campaign: str = "",
+    rows: str = "",
+    locales: list[SupportedLocale] = list(get_args(SupportedLocale)),  # noqa: B006, B008
+    out: str = "out",
     review: bool = False,
-    review_timeout_hours: float = 72,
-    callback_url: str | None = None,
-    callback_secret_block: str | None = None,
+    advanced: FlowOptions = FlowOptions(),  # noqa: B008 - a frozen model
 ) -> RunSummary:
     """Localize a campaign: every variant × locale, stored with a manifest.
 
     With ``review``, outputs go to a staging folder beside ``out`` and the run pauses for a
-    reviewer's decision; only an approved run is published to ``out``. ``callback_url`` receives
-    a JSON event when the run ends, signed with HMAC-SHA256 when a secret is configured
-    (``TRANSCREATE_CALLBACK_SECRET`` or the named Prefect Secret block).
+    reviewer's decision; only an approved run is published to ``out``.
     """
+    inputs = RunInputs(campaign=campaign, rows=rows, image=image, locales=tuple(locales), out=out)
+    options = RunOptions(**advanced.model_dump(exclude={"review_timeout_hours"}))
+    request = RunRequest.from_parts(inputs, options)
+    try:
+        return _localize(request, review, advanced.review_timeout_hours)
+    finally:  # a long-lived worker process keeps no run's adapters
+        forget(request.options)
+
+
+def flow_parameters(request: RunRequest, review: bool = False) -> dict[str, Any]:
+    """The flow's parameters for a whole request (what the CLI's --prefect and the inbox send)."""
+    return {
+        **request.inputs.model_dump(exclude={"locales"}),
+        "locales": list(request.locales),
+        "review": review,
+        "advanced": FlowOptions(**request.options.model_dump()),
+    }
+
+
+def localize_request(request: RunRequest, review: bool = False) -> RunSummary:
+    """Run the flow for a whole request."""
+    return cast(RunSummary, localize_campaign(**flow_parameters(request, review)))
+
+
+def _localize(request: RunRequest, review: bool, review_timeout_hours: float) -> RunSummary:
     logger = get_run_logger()
     started = time.monotonic()
-    final = _storage(request.out)
     staging = f"{request.out.rstrip('/')}/_review/{runtime.flow_run.id}"
     working = request.model_copy(update={"out": staging}) if review else request
+    adapters = built_once(working)
+    logger.info("edits in flight: at most %d (%s)", adapters.concurrency, adapters.bound)
 
-    plan, results = _render(working)
-    summary = write_manifest(plan, results, _storage(working.out), time.monotonic() - started)
-    _publish_contact_sheet(plan, results, _storage(working.out))
+    plan, results = _render(working, adapters)
+    summary = write_manifest(plan, results, adapters.storage, time.monotonic() - started)
+    _publish_contact_sheet(plan, results, adapters.storage)
 
     if review:
         logger.info("waiting for a reviewer: outputs are in %s", staging)
@@ -168,10 +144,11 @@ def localize_campaign(
         if not decision.approve:
             logger.warning("rejected by %s: %s", decision.reviewer, decision.notes)
             summary = summary.model_copy(update={"published": False})
-            _callback(callback_url, callback_secret_block, "run.rejected", summary)
+            _callback(request, adapters, "run.rejected", summary)
             return summary
         logger.info("approved by %s: publishing to %s", decision.reviewer, request.out)
-        results = publish(results, plan.campaign.name, _storage(staging), final)
+        final = built_once(request).storage
+        results = publish(results, plan.campaign.name, adapters.storage, final)
         summary = write_manifest(plan, results, final, time.monotonic() - started)
         _publish_contact_sheet(plan, results, final)
 
@@ -181,14 +158,13 @@ def localize_campaign(
         description=f"**{plan.campaign.name}**: {summary.counts} — manifest {summary.manifest_csv}",
     )
     logger.info("done: %s; manifest %s", summary.counts, summary.manifest_csv)
-    _callback(callback_url, callback_secret_block, "run.completed", summary)
+    _callback(request, adapters, "run.completed", summary)
     return summary
 
 
-def _render(request: RunRequest) -> tuple[RunPlan, list[JobResult]]:
+def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobResult]]:
     logger = get_run_logger()
-    editor = _editor(request.backend, request.effective_mode)
-    plan = plan_run(request, editor.identity)
+    plan = plan_run(request, adapters)
     for problem in plan.campaign.problems:
         logger.warning("rejected: %s", problem)
     logger.info(
@@ -199,8 +175,11 @@ def _render(request: RunRequest) -> tuple[RunPlan, list[JobResult]]:
         len(plan.jobs),
         len(plan.settled),
     )
-    progress = create_progress_artifact(
-        progress=0.0, description=f"Jobs finished in campaign {plan.campaign.name}"
+    progress = cast(
+        UUID,
+        create_progress_artifact(
+            progress=0.0, description=f"Jobs finished in campaign {plan.campaign.name}"
+        ),
     )
     futures = [
         render_batch.submit(request, plan.creative.sha256, batch)
@@ -230,14 +209,9 @@ def _publish_contact_sheet(plan: RunPlan, results: list[JobResult], storage: Sto
     )
 
 
-def _callback(url: str | None, secret_block: str | None, event: str, summary: RunSummary) -> None:
-    if not url:
+def _callback(request: RunRequest, adapters: Adapters, event: str, summary: RunSummary) -> None:
+    if not request.callback_url:
         return
-    secret = os.environ.get("TRANSCREATE_CALLBACK_SECRET")
-    if secret_block:
-        from prefect.blocks.system import Secret
-
-        secret = str(Secret.load(secret_block).get())
     payload = {
         "event": event,
         "run_id": str(runtime.flow_run.id),
@@ -246,8 +220,13 @@ def _callback(url: str | None, secret_block: str | None, event: str, summary: Ru
         "manifest": summary.manifest_csv if summary.published else None,
         "published": summary.published,
     }
-    if not send_completion(url, payload, secret=secret, wait=CALLBACK_RETRY_WAIT):
-        get_run_logger().warning("completion callback to %s was not delivered", url)
+    delivered = send_completion(
+        request.callback_url, payload, secret=adapters.callback_secret, wait=CALLBACK_RETRY_WAIT
+    )
+    if not delivered:
+        get_run_logger().warning(
+            "completion callback to %s was not delivered", request.callback_url
+        )
 
 
 def _artifact_key(text: str) -> str:
@@ -261,8 +240,6 @@ if __name__ == "__main__":
     examples = data_dir("examples")
     print(
         localize_campaign(
-            RunRequest(
-                campaign=str(examples / "skincare-sale.csv"), image=str(examples / "creative.png")
-            )
+            campaign=str(examples / "skincare-sale.csv"), image=str(examples / "creative.png")
         )
     )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 
-from prefect_dask import DaskTaskRunner
+from prefect_dask.task_runners import DaskTaskRunner
 
-from flows.localize import localize_campaign
+from transcreate.flows.localize import localize_campaign
 
 
 def dask_task_runner() -> DaskTaskRunner:
@@ -25,5 +25,6 @@ def dask_task_runner() -> DaskTaskRunner:
 
 
 localize_campaign_on_dask = localize_campaign.with_options(
-    name="localize-campaign-dask", task_runner=dask_task_runner()
+    name="localize-campaign-dask",
+    task_runner=dask_task_runner(),  # type: ignore[arg-type]  # prefect-dask's generics lag
 )

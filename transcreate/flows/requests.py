@@ -39,9 +39,10 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field
 
-from flows.localize import localize_campaign
+from transcreate.flows.localize import flow_parameters, localize_campaign
 from transcreate.locales import DEFAULT_LOCALES
-from transcreate.pipeline import RunRequest, RunSummary
+from transcreate.pipeline import RunSummary
+from transcreate.request import BackendName, RunRequest
 
 if TYPE_CHECKING:
     from transcreate.storage.s3 import S3Storage
@@ -235,7 +236,7 @@ def process_requests(
     out: str = "out",
     image: str | None = None,
     locales: list[str] | None = None,
-    backend: str = "local",
+    backend: BackendName = "local",
 ) -> InboxSummary:
     """Localize every campaign sheet dropped into the inbox: one localize-campaign run each.
 
@@ -293,8 +294,14 @@ def _localize(
             )
         run = localize_campaign.with_options(flow_run_name=claimed.name)
         summary = run(
-            template.model_copy(
-                update={"campaign": str(claimed.sheet), "image": str(image), "name": claimed.name}
+            **flow_parameters(
+                template.model_copy(
+                    update={
+                        "campaign": str(claimed.sheet),
+                        "image": str(image),
+                        "name": claimed.name,
+                    }
+                )
             )
         )
         error = failure_report(request, summary)

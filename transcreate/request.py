@@ -1,0 +1,165 @@
+"""What a run is asked to do: one request model for the CLI, the flow's form and the inbox.
+
+The fields come in two groups. `RunInputs` are what a campaign manager gives (the sheet, the
+image, the locales, where results go): the flow shows them at the top of its form. `RunOptions`
+are the engineer's settings, each with a default and a help text: the flow folds them into one
+collapsed "advanced" object. `RunRequest` is both groups together, flat, as the CLI and the
+pipeline read it; the CLI's options, defaults and help are generated from these fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from transcreate.editors import Mode, check_mode, default_mode
+from transcreate.errors import SetupError
+from transcreate.locales import DEFAULT_LOCALES, parse_locale_list
+
+# The backends and modes a form or a command line may name (tests keep these in step with the
+# editor registry).
+BackendName = Literal["local", "dashscope", "dify", "openai"]
+ModeChoice = Literal["auto", "overlay", "model", "model+overlay"]
+
+
+class RunInputs(BaseModel):
+    """What to localize and where the results go."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    campaign: str = Field(
+        default="",
+        description="Campaign spreadsheet (.csv or .xlsx): a path on the worker (relative to the "
+        "folder the deployment was made from), an s3:// URI or an https:// link",
+    )
+    rows: str = Field(
+        default="",
+        description="Or paste the campaign's rows here (copied from Excel or Google Sheets, with "
+        "the header row first); used when no campaign file is given",
+        json_schema_extra={"format": "text"},
+    )
+    image: str = Field(
+        description="Base creative (PNG, JPEG or WebP): a path on the worker, an s3:// URI or an "
+        "https:// link",
+    )
+    locales: tuple[str, ...] = Field(
+        default=DEFAULT_LOCALES, description="Target locales, e.g. id, th, zh, en"
+    )
+    out: str = Field(
+        default="out",
+        description="Where results go: a folder on the worker or s3://bucket/prefix",
+    )
+
+    @field_validator("locales", mode="before")
+    @classmethod
+    def _split_locales(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_locale_list(value)
+        return value
+
+    @field_validator("locales")
+    @classmethod
+    def _check_locales(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        tags = parse_locale_list(" ".join(value))
+        if not tags:
+            raise ValueError("at least one locale is needed, e.g. id, th, zh, en")
+        return tags
+
+
+class RunOptions(BaseModel):
+    """How to run: backend, limits, checks. Every field has a default that works on a laptop."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: BackendName = Field(
+        default="local",
+        description="Who edits the images: local (built in, no GPU or key), dashscope, dify or "
+        "openai (Qwen-Image-Edit over HTTP; needs the provider's key on the worker)",
+    )
+    mode: ModeChoice = Field(
+        default="auto",
+        description="Who sets the copy: overlay (the built-in compositor), model (the model "
+        "draws it), model+overlay (the model edits, the compositor sets the copy exactly); auto "
+        "= overlay for local, model for the others",
+    )
+    concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Edits in flight at once (model calls, or local renders); a max_concurrency "
+        "in transcreate.toml or a Prefect global concurrency limit can only lower it",
+    )
+    retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed model call")
+    retry_wait: float = Field(
+        default=1.0, ge=0, le=60, description="First wait before a retry, seconds (then doubled)"
+    )
+    strict: bool = Field(default=False, description="Stop before any edit if a row is rejected")
+    checks: bool = Field(
+        default=False,
+        description="Read each output's copy back (OCR) and, for model edits, measure changes "
+        "outside the copy area; failures become needs_review (needs tesseract)",
+    )
+    max_instruction_chars: int = Field(
+        default=200, ge=20, le=4000, description="Longest instruction sent to a model"
+    )
+    max_image_mb: float = Field(default=5.0, gt=0, le=200, description="Largest base image, MB")
+    policy: str = Field(
+        default="",
+        description="Policy file of blocked intents (empty: TRANSCREATE_POLICY or the shipped one)",
+    )
+    name: str = Field(default="", description="Campaign name (empty: the file name)")
+    callback_url: str = Field(
+        default="", description="Receives a signed JSON event when the run ends (empty: none)"
+    )
+    callback_secret_block: str = Field(
+        default="",
+        description="Prefect Secret block holding the callback's signing secret (empty: "
+        "TRANSCREATE_CALLBACK_SECRET)",
+    )
+
+    @field_validator(
+        "mode", "policy", "name", "callback_url", "callback_secret_block", mode="before"
+    )
+    @classmethod
+    def _none_is_default(cls, value: Any, info: Any) -> Any:
+        # Python callers and older parameter sets say None for "not given".
+        if value is None:
+            return "auto" if info.field_name == "mode" else ""
+        return value
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> RunOptions:
+        try:
+            check_mode(self.backend, self.effective_mode)
+        except SetupError as error:
+            raise ValueError(str(error)) from None
+        return self
+
+    @property
+    def effective_mode(self) -> Mode:
+        return default_mode(self.backend) if self.mode == "auto" else self.mode
+
+
+class RunRequest(RunInputs, RunOptions):
+    """A whole request: the inputs and the options, flat."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="after")
+    def _check_campaign(self) -> RunRequest:
+        if not self.campaign.strip() and not self.rows.strip():
+            raise ValueError("give a campaign spreadsheet, or paste its rows")
+        return self
+
+    @classmethod
+    def from_parts(cls, inputs: RunInputs, options: RunOptions) -> RunRequest:
+        return cls(**inputs.model_dump(), **options.model_dump())
+
+    @property
+    def inputs(self) -> RunInputs:
+        return RunInputs(**{name: getattr(self, name) for name in RunInputs.model_fields})
+
+    @property
+    def options(self) -> RunOptions:
+        return RunOptions(**{name: getattr(self, name) for name in RunOptions.model_fields})

@@ -1,0 +1,195 @@
+"""The composition root: configuration and the environment are read here, once per request, and
+every adapter a run needs is built here with its limits and gates. The CLI, the flows, the inbox
+and the one-off edit all come through `build`; nothing is patched onto a built object later.
+
+One knob bounds the work in flight: the request's ``concurrency``. ``max_concurrency`` in the
+config file (per backend) and a Prefect global concurrency limit ``transcreate-<backend>`` can
+only lower it, and `Adapters.bound` says which one decided, so the run can say it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from transcreate.editors import Editor, Mode, ModelThenOverlay, check_mode, load_editor_class
+from transcreate.editors.http import Gate, ModelEditor
+from transcreate.errors import StorageError
+from transcreate.images import BaseCreative, load_base_creative
+from transcreate.policy import Policy, load_policy
+from transcreate.quality import OutputChecks, require_tesseract
+from transcreate.request import RunOptions, RunRequest
+from transcreate.settings import load_config, model_settings
+from transcreate.storage import Storage, input_link, open_storage, read_input
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """Everything a run talks to, built for one request."""
+
+    editor: Editor
+    storage: Storage
+    creative: BaseCreative
+    policy: Policy
+    checks: OutputChecks | None
+    concurrency: int  # edits in flight at once, after every bound
+    bound: str  # which setting decided `concurrency`, in words
+    callback_secret: str | None = field(default=None, repr=False)
+    #: one slot per edit in flight, shared by every batch of the run in this process
+    slots: threading.BoundedSemaphore = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "slots", threading.BoundedSemaphore(self.concurrency))
+
+
+def build(
+    request: RunRequest,
+    *,
+    prefect_limits: bool = False,
+    config: dict[str, Any] | None = None,
+) -> Adapters:
+    """Build the editor, storage, policy, checks and limits for ``request``.
+
+    ``prefect_limits``: inside a flow run, take a slot of the Prefect global concurrency limit
+    ``transcreate-<backend>`` (when one exists) around each model call, so many runs share one
+    endpoint budget.
+    """
+    config = load_config() if config is None else config
+    storage = open_storage(request.out)  # checked now: a bad destination fails before any edit
+    max_bytes = int(request.max_image_mb * 1024 * 1024)
+    creative = load_base_creative(
+        request.image, data=read_input(request.image, max_bytes), max_bytes=max_bytes
+    )
+    concurrency, bound = request.concurrency, f"the run's concurrency ({request.concurrency})"
+    gate: Gate | None = None
+    if request.backend != "local":
+        configured = model_settings(request.backend, config).max_concurrency
+        if configured is not None and configured < concurrency:
+            concurrency = configured
+            bound = f"max_concurrency = {configured} in [backends.{request.backend}] of the config"
+        if prefect_limits:
+            limit = prefect_global_limit(f"transcreate-{request.backend}")
+            if limit is not None:
+                gate = _prefect_slot(f"transcreate-{request.backend}")
+                if limit < concurrency:
+                    concurrency = limit
+                    bound = f"the Prefect global concurrency limit transcreate-{request.backend}"
+    link = input_link(request.image)
+    editor = open_editor(
+        request.backend,
+        request.effective_mode,
+        config=config,
+        max_concurrency=concurrency,
+        gate=gate,
+        input_links={creative.sha256: link} if link else None,
+    )
+    chosen_policy = request.policy or os.environ.get("TRANSCREATE_POLICY")
+    return Adapters(
+        editor=editor,
+        storage=storage,
+        creative=creative,
+        policy=load_policy(Path(chosen_policy) if chosen_policy else None),
+        checks=output_checks(request),
+        concurrency=concurrency,
+        bound=bound,
+        callback_secret=callback_secret(request.callback_secret_block),
+    )
+
+
+# Adapters built in this process, by (request, creative hash): a flow builds them once and its batch
+# tasks in the same process reuse them; a task in another process (a Dask worker) builds its own
+# and checks that it sees the same creative. Module-level, so tasks pickle it by reference.
+_built: dict[tuple[RunRequest, str], Adapters] = {}
+_built_lock = threading.Lock()
+
+
+def built_once(request: RunRequest, image_sha256: str | None = None) -> Adapters:
+    """`build` with Prefect limits, once per request and creative in this process."""
+    with _built_lock:
+        if image_sha256 is not None and (request, image_sha256) in _built:
+            return _built[(request, image_sha256)]
+        adapters = build(request, prefect_limits=True)
+        if image_sha256 is not None and adapters.creative.sha256 != image_sha256:
+            raise StorageError(f"{request.image} changed while the run was going; start it again")
+        _built[(request, adapters.creative.sha256)] = adapters
+        return adapters
+
+
+def forget(options: RunOptions) -> None:
+    """Drop the adapters built for requests with these options (a run's end)."""
+    with _built_lock:
+        for key in [key for key in _built if key[0].options == options]:
+            del _built[key]
+
+
+def open_editor(
+    backend: str,
+    mode: Mode,
+    *,
+    config: dict[str, Any] | None = None,
+    max_concurrency: int | None = None,
+    gate: Gate | None = None,
+    input_links: dict[str, str] | None = None,
+) -> Editor:
+    """The editor registered under ``backend`` in ``mode``, with its limits; an unknown name
+    lists the known ones."""
+    editor_class = load_editor_class(backend)
+    check_mode(backend, mode)
+    if backend == "local":
+        editor: Editor = editor_class()
+        return editor
+    from transcreate.editors.local import LocalEditor
+
+    settings = model_settings(backend, load_config() if config is None else config)
+    if max_concurrency is not None:
+        settings = replace(settings, max_concurrency=max_concurrency)
+    model = ModelEditor(editor_class(settings), settings, gate=gate, input_links=input_links)
+    return ModelThenOverlay(model, LocalEditor()) if mode == "model+overlay" else model
+
+
+def output_checks(request: RunRequest) -> OutputChecks | None:
+    """The checks the request asks for; fails now if tesseract cannot read its locales."""
+    if not request.checks:
+        return None
+    require_tesseract(request.locales)
+    return OutputChecks(request.effective_mode)
+
+
+def callback_secret(block_name: str) -> str | None:
+    """The completion callback's signing secret: a Prefect Secret block, else the environment."""
+    if block_name:
+        from prefect.blocks.system import Secret
+
+        return str(Secret.load(block_name).get())  # type: ignore[union-attr]
+    return os.environ.get("TRANSCREATE_CALLBACK_SECRET") or None
+
+
+def prefect_global_limit(name: str) -> int | None:
+    """The size of the Prefect global concurrency limit ``name``; None when there is none (or it
+    is switched off). Looked up once per run: taking a slot costs two API calls per model call,
+    paid only when the limit exists."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            limit = client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            return None
+    return int(limit.limit) if limit.active else None
+
+
+def _prefect_slot(name: str) -> Callable[[], Any]:
+    from prefect.concurrency.sync import concurrency
+
+    @contextmanager
+    def slot() -> Iterator[None]:
+        with concurrency(name, occupy=1, strict=False):
+            yield
+
+    return slot
