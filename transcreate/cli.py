@@ -3,66 +3,147 @@
 Runs in this process by default (no server to wait for). With ``--prefect``, or when
 ``PREFECT_API_URL`` points at a Prefect server, it runs the ``localize-campaign`` flow there
 instead, so the run shows up in the Prefect UI.
+
+Results (the summary table, where the manifest is) go to stdout; progress and diagnostics go to
+stderr, so the command composes in scripts. The options of ``run`` are generated from the request
+model (`transcreate.request`): its fields, defaults and help texts are the single source.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from transcreate import __version__
 from transcreate.errors import SetupError, TranscreateError
 from transcreate.manifest import JobResult
 from transcreate.pipeline import RunPlan, RunSummary, run_campaign
-from transcreate.request import RunRequest
+from transcreate.request import RunInputs, RunOptions, RunRequest
 from transcreate.resources import data_dir
 
 app = typer.Typer(
     help="Localize advertising creatives: one base image + a campaign sheet → every locale.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # plain help wraps to the terminal's width instead of cutting names
+    pretty_exceptions_enable=False,  # a bug's traceback stays a plain Python traceback
 )
-console = Console(stderr=True, soft_wrap=True)  # paths and messages stay whole for grep
+# soft_wrap: paths and messages stay whole for grep. highlight off: user text is not decorated.
+console = Console(soft_wrap=True, highlight=False)  # results
+diagnostics = Console(stderr=True, soft_wrap=True, highlight=False)  # progress, warnings, errors
 
 EXIT_INCOMPLETE = 1  # some job failed or some row was rejected: the manifest says which
 EXIT_UNUSABLE = 2  # bad options, unreadable campaign or image, missing system component
+SHOWN_PER_KIND = 10  # messages of one kind printed before "…and N more"
+
+# Short or older spellings kept beside the option generated from a field's name.
+ALIASES: dict[str, tuple[str, ...]] = {"out": ("-o",), "image": ("-i",), "checks": ("--check",)}
+# Fields that are not options of `run`: the campaign is its argument, pasted rows are the form's.
+NOT_OPTIONS = ("campaign", "rows")
 
 
-@app.command()
-def run(
-    campaign: Annotated[str, typer.Argument(help="Campaign sheet (.csv/.xlsx), path or s3://")],
-    image: Annotated[
-        str, typer.Option("--image", "-i", help="Base creative (PNG/JPEG/WebP), path or s3://")
-    ],
-    out: Annotated[str, typer.Option("--out", "-o", help="Destination folder")] = "out",
-    locales: Annotated[str, typer.Option(help="Comma-separated locales")] = "id,th,zh,en",
-    backend: Annotated[
-        str, typer.Option(help="Editor backend: local, dashscope, dify, openai")
-    ] = "local",
-    mode: Annotated[
-        str | None, typer.Option(help="overlay, model or model+overlay (default by backend)")
-    ] = None,
-    concurrency: Annotated[int, typer.Option(help="Edits running at once")] = 4,
-    retries: Annotated[int, typer.Option(help="Retries of a failed model call")] = 2,
-    name: Annotated[str | None, typer.Option(help="Campaign name (default: file name)")] = None,
-    strict: Annotated[bool, typer.Option(help="Stop before any edit if a row is bad")] = False,
-    check: Annotated[
-        bool, typer.Option(help="Read each output's copy back (OCR); flag outputs to review")
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"transcreate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
-    policy: Annotated[
-        str | None, typer.Option(help="Policy file of blocked intents (default: shipped)")
-    ] = None,
-    max_instruction_chars: Annotated[
-        int, typer.Option(help="Longest instruction sent to a model")
-    ] = 200,
-    max_image_mb: Annotated[float, typer.Option(help="Largest base image, in MB")] = 5.0,
+) -> None:
+    """Localize advertising creatives: one base image + a campaign sheet → every locale."""
+
+
+def _request_parameters() -> list[inspect.Parameter]:
+    """One typer option per field of the request model, with its default and help."""
+    parameters = []
+    inputs_first = [*RunInputs.model_fields, *RunOptions.model_fields]
+    for name in inputs_first:
+        field = RunRequest.model_fields[name]
+        if name in NOT_OPTIONS:
+            continue
+        kind, default = _option_type(field)
+        required = field.is_required()
+        declared = ("--" + name.replace("_", "-"), *ALIASES.get(name, ()))
+        option = typer.Option(
+            *declared,
+            help=_help(field),
+            show_default=not required and default != "",
+        )
+        parameters.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[kind, option],
+                default=inspect.Parameter.empty if required else default,
+            )
+        )
+    return parameters
+
+
+def _option_type(field: FieldInfo) -> tuple[type, Any]:
+    """The type typer parses (text for choices and lists: the model checks them) and default."""
+    annotation, default = field.annotation, field.default
+    if annotation in (bool, int, float):
+        return annotation, default  # type: ignore[return-value]
+    if isinstance(default, tuple):
+        return str, ",".join(default)
+    return str, default
+
+
+def _help(field: FieldInfo) -> str:
+    text = field.description or ""
+    choices = typing.get_args(field.annotation)
+    if typing.get_origin(field.annotation) is typing.Literal:
+        text += f" (one of: {', '.join(choices)})"
+    return text
+
+
+def _with_request_options(
+    command: Callable[..., None],
+) -> Callable[..., None]:
+    """Give ``command`` the request's options after its own parameters."""
+    hints = typing.get_type_hints(command, include_extras=True)  # resolves the string annotations
+    own = [
+        parameter.replace(annotation=hints[parameter.name])
+        for parameter in inspect.signature(command).parameters.values()
+        if parameter.name != "options"
+    ]
+    generated = _request_parameters()
+    names = {parameter.name for parameter in generated}
+
+    def wrapper(**given: Any) -> None:
+        options = {name: given.pop(name) for name in list(given) if name in names}
+        command(**given, options=options)
+
+    ordered = sorted(own, key=lambda parameter: parameter.kind) + generated
+    wrapper.__signature__ = inspect.Signature(ordered)  # type: ignore[attr-defined]
+    wrapper.__doc__ = command.__doc__
+    wrapper.__name__ = command.__name__
+    return wrapper
+
+
+def run(
+    campaign: Annotated[
+        str, typer.Argument(help="Campaign sheet (.csv/.xlsx): a path, s3:// or https://")
+    ],
     prefect: Annotated[
         bool | None,
         typer.Option(help="Run as a Prefect flow (default: when PREFECT_API_URL is set)"),
@@ -71,29 +152,16 @@ def run(
         bool,
         typer.Option(help="Run the flow's batches on Dask (TRANSCREATE_DASK_ADDRESS or local)"),
     ] = False,
+    *,
+    options: dict[str, Any],
 ) -> None:
     """Localize CAMPAIGN onto IMAGE for every variant × locale; write images and a manifest."""
-    try:
-        request = RunRequest(  # paths stay text: Path() would fold "s3://b/k" into "s3:/b/k"
-            campaign=campaign,
-            image=image,
-            out=out,
-            locales=tuple(locales.split(",")),
-            backend=backend,  # type: ignore[arg-type]  # checked by the model
-            mode=mode,  # type: ignore[arg-type]
-            concurrency=concurrency,
-            retries=retries,
-            strict=strict,
-            checks=check,
-            policy=policy or "",
-            max_instruction_chars=max_instruction_chars,
-            max_image_mb=max_image_mb,
-            name=name or "",
-        )
-    except ValidationError as error:
-        _fail(_validation_message(error))
+    request = _request(campaign=campaign, **options)
     use_prefect = prefect if prefect is not None else bool(os.environ.get("PREFECT_API_URL"))
     _run(request, use_prefect or dask, dask)
+
+
+app.command(name="run")(_with_request_options(run))
 
 
 @app.command()
@@ -103,7 +171,7 @@ def demo(
 ) -> None:
     """Run the shipped sample campaign (examples/) on the built-in local editor."""
     examples = data_dir("examples")
-    request = RunRequest(
+    request = _request(
         campaign=str(examples / "skincare-sale.csv"), image=str(examples / "creative.png"), out=out
     )
     _run(request, prefect)
@@ -117,13 +185,18 @@ def edit(
         "dashscope"
     ),
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output PNG (default: <image>-edited.png)")
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Output file or folder (default: <image>-edited.png beside it)"
+        ),
     ] = None,
     retries: Annotated[int, typer.Option(help="Retries of a failed model call")] = 2,
 ) -> None:
     """Edit one image with one instruction on a model backend (no spreadsheet)."""
     from transcreate.client import edit_image_with_instruction
 
+    if out is not None and out.is_dir():  # a folder: the edited file goes inside it
+        out = out / f"{image.stem}-edited.png"
     try:
         target = edit_image_with_instruction(
             image,
@@ -132,9 +205,18 @@ def edit(
             out=out,
             retries=retries,
         )
+    except ValidationError as error:
+        _fail(_validation_message(error))
     except TranscreateError as error:
         _fail(str(error))
-    console.print(f"edited: {target}")
+    console.print(f"edited: {escape(str(target))}")
+
+
+def _request(**fields: Any) -> RunRequest:
+    try:
+        return RunRequest(**fields)
+    except ValidationError as error:
+        _fail(_validation_message(error))
 
 
 def _run(request: RunRequest, use_prefect: bool, on_dask: bool = False) -> None:
@@ -153,14 +235,14 @@ def _run_here(request: RunRequest) -> RunSummary:
         MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
-        console=console,
+        console=diagnostics,
         transient=False,
     ) as progress:
         bar = progress.add_task("planning", total=None, status="")
         counts: dict[str, int] = {}
 
         def on_plan(plan: RunPlan) -> None:
-            progress.update(bar, description=plan.campaign.name, total=len(plan.jobs))
+            progress.update(bar, description=escape(plan.campaign.name), total=len(plan.jobs))
 
         def on_result(result: JobResult) -> None:
             counts[result.status] = counts.get(result.status, 0) + 1
@@ -173,6 +255,7 @@ def _run_here(request: RunRequest) -> RunSummary:
 def _run_with_prefect(request: RunRequest, on_dask: bool) -> RunSummary:
     from transcreate.flows.localize import flow_parameters, localize_request
 
+    _check_prefect_api()
     if on_dask:
         try:
             from transcreate.flows.dask import localize_campaign_on_dask
@@ -184,22 +267,43 @@ def _run_with_prefect(request: RunRequest, on_dask: bool) -> RunSummary:
     return localize_request(request)
 
 
+def _check_prefect_api() -> None:
+    """One sentence, before any run starts, when PREFECT_API_URL names a server that is down."""
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        return  # Prefect starts a temporary local server itself
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        problem = client.api_healthcheck()
+    if problem is not None:
+        raise SetupError(
+            f"the Prefect API at {url} does not answer ({type(problem).__name__}); start it "
+            "with `prefect server start`, or unset PREFECT_API_URL to run in this process"
+        )
+
+
 def _report(summary: RunSummary) -> None:
-    for warning in summary.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
-    for problem in summary.problems:
-        console.print(f"[red]rejected:[/] {problem}")
-    for failure in summary.failures:
-        console.print(f"[red]failed:[/] {failure}")
-    for flagged in summary.flagged:
-        console.print(f"[yellow]flagged:[/] {flagged}")
-    table = Table(title=f"campaign {summary.campaign}", show_edge=False)
+    _print_capped("warning", "yellow", summary.warnings, "warnings")
+    _print_capped("rejected", "red", summary.problems, "rejected rows")
+    _print_capped("failed", "red", summary.failures, "failed jobs")
+    _print_capped("flagged", "yellow", summary.flagged, "flagged jobs")
+    table = Table(title=f"campaign {escape(summary.campaign)}", show_edge=False)
     for status in summary.counts:
         table.add_column(status, justify="right")
     table.add_row(*(str(count) for count in summary.counts.values()))
     console.print(table)
-    console.print(f"manifest: {summary.manifest_csv}\n          {summary.manifest_json}")
-    console.print(f"took {summary.seconds:.1f} s")
+    console.print(f"manifest: {escape(summary.manifest_csv)}")
+    console.print(f"          {escape(summary.manifest_json)}")
+    diagnostics.print(f"took {summary.seconds:.1f} s")
+
+
+def _print_capped(label: str, color: str, messages: list[str], kind: str) -> None:
+    for message in messages[:SHOWN_PER_KIND]:
+        diagnostics.print(f"[{color}]{label}:[/] {escape(message)}")
+    if len(messages) > SHOWN_PER_KIND:
+        more = len(messages) - SHOWN_PER_KIND
+        diagnostics.print(f"[{color}]…and {more:,} more {kind}[/], see the manifest")
 
 
 def _validation_message(error: ValidationError) -> str:
@@ -217,7 +321,7 @@ def _issue_text(issue: Any) -> str:
 
 
 def _fail(message: str) -> NoReturn:
-    console.print(f"[red]error:[/] {message}")
+    diagnostics.print(f"[red]error:[/] {escape(message)}")
     raise typer.Exit(EXIT_UNUSABLE)
 
 

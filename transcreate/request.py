@@ -51,6 +51,14 @@ class RunInputs(BaseModel):
         description="Where results go: a folder on the worker or s3://bucket/prefix",
     )
 
+    @field_validator("image", "out")
+    @classmethod
+    def _not_blank(cls, value: str, info: Any) -> str:
+        if not value.strip():
+            what = "a folder or s3://bucket/prefix" if info.field_name == "out" else "an image"
+            raise ValueError(f"is empty; give {what}")
+        return value
+
     @field_validator("locales", mode="before")
     @classmethod
     def _split_locales(cls, value: Any) -> Any:

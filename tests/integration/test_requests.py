@@ -7,13 +7,12 @@ import csv
 import io
 import json
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from transcreate.flows.requests import claim, find_requests, settle
+from transcreate.inbox import FolderInbox
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +49,7 @@ def test_each_request_ends_in_done_or_failed_with_its_image(inbox_run):
         "no-variants.error.txt",
         "no-variants.png",
     ]
-    assert find_requests(inbox) == []
+    assert FolderInbox(inbox).find_requests() == []
     assert _names(inbox / "processing") == []
 
 
@@ -95,84 +94,6 @@ def test_a_second_run_finds_nothing_to_do(inbox_run):
     summary = process_requests(inbox=str(inbox), out=str(out))
     assert (summary.done, summary.failed) == ([], [])
     assert [path.name for path in out.iterdir()] == ["spring-promo"]
-
-
-def test_find_requests_lists_sheets_only(tmp_path):
-    for name in ["b.csv", "a.XLSX", "a.png", ".partial.csv", "~$a.xlsx", "notes.txt"]:
-        (tmp_path / name).write_text("x")
-    (tmp_path / "done.csv").mkdir()
-    assert [path.name for path in find_requests(tmp_path)] == ["a.XLSX", "b.csv"]
-
-
-def test_a_claimed_request_is_skipped(tmp_path):
-    sheet = _request(tmp_path, "sale")
-    first = claim(sheet)
-    assert first is not None
-    assert claim(sheet) is None
-    assert first.sheet.read_text() == "variant,headline\n"
-    assert first.sheet.parent.parent == tmp_path / "processing"
-    assert _names(tmp_path / "processing") == [first.folder.name]  # no folder left by the loser
-
-
-def test_the_sidecar_image_follows_its_sheet(tmp_path):
-    sheet = _request(tmp_path, "sale", image=".JPG")
-    claimed = claim(sheet)
-    assert claimed is not None and claimed.image is not None
-    assert claimed.image.parent == claimed.folder
-    assert _names(tmp_path) == ["processing"]
-
-
-@pytest.mark.parametrize("round_", range(5))
-def test_of_many_racing_claimers_exactly_one_wins(tmp_path, round_):
-    sheet = _request(tmp_path, "sale")
-    claimers = 8
-    start = threading.Barrier(claimers)
-    claims: list[Any] = []
-
-    def race() -> None:
-        start.wait()
-        claims.append(claim(sheet))
-
-    threads = [threading.Thread(target=race) for _ in range(claimers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    winners = [claimed for claimed in claims if claimed is not None]
-    assert len(claims) == claimers
-    assert len(winners) == 1
-    assert _names(tmp_path / "processing") == [winners[0].folder.name]
-
-
-def test_settle_moves_a_failed_request_beside_its_error(tmp_path):
-    claimed = claim(_request(tmp_path, "sale"))
-    assert claimed is not None
-    moved = settle(claimed, "sale.csv: missing column(s) variant")
-    assert moved == tmp_path / "failed" / "sale.csv"
-    assert _names(tmp_path / "failed") == ["sale.csv", "sale.error.txt", "sale.png"]
-    assert (tmp_path / "failed" / "sale.error.txt").read_text() == (
-        "sale.csv: missing column(s) variant\n"
-    )
-    assert _names(tmp_path / "processing") == []
-
-
-def test_settle_never_replaces_an_earlier_request_of_the_same_name(tmp_path):
-    earlier = claim(_request(tmp_path, "sale"))
-    assert earlier is not None
-    settle(earlier)
-    later = claim(_request(tmp_path, "sale"))
-    assert later is not None
-    moved = settle(later)
-    assert moved == tmp_path / "done" / f"sale.{later.token}.csv"
-    assert (tmp_path / "done" / "sale.csv").is_file()
-    assert (tmp_path / "done" / f"sale.{later.token}.png").is_file()
-
-
-def _request(inbox: Path, name: str, image: str = ".png") -> Path:
-    (inbox / f"{name}{image}").write_bytes(b"\x89PNG")
-    sheet = inbox / f"{name}.csv"
-    sheet.write_text("variant,headline\n")
-    return sheet
 
 
 def _names(folder: Path) -> list[str]:

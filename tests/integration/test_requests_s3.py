@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import BUCKET
 from tests.integration.test_requests import _without_column
-from transcreate.flows.requests import open_inbox
+from transcreate.inbox import open_inbox
 
 pytestmark = pytest.mark.slow
 
@@ -82,36 +81,6 @@ def test_a_second_run_takes_nothing_from_s3(seaweed, s3_run):
     assert _keys(seaweed, prefix) == before
 
 
-@pytest.mark.parametrize("claimers", [2, 8])
-def test_of_racing_s3_claimers_exactly_one_wins(seaweed, inbox, claimers):
-    drop = _dropper(seaweed, inbox)
-    drop("sale.png", b"\x89PNG")
-    drop("sale.csv", b"variant,headline\n")
-    inboxes = [open_inbox(f"s3://{BUCKET}/{inbox}") for _ in range(claimers)]  # a client each
-    start = threading.Barrier(claimers)
-    claims: list[Any] = []
-
-    def race(requests: Any) -> None:
-        start.wait()
-        claims.append(requests.claim("sale.csv"))
-
-    threads = [threading.Thread(target=race, args=(requests,)) for requests in inboxes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    winners = [claimed for claimed in claims if claimed is not None]
-    assert len(claims) == claimers
-    assert len(winners) == 1
-    [winner] = winners
-    folder = f"processing/sale.{winner.token}"
-    # the token is random hex, so where the claim marker sorts among the keys varies
-    assert _keys(seaweed, inbox) == sorted(
-        [f"{folder}/sale.csv", f"{folder}/sale.png", "processing/sale.claim"]
-    )
-    assert winner.sheet == f"s3://{BUCKET}/{inbox}/{folder}/sale.csv"
-
-
 def test_a_sheet_dropped_again_while_claimed_waits_for_the_next_run(seaweed, inbox):
     drop = _dropper(seaweed, inbox)
     drop("sale.png", b"\x89PNG")
@@ -132,19 +101,6 @@ def test_a_sheet_dropped_again_while_claimed_waits_for_the_next_run(seaweed, inb
         "failed/sale.csv",
         "failed/sale.error.txt",
     ]
-
-
-def test_an_s3_request_settled_twice_under_one_name_keeps_both(seaweed, inbox):
-    drop = _dropper(seaweed, inbox)
-    requests = open_inbox(f"s3://{BUCKET}/{inbox}")
-    tokens = []
-    for _ in range(2):
-        drop("sale.csv", b"variant,headline\n")
-        claimed = requests.claim("sale.csv")
-        assert claimed is not None
-        requests.settle(claimed)
-        tokens.append(claimed.token)
-    assert _keys(seaweed, inbox) == sorted(["done/sale.csv", f"done/sale.{tokens[1]}.csv"])
 
 
 def _dropper(seaweed, folder: str) -> Any:

@@ -56,7 +56,10 @@ def check_mode(backend: str, mode: str) -> Mode:
     if backend == "local" and mode != "overlay":
         raise SetupError(f"backend 'local' has no model: mode {mode!r} needs a model backend")
     if backend != "local" and mode == "overlay":
-        raise SetupError(f"mode 'overlay' is the local editor's; use --backend local or {mode}")
+        raise SetupError(
+            f"mode 'overlay' is the local editor's; with backend {backend!r} use mode model or "
+            "model+overlay (or backend local)"
+        )
     return mode
 
 
