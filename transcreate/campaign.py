@@ -36,6 +36,9 @@ VALUE_FIELDS: tuple[str, ...] = (
     "template",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("variant", "headline")
+# The longest cell the reader takes. Ad copy is a few words; a longer cell is a paste gone wrong
+# (or an attack on the policy's matching), rejected with its row so the other rows still run.
+MAX_CELL_CHARS = 1000
 
 POSITIONS: tuple[str, ...] = (
     "top-left",
@@ -153,6 +156,10 @@ def read_campaign(
         }
         if not any(values.values()):
             continue  # blank lines between blocks of rows are common in hand-kept sheets
+        too_long = _too_long(values, row_number, source)
+        if too_long:
+            problems.extend(too_long)
+            continue
         parsed, row_problems = _parse_row(values, row_number, source, known_templates)
         if parsed is not None and parsed.variant in first_row_of:
             row_problems.append(
@@ -298,6 +305,23 @@ def _map_columns(headers: list[object], source: str) -> tuple[list[str | None], 
             f"columns, e.g. variant,headline,cta,price,currency,discount,color,position"
         )
     return mapped, warnings
+
+
+def _too_long(values: Mapping[str, str], row: int, source: str) -> list[RowProblem]:
+    """Cells over MAX_CELL_CHARS, refused before anything else reads them."""
+    variant = values.get("variant", "")
+    variant = variant if len(variant) <= 64 else ""
+    return [
+        RowProblem(
+            source,
+            row,
+            column,
+            f"{len(text):,} characters; a cell holds at most {MAX_CELL_CHARS:,}, shorten it",
+            variant or None,
+        )
+        for column, text in values.items()
+        if len(text) > MAX_CELL_CHARS
+    ]
 
 
 def _clean(cell: object) -> str:

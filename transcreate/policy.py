@@ -137,20 +137,51 @@ def normalize(text: str) -> str:
 
 
 _WORD = r"[^ \n.\-]"
-_JOINED = re.compile(rf"(?<={_WORD})[.\-]+(?={_WORD})")
-_LEET_WORD = re.compile(rf"{_WORD}*(?:[a-z][0-9@$]|[0-9@$][a-z]){_WORD}*")
-_HARD_BREAK = re.compile(r"[ \-]*[\n.][ \n.\-]*")
-_SOFT_BREAK = re.compile(r"[ \-]+")
-_GRAPHEME = rf"[^ |][{_THAI_MARKS}]*"
-_LETTER_SPACED = re.compile(rf"(?<![^ |])(?:{_GRAPHEME} ){{2,}}{_GRAPHEME}(?![^ |])")
+# Every pattern below is tried at few positions and never backtracks over a run of unbounded
+# length, so a skeleton costs time linear in its text (a 10 MB cell must not hang a run).
+_JOINED = re.compile(rf"(?<={_WORD})[.\-]+(?={_WORD})")  # only a run's first position qualifies
+_WORD_RUN = re.compile(rf"{_WORD}+")
+_LEET_PAIR = re.compile(r"[a-z][0-9@$]|[0-9@$][a-z]")
+_SEPARATORS = re.compile(r"[ \n.\-]+")
+_GRAPHEME = re.compile(rf"[^ |][{_THAI_MARKS}]*")
+
+
+def _unleet(word: re.Match[str]) -> str:
+    text = word.group()
+    return text.translate(_LEET) if _LEET_PAIR.search(text) else text
+
+
+def _break(separators: re.Match[str]) -> str:
+    text = separators.group()
+    return "|" if "\n" in text or "." in text else " "
+
+
+def _join_letter_spaced(text: str) -> str:
+    """Runs of three or more one-grapheme words ("f a c e") become one word ("face")."""
+    sentences = []
+    for sentence in text.split("|"):
+        words = sentence.split(" ")
+        out: list[str] = []
+        run: list[str] = []
+        for word in [*words, ""]:  # the empty word ends the last run
+            if word and _GRAPHEME.fullmatch(word):
+                run.append(word)
+                continue
+            if len(run) >= 3:
+                out.append("".join(run))
+            else:
+                out.extend(run)
+            run = []
+            out.append(word)
+        sentences.append(" ".join(out[:-1]))
+    return "|".join(sentences)
 
 
 def skeleton(text: str) -> str:
     """Words of the normalized text separated by " " or, across sentences, "|" (steps 2-4)."""
     joined = _JOINED.sub("", normalize(text))
-    unleeted = _LEET_WORD.sub(lambda word: word.group().translate(_LEET), joined)
-    broken = _SOFT_BREAK.sub(" ", _HARD_BREAK.sub("|", unleeted))
-    return _LETTER_SPACED.sub(lambda run: run.group().replace(" ", ""), broken)
+    unleeted = _WORD_RUN.sub(_unleet, joined)
+    return _join_letter_spaced(_SEPARATORS.sub(_break, unleeted))
 
 
 @dataclass(frozen=True)
@@ -227,24 +258,45 @@ class Policy:
         return f"Policy(version={self.version!r}, source={str(self.source)!r})"
 
 
+_WINDOW, _OVERLAP = 4096, 1024  # characters; no phrase is written over a kilobyte
+
+
 def _excerpt(text: str, rule: _CompiledRule, context: int = 24) -> str:
     """The shortest stretch of the text that still breaks the rule, with context around it."""
 
     def breaks(part: str) -> bool:
         return rule.phrase_in(skeleton(part)) is not None
 
+    # First the earliest window of the text that breaks the rule alone (windows overlap, so a
+    # phrase is whole in one of them), then binary searches inside it: linear in the text, so a
+    # blocked 10 MB cell is quoted in seconds. Each bound moves only to a cut that still breaks.
     start, end = 0, len(text)
-    for step in (64, 1):  # coarse, then fine: long copy stays cheap to quote
-        while start + step < end and breaks(text[start + step : end]):
-            start += step
-    for step in (64, 1):
-        while end - step > start and breaks(text[start : end - step]):
-            end -= step
+    for window in range(0, len(text), _WINDOW - _OVERLAP):
+        if breaks(text[window : window + _WINDOW]):
+            start, end = window, min(len(text), window + _WINDOW)
+            break
+    low, high = 0, end
+    while low < high:  # the latest start that still breaks the rule
+        middle = (low + high + 1) // 2
+        if breaks(text[middle:end]):
+            low = middle
+        else:
+            high = middle - 1
+    start = low
+    low, high = start, end
+    while low < high:  # the earliest end that still breaks the rule
+        middle = (low + high) // 2
+        if breaks(text[start:middle]):
+            high = middle
+        else:
+            low = middle + 1
+    end = low
     left, right = max(0, start - context), min(len(text), end + context)
     return ("…" if left else "") + text[left:right] + ("…" if right < len(text) else "")
 
 
-_WILD = "[^ |]*"  # the rest of a word, for * in a phrase
+# The rest of a word, for * in a phrase; bounded, so a long word costs no backtracking.
+_WILD = "[^ |]{0,32}"
 
 
 def _alternative(alternative: str, where: str) -> tuple[str, str, str, str]:

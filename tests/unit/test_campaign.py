@@ -543,3 +543,26 @@ def test_any_text_as_csv_raises_only_campaign_error(body: str) -> None:
 def test_any_bytes_as_csv_raise_only_campaign_error(data: bytes) -> None:
     with contextlib.suppress(CampaignError):
         read_campaign("sale.csv", data=data)
+
+
+# --- hostile sizes ------------------------------------------------------------------------------
+
+
+def test_a_cell_over_the_limit_rejects_its_row_and_keeps_the_others(tmp_path: Path) -> None:
+    from transcreate.campaign import MAX_CELL_CHARS
+
+    huge = "Diskon besar " * 800_000  # 10 MB: once enough to hang the policy for hours
+    campaign = read_rows(tmp_path, "variant,headline,cta", "good,Big Sale,Buy", f"long,{huge},Buy")
+    assert [variant.variant for variant in campaign.variants] == ["good"]
+    [problem] = campaign.problems
+    assert (problem.row, problem.column, problem.variant) == (3, "headline", "long")
+    assert f"at most {MAX_CELL_CHARS:,}" in problem.message
+    assert f"{len(huge.strip()):,} characters" in problem.message
+
+
+def test_a_cell_at_the_limit_is_taken(tmp_path: Path) -> None:
+    from transcreate.campaign import MAX_CELL_CHARS
+
+    headline = "x" * MAX_CELL_CHARS
+    [variant] = read_rows(tmp_path, "variant,headline", f"edge,{headline}").variants
+    assert variant.text("headline", "en") == headline

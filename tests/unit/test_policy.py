@@ -326,3 +326,33 @@ def test_a_broken_policy_file_is_a_setup_error_naming_the_file(
 def test_a_missing_policy_file_is_a_setup_error(tmp_path: Path) -> None:
     with pytest.raises(SetupError, match=r"nowhere\.toml: no such policy file"):
         load_policy(tmp_path / "nowhere.toml")
+
+
+# --- hostile sizes: every step is linear (timing itself is measured in bench/policy.py) ---------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (" " * 1_000_000 + "face", " face"),  # once quadratic: a run of separators
+        ("-" * 1_000_000 + "x", " x"),
+        ("a" * 1_000_000, "a" * 1_000_000),  # once quadratic: the leet-word scan of one word
+        ("删" * 1_000_000, "删" * 1_000_000),
+        ("e" + "\u0e31" * 1_000_000, "e" + "\u0e31" * 1_000_000),
+    ],
+    ids=["spaces", "dashes", "one-word", "cjk", "marks"],
+)
+def test_skeleton_of_a_megabyte_finishes(text: str, expected: str) -> None:
+    assert skeleton(text) == expected
+
+
+def test_a_phrase_at_the_end_of_a_megabyte_is_found_and_quoted(policy: Policy) -> None:
+    text = "Diskon besar " * 80_000 + "face swap" + " Beli sekarang" * 80_000
+    match = policy.check(text)
+    assert match is not None and match.rule_id == "face-identity"
+    assert "face swap" in match.text_excerpt and len(match.text_excerpt) < 120
+
+
+def test_letter_spacing_is_still_joined_after_a_long_run(policy: Policy) -> None:
+    assert skeleton("a " * 50_000 + "ab") == "a" * 50_000 + " ab"
+    assert policy.check("x " * 50_000 + ". f a c e s w a p") is not None
