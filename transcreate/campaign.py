@@ -75,6 +75,22 @@ _TEMPLATE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
+# Characters nobody sees: zero-width spaces and joiners, LRM/RLM, the BOM, NUL and the other C0/C1
+# controls (tab and newline excepted). The reader removes them from every cell, so the copy the
+# policy checks is the copy drawn and the copy sent to a model.
+_INVISIBLE = dict.fromkeys(
+    [
+        *(code for code in range(0x20) if chr(code) not in "\t\n"),
+        *range(0x7F, 0xA0),
+        *range(0x200B, 0x2010),
+        *range(0x2060, 0x2065),
+        0xFEFF,
+    ]
+)
+# Bidirectional embeddings, overrides and isolates reorder what is shown: "\u202epaws ecaf" is
+# drawn as "face swap". No single reading of such a cell is safe, so it is refused, not cleaned.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
 _Reporter = Callable[[str, str], None]  # report(column, message) for the row being parsed
 
 
@@ -156,9 +172,9 @@ def read_campaign(
         }
         if not any(values.values()):
             continue  # blank lines between blocks of rows are common in hand-kept sheets
-        too_long = _too_long(values, row_number, source)
-        if too_long:
-            problems.extend(too_long)
+        unusable = _unusable_cells(values, row_number, source)
+        if unusable:
+            problems.extend(unusable)
             continue
         parsed, row_problems = _parse_row(values, row_number, source, known_templates)
         if parsed is not None and parsed.variant in first_row_of:
@@ -185,6 +201,17 @@ def read_campaign(
         problems=tuple(problems),
         warnings=(*notes, *column_notes),
     )
+
+
+def clean_text(text: str) -> str:
+    """Text as it is checked, drawn and sent: invisible characters and controls removed."""
+    return text.translate(_INVISIBLE)
+
+
+def bidi_control(text: str) -> str | None:
+    """The first bidirectional control in a text, named as U+XXXX, or None."""
+    found = _BIDI_CONTROLS.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
 
 
 def campaign_name(text: str) -> str:
@@ -268,7 +295,7 @@ def _map_columns(headers: list[object], source: str) -> tuple[list[str | None], 
     warnings: list[str] = []
     seen: dict[str, str] = {}
     for header in headers:
-        original = str(header).strip()
+        original = clean_text(_BIDI_CONTROLS.sub("", str(header))).strip()
         field_name, _, locale = original.partition(":")
         field_name = field_name.strip().lower()
         key: str | None
@@ -307,26 +334,31 @@ def _map_columns(headers: list[object], source: str) -> tuple[list[str | None], 
     return mapped, warnings
 
 
-def _too_long(values: Mapping[str, str], row: int, source: str) -> list[RowProblem]:
-    """Cells over MAX_CELL_CHARS, refused before anything else reads them."""
+def _unusable_cells(values: Mapping[str, str], row: int, source: str) -> list[RowProblem]:
+    """Cells over MAX_CELL_CHARS or with bidi controls, refused before anything reads them."""
     variant = values.get("variant", "")
-    variant = variant if len(variant) <= 64 else ""
-    return [
-        RowProblem(
-            source,
-            row,
-            column,
-            f"{len(text):,} characters; a cell holds at most {MAX_CELL_CHARS:,}, shorten it",
-            variant or None,
-        )
-        for column, text in values.items()
-        if len(text) > MAX_CELL_CHARS
-    ]
+    variant = variant if len(variant) <= 64 and not bidi_control(variant) else ""
+    problems = []
+    for column, text in values.items():
+        control = bidi_control(text)
+        if len(text) > MAX_CELL_CHARS:
+            message = (
+                f"{len(text):,} characters; a cell holds at most {MAX_CELL_CHARS:,}, shorten it"
+            )
+        elif control is not None:
+            message = (
+                f"holds the invisible bidirectional control {control}, which shows the text in "
+                "another order than it is written; delete it and type the copy in reading order"
+            )
+        else:
+            continue
+        problems.append(RowProblem(source, row, column, message, variant or None))
+    return problems
 
 
 def _clean(cell: object) -> str:
     text = "" if cell is None else str(cell)
-    return text.replace("\r\n", "\n").strip()
+    return clean_text(text.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 
 def _parse_row(

@@ -566,3 +566,24 @@ def test_a_cell_at_the_limit_is_taken(tmp_path: Path) -> None:
     headline = "x" * MAX_CELL_CHARS
     [variant] = read_rows(tmp_path, "variant,headline", f"edge,{headline}").variants
     assert variant.text("headline", "en") == headline
+
+
+# --- invisible characters: the copy read is the copy checked, drawn and sent --------------------
+
+
+def test_invisible_characters_are_removed_from_every_cell(tmp_path: Path) -> None:
+    campaign = read_rows(
+        tmp_path, "variant,headline,cta", "sale\u200b,Big\x00 Sale\ufeff,Shop\u200d now\x07"
+    )
+    [variant] = campaign.variants
+    assert variant.variant == "sale"
+    assert variant.text("headline", "en") == "Big Sale"
+    assert variant.text("cta", "en") == "Shop now"
+
+
+def test_a_bidi_override_refuses_its_cell_and_keeps_the_other_rows(tmp_path: Path) -> None:
+    campaign = read_rows(tmp_path, "variant,headline", "good,Big Sale", "evil,\u202epaws ecaf")
+    assert [variant.variant for variant in campaign.variants] == ["good"]
+    [problem] = campaign.problems
+    assert (problem.row, problem.column) == (3, "headline")
+    assert "U+202E" in problem.message
