@@ -107,7 +107,9 @@ def decode(data: bytes) -> Image.Image:
 def flatten(image: Image.Image) -> Image.Image:
     """An RGB copy of any decoded image: 16-bit scaled to 8, transparency onto BACKGROUND."""
     if image.mode.startswith("I;16") or image.mode == "I":
-        high = 65535 if image.mode.startswith("I;16") else max(255, image.getextrema()[1] or 0)
+        extrema = image.getextrema()
+        top = extrema[1] if isinstance(extrema[1], int | float) else 255
+        high = 65535.0 if image.mode.startswith("I;16") else float(max(255, top))
         transparency = image.info.get("transparency")
         image = image.convert("I").point(lambda value: value * (255 / high)).convert("L")
         if isinstance(transparency, int):  # a tRNS grey value: that level is see-through
