@@ -40,6 +40,7 @@ VALUE_FIELDS: tuple[str, ...] = (
     "position",
     "locales",
     "template",
+    "fallback",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("variant", "headline")
 # The longest cell the reader takes. Ad copy is a few words; a longer cell is a paste gone wrong
@@ -97,6 +98,9 @@ _INVISIBLE = dict.fromkeys(
 # drawn as "face swap". No single reading of such a cell is safe, so it is refused, not cleaned.
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
+_YES = frozenset({"yes", "y", "true", "1", "x"})
+_NO = frozenset({"no", "n", "false", "0", ""})
+
 _Reporter = Callable[[str, str], None]  # report(column, message) for the row being parsed
 
 
@@ -131,6 +135,10 @@ class Variant:
     position: str = DEFAULT_POSITION
     locales: tuple[str, ...] | None = None  # None: every locale of the run
     template: str = "default"
+    # Localized copy columns (`headline:th`) the sheet has but this row left empty: that locale
+    # gets the default column's copy, which a person should confirm (unless `fallback` says so).
+    empty_copy: frozenset[str] = frozenset()
+    fallback: bool = False  # the sheet's `fallback` column: the default copy is meant
 
     def text(self, field_name: str, locale: str) -> str | None:
         """The copy for a locale: its own column if filled, else the default column."""
@@ -660,6 +668,18 @@ def _parse_row(
         except ValueError as error:
             problem("locales", str(error))
 
+    empty_copy = frozenset(
+        column
+        for column, text in values.items()
+        if ":" in column and column.partition(":")[0] in COPY_FIELDS and not text
+    )
+    fallback = values.get("fallback", "").strip().lower()
+    if fallback not in _YES | _NO:
+        problem(
+            "fallback",
+            f"{values['fallback']!r} is not yes or no; write yes (or true, 1) or leave it empty",
+        )
+
     template = values.get("template", "").lower() or "default"
     if not _TEMPLATE_NAME.fullmatch(template):
         problem("template", f"{template!r} is not a template name; use letters, digits, '-', '_'")
@@ -683,6 +703,8 @@ def _parse_row(
             position=position,
             locales=locales,
             template=template,
+            empty_copy=empty_copy,
+            fallback=fallback in _YES,
         ),
         problems,
     )
