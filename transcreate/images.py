@@ -37,15 +37,21 @@ def load_base_creative(
     """Read and check a base image (PNG, JPEG or WebP); CampaignError says what is wrong."""
     path = Path(path)
     if data is None:
+        if path.is_dir():
+            raise CampaignError(f"{path}: is a folder, not an image; give the image file's path")
         try:
             if path.stat().st_size > max_bytes:
                 raise CampaignError(
                     f"{path}: base image is {path.stat().st_size:,} bytes; the limit is "
-                    f"{max_bytes:,} (raise max_image_mb to allow more)"
+                    f"{max_bytes:,} (raise it with --max-image-mb, or max_image_mb in the flow)"
                 )
             data = path.read_bytes()
         except FileNotFoundError:
             raise CampaignError(f"{path}: no such base image") from None
+        except OSError as error:
+            raise CampaignError(
+                f"{path}: cannot read the base image ({error.strerror or error})"
+            ) from None
     if len(data) > max_bytes:
         raise CampaignError(
             f"{path}: base image is {len(data):,} bytes; the limit is {max_bytes:,}"
@@ -83,11 +89,38 @@ def load_base_creative(
     )
 
 
+# Transparent pixels are composited onto this colour: a creative's transparent corners are shown
+# on white by every browser and design tool, while dropping the alpha channel turns them black.
+BACKGROUND = (255, 255, 255)
+
+
 def decode(data: bytes) -> Image.Image:
-    """Decode image bytes to an upright RGB image (EXIF orientation applied)."""
+    """Decode image bytes to an upright RGB image (EXIF orientation applied).
+
+    16-bit greyscale is scaled to 8 bits (a plain conversion clips it to white), and transparent
+    pixels are composited onto white (``BACKGROUND``), not left black.
+    """
     with Image.open(io.BytesIO(data)) as image:
-        upright = ImageOps.exif_transpose(image)
-        return upright.convert("RGB")
+        return flatten(ImageOps.exif_transpose(image))
+
+
+def flatten(image: Image.Image) -> Image.Image:
+    """An RGB copy of any decoded image: 16-bit scaled to 8, transparency onto BACKGROUND."""
+    if image.mode.startswith("I;16") or image.mode == "I":
+        extrema = image.getextrema()
+        top = extrema[1] if isinstance(extrema[1], int | float) else 255
+        high = 65535.0 if image.mode.startswith("I;16") else float(max(255, top))
+        transparency = image.info.get("transparency")
+        image = image.convert("I").point(lambda value: value * (255 / high)).convert("L")
+        if isinstance(transparency, int):  # a tRNS grey value: that level is see-through
+            image.info["transparency"] = round(transparency * 255 / high)
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    if not has_alpha:
+        return image.convert("RGB")
+    layer = image.convert("RGBA")
+    background = Image.new("RGBA", layer.size, (*BACKGROUND, 255))
+    background.alpha_composite(layer)
+    return background.convert("RGB")
 
 
 def encode_png(image: Image.Image) -> bytes:

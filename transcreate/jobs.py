@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
-from transcreate.campaign import COLORS, Campaign, Variant
+from transcreate.campaign import COLORS, COPY_FIELDS, Campaign, Variant
 from transcreate.errors import TemplateError
 from transcreate.instructions import InstructionRenderer, renderer_for
 from transcreate.locales import format_discount, format_end_date, format_price
@@ -36,6 +36,10 @@ class EditJob:
     position: str
     image_sha256: str
     backend: str  # the editor's identity, e.g. "local/1" or "dashscope/qwen-image-edit-plus"
+    # Why the output needs a person's look although it was made as asked (not part of the key:
+    # it does not change the image): the copy fell back to the default column. Starts with
+    # FALLBACK_REASON, so a summary can count these.
+    fallback: str | None = None
 
     @cached_property
     def key(self) -> str:
@@ -51,6 +55,9 @@ class EditJob:
         }
         canonical = json.dumps(determinants, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+FALLBACK_REASON = "copy fell back"
 
 
 @dataclass(frozen=True)
@@ -76,8 +83,14 @@ def expand(
     backend: str,
     mode: str = "overlay",
     renderer: Callable[[str], InstructionRenderer] = renderer_for,
+    allow_fallback: bool = False,
 ) -> Expansion:
-    """Every variant × locale of the run as an edit job, or as a skipped cell with its reason."""
+    """Every variant × locale of the run as an edit job, or as a skipped cell with its reason.
+
+    A job whose copy fell back from its locale's column (`headline:th`, left empty) to the
+    default column carries the reason in ``fallback`` (its output is to be reviewed), unless the
+    row's `fallback` column or ``allow_fallback`` says that is intended.
+    """
     jobs: list[EditJob] = []
     skipped: list[SkippedJob] = []
     for variant in campaign.variants:
@@ -95,20 +108,35 @@ def expand(
                 skipped.append(SkippedJob(variant.variant, locale, reason))
                 continue
             try:
-                jobs.append(
-                    _job(
-                        campaign.name,
-                        variant,
-                        locale,
-                        image_sha256,
-                        backend,
-                        mode,
-                        renderer(locale),
-                    )
+                job = _job(
+                    campaign.name, variant, locale, image_sha256, backend, mode, renderer(locale)
                 )
             except TemplateError as error:
                 skipped.append(SkippedJob(variant.variant, locale, str(error)))
+                continue
+            if not (allow_fallback or variant.fallback):
+                job = replace(job, fallback=_fallback(variant, locale))
+            jobs.append(job)
     return Expansion(tuple(jobs), tuple(skipped))
+
+
+def _fallback(variant: Variant, locale: str) -> str | None:
+    """Why the locale's copy is the default column's, or None when it is its own."""
+    fell = [
+        field_name
+        for field_name in COPY_FIELDS
+        if f"{field_name}:{locale}" in variant.empty_copy
+        and variant.copy.get(field_name, {}).get("")
+    ]
+    if not fell:
+        return None
+    columns = ", ".join(f"{field_name}:{locale}" for field_name in fell)
+    defaults = ", ".join(repr(variant.copy[field_name][""]) for field_name in fell)
+    return (
+        f"{FALLBACK_REASON}: row {variant.row} leaves {columns} empty, so the default "
+        f"{'/'.join(fell)} copy {defaults} is on the {locale} creative; fill {columns}, or "
+        "write yes in the row's fallback column if that copy is meant"
+    )
 
 
 def _job(

@@ -209,6 +209,7 @@ def process_job(
             reason = None
             if checks is not None:  # a stored output is only as good as its last check
                 reason = checks.review_reason(job, image, storage.get(key))
+            reason = _review(job, reason)
             return JobResult(
                 job.variant,
                 job.locale,
@@ -222,6 +223,7 @@ def process_job(
             with attempt, slots or nullcontext():
                 edited = _attempt(job, image, editor, calls)
         reason = checks.review_reason(job, image, edited) if checks is not None else None
+        reason = _review(job, reason)
         metadata = {"variant": job.variant, "locale": job.locale, "key": job.key}
         uri = storage.put(key, edited, "image/png", {**metadata, "backend": job.backend})
         return JobResult(
@@ -252,6 +254,11 @@ def process_job(
             calls=tuple(calls),
             **common,
         )
+
+
+def _review(job: EditJob, check_reason: str | None) -> str | None:
+    """Why a made output needs a person's look: its copy fell back, or a check flagged it."""
+    return "; ".join(reason for reason in (job.fallback, check_reason) if reason) or None
 
 
 def _attempt(job: EditJob, image: bytes, editor: Editor, calls: list[dict[str, Any]]) -> bytes:

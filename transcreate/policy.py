@@ -51,6 +51,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from transcreate.campaign import bidi_control
 from transcreate.errors import SetupError
 from transcreate.jobs import EditJob
 from transcreate.resources import data_dir
@@ -137,20 +138,51 @@ def normalize(text: str) -> str:
 
 
 _WORD = r"[^ \n.\-]"
-_JOINED = re.compile(rf"(?<={_WORD})[.\-]+(?={_WORD})")
-_LEET_WORD = re.compile(rf"{_WORD}*(?:[a-z][0-9@$]|[0-9@$][a-z]){_WORD}*")
-_HARD_BREAK = re.compile(r"[ \-]*[\n.][ \n.\-]*")
-_SOFT_BREAK = re.compile(r"[ \-]+")
-_GRAPHEME = rf"[^ |][{_THAI_MARKS}]*"
-_LETTER_SPACED = re.compile(rf"(?<![^ |])(?:{_GRAPHEME} ){{2,}}{_GRAPHEME}(?![^ |])")
+# Every pattern below is tried at few positions and never backtracks over a run of unbounded
+# length, so a skeleton costs time linear in its text (a 10 MB cell must not hang a run).
+_JOINED = re.compile(rf"(?<={_WORD})[.\-]+(?={_WORD})")  # only a run's first position qualifies
+_WORD_RUN = re.compile(rf"{_WORD}+")
+_LEET_PAIR = re.compile(r"[a-z][0-9@$]|[0-9@$][a-z]")
+_SEPARATORS = re.compile(r"[ \n.\-]+")
+_GRAPHEME = re.compile(rf"[^ |][{_THAI_MARKS}]*")
+
+
+def _unleet(word: re.Match[str]) -> str:
+    text = word.group()
+    return text.translate(_LEET) if _LEET_PAIR.search(text) else text
+
+
+def _break(separators: re.Match[str]) -> str:
+    text = separators.group()
+    return "|" if "\n" in text or "." in text else " "
+
+
+def _join_letter_spaced(text: str) -> str:
+    """Runs of three or more one-grapheme words ("f a c e") become one word ("face")."""
+    sentences = []
+    for sentence in text.split("|"):
+        words = sentence.split(" ")
+        out: list[str] = []
+        run: list[str] = []
+        for word in [*words, ""]:  # the empty word ends the last run
+            if word and _GRAPHEME.fullmatch(word):
+                run.append(word)
+                continue
+            if len(run) >= 3:
+                out.append("".join(run))
+            else:
+                out.extend(run)
+            run = []
+            out.append(word)
+        sentences.append(" ".join(out[:-1]))
+    return "|".join(sentences)
 
 
 def skeleton(text: str) -> str:
     """Words of the normalized text separated by " " or, across sentences, "|" (steps 2-4)."""
     joined = _JOINED.sub("", normalize(text))
-    unleeted = _LEET_WORD.sub(lambda word: word.group().translate(_LEET), joined)
-    broken = _SOFT_BREAK.sub(" ", _HARD_BREAK.sub("|", unleeted))
-    return _LETTER_SPACED.sub(lambda run: run.group().replace(" ", ""), broken)
+    unleeted = _WORD_RUN.sub(_unleet, joined)
+    return _join_letter_spaced(_SEPARATORS.sub(_break, unleeted))
 
 
 @dataclass(frozen=True)
@@ -198,15 +230,35 @@ class _CompiledRule:
 class Policy:
     """A loaded, compiled policy. Thread-safe; load it once per run."""
 
-    def __init__(self, version: str, source: Path, rules: Iterable[Rule]):
+    def __init__(
+        self,
+        version: str,
+        source: Path,
+        rules: Iterable[Rule],
+        gap_stops: Iterable[str] = (),
+    ):
         self.version = version
         self.source = source
         self.rules = tuple(rules)
-        self._compiled = tuple(_compile_rule(rule, source) for rule in self.rules)
+        stops = _GapStops.of(gap_stops, f"{source}: [gap] stop")
+        self._compiled = tuple(_compile_rule(rule, source, stops) for rule in self.rules)
 
     def check(self, *texts: str) -> PolicyMatch | None:
-        """The first rule any of the texts breaks, or None when all of them may be sent."""
+        """The first rule any of the texts breaks, or None when all of them may be sent.
+
+        A text with bidirectional controls (U+202A–202E, U+2066–2069) is refused outright: it is
+        shown in another order than it is stored, so no check of the stored text says what a
+        person or a model would read.
+        """
         for text in texts:
+            control = bidi_control(text)
+            if control is not None:
+                return PolicyMatch(
+                    rule_id="invisible-controls",
+                    description="text that displays differently from what it says",
+                    phrase=control,
+                    text_excerpt=_printable(text[:80]),
+                )
             words = skeleton(text)
             for compiled in self._compiled:
                 phrase = compiled.phrase_in(words)
@@ -227,24 +279,51 @@ class Policy:
         return f"Policy(version={self.version!r}, source={str(self.source)!r})"
 
 
+_WINDOW, _OVERLAP = 4096, 1024  # characters; no phrase is written over a kilobyte
+
+
+def _printable(text: str) -> str:
+    return "".join(
+        f"<U+{ord(c):04X}>" if unicodedata.category(c) in ("Cf", "Cc") else c for c in text
+    )
+
+
 def _excerpt(text: str, rule: _CompiledRule, context: int = 24) -> str:
     """The shortest stretch of the text that still breaks the rule, with context around it."""
 
     def breaks(part: str) -> bool:
         return rule.phrase_in(skeleton(part)) is not None
 
+    # First the earliest window of the text that breaks the rule alone (windows overlap, so a
+    # phrase is whole in one of them), then binary searches inside it: linear in the text, so a
+    # blocked 10 MB cell is quoted in seconds. Each bound moves only to a cut that still breaks.
     start, end = 0, len(text)
-    for step in (64, 1):  # coarse, then fine: long copy stays cheap to quote
-        while start + step < end and breaks(text[start + step : end]):
-            start += step
-    for step in (64, 1):
-        while end - step > start and breaks(text[start : end - step]):
-            end -= step
+    for window in range(0, len(text), _WINDOW - _OVERLAP):
+        if breaks(text[window : window + _WINDOW]):
+            start, end = window, min(len(text), window + _WINDOW)
+            break
+    low, high = 0, end
+    while low < high:  # the latest start that still breaks the rule
+        middle = (low + high + 1) // 2
+        if breaks(text[middle:end]):
+            low = middle
+        else:
+            high = middle - 1
+    start = low
+    low, high = start, end
+    while low < high:  # the earliest end that still breaks the rule
+        middle = (low + high) // 2
+        if breaks(text[start:middle]):
+            high = middle
+        else:
+            low = middle + 1
+    end = low
     left, right = max(0, start - context), min(len(text), end + context)
     return ("…" if left else "") + text[left:right] + ("…" if right < len(text) else "")
 
 
-_WILD = "[^ |]*"  # the rest of a word, for * in a phrase
+# The rest of a word, for * in a phrase; bounded, so a long word costs no backtracking.
+_WILD = "[^ |]{0,32}"
 
 
 def _alternative(alternative: str, where: str) -> tuple[str, str, str, str]:
@@ -281,7 +360,45 @@ class _PhrasePattern:
     first_characters: frozenset[str] | None  # None when the phrase starts with a wildcard
 
 
-def _phrase_pattern(phrase: str, where: str) -> _PhrasePattern:
+_GAP = re.compile(r"~([1-5]?)")
+_GAP_WORD = "[^ |]{1,24}"  # one word inside a gap (bounded: no backtracking over long words)
+
+
+@dataclass(frozen=True)
+class _GapStops:
+    """Words that end a gap: between a verb and its object they say the object is something else
+    ("remove dark spots *from* your face")."""
+
+    latin: str  # regex of whole Latin words
+    other: str  # regex of Chinese/Thai words, matched anywhere
+
+    @classmethod
+    def of(cls, words: Iterable[str], where: str) -> _GapStops:
+        latin: list[str] = []
+        other: list[str] = []
+        for word in words:
+            core = skeleton(word).strip(" |")
+            if not core or " " in core or "|" in core:
+                raise SetupError(f"{where}: gap stop {word!r} must be one word")
+            (latin if re.fullmatch(f"[{_LATIN}]+", core) else other).append(re.escape(core))
+        return cls("|".join(sorted(latin)), "|".join(sorted(other)))
+
+    def latin_gap(self, words: int) -> str:
+        """Up to ``words`` whole words between two Latin words of a phrase."""
+        stop = f"(?!(?:{self.latin})(?![{_LATIN}]))" if self.latin else ""
+        return f" (?:{stop}{_GAP_WORD} ){{0,{words}}}"
+
+    def other_gap(self, words: int) -> str:
+        """Up to ``words`` words' worth of characters (four each) where Chinese or Thai is next
+        to the gap: these scripts do not put spaces between words."""
+        stop = f"(?!{self.other})" if self.other else ""
+        return f"(?:{stop}[^|]){{0,{4 * words}}}"
+
+
+_NO_STOPS = _GapStops("", "")
+
+
+def _phrase_pattern(phrase: str, where: str, stops: _GapStops = _NO_STOPS) -> _PhrasePattern:
     """Regex of a phrase over skeletons: word boundaries at its ends, free joints inside."""
     words = phrase.split()
     if not words:
@@ -291,11 +408,20 @@ def _phrase_pattern(phrase: str, where: str) -> _PhrasePattern:
     first_characters: set[str] | None = set()
     tail = ""
     previous: list[str] = []
+    gap: int | None = None  # words that may stand before the next word of the phrase
     for index, word in enumerate(words):
         first, last = index == 0, index == len(words) - 1
+        gap_word = _GAP.fullmatch(word)
+        if gap_word:
+            if first or last or gap is not None:
+                raise SetupError(f"{where}: a gap (~) goes between two words of the phrase")
+            gap = int(gap_word.group(1) or 3)
+            continue
         optional = word.endswith("?") and len(word) > 1
         if optional and (first or last):
             raise SetupError(f"{where}: a phrase may not start or end with an optional word")
+        if optional and gap is not None:
+            raise SetupError(f"{where}: the word after a gap (~) may not be optional")
         spellings = [a for a in word.removesuffix("?").split("/") if a]
         if not spellings:
             raise SetupError(f"{where}: {word!r} is an empty word")
@@ -317,9 +443,14 @@ def _phrase_pattern(phrase: str, where: str) -> _PhrasePattern:
         touching = all(_is_thai(core[-1:]) for core in previous) and all(
             _is_thai(core[:1]) for core in cores
         )
+        latin_pair = all(re.fullmatch(f"[{_LATIN}]+", c) for c in [*previous, *cores])
         previous = cores
         if not first:
-            joint = "" if touching else " ?"
+            if gap is not None:  # Latin words around a gap are whole words, spaced
+                joint = stops.latin_gap(gap) if latin_pair else stops.other_gap(gap)
+                gap = None
+            else:
+                joint = "" if touching else " ?"
             slot = joint + "(?:" + "|".join(alternatives) + ")"
             tail += f"(?:{slot})?" if optional else slot
     latin_start = all(head.startswith((f"(?<![{_LATIN}])", _WILD)) for head in heads)
@@ -344,14 +475,16 @@ def _any_of(patterns: list[_PhrasePattern], *, word_start: bool) -> re.Pattern[s
     return re.compile(start + guard + "(?:" + "|".join(f"(?:{b})" for b in bodies) + ")")
 
 
-def _compile_rule(rule: Rule, source: Path) -> _CompiledRule:
+def _compile_rule(rule: Rule, source: Path, stops: _GapStops = _NO_STOPS) -> _CompiledRule:
     phrases: list[tuple[str, _PhrasePattern]] = []
     for language, texts in rule.phrases.items():
         for phrase in texts:
             where = f"{source}: rule {rule.id!r}, {language} phrase {phrase!r}"
-            phrases.append((phrase, _phrase_pattern(phrase, where)))
+            phrases.append((phrase, _phrase_pattern(phrase, where, stops)))
     allowed = [
-        _phrase_pattern(phrase, f"{source}: rule {rule.id!r}, {language} allow {phrase!r}").full
+        _phrase_pattern(
+            phrase, f"{source}: rule {rule.id!r}, {language} allow {phrase!r}", stops
+        ).full
         for language, texts in rule.allow.items()
         for phrase in texts
     ]
@@ -418,4 +551,11 @@ def load_policy(path: Path | None = None) -> Policy:
             raise SetupError(f"{where} ({rule_id}): needs at least one phrase")
         allow = _phrase_table(entry.get("allow", {}), f"{where} ({rule_id}) allow")
         rules.append(Rule(rule_id, description.strip(), phrases, allow))
-    return Policy(str(version), source, rules)
+    gap = document.get("gap", {})
+    stops = gap.get("stop", {}) if isinstance(gap, dict) else None
+    if not isinstance(gap, dict) or set(gap) - {"stop"}:
+        raise SetupError(f'{source}: [gap] takes only stop = {{ en = ["from", …] }}')
+    stop_table = _phrase_table(stops, f"{source}: [gap] stop")
+    return Policy(
+        str(version), source, rules, [word for words in stop_table.values() for word in words]
+    )

@@ -543,3 +543,169 @@ def test_any_text_as_csv_raises_only_campaign_error(body: str) -> None:
 def test_any_bytes_as_csv_raise_only_campaign_error(data: bytes) -> None:
     with contextlib.suppress(CampaignError):
         read_campaign("sale.csv", data=data)
+
+
+# --- hostile sizes ------------------------------------------------------------------------------
+
+
+def test_a_cell_over_the_limit_rejects_its_row_and_keeps_the_others(tmp_path: Path) -> None:
+    from transcreate.campaign import MAX_CELL_CHARS
+
+    huge = "Diskon besar " * 800_000  # 10 MB: once enough to hang the policy for hours
+    campaign = read_rows(tmp_path, "variant,headline,cta", "good,Big Sale,Buy", f"long,{huge},Buy")
+    assert [variant.variant for variant in campaign.variants] == ["good"]
+    [problem] = campaign.problems
+    assert (problem.row, problem.column, problem.variant) == (3, "headline", "long")
+    assert f"at most {MAX_CELL_CHARS:,}" in problem.message
+    assert f"{len(huge.strip()):,} characters" in problem.message
+
+
+def test_a_cell_at_the_limit_is_taken(tmp_path: Path) -> None:
+    from transcreate.campaign import MAX_CELL_CHARS
+
+    headline = "x" * MAX_CELL_CHARS
+    [variant] = read_rows(tmp_path, "variant,headline", f"edge,{headline}").variants
+    assert variant.text("headline", "en") == headline
+
+
+# --- invisible characters: the copy read is the copy checked, drawn and sent --------------------
+
+
+def test_invisible_characters_are_removed_from_every_cell(tmp_path: Path) -> None:
+    campaign = read_rows(
+        tmp_path, "variant,headline,cta", "sale\u200b,Big\x00 Sale\ufeff,Shop\u200d now\x07"
+    )
+    [variant] = campaign.variants
+    assert variant.variant == "sale"
+    assert variant.text("headline", "en") == "Big Sale"
+    assert variant.text("cta", "en") == "Shop now"
+
+
+def test_a_bidi_override_refuses_its_cell_and_keeps_the_other_rows(tmp_path: Path) -> None:
+    campaign = read_rows(tmp_path, "variant,headline", "good,Big Sale", "evil,\u202epaws ecaf")
+    assert [variant.variant for variant in campaign.variants] == ["good"]
+    [problem] = campaign.problems
+    assert (problem.row, problem.column) == (3, "headline")
+    assert "U+202E" in problem.message
+
+
+# --- every input either works or is refused in one sentence -------------------------------------
+
+
+def two_sheet_workbook(path: Path) -> Path:
+    workbook = openpyxl.Workbook()
+    first = workbook.active
+    assert first is not None
+    first.title = "Q3"
+    first.append(["variant", "headline"])
+    first.append(["old", "Old Sale"])
+    second = workbook.create_sheet("Q4 launch")
+    second.append(["variant", "headline"])
+    second.append(["new", "New Sale"])
+    workbook.save(path)
+    return path
+
+
+def test_a_workbook_with_several_sheets_warns_naming_them(tmp_path: Path) -> None:
+    campaign = read_campaign(two_sheet_workbook(tmp_path / "sale.xlsx"))
+    assert [variant.variant for variant in campaign.variants] == ["old"]
+    [warning] = campaign.warnings
+    assert "2 sheets" in warning and "'Q3'" in warning and "'Q4 launch'" in warning
+    assert "sale.xlsx#Q4 launch" in warning
+
+
+def test_a_sheet_is_chosen_by_parameter_or_by_hash(tmp_path: Path) -> None:
+    path = two_sheet_workbook(tmp_path / "sale.xlsx")
+    by_parameter = read_campaign(path, sheet="Q4 launch")
+    by_hash = read_campaign(f"{path}#Q4 launch")
+    assert [v.variant for v in by_parameter.variants] == [v.variant for v in by_hash.variants]
+    assert [v.variant for v in by_hash.variants] == ["new"]
+    assert by_hash.warnings == () and by_hash.name == "sale"
+
+
+def test_an_unknown_sheet_lists_the_sheets(tmp_path: Path) -> None:
+    path = two_sheet_workbook(tmp_path / "sale.xlsx")
+    with pytest.raises(
+        CampaignError, match=r"no sheet named 'Q5'; its sheets are 'Q3', 'Q4 launch'"
+    ):
+        read_campaign(path, sheet="Q5")
+
+
+def test_a_formula_cell_without_a_saved_result_is_called_a_formula(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["variant", "headline", "price", "currency"])
+    sheet.append(["good", "Big Sale", 10, "USD"])
+    sheet.append(["calc", "Flash Sale", "=C2*2", "USD"])  # openpyxl saves no result
+    workbook.save(tmp_path / "sale.xlsx")
+    campaign = read_campaign(tmp_path / "sale.xlsx")
+    assert [variant.variant for variant in campaign.variants] == ["good"]
+    problem = only_problem_of(campaign)
+    assert str(problem).startswith("sale.xlsx, row 3, column price: the cell holds a formula")
+    assert "=C2*2" in problem.message and "paste values" in problem.message
+    assert "empty" not in problem.message
+
+
+@pytest.mark.parametrize("row", [2, 4])
+def test_a_row_with_an_extra_cell_is_a_problem_of_that_row_only(tmp_path: Path, row: int) -> None:
+    rows = ["a,A", "b,B", "c,C"]
+    rows[row - 2] += ",stray"
+    campaign = read_rows(tmp_path, "variant,headline", *rows)
+    assert len(campaign.variants) == 2
+    problem = only_problem_of(campaign)
+    assert problem.row == row
+    assert "3 cells, but the first row names 2 columns" in problem.message
+    assert "'stray'" in problem.message
+
+
+def test_an_unclosed_quote_is_reported_on_its_own_row_and_later_rows_are_read(
+    tmp_path: Path,
+) -> None:
+    campaign = read_rows(tmp_path, "variant,headline", "a,A", 'b,"Big Sale', "c,C")
+    assert [(v.variant, v.row) for v in campaign.variants] == [("a", 2), ("c", 4)]
+    problem = only_problem_of(campaign)
+    assert problem.row == 3 and "never closed" in problem.message
+
+
+def test_a_folder_given_as_the_campaign_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(CampaignError, match="is a folder, not a campaign file"):
+        read_campaign(tmp_path)
+
+
+# --- pasted rows ------------------------------------------------------------------------------
+
+
+def test_rows_pasted_from_a_spreadsheet_are_read() -> None:
+    from transcreate.campaign import read_pasted_rows
+
+    text = "variant\theadline\theadline:th\tprice\tcurrency\r\nsale\tBig, Sale\tลดใหญ่\t10\tUSD\r\n"
+    [variant] = read_pasted_rows(text).variants
+    assert variant.text("headline", "en") == "Big, Sale"
+    assert variant.text("headline", "th") == "ลดใหญ่"
+    assert variant.price("en") == (Decimal("10"), "USD")
+
+
+def test_pasted_csv_is_read_too() -> None:
+    from transcreate.campaign import read_pasted_rows
+
+    campaign = read_pasted_rows('variant,headline\nsale,"Big Sale"\n', name="My Paste")
+    assert [variant.variant for variant in campaign.variants] == ["sale"]
+    assert campaign.name == "my-paste"
+
+
+def test_pasted_rows_have_the_same_row_and_column_errors_as_a_file(tmp_path: Path) -> None:
+    from transcreate.campaign import read_pasted_rows
+
+    rows = ["variant,headline,price,currency", "a,A,1,USD", "b,B,cheap,USD"]
+    pasted = read_pasted_rows("\n".join(row.replace(",", "\t") for row in rows))
+    from_file = read_rows(tmp_path, *rows)
+    assert str(only_problem_of(pasted)).startswith("pasted rows, row 3, column price: ")
+    assert only_problem_of(pasted).message == only_problem_of(from_file).message
+
+
+def test_nothing_pasted_is_one_sentence() -> None:
+    from transcreate.campaign import read_pasted_rows
+
+    with pytest.raises(CampaignError, match="pasted rows: nothing was pasted"):
+        read_pasted_rows(" \n")

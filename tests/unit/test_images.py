@@ -79,3 +79,48 @@ def test_exif_orientation_is_applied():
     exif[0x0112] = 6  # rotate 90° clockwise to show
     data = encoded(picture, "JPEG", exif=exif.tobytes())
     assert decode(data).size == (20, 40)
+
+
+# --- every input either works or is refused in one sentence ------------------------------------
+
+
+def test_a_16_bit_grey_png_keeps_its_grey() -> None:
+    # 30000 of 65535 is 46 % grey; converting without scaling clipped it to white.
+    data = encoded(Image.new("I;16", (8, 8), 30000), "PNG")
+    grey = decode(data).getpixel((0, 0))
+    assert grey[0] == grey[1] == grey[2] and abs(grey[0] - 117) <= 1
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_transparent_pixels_are_composited_onto_white(fmt: str) -> None:
+    picture = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
+    picture.putpixel((0, 0), (200, 0, 0, 255))
+    picture.putpixel((1, 0), (0, 0, 200, 128))
+    image = decode(encoded(picture, fmt, lossless=True) if fmt == "WEBP" else encoded(picture, fmt))
+    assert image.mode == "RGB"
+    assert image.getpixel((5, 5)) == (255, 255, 255)  # once black
+    assert image.getpixel((0, 0)) == (200, 0, 0)
+    red, green, blue = image.getpixel((1, 0))
+    assert abs(green - 127) <= 2
+    assert abs(red - 127) <= 2 and abs(blue - 227) <= 2  # half blue over white
+
+
+def test_a_palette_png_with_a_transparent_index_is_composited_onto_white() -> None:
+    picture = Image.new("P", (4, 4), 0)
+    picture.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    picture.putpixel((0, 0), 1)
+    image = decode(encoded(picture, "PNG", transparency=0))
+    assert (image.getpixel((3, 3)), image.getpixel((0, 0))) == ((255, 255, 255), (255, 0, 0))
+
+
+def test_a_folder_given_as_the_image_is_one_sentence(tmp_path):
+    with pytest.raises(CampaignError) as caught:
+        load_base_creative(tmp_path)
+    assert str(caught.value) == f"{tmp_path}: is a folder, not an image; give the image file's path"
+
+
+def test_an_oversized_image_names_the_option_as_it_is_typed(tmp_path):
+    path = tmp_path / "big.png"
+    path.write_bytes(encoded(Image.new("RGB", (64, 64)), "PNG"))
+    with pytest.raises(CampaignError, match="--max-image-mb"):
+        load_base_creative(path, max_bytes=10)

@@ -205,3 +205,70 @@ def test_custom_colour_is_passed_through_as_hex(tmp_path: Path) -> None:
     campaign = campaign_of(tmp_path, "variant,headline,color\ns,Sale,#fc0\n")
     [job] = expand(campaign, ("en",), image_sha256=IMAGE, backend=BACKEND).jobs
     assert {o.color for o in job.overlays} == {"#FFCC00"}
+
+
+# --- a missing translation is never silent -------------------------------------------------------
+
+FALLBACK_SHEET = (
+    "variant,headline,headline:th,cta,cta:th,fallback\n"
+    "full,Big Sale,ลดใหญ่,Buy,ซื้อ,\n"
+    "missing,Flash Sale,,Grab it,คว้าเลย,\n"
+    "meant,Brand Day,,Shop,,yes\n"
+)
+
+
+def test_a_locale_left_empty_falls_back_with_its_reason(tmp_path: Path) -> None:
+    from transcreate.jobs import FALLBACK_REASON
+
+    expansion = expand(
+        campaign_of(tmp_path, FALLBACK_SHEET), ["th", "en"], image_sha256=IMAGE, backend=BACKEND
+    )
+    reason = job_for(expansion, "missing", "th").fallback
+    assert reason is not None and reason.startswith(FALLBACK_REASON)
+    assert "row 3" in reason and "headline:th" in reason and "'Flash Sale'" in reason
+    assert "cta:th" not in reason  # the row has its own Thai call to action
+    assert job_for(expansion, "full", "th").fallback is None
+    # No headline:en column: the default column is the English copy, not a fallback.
+    assert job_for(expansion, "missing", "en").fallback is None
+
+
+def test_a_fallback_marked_as_intended_is_not_flagged(tmp_path: Path) -> None:
+    expansion = expand(
+        campaign_of(tmp_path, FALLBACK_SHEET), ["th"], image_sha256=IMAGE, backend=BACKEND
+    )
+    assert job_for(expansion, "meant", "th").fallback is None
+
+
+def test_a_run_may_allow_every_fallback(tmp_path: Path) -> None:
+    expansion = expand(
+        campaign_of(tmp_path, FALLBACK_SHEET),
+        ["th"],
+        image_sha256=IMAGE,
+        backend=BACKEND,
+        allow_fallback=True,
+    )
+    assert [job.fallback for job in expansion.jobs] == [None, None, None]
+
+
+def test_the_fallback_does_not_change_the_job_key(tmp_path: Path) -> None:
+    flagged = expand(
+        campaign_of(tmp_path, FALLBACK_SHEET), ["th"], image_sha256=IMAGE, backend=BACKEND
+    )
+    allowed = expand(
+        campaign_of(tmp_path, FALLBACK_SHEET),
+        ["th"],
+        image_sha256=IMAGE,
+        backend=BACKEND,
+        allow_fallback=True,
+    )
+    assert [job.key for job in flagged.jobs] == [job.key for job in allowed.jobs]
+
+
+def test_a_fallback_cell_that_is_not_yes_or_no_is_a_row_problem(tmp_path: Path) -> None:
+    campaign = campaign_of(tmp_path, "variant,headline,fallback\na,A,maybe\n")
+    [problem] = campaign.problems
+    assert (problem.row, problem.column) == (2, "fallback")
+
+
+def test_the_sample_has_no_fallback(expansion: Expansion) -> None:
+    assert [job for job in expansion.jobs if job.fallback] == []

@@ -124,3 +124,17 @@ def test_request_accepts_locales_as_text_and_rejects_unknown_ones():
         RunRequest(campaign="c.csv", image="i.png", locales=("xx-nope",))
     with pytest.raises(ValidationError, match=r"Input should be 'local', 'dashscope'"):
         RunRequest(campaign="c.csv", image="i.png", backend="gpu-magic")
+
+
+def test_a_job_whose_copy_fell_back_is_made_but_needs_review(tmp_path):
+    from transcreate.jobs import FALLBACK_REASON
+
+    sheet = tmp_path / "sale.csv"
+    sheet.write_text("variant,headline,headline:th\nsale,Big Sale,\n", encoding="utf-8")
+    [job] = expand(read_campaign(sheet), ["th"], image_sha256="0" * 64, backend="scripted/1").jobs
+    storage = LocalStorage(tmp_path / "out")
+    for expected_status in ("needs_review", "needs_review"):  # made, then found stored
+        result = process_job(job, image=IMAGE, editor=ScriptedEditor(), storage=storage)
+        assert result.status == expected_status
+        assert result.error is not None and result.error.startswith(FALLBACK_REASON)
+        assert result.uri is not None

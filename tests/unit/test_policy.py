@@ -251,7 +251,9 @@ def test_normalize_is_idempotent(text: str) -> None:
 @given(st.lists(st.text(), max_size=4))
 def test_check_never_raises_on_any_unicode(policy: Policy, texts: list[str]) -> None:
     match = policy.check(*texts)
-    assert match is None or match.rule_id in {rule.id for rule in policy.rules}
+    assert match is None or match.rule_id in {rule.id for rule in policy.rules} | {
+        "invisible-controls"
+    }
 
 
 @settings(max_examples=200, deadline=None, database=None)
@@ -326,3 +328,117 @@ def test_a_broken_policy_file_is_a_setup_error_naming_the_file(
 def test_a_missing_policy_file_is_a_setup_error(tmp_path: Path) -> None:
     with pytest.raises(SetupError, match=r"nowhere\.toml: no such policy file"):
         load_policy(tmp_path / "nowhere.toml")
+
+
+# --- hostile sizes: every step is linear (timing itself is measured in bench/policy.py) ---------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (" " * 1_000_000 + "face", " face"),  # once quadratic: a run of separators
+        ("-" * 1_000_000 + "x", " x"),
+        ("a" * 1_000_000, "a" * 1_000_000),  # once quadratic: the leet-word scan of one word
+        ("删" * 1_000_000, "删" * 1_000_000),
+        ("e" + "\u0e31" * 1_000_000, "e" + "\u0e31" * 1_000_000),
+    ],
+    ids=["spaces", "dashes", "one-word", "cjk", "marks"],
+)
+def test_skeleton_of_a_megabyte_finishes(text: str, expected: str) -> None:
+    assert skeleton(text) == expected
+
+
+def test_a_phrase_at_the_end_of_a_megabyte_is_found_and_quoted(policy: Policy) -> None:
+    text = "Diskon besar " * 80_000 + "face swap" + " Beli sekarang" * 80_000
+    match = policy.check(text)
+    assert match is not None and match.rule_id == "face-identity"
+    assert "face swap" in match.text_excerpt and len(match.text_excerpt) < 120
+
+
+def test_letter_spacing_is_still_joined_after_a_long_run(policy: Policy) -> None:
+    assert skeleton("a " * 50_000 + "ab") == "a" * 50_000 + " ab"
+    assert policy.check("x " * 50_000 + ". f a c e s w a p") is not None
+
+
+# --- words between the verb and its object (issue 12.7) ------------------------------------------
+
+GAPPED = {
+    "en": [
+        "Remove the model's face",
+        "Erase the young woman's face",
+        "delete the little girl's face",
+        "swap the model's face with mine",
+        "replace the woman's face with a celebrity's",
+    ],
+    "id": [
+        "hapus seluruh wajah model",
+        "hapus bagian wajah orang itu",
+        "ganti seluruh wajah model dengan artis",
+    ],
+    "th": ["ลบทั้งใบหน้าของนางแบบ", "ลบส่วนใบหน้าคนในภาพ", "เปลี่ยนทั้งใบหน้าของดารา"],
+    "zh": ["删除模特的人脸", "去掉照片里那个女人的脸", "替换这位模特的脸部", "删除照片中人脸"],
+}
+
+
+@pytest.mark.parametrize(
+    "text", [text for texts in GAPPED.values() for text in texts], ids=lambda text: text[:24]
+)
+def test_verb_and_object_with_words_between_are_blocked(policy: Policy, text: str) -> None:
+    match = policy.check(text)
+    assert match is not None and match.rule_id == "face-identity", text
+
+
+def test_gapped_phrasings_are_tested_in_all_four_languages() -> None:
+    assert set(GAPPED) == set(LOCALES)
+
+
+def _ordinary_copy() -> list[tuple[str, str]]:
+    lines = (Path(__file__).parent.parent / "data" / "ordinary_ad_copy.tsv").read_text("utf-8")
+    rows = [line.split("\t") for line in lines.splitlines() if line and not line.startswith("#")]
+    return [(language, text) for language, text in rows]
+
+
+def test_the_ordinary_ad_copy_corpus_is_big_enough_in_every_language() -> None:
+    corpus = _ordinary_copy()
+    assert len(corpus) >= 200
+    assert {language for language, _ in corpus} == set(LOCALES)
+    assert min(sum(1 for lang, _ in corpus if lang == language) for language in LOCALES) >= 50
+
+
+def test_zero_false_positives_on_ordinary_ad_copy(policy: Policy) -> None:
+    blocked = [
+        (text, str(policy.check(text))) for _, text in _ordinary_copy() if policy.check(text)
+    ]
+    assert blocked == []
+
+
+def test_a_gap_stops_at_a_sentence_break_and_at_a_stop_word(policy: Policy) -> None:
+    assert policy.check("Remove the blemishes. Face the day") is None
+    assert policy.check("Remove the dark spots from your face") is None
+    assert policy.check("Remove the very young model's face") is None  # four words: too far
+    assert policy.check("Remove the young model's face") is not None
+
+
+def test_a_gap_must_stand_between_two_words(tmp_path: Path) -> None:
+    file = tmp_path / "policy.toml"
+    file.write_text(
+        'version = "1"\n[[rule]]\nid = "x"\ndescription = "x"\n[rule.phrases]\nen = ["~ face"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(SetupError, match="gap"):
+        load_policy(file)
+
+
+# --- invisible controls: the text checked is the text shown ---------------------------------------
+
+
+@pytest.mark.parametrize("control", ["\u202a", "\u202b", "\u202d", "\u202e", "\u2066", "\u2069"])
+def test_bidi_controls_are_refused_whatever_the_words(policy: Policy, control: str) -> None:
+    # "\u202epaws ecaf" is drawn as "face swap": the reversed text hid it from the policy.
+    match = policy.check(f"{control}paws ecaf")
+    assert match is not None and match.rule_id == "invisible-controls"
+    assert f"U+{ord(control):04X}" in str(match)
+
+
+def test_zero_width_and_nul_do_not_hide_a_phrase(policy: Policy) -> None:
+    assert policy.check("fa\x00ce sw\u200bap") is not None
