@@ -15,7 +15,7 @@ from functools import lru_cache
 from itertools import accumulate, pairwise
 from pathlib import Path
 
-from icu4py.breakers import CharacterBreaker, LineBreaker
+from icu4py.breakers import CharacterBreaker, LineBreaker, WordBreaker
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from transcreate.campaign import POSITIONS  # the sheet's vocabulary is the layout's
@@ -197,6 +197,11 @@ def _font(path: Path, size: int, weight: str | None) -> ImageFont.FreeTypeFont:
     return font
 
 
+@lru_cache(maxsize=65536)
+def _width(face: _Face, text: str) -> float:
+    return sum(face.length(run) for run in _runs(text, face.chain))
+
+
 @dataclass(frozen=True)
 class _Face:
     chain: tuple[Path, ...]
@@ -211,7 +216,7 @@ class _Face:
         return self.font(run[0]).getlength(run[1], direction="ltr", language=self.language)
 
     def width(self, text: str) -> float:
-        return sum(self.length(run) for run in _runs(text, self.chain))
+        return _width(self, text)
 
     def embolden(self, path: Path) -> int:
         # A font with one weight only (Noto Sans SC) is thickened by a stroke in its own colour.
@@ -225,18 +230,6 @@ class _Face:
         return max(ascents), max(descents)
 
 
-def _split_graphemes(unit: str, face: _Face, max_width: int, limit: int) -> list[str]:
-    pieces = [""]
-    for cluster in _graphemes(unit):
-        if pieces[-1] and face.width((pieces[-1] + cluster).rstrip()) > max_width:
-            if len(pieces) > limit:
-                break
-            pieces.append(cluster)
-        else:
-            pieces[-1] += cluster
-    return pieces
-
-
 def _paragraphs(text: str) -> list[str]:
     # Tabs and runs of spaces become one space (fonts have no glyph for a tab); newlines and
     # no-break spaces keep their meaning.
@@ -244,26 +237,194 @@ def _paragraphs(text: str) -> list[str]:
     return [paragraph for paragraph in tidy if paragraph]
 
 
+# --- line breaking ------------------------------------------------------------------------------
+#
+# Where a line may break comes from UAX #14 (ICU) and, between two Thai letters, from pythainlp;
+# *which* of those breaks a typesetter takes is a cost: every line's slack (balanced lines, the
+# last one included, instead of greedy filling), plus a penalty for the kind of break.
+#
+# Chinese words come from rjieba, the Python binding of jieba-rs: maintained (jieba itself has had
+# no release since 2020), fast, its dictionary compiled in (no cache files), and it knows the
+# words of ad copy (全场, 包邮, 限时) that ICU's dictionary-based word break splits into single
+# characters. Japanese and Korean use ICU's word break; a break between two one-character words
+# still costs more than one between longer words, in case the dictionary lacks the word.
+
+_PREFERRED = 0.0  # after ，、。 or a space in Thai and CJK, after punctuation and a space in Latin
+_NORMAL = 8.0  # between two Latin words, between two longer CJK words, between two Thai words
+_WEAK = 40.0  # between two one-character CJK words: likely a word the dictionary lacks
+_GLUED = 4_000.0  # between a number and its unit or currency
+_INSIDE_WORD = 100_000.0  # only when nothing else fits
+_ORPHAN = 20_000.0  # a lone numeral, one-letter word or single CJK character on a last line
+_LINE = 1_000.0  # each line after the first: fewer lines win over balance
+_SLACK = 100.0  # a line's cost at zero width; (slack / width)² of it
+_BREAK_AFTER = frozenset("，、。！？；：,.;:!?)）」』】〉》")
+_NUMBER = re.compile(r"^\d+(?:[.,]\d+)*%?$")
+_UNIT_LENGTH = 4  # "kg", "pcs", "Des", "บาท", "ชิ้น": a short word after a number is its unit
+
+
+def _is_currency(word: str) -> bool:
+    return (
+        word in ("Rp", "RM")
+        or (len(word) == 1 and unicodedata.category(word) == "Sc")
+        or (len(word) == 3 and word.isascii() and word.isupper())
+    )
+
+
+def _is_cjk(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F") and char.isalnum()
+
+
+@lru_cache(maxsize=4096)
+def _word_spans(text: str, locale: str) -> tuple[tuple[int, int], ...]:
+    words = list(WordBreaker(text, locale))
+    if locale.split("-")[0].split("_")[0].lower() == "zh":
+        import rjieba  # only Chinese copy pays for the dictionary
+
+        cut = rjieba.cut(text)
+        words = cut if "".join(cut) == text else words
+    return tuple(pairwise([0, *accumulate(len(word) for word in words)]))
+
+
+def _break_penalty(text: str, cut: int, locale: str) -> float:
+    """What breaking the line at text[:cut] | text[cut:] costs."""
+    before, after = text[:cut].rstrip(), text[cut:]
+    if not before or not after:
+        return _PREFERRED
+    last, first = before[-1], after[0]
+    spaced = cut > len(before)
+    previous_word = before.rsplit(" ", 1)[-1]
+    next_word = after.split(" ", 1)[0]
+    unit = next_word.rstrip(".,;:!?")
+    if (
+        _NUMBER.match(previous_word)
+        and spaced
+        and (len(unit) <= _UNIT_LENGTH or _is_currency(unit))
+    ):
+        return _GLUED  # "50 บาท", "2 ชิ้น", "12 Des", "3 kg", "20 USD"
+    if _is_currency(previous_word) and spaced and next_word[:1].isdigit():
+        return _GLUED  # "Rp 199.000", "USD 12"
+    if last in _BREAK_AFTER:
+        return _PREFERRED
+    if _is_cjk(last) or _is_cjk(first):
+        spans = _word_spans(text, locale)
+        word = next((span for span in spans if span[0] < cut < span[1]), None)
+        if word is not None:
+            return _INSIDE_WORD
+        left = next(span for span in spans if span[1] == cut)
+        right = next(span for span in spans if span[0] == cut)
+        single = left[1] - left[0] == 1 and right[1] - right[0] == 1
+        return _WEAK if single and _is_cjk(last) and _is_cjk(first) else _NORMAL
+    if spaced and (_is_thai(last) or _is_thai(first)):
+        return _PREFERRED  # a space in Thai separates phrases
+    if spaced and not last.isalnum():
+        return _PREFERRED
+    return _NORMAL
+
+
+def _is_orphan(line: str) -> bool:
+    bare = "".join(char for char in line if char.isalnum())
+    if not bare:
+        return False
+    if " " not in line.strip() and _NUMBER.match(line.strip().rstrip("!?.")):
+        return True
+    return len(bare) == 1  # one letter, one digit or one CJK character
+
+
+@dataclass(frozen=True)
+class _Piece:
+    text: str
+    width: float  # as set, trailing whitespace included
+    trimmed: float  # without its trailing whitespace, as it ends a line
+    penalty: float  # for a break after it
+
+
+def _pieces(paragraph: str, face: _Face, max_width: float) -> list[_Piece]:
+    pieces = []
+    for unit in _units(paragraph, face.language):
+        # A word wider than the box may break between grapheme clusters, at a price.
+        fits = face.width(unit.rstrip()) <= max_width
+        pieces.extend([unit] if fits else _graphemes(unit))
+    offsets = list(accumulate(len(piece) for piece in pieces))
+    return [
+        _Piece(
+            piece,
+            face.width(piece),
+            face.width(piece.rstrip()),
+            _break_penalty(paragraph, offset, face.language),
+        )
+        for piece, offset in zip(pieces, offsets, strict=True)
+    ]
+
+
+def _break_lines(
+    pieces: Sequence[_Piece], max_width: float, max_lines: int
+) -> dict[int, tuple[float, list[int]]]:
+    """For each line count, the cheapest breaks: (cost, end index of each line)."""
+    count = len(pieces)
+    starts = [0.0, *accumulate(piece.width for piece in pieces)]
+    infinity = math.inf
+    # best[lines][end] = (cost, previous end)
+    best: list[list[tuple[float, int]]] = [
+        [(infinity, -1)] * (count + 1) for _ in range(max_lines + 1)
+    ]
+    best[0][0] = (0.0, -1)
+    for lines in range(1, max_lines + 1):
+        for end in range(1, count + 1):
+            for start in range(end - 1, -1, -1):
+                width = (
+                    starts[end] - starts[start] - pieces[end - 1].width + pieces[end - 1].trimmed
+                )
+                if width > max_width:
+                    break
+                previous = best[lines - 1][start][0]
+                if previous == infinity:
+                    continue
+                cost = previous + _SLACK * ((max_width - width) / max_width) ** 2
+                cost += pieces[end - 1].penalty if end < count else 0.0
+                if end == count and _is_orphan("".join(p.text for p in pieces[start:end])):
+                    cost += _ORPHAN if lines > 1 else 0.0
+                if cost < best[lines][end][0]:
+                    best[lines][end] = (cost, start)
+    found = {}
+    for lines in range(1, max_lines + 1):
+        cost, _ = best[lines][count]
+        if cost == infinity:
+            continue
+        ends, end, row = [], count, lines
+        while row:
+            ends.append(end)
+            end = best[row][end][1]
+            row -= 1
+        found[lines] = (cost + _LINE * (lines - 1), ends[::-1])
+    return found
+
+
 def _wrap(text: str, face: _Face, max_width: int, max_lines: int) -> list[str] | None:
-    """Greedy line filling; None when the text needs more than max_lines."""
-    lines: list[str] = []
+    """Balanced lines at the cheapest breaks; None when the text needs more than max_lines."""
+    options: list[tuple[float, list[str]]] = [(0.0, [])]  # by lines used so far
     for paragraph in _paragraphs(text):
-        line = ""
-        for unit in _units(paragraph, face.language):
-            if face.width((line + unit).rstrip()) <= max_width:
-                line += unit
-                continue
-            if line:
-                lines.append(line.rstrip())
-            if face.width(unit.rstrip()) <= max_width:
-                line = unit
-            else:  # a word wider than the box: break it between grapheme clusters
-                *full, line = _split_graphemes(unit, face, max_width, max_lines)
-                lines.extend(piece.rstrip() for piece in full)
-            if len(lines) > max_lines:
-                return None
-        lines.append(line.rstrip())
-    return lines if len(lines) <= max_lines else None
+        pieces = _pieces(paragraph, face, max_width)
+        choices = _break_lines(pieces, max_width, max_lines)
+        combined: dict[int, tuple[float, list[str]]] = {}
+        for cost, lines in options:
+            for count, (extra, ends) in choices.items():
+                total = len(lines) + count
+                if total > max_lines:
+                    continue
+                starts = [0, *ends[:-1]]
+                new = [
+                    "".join(piece.text for piece in pieces[start:end]).rstrip()
+                    for start, end in zip(starts, ends, strict=True)
+                ]
+                candidate = (cost + extra, lines + new)
+                if total not in combined or candidate[0] < combined[total][0]:
+                    combined[total] = candidate
+        options = list(combined.values())
+        if not options:
+            return None
+    cost, lines = min(options, key=lambda option: option[0])
+    # Widths were summed piece by piece; kerning across pieces can only have moved them a hair.
+    return lines if all(face.width(line) <= max_width for line in lines) else None
 
 
 @dataclass(frozen=True)
