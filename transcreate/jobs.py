@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from transcreate.campaign import COLORS, Campaign, Variant
@@ -36,11 +36,14 @@ class EditJob:
     position: str
     image_sha256: str
     backend: str  # the editor's identity, e.g. "local/1" or "dashscope/qwen-image-edit-plus"
+    #: The variant's copy in every locale of the run (this one included), when the compositor sets
+    #: the copy: it sizes the headline alike across them. Empty when a model draws the copy.
+    siblings: tuple[tuple[str, tuple[Overlay, ...]], ...] = ()
 
     @cached_property
     def key(self) -> str:
         """Hash of all that determines the output image: equal keys mean an equal result."""
-        determinants = {
+        determinants: dict[str, object] = {
             # The locale picks the fonts and line breaking of the local compositor.
             "locale": self.locale,
             "instruction": self.instruction,
@@ -49,6 +52,11 @@ class EditJob:
             "image": self.image_sha256,
             "backend": self.backend,
         }
+        if self.siblings:  # absent, not empty, so keys of model-drawn jobs stay as they were
+            determinants["siblings"] = [
+                [locale, [[o.role, o.text, o.color] for o in overlays]]
+                for locale, overlays in self.siblings
+            ]
         canonical = json.dumps(determinants, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -108,7 +116,16 @@ def expand(
                 )
             except TemplateError as error:
                 skipped.append(SkippedJob(variant.variant, locale, str(error)))
+    if mode != "model":  # the compositor sets the copy: each job sees its variant's other locales
+        jobs = _with_siblings(jobs)
     return Expansion(tuple(jobs), tuple(skipped))
+
+
+def _with_siblings(jobs: list[EditJob]) -> list[EditJob]:
+    copies: dict[str, list[tuple[str, tuple[Overlay, ...]]]] = {}
+    for job in jobs:
+        copies.setdefault(job.variant, []).append((job.locale, job.overlays))
+    return [replace(job, siblings=tuple(copies[job.variant])) for job in jobs]
 
 
 def _job(
