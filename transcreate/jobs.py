@@ -40,11 +40,14 @@ class EditJob:
     # it does not change the image): the copy fell back to the default column. Starts with
     # FALLBACK_REASON, so a summary can count these.
     fallback: str | None = None
+    #: The variant's copy in every locale of the run (this one included), when the compositor sets
+    #: the copy: it sizes the headline alike across them. Empty when a model draws the copy.
+    siblings: tuple[tuple[str, tuple[Overlay, ...]], ...] = ()
 
     @cached_property
     def key(self) -> str:
         """Hash of all that determines the output image: equal keys mean an equal result."""
-        determinants = {
+        determinants: dict[str, object] = {
             # The locale picks the fonts and line breaking of the local compositor.
             "locale": self.locale,
             "instruction": self.instruction,
@@ -53,6 +56,11 @@ class EditJob:
             "image": self.image_sha256,
             "backend": self.backend,
         }
+        if self.siblings:  # absent, not empty, so keys of model-drawn jobs stay as they were
+            determinants["siblings"] = [
+                [locale, [[o.role, o.text, o.color] for o in overlays]]
+                for locale, overlays in self.siblings
+            ]
         canonical = json.dumps(determinants, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -117,7 +125,16 @@ def expand(
             if not (allow_fallback or variant.fallback):
                 job = replace(job, fallback=_fallback(variant, locale))
             jobs.append(job)
+    if mode != "model":  # the compositor sets the copy: each job sees its variant's other locales
+        jobs = _with_siblings(jobs)
     return Expansion(tuple(jobs), tuple(skipped))
+
+
+def _with_siblings(jobs: list[EditJob]) -> list[EditJob]:
+    copies: dict[str, list[tuple[str, tuple[Overlay, ...]]]] = {}
+    for job in jobs:
+        copies.setdefault(job.variant, []).append((job.locale, job.overlays))
+    return [replace(job, siblings=tuple(copies[job.variant])) for job in jobs]
 
 
 def _fallback(variant: Variant, locale: str) -> str | None:

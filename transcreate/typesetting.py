@@ -15,7 +15,7 @@ from functools import lru_cache
 from itertools import accumulate, pairwise
 from pathlib import Path
 
-from icu4py.breakers import CharacterBreaker, LineBreaker
+from icu4py.breakers import CharacterBreaker, LineBreaker, WordBreaker
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from transcreate.campaign import POSITIONS  # the sheet's vocabulary is the layout's
@@ -197,6 +197,11 @@ def _font(path: Path, size: int, weight: str | None) -> ImageFont.FreeTypeFont:
     return font
 
 
+@lru_cache(maxsize=65536)
+def _width(face: _Face, text: str) -> float:
+    return sum(face.length(run) for run in _runs(text, face.chain))
+
+
 @dataclass(frozen=True)
 class _Face:
     chain: tuple[Path, ...]
@@ -211,7 +216,7 @@ class _Face:
         return self.font(run[0]).getlength(run[1], direction="ltr", language=self.language)
 
     def width(self, text: str) -> float:
-        return sum(self.length(run) for run in _runs(text, self.chain))
+        return _width(self, text)
 
     def embolden(self, path: Path) -> int:
         # A font with one weight only (Noto Sans SC) is thickened by a stroke in its own colour.
@@ -225,18 +230,6 @@ class _Face:
         return max(ascents), max(descents)
 
 
-def _split_graphemes(unit: str, face: _Face, max_width: int, limit: int) -> list[str]:
-    pieces = [""]
-    for cluster in _graphemes(unit):
-        if pieces[-1] and face.width((pieces[-1] + cluster).rstrip()) > max_width:
-            if len(pieces) > limit:
-                break
-            pieces.append(cluster)
-        else:
-            pieces[-1] += cluster
-    return pieces
-
-
 def _paragraphs(text: str) -> list[str]:
     # Tabs and runs of spaces become one space (fonts have no glyph for a tab); newlines and
     # no-break spaces keep their meaning.
@@ -244,30 +237,205 @@ def _paragraphs(text: str) -> list[str]:
     return [paragraph for paragraph in tidy if paragraph]
 
 
-def _wrap(text: str, face: _Face, max_width: int, max_lines: int) -> list[str] | None:
-    """Greedy line filling; None when the text needs more than max_lines."""
-    lines: list[str] = []
-    for paragraph in _paragraphs(text):
-        line = ""
-        for unit in _units(paragraph, face.language):
-            if face.width((line + unit).rstrip()) <= max_width:
-                line += unit
-                continue
-            if line:
-                lines.append(line.rstrip())
-            if face.width(unit.rstrip()) <= max_width:
-                line = unit
-            else:  # a word wider than the box: break it between grapheme clusters
-                *full, line = _split_graphemes(unit, face, max_width, max_lines)
-                lines.extend(piece.rstrip() for piece in full)
-            if len(lines) > max_lines:
-                return None
-        lines.append(line.rstrip())
-    return lines if len(lines) <= max_lines else None
+# --- line breaking ------------------------------------------------------------------------------
+#
+# Where a line may break comes from UAX #14 (ICU) and, between two Thai letters, from pythainlp;
+# *which* of those breaks a typesetter takes is a cost: every line's slack (balanced lines, the
+# last one included, instead of greedy filling), plus a penalty for the kind of break.
+#
+# Chinese words come from rjieba, the Python binding of jieba-rs: maintained (jieba itself has had
+# no release since 2020), fast, its dictionary compiled in (no cache files), and it knows the
+# words of ad copy (全场, 包邮, 限时) that ICU's dictionary-based word break splits into single
+# characters. Japanese and Korean use ICU's word break; a break between two one-character words
+# still costs more than one between longer words, in case the dictionary lacks the word.
+
+_PREFERRED = 0.0  # after ，、。 or a space in Thai and CJK, after punctuation and a space in Latin
+_NORMAL = 8.0  # between two Latin words, between two longer CJK words, between two Thai words
+_WEAK = 40.0  # between two one-character CJK words: likely a word the dictionary lacks
+_GLUED = 4_000.0  # between a number and its unit or currency
+_INSIDE_WORD = 100_000.0  # only when nothing else fits
+_ORPHAN = 20_000.0  # a lone numeral, one-letter word or single CJK character on a last line
+_LINE = 1_000.0  # each line after the first: fewer lines win over balance
+_SLACK = 100.0  # a line's cost at zero width; (slack / width)² of it
+_BREAK_AFTER = frozenset("，、。！？；：,.;:!?)）」』】〉》")
+_NUMBER = re.compile(r"^\d+(?:[.,]\d+)*%?$")
+_UNIT_LENGTH = 4  # "kg", "pcs", "Des", "บาท", "ชิ้น": a short word after a number is its unit
+
+
+def _is_currency(word: str) -> bool:
+    return (
+        word in ("Rp", "RM")
+        or (len(word) == 1 and unicodedata.category(word) == "Sc")
+        or (len(word) == 3 and word.isascii() and word.isupper())
+    )
+
+
+def _is_cjk(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F") and char.isalnum()
+
+
+@lru_cache(maxsize=4096)
+def _word_spans(text: str, locale: str) -> tuple[tuple[int, int], ...]:
+    words = list(WordBreaker(text, locale))
+    if locale.split("-")[0].split("_")[0].lower() == "zh":
+        import rjieba  # only Chinese copy pays for the dictionary
+
+        cut = rjieba.cut(text)
+        words = cut if "".join(cut) == text else words
+    return tuple(pairwise([0, *accumulate(len(word) for word in words)]))
+
+
+def _break_penalty(text: str, cut: int, locale: str) -> float:
+    """What breaking the line at text[:cut] | text[cut:] costs."""
+    before, after = text[:cut].rstrip(), text[cut:]
+    if not before or not after:
+        return _PREFERRED
+    last, first = before[-1], after[0]
+    spaced = cut > len(before)
+    previous_word = before.rsplit(" ", 1)[-1]
+    next_word = after.split(" ", 1)[0]
+    unit = next_word.rstrip(".,;:!?")
+    if (
+        _NUMBER.match(previous_word)
+        and spaced
+        and (len(unit) <= _UNIT_LENGTH or _is_currency(unit))
+    ):
+        return _GLUED  # "50 บาท", "2 ชิ้น", "12 Des", "3 kg", "20 USD"
+    if _is_currency(previous_word) and spaced and next_word[:1].isdigit():
+        return _GLUED  # "Rp 199.000", "USD 12"
+    if last in _BREAK_AFTER:
+        return _PREFERRED
+    if _is_cjk(last) or _is_cjk(first):
+        spans = _word_spans(text, locale)
+        word = next((span for span in spans if span[0] < cut < span[1]), None)
+        if word is not None:
+            return _INSIDE_WORD
+        left = next(span for span in spans if span[1] == cut)
+        right = next(span for span in spans if span[0] == cut)
+        single = left[1] - left[0] == 1 and right[1] - right[0] == 1
+        return _WEAK if single and _is_cjk(last) and _is_cjk(first) else _NORMAL
+    if spaced and (_is_thai(last) or _is_thai(first)):
+        return _PREFERRED  # a space in Thai separates phrases
+    if spaced and not last.isalnum():
+        return _PREFERRED
+    return _NORMAL
+
+
+def _is_orphan(line: str) -> bool:
+    bare = "".join(char for char in line if char.isalnum())
+    if not bare:
+        return False
+    if " " not in line.strip() and _NUMBER.match(line.strip().rstrip("!?.")):
+        return True
+    return len(bare) == 1  # one letter, one digit or one CJK character
 
 
 @dataclass(frozen=True)
-class _Measured:
+class _Piece:
+    text: str
+    width: float  # as set, trailing whitespace included
+    trimmed: float  # without its trailing whitespace, as it ends a line
+    penalty: float  # for a break after it
+
+
+def _pieces(paragraph: str, face: _Face, max_width: float) -> list[_Piece]:
+    pieces: list[_Piece] = []
+    offset = 0
+    for unit in _units(paragraph, face.language):
+        # A word wider than the box may break between grapheme clusters, at a price.
+        parts = [unit] if face.width(unit.rstrip()) <= max_width else _graphemes(unit)
+        for index, part in enumerate(parts):
+            offset += len(part)
+            inside = index < len(parts) - 1
+            penalty = _INSIDE_WORD if inside else _break_penalty(paragraph, offset, face.language)
+            pieces.append(_Piece(part, face.width(part), face.width(part.rstrip()), penalty))
+    return pieces
+
+
+def _break_lines(
+    pieces: Sequence[_Piece], max_width: float, max_lines: int
+) -> dict[int, tuple[float, list[int], bool]]:
+    """For each line count, the cheapest breaks: (cost, end index of each line, whether they
+    include a defect: a break inside a word or before an orphan, a number parted from its unit)."""
+    count = len(pieces)
+    starts = [0.0, *accumulate(piece.width for piece in pieces)]
+    infinity = math.inf
+    # best[lines][end] = (cost, previous end)
+    best: list[list[tuple[float, int]]] = [
+        [(infinity, -1)] * (count + 1) for _ in range(max_lines + 1)
+    ]
+    best[0][0] = (0.0, -1)
+    for lines in range(1, max_lines + 1):
+        for end in range(1, count + 1):
+            for start in range(end - 1, -1, -1):
+                width = (
+                    starts[end] - starts[start] - pieces[end - 1].width + pieces[end - 1].trimmed
+                )
+                if width > max_width:
+                    break
+                previous = best[lines - 1][start][0]
+                if previous == infinity:
+                    continue
+                cost = previous + _SLACK * ((max_width - width) / max_width) ** 2
+                cost += pieces[end - 1].penalty if end < count else 0.0
+                if end == count and _is_orphan("".join(p.text for p in pieces[start:end])):
+                    cost += _ORPHAN if lines > 1 else 0.0
+                if cost < best[lines][end][0]:
+                    best[lines][end] = (cost, start)
+    found = {}
+    for lines in range(1, max_lines + 1):
+        cost, _ = best[lines][count]
+        if cost == infinity:
+            continue
+        ends, end, row = [], count, lines
+        while row:
+            ends.append(end)
+            end = best[row][end][1]
+            row -= 1
+        ends.reverse()
+        last = "".join(piece.text for piece in pieces[(ends[-2] if lines > 1 else 0) :])
+        defect = any(pieces[end - 1].penalty >= _GLUED for end in ends[:-1]) or (
+            lines > 1 and _is_orphan(last)
+        )
+        found[lines] = (cost + _LINE * (lines - 1), ends, defect)
+    return found
+
+
+def _wrap(
+    text: str, face: _Face, max_width: int, max_lines: int, *, strict: bool = False
+) -> list[str] | None:
+    """Balanced lines at the cheapest breaks; None when the text needs more than max_lines, or,
+    if strict, when it would need a break inside a word, an orphan or a number without its unit."""
+    options: list[tuple[float, list[str], bool]] = [(0.0, [], False)]  # by lines used so far
+    for paragraph in _paragraphs(text):
+        pieces = _pieces(paragraph, face, max_width)
+        choices = _break_lines(pieces, max_width, max_lines)
+        combined: dict[int, tuple[float, list[str], bool]] = {}
+        for cost, lines, defective in options:
+            for count, (extra, ends, defect) in choices.items():
+                if strict and defect:
+                    continue
+                total = len(lines) + count
+                if total > max_lines:
+                    continue
+                starts = [0, *ends[:-1]]
+                new = [
+                    "".join(piece.text for piece in pieces[start:end]).rstrip()
+                    for start, end in zip(starts, ends, strict=True)
+                ]
+                candidate = (cost + extra, lines + new, defective or defect)
+                if total not in combined or candidate[0] < combined[total][0]:
+                    combined[total] = candidate
+        options = list(combined.values())
+        if not options:
+            return None
+    _, lines, _ = min(options, key=lambda option: option[0])
+    # Widths were summed piece by piece; kerning across pieces can only have moved them a hair.
+    return lines if all(face.width(line) <= max_width for line in lines) else None
+
+
+@dataclass(frozen=True)
+class Measured:
     block: TextBlock
     face: _Face
     lines: tuple[str, ...]
@@ -283,7 +451,10 @@ class _Measured:
         return width, height
 
 
-def _measure(block: TextBlock, face: _Face, max_width: int) -> _Measured | None:
+@lru_cache(maxsize=16384)  # the auto layout measures the same block in many columns and zones
+def _measure(
+    block: TextBlock, face: _Face, max_width: int, *, strict: bool = False
+) -> Measured | None:
     stroke = max(1, round(_STROKE * face.size))
     if block.role == "cta":
         padding = (round(_PLATE_PADDING[0] * face.size), round(_PLATE_PADDING[1] * face.size))
@@ -291,14 +462,16 @@ def _measure(block: TextBlock, face: _Face, max_width: int) -> _Measured | None:
         outline = stroke + max(face.embolden(path) for path in face.chain)
         padding = (outline, outline)
     text_width = max_width - 2 * padding[0]
-    lines = _wrap(block.text, face, text_width, _style(block.role).max_lines)
+    # A button reads as one at a glance: strict layouts keep its label on one line.
+    max_lines = 1 if strict and block.role == "cta" else _style(block.role).max_lines
+    lines = _wrap(block.text, face, text_width, max_lines, strict=strict)
     if lines is None:
         return None
     widths = tuple(face.width(line) for line in lines)
     if max(widths) > text_width:
         return None
     metrics = tuple(face.metrics(line) for line in lines)
-    return _Measured(block, face, tuple(lines), widths, metrics, padding, stroke)
+    return Measured(block, face, tuple(lines), widths, metrics, padding, stroke)
 
 
 def _style(role: str) -> _Style:
@@ -315,76 +488,102 @@ def _column(position: str, canvas: tuple[int, int]) -> tuple[int, int, int, int]
     return left, column, round(_MAX_HEIGHT * height), margin
 
 
-def _fit(
-    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
-) -> list[_Measured]:
+def prepare(blocks: Sequence[TextBlock], locale: str) -> list[TextBlock]:
+    """The blocks with copy, in stacking order, after checking their colours and glyphs."""
+    check_text_support()
+    present = [block for block in blocks if block.text.strip()]
     chain = fonts_for_locale(locale)
-    for block in blocks:
+    for block in present:
+        contrasting_color(block.color)  # reject a bad colour before any layout work
         for paragraph in _paragraphs(block.text):
             _runs(paragraph, chain)  # fail early, naming the whole text
-    _, column, max_height, _ = _column(position, canvas)
-    height = canvas[1]
+    return sorted(present, key=lambda b: _STACK_ORDER.get(b.role, _STACK_ORDER["offer"]))
+
+
+def _sizes(blocks: Sequence[TextBlock], height: int, scale: float) -> list[int]:
     smallest = max(_MIN_SIZE_PX, round(_MIN_SIZE * height))
-    scale = 1.0
-    while True:
-        sizes = [max(smallest, round(_style(b.role).size * height * scale)) for b in blocks]
-        measured = [
-            _measure(block, _Face(chain, size, _style(block.role).weight, locale), column)
-            for block, size in zip(blocks, sizes, strict=True)
-        ]
-        fitted = [m for m in measured if m is not None]
-        if len(fitted) == len(blocks) and _stack_height(fitted) <= max_height:
-            return fitted
-        if all(size == smallest for size in sizes):
-            texts = ", ".join(
-                repr(b.text if len(b.text) <= 60 else b.text[:57] + "...") for b in blocks
-            )
-            raise TypesettingError(
-                f"cannot fit {texts} into the {column}×{max_height} px box at {position} of a "
-                f"{canvas[0]}×{canvas[1]} image, even at the smallest legible size "
-                f"({smallest} px); shorten the copy or use a *-center position, which is wider"
-            )
-        scale *= _SHRINK
+    return [max(smallest, round(_style(b.role).size * height * scale)) for b in blocks]
 
 
-def _gap(measured: _Measured) -> int:
+def measure_stack(
+    blocks: Sequence[TextBlock],
+    locale: str,
+    canvas: tuple[int, int],
+    scale: float,
+    column: int,
+    *,
+    strict: bool,
+) -> list[Measured] | None:
+    """Every block set at ``scale`` of its nominal size in a column that wide, or None."""
+    chain = fonts_for_locale(locale)
+    stack = []
+    for block, size in zip(blocks, _sizes(blocks, canvas[1], scale), strict=True):
+        face = _Face(chain, size, _style(block.role).weight, locale)
+        measured = _measure(block, face, column, strict=strict)
+        if measured is None:
+            return None
+        stack.append(measured)
+    return stack
+
+
+def _fit(
+    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
+) -> list[Measured]:
+    _, column, max_height, _ = _column(position, canvas)
+    smallest = _sizes(blocks, canvas[1], 0.0)
+    # A smaller size with clean breaks first; a word broken in two only when nothing else fits.
+    for strict in (True, False):
+        scale = 1.0
+        while True:
+            stack = measure_stack(blocks, locale, canvas, scale, column, strict=strict)
+            if stack is not None and stack_height(stack) <= max_height:
+                return stack
+            if _sizes(blocks, canvas[1], scale) == smallest:
+                break
+            scale *= _SHRINK
+    texts = ", ".join(repr(b.text if len(b.text) <= 60 else b.text[:57] + "...") for b in blocks)
+    raise TypesettingError(
+        f"cannot fit {texts} into the {column}×{max_height} px box at {position} of a "
+        f"{canvas[0]}×{canvas[1]} image, even at the smallest legible size "
+        f"({min(smallest)} px); shorten the copy or use a *-center position, which is wider"
+    )
+
+
+def _gap(measured: Measured) -> int:
     return round(_GAP * measured.face.size)
 
 
-def _stack_height(stack: Sequence[_Measured]) -> int:
+def stack_size(stack: Sequence[Measured]) -> tuple[int, int]:
+    """Width and height of the blocks stacked one above the other."""
+    return max(m.size[0] for m in stack), stack_height(stack)
+
+
+def stack_height(stack: Sequence[Measured]) -> int:
     return sum(m.size[1] for m in stack) + sum(_gap(m) for m in stack[1:])
 
 
 @dataclass(frozen=True)
-class _Placed:
-    measured: _Measured
+class Placed:
+    measured: Measured
     box: tuple[int, int, int, int]
     origins: tuple[tuple[int, int], ...]  # (x, baseline) of each line
 
+    def line_boxes(self) -> list[tuple[int, int, int, int]]:
+        """Where each line's glyphs (with their outline) are, as (left, top, right, bottom)."""
+        measured = self.measured
+        pad = measured.padding[0] if measured.block.role != "cta" else measured.stroke
+        return [
+            (x - pad, baseline - ascent - pad, x + math.ceil(width) + pad, baseline + descent + pad)
+            for (x, baseline), width, (ascent, descent) in zip(
+                self.origins, measured.widths, measured.line_metrics, strict=True
+            )
+        ]
 
-def _arrange(
-    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
-) -> list[_Placed]:
-    if position not in POSITIONS:
-        raise TypesettingError(f"unknown position {position!r}; use one of {', '.join(POSITIONS)}")
-    if min(canvas) <= 0:
-        raise TypesettingError(f"cannot set copy on an empty {canvas[0]}×{canvas[1]} image")
-    check_text_support()
-    present = [block for block in blocks if block.text.strip()]
-    for block in present:
-        contrasting_color(block.color)  # reject a bad colour before any layout work
-    ordered = sorted(present, key=lambda b: _STACK_ORDER.get(b.role, _STACK_ORDER["offer"]))
-    if not ordered:
-        return []
-    stack = _fit(ordered, position, canvas, locale)
 
-    left, column, _, margin = _column(position, canvas)
-    vertical = position.split("-", 1)[0]
-    total = _stack_height(stack)
-    top = {"top": margin, "bottom": canvas[1] - margin - total}.get(
-        vertical, (canvas[1] - total) // 2
-    )
-    horizontal = position.rsplit("-", 1)[-1]
+def place_stack(
+    stack: Sequence[Measured], left: int, top: int, column: int, horizontal: str
+) -> list[Placed]:
+    """The stack with its top at ``top``, aligned left, right or centred in the column."""
 
     def align(space: float, width: float) -> int:
         return {"left": 0, "right": round(space - width)}.get(
@@ -405,12 +604,36 @@ def _arrange(
         ):
             origins.append((x + measured.padding[0] + align(inner, line_width), baseline + ascent))
             baseline += ascent + descent
-        placed.append(_Placed(measured, (x, top, x + width, top + height), tuple(origins)))
+        placed.append(Placed(measured, (x, top, x + width, top + height), tuple(origins)))
         top += height
     return placed
 
 
-def _public(placed: Sequence[_Placed]) -> list[PlacedBlock]:
+def check_position(position: str, canvas: tuple[int, int]) -> None:
+    if position not in POSITIONS:
+        raise TypesettingError(f"unknown position {position!r}; use one of {', '.join(POSITIONS)}")
+    if min(canvas) <= 0:
+        raise TypesettingError(f"cannot set copy on an empty {canvas[0]}×{canvas[1]} image")
+
+
+def arrange(
+    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
+) -> list[Placed]:
+    check_position(position, canvas)
+    ordered = prepare(blocks, locale)
+    if not ordered:
+        return []
+    stack = _fit(ordered, position, canvas, locale)
+    left, column, _, margin = _column(position, canvas)
+    vertical = position.split("-", 1)[0]
+    total = stack_height(stack)
+    top = {"top": margin, "bottom": canvas[1] - margin - total}.get(
+        vertical, (canvas[1] - total) // 2
+    )
+    return place_stack(stack, left, top, column, position.rsplit("-", 1)[-1])
+
+
+def public(placed: Sequence[Placed]) -> list[PlacedBlock]:
     return [
         PlacedBlock(
             role=p.measured.block.role,
@@ -426,11 +649,11 @@ def _public(placed: Sequence[_Placed]) -> list[PlacedBlock]:
 def layout(
     blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
 ) -> list[PlacedBlock]:
-    """Where each block of copy goes on a canvas of that size; draws nothing."""
-    return _public(_arrange(blocks, position, canvas, locale))
+    """Where each block of copy goes on a canvas of that size (the exact layout); draws nothing."""
+    return public(arrange(blocks, position, canvas, locale))
 
 
-def _draw_lines(draw: ImageDraw.ImageDraw, placed: _Placed, fill: str, stroke: int) -> None:
+def _draw_lines(draw: ImageDraw.ImageDraw, placed: Placed, fill: str, stroke: int) -> None:
     measured = placed.measured
     face = measured.face
     for line, (x, baseline) in zip(measured.lines, placed.origins, strict=True):
@@ -450,32 +673,63 @@ def _draw_lines(draw: ImageDraw.ImageDraw, placed: _Placed, fill: str, stroke: i
             pen += face.length(run)
 
 
-def compose(
-    image: Image.Image, blocks: Sequence[TextBlock], position: str, locale: str
-) -> tuple[Image.Image, list[PlacedBlock]]:
-    """A new RGB image with the copy set on it, and where each block went."""
-    placed = _arrange(blocks, position, image.size, locale)
+#: How a block of copy is made to stand out: "outline" (a stroke of the contrasting colour),
+#: "plate" (a panel of the contrasting colour behind it) or "none" (the fill alone suffices).
+Treatment = str
+PLATE_OPACITY = 0.85
+
+
+def plate_box(placed: Sequence[Placed], canvas: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The panel behind these blocks: their boxes, padded by a share of the largest size."""
+    size = max(p.measured.face.size for p in placed)
+    across, down = round(0.35 * size), round(0.15 * size)
+    return (
+        max(0, min(p.box[0] for p in placed) - across),
+        max(0, min(p.box[1] for p in placed) - down),
+        min(canvas[0], max(p.box[2] for p in placed) + across),
+        min(canvas[1], max(p.box[3] for p in placed) + down),
+    )
+
+
+def draw(
+    image: Image.Image, placed: Sequence[Placed], treatments: Sequence[Treatment]
+) -> Image.Image:
+    """A new RGB image with the placed copy drawn, each block standing out as its treatment says."""
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(overlay)
+    pen = ImageDraw.Draw(overlay)
+    plated = [p for p, how in zip(placed, treatments, strict=True) if how == "plate"]
+    if plated:
+        backing = contrasting_color(plated[0].measured.block.color)
+        box = plate_box(plated, image.size)
+        radius = round(0.25 * min(p.measured.face.size for p in plated))
+        alpha = round(255 * PLATE_OPACITY)
+        pen.rounded_rectangle(box, radius=radius, fill=(*ImageColor.getrgb(backing)[:3], alpha))
     # Plates first, then every outline, then every fill: a later run's stroke must not bite into
     # the glyphs of the run before it.
     for p in placed:
         if p.measured.block.role == "cta":
             color = p.measured.block.color
             left, top, right, bottom = p.box
-            draw.rounded_rectangle(
+            pen.rounded_rectangle(
                 (left, top, right - 1, bottom - 1),
                 radius=(bottom - top) // 4,
                 fill=color,
                 outline=contrasting_color(color),
                 width=p.measured.stroke,
             )
-    for p in placed:
-        if p.measured.block.role != "cta":
-            _draw_lines(draw, p, contrasting_color(p.measured.block.color), p.measured.stroke)
+    for p, how in zip(placed, treatments, strict=True):
+        if p.measured.block.role != "cta" and how == "outline":
+            _draw_lines(pen, p, contrasting_color(p.measured.block.color), p.measured.stroke)
     for p in placed:
         color = p.measured.block.color
         fill = contrasting_color(color) if p.measured.block.role == "cta" else color
-        _draw_lines(draw, p, fill, 0)
-    composed = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
-    return composed, _public(placed)
+        _draw_lines(pen, p, fill, 0)
+    return Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
+
+
+def compose(
+    image: Image.Image, blocks: Sequence[TextBlock], position: str, locale: str
+) -> tuple[Image.Image, list[PlacedBlock]]:
+    """A new RGB image with the copy set exactly at ``position`` (outlined), and where it went."""
+    placed = arrange(blocks, position, image.size, locale)
+    return draw(image, placed, ["outline"] * len(placed)), public(placed)

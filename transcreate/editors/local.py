@@ -2,28 +2,110 @@
 
 from __future__ import annotations
 
-from transcreate.errors import PermanentEditError, TypesettingError
+import hashlib
+import threading
+from typing import Any
+
+from PIL import Image
+
+from transcreate.errors import PermanentEditError, SetupError, TypesettingError
 from transcreate.fonts import check_text_support
-from transcreate.images import decode, encode_png
-from transcreate.jobs import EditJob
-from transcreate.typesetting import TextBlock, compose
+from transcreate.images import decode
+from transcreate.jobs import EditJob, Overlay
+from transcreate.layout import LAYOUTS, best_scale, common_scale, encode_png, typeset
+from transcreate.saliency import ProductMask, mask_from_image, product_mask
+from transcreate.typesetting import TextBlock
+
+_CACHED_PRODUCTS = 8  # base images (× sizes) whose product region is kept
+_CACHED_SCALES = 4096  # (variant copy, locale) whose headline scale is kept for its siblings
+
+
+def _blocks(overlays: tuple[Overlay, ...]) -> list[TextBlock]:
+    return [TextBlock(overlay.role, overlay.text, overlay.color) for overlay in overlays]
 
 
 class LocalEditor:
-    """Deterministic compositor: the same job and image always give the same PNG bytes."""
+    """Deterministic compositor: the same job and image always give the same PNG bytes.
 
-    # Bump when a change to typesetting changes pixels, so stored outputs are re-rendered.
-    identity = "local/1"
+    ``layout``: "auto" keeps the copy off the product (found by saliency, or ``mask``: image bytes,
+    white or opaque where the product is, stretched to each creative) and sizes a variant's
+    headline alike in all its locales; "exact" sets the copy exactly at its position, as before.
+    The PNG carries the layout used (``transcreate.layout.read_layout``).
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, layout: str = "auto", mask: bytes | None = None) -> None:
+        if layout not in LAYOUTS:
+            raise SetupError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
         check_text_support()  # fail at start-up, not on the first Thai job
+        if mask is not None:
+            mask_from_image(mask, (8, 8))  # an unreadable mask fails now, not on every job
+        self.layout = layout
+        self.mask = mask
+        # Bump the version when a change to typesetting changes pixels, so stored outputs are
+        # re-rendered; the layout and the mask change outputs too.
+        identity = "local/2" if layout == "auto" else "local/2+exact"
+        if mask is not None:
+            identity += "+mask-" + hashlib.sha256(mask).hexdigest()[:12]
+        self.identity = identity
+        self._lock = threading.Lock()
+        self._products: dict[tuple[str, tuple[int, int]], ProductMask] = {}
+        self._scales: dict[tuple[Any, ...], float | None] = {}
+
+    def _product(self, image_key: str, base: Image.Image) -> ProductMask:
+        key = (image_key, base.size)
+        with self._lock:
+            found = self._products.get(key)
+        if found is None:
+            found = (
+                mask_from_image(self.mask, base.size)
+                if self.mask is not None
+                else product_mask(base)
+            )
+            with self._lock:
+                if len(self._products) >= _CACHED_PRODUCTS:
+                    self._products.pop(next(iter(self._products)))
+                self._products[key] = found
+        return found
+
+    def _common(
+        self, job: EditJob, image_key: str, base: Image.Image, product: ProductMask
+    ) -> float:
+        scales = []
+        for locale, overlays in job.siblings:
+            key = (image_key, base.size, job.position, locale, overlays)
+            with self._lock:
+                known = key in self._scales
+                scale = self._scales.get(key)
+            if not known:
+                scale = best_scale(_blocks(overlays), job.position, base.size, locale, product)
+                with self._lock:
+                    if len(self._scales) >= _CACHED_SCALES:
+                        self._scales.pop(next(iter(self._scales)))
+                    self._scales[key] = scale
+            scales.append(scale)
+        return common_scale(scales)
 
     def edit(self, job: EditJob, image: bytes) -> bytes:
-        blocks = [TextBlock(overlay.role, overlay.text, overlay.color) for overlay in job.overlays]
         try:
-            edited, _ = compose(decode(image), blocks, job.position, job.locale)
+            base = decode(image)
+            if self.layout == "exact":
+                edited, record = typeset(
+                    base, _blocks(job.overlays), job.position, job.locale, layout="exact"
+                )
+            else:
+                image_key = hashlib.sha256(image).hexdigest()
+                product = self._product(image_key, base)
+                common = self._common(job, image_key, base, product) if job.siblings else None
+                edited, record = typeset(
+                    base,
+                    _blocks(job.overlays),
+                    job.position,
+                    job.locale,
+                    product=product,
+                    common=common,
+                )
         except TypesettingError as error:
             raise PermanentEditError(
                 f"variant {job.variant}, locale {job.locale}: {error}"
             ) from None
-        return encode_png(edited)
+        return encode_png(edited, record)
