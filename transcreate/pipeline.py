@@ -111,6 +111,7 @@ def plan_run(request: RunRequest, adapters: Adapters) -> RunPlan:
         data=read_input(request.campaign),
         name=request.name or None,
         templates=template_names(),
+        sheet=request.sheet or None,
     )
     if request.strict and campaign.problems:
         listed = "\n".join(f"  {problem}" for problem in campaign.problems)
@@ -124,6 +125,7 @@ def plan_run(request: RunRequest, adapters: Adapters) -> RunPlan:
         image_sha256=creative.sha256,
         backend=adapters.editor.identity,
         mode=request.effective_mode,
+        allow_fallback=request.allow_fallback,
     )
     settled = [
         JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)

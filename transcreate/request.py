@@ -108,6 +108,26 @@ class RunOptions(BaseModel):
         description="Read each output's copy back (OCR) and, for model edits, measure changes "
         "outside the copy area; failures become needs_review (needs tesseract)",
     )
+    layout: Literal["auto", "exact"] = Field(
+        default="auto",
+        description="Where the built-in editor sets the copy: auto keeps it off the product "
+        "(the row's position is the preferred zone); exact puts it exactly at the position",
+    )
+    product_mask: str = Field(
+        default="",
+        description="An image, white or opaque where the product is, that the copy must not "
+        "cover (empty: found automatically); a path or s3:// URI",
+    )
+    allow_fallback: bool = Field(
+        default=False,
+        description="Accept copy that fell back to the default column for a locale without "
+        "flagging it for review (a row's fallback column does the same for one row)",
+    )
+    sheet: str = Field(
+        default="",
+        description="The sheet of an .xlsx workbook to read (empty: the first, with a warning "
+        "when there are more)",
+    )
     max_instruction_chars: int = Field(
         default=200, ge=20, le=4000, description="Longest instruction sent to a model"
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 from transcreate.editors import Editor, Mode, ModelThenOverlay, check_mode, load_editor_class
 from transcreate.editors.http import Gate, ModelEditor
-from transcreate.errors import StorageError
+from transcreate.errors import SetupError, StorageError
 from transcreate.images import BaseCreative, load_base_creative
 from transcreate.policy import Policy, load_policy
 from transcreate.quality import OutputChecks, require_tesseract
@@ -80,6 +80,7 @@ def build(
                     concurrency = limit
                     bound = f"the Prefect global concurrency limit transcreate-{request.backend}"
     link = input_link(request.image)
+    compositor = compositor_for(request)
     editor = open_editor(
         request.backend,
         request.effective_mode,
@@ -87,6 +88,7 @@ def build(
         max_concurrency=concurrency,
         gate=gate,
         input_links={creative.sha256: link} if link else None,
+        compositor=compositor,
     )
     chosen_policy = request.policy or os.environ.get("TRANSCREATE_POLICY")
     return Adapters(
@@ -135,13 +137,14 @@ def open_editor(
     max_concurrency: int | None = None,
     gate: Gate | None = None,
     input_links: dict[str, str] | None = None,
+    compositor: Editor | None = None,
 ) -> Editor:
     """The editor registered under ``backend`` in ``mode``, with its limits; an unknown name
-    lists the known ones."""
+    lists the known ones. ``compositor`` sets the copy (backend local, mode model+overlay)."""
     editor_class = load_editor_class(backend)
     check_mode(backend, mode)
     if backend == "local":
-        editor: Editor = editor_class()
+        editor: Editor = compositor or editor_class()
         return editor
     from transcreate.editors.local import LocalEditor
 
@@ -149,7 +152,30 @@ def open_editor(
     if max_concurrency is not None:
         settings = replace(settings, max_concurrency=max_concurrency)
     model = ModelEditor(editor_class(settings), settings, gate=gate, input_links=input_links)
-    return ModelThenOverlay(model, LocalEditor()) if mode == "model+overlay" else model
+    if mode == "model+overlay":
+        return ModelThenOverlay(model, compositor or LocalEditor())
+    return model
+
+
+def compositor_for(request: RunRequest) -> Editor | None:
+    """The built-in compositor with the request's layout and product mask, when it sets copy."""
+    if request.effective_mode == "model":
+        return None
+    from transcreate.editors.local import LocalEditor
+
+    mask = None
+    if request.product_mask:
+        mask = read_input(request.product_mask) or _read_file(request.product_mask, "product mask")
+    return LocalEditor(layout=request.layout, mask=mask)
+
+
+def _read_file(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise SetupError(
+            f"{path}: cannot read the {what} ({error.strerror}; looked in {Path.cwd()})"
+        ) from None
 
 
 def output_checks(request: RunRequest) -> OutputChecks | None:

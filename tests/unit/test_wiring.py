@@ -1,0 +1,62 @@
+"""The composition root: one request in, every adapter built with its limits and gates."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+from transcreate.editors import EDITORS
+from transcreate.errors import SetupError
+from transcreate.locales import SUPPORTED_LOCALES, SupportedLocale
+from transcreate.request import BackendName, RunRequest
+from transcreate.wiring import build
+
+
+def request(sample_campaign, sample_image, tmp_path, **changes) -> RunRequest:
+    return RunRequest(
+        campaign=str(sample_campaign), image=str(sample_image), out=str(tmp_path), **changes
+    )
+
+
+def test_the_request_model_names_every_registered_backend_and_supported_locale():
+    assert set(typing.get_args(BackendName)) == set(EDITORS)
+    assert typing.get_args(SupportedLocale) == SUPPORTED_LOCALES
+
+
+def test_build_gives_the_local_editor_the_requests_layout(sample_campaign, sample_image, tmp_path):
+    auto = build(request(sample_campaign, sample_image, tmp_path))
+    exact = build(request(sample_campaign, sample_image, tmp_path, layout="exact"))
+    assert auto.editor.identity != exact.editor.identity  # the layout is part of every job key
+    assert exact.editor.identity.endswith("+exact")
+    assert auto.creative.sha256 == exact.creative.sha256
+    assert auto.concurrency == 4 and auto.bound == "the run's concurrency (4)"
+
+
+def test_a_missing_product_mask_is_one_sentence(sample_campaign, sample_image, tmp_path):
+    with pytest.raises(SetupError, match=r"no-mask\.png: cannot read the product mask"):
+        build(request(sample_campaign, sample_image, tmp_path, product_mask="no-mask.png"))
+
+
+def test_a_model_backend_without_its_key_fails_before_anything_runs(
+    sample_campaign, sample_image, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SetupError, match="needs an API key: set OPENAI_API_KEY"):
+        build(request(sample_campaign, sample_image, tmp_path / "out", backend="openai"))
+    assert not (tmp_path / "out" / "skincare-sale").exists()
+
+
+def test_the_one_off_edit_refuses_what_a_run_would_block(sample_image, tmp_path, monkeypatch):
+    from transcreate.client import edit_image_with_instruction
+    from transcreate.errors import PermanentEditError
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-unused")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # never reached
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PermanentEditError, match="refused before any call"):
+        edit_image_with_instruction(
+            sample_image, "x" * 400, backend="openai", out=tmp_path / "o.png"
+        )
+    assert not (tmp_path / "o.png").exists()
