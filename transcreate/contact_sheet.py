@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from PIL import Image, ImageDraw, ImageFont
+from PIL.PngImagePlugin import PngInfo
 
 from transcreate.manifest import STORED_STATUSES, JobResult
 
@@ -21,8 +22,10 @@ def contact_sheet(
     variants: Sequence[str],
     locales: Sequence[str],
     read: Callable[[JobResult], bytes],
+    text: Mapping[str, str] | None = None,
 ) -> bytes:
-    """PNG bytes of the grid; a cell without an output says the job's status instead."""
+    """PNG bytes of the grid; a cell without an output says the job's status instead. ``text``
+    is written into the PNG's text chunks (before the image data: readable without decoding)."""
     cells = {(r.variant, r.locale): r for r in results}
     width = LABEL_WIDTH + THUMBNAIL * len(locales)
     height = LABEL + THUMBNAIL * len(variants)
@@ -59,8 +62,11 @@ def contact_sheet(
                 outline=(200, 200, 200),
             )
             draw.text((left + 16, top + THUMBNAIL // 2 - 8), status, fill=(150, 60, 60), font=font)
+    info = PngInfo()
+    for name, value in (text or {}).items():
+        info.add_text(name, value)
     buffer = io.BytesIO()
-    sheet.save(buffer, format="PNG")
+    sheet.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
 
 

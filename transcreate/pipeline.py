@@ -7,6 +7,9 @@ only adds task runs, artifacts and a server around them.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import io
+import json
 import logging
 import time
 import uuid
@@ -16,6 +19,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from PIL import Image
 from pydantic import BaseModel, Field
 from tenacity import (
     RetryCallState,
@@ -40,6 +44,7 @@ from transcreate.instructions import template_names
 from transcreate.jobs import EditJob, expand
 from transcreate.manifest import (
     DONE_STATUSES,
+    STORED_STATUSES,
     JobResult,
     audit_lines,
     count_by_status,
@@ -434,7 +439,8 @@ def write_contact_sheet(
     """Store ``contact-sheet.png`` beside the manifest; returns its link and the variants shown.
 
     A contact sheet is for eyes: the first variants tell whether a run looks right, and decoding
-    thousands of outputs would cost more than rendering them.
+    thousands of outputs would cost more than rendering them. A sheet already stored for exactly
+    these cells (a cached re-run) is kept: its PNG carries the digest of what it shows.
     """
     campaign = plan.campaign.name
 
@@ -442,11 +448,39 @@ def write_contact_sheet(
         return storage.get(output_key(campaign, result.locale, result.variant, result.key or ""))
 
     variants = plan.variants[:CONTACT_SHEET_VARIANTS]
+    locales = list(plan.request.locales)
     cells = [*results, *plan.settled]  # skipped and blocked cells say so on the sheet
-    sheet = contact_sheet(cells, variants, list(plan.request.locales), read)
     key = object_key(campaign, "contact-sheet.png")
-    storage.put(key, sheet, "image/png")
+    digest = _cells_digest(cells, variants, locales)
+    if _stored_sheet_digest(storage, key) != digest:
+        sheet = contact_sheet(cells, variants, locales, read, text={SHEET_DIGEST: digest})
+        storage.put(key, sheet, "image/png")
     return storage.url(key), len(variants)
+
+
+SHEET_DIGEST = "transcreate:cells"
+
+
+def _cells_digest(
+    cells: Sequence[JobResult], variants: Sequence[str], locales: Sequence[str]
+) -> str:
+    shown = set(variants)
+    # What a cell shows: its output (made now or earlier: the same image), or its status.
+    described = sorted(
+        (r.variant, r.locale, "image" if r.status in STORED_STATUSES else r.status, r.key or "")
+        for r in cells
+        if r.variant in shown
+    )
+    text = json.dumps([list(variants), list(locales), described], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _stored_sheet_digest(storage: Storage, key: str) -> str | None:
+    try:
+        with Image.open(io.BytesIO(storage.get(key))) as stored:
+            return str(stored.info.get(SHEET_DIGEST) or "") or None
+    except (TranscreateError, OSError, ValueError):
+        return None  # none yet, or unreadable: draw it
 
 
 def publish(

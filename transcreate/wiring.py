@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ def build(
         editor=editor,
         storage=storage,
         creative=creative,
-        policy=load_policy(Path(chosen_policy) if chosen_policy else None),
+        policy=_policy(chosen_policy or None),
         checks=output_checks(request),
         concurrency=concurrency,
         bound=bound,
@@ -176,6 +177,17 @@ def _read_file(path: str, what: str) -> bytes:
         raise SetupError(
             f"{path}: cannot read the {what} ({error.strerror}; looked in {Path.cwd()})"
         ) from None
+
+
+def _policy(path: str | None) -> Policy:
+    """The policy file compiled once per process (and again when the file changes)."""
+    stamp = Path(path).stat().st_mtime_ns if path and Path(path).is_file() else 0
+    return _compiled_policy(path, stamp)
+
+
+@lru_cache(maxsize=4)
+def _compiled_policy(path: str | None, stamp: int) -> Policy:
+    return load_policy(Path(path) if path else None)
 
 
 def output_checks(request: RunRequest) -> OutputChecks | None:

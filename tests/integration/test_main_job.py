@@ -121,3 +121,21 @@ def test_a_bad_row_is_reported_and_the_others_are_rendered(tmp_path, sample_camp
         "like 199000 or 19.99 (no currency signs, no thousands separators, '.' for decimals)"
     ]
     assert not summary.succeeded
+
+
+def test_a_cached_rerun_keeps_the_contact_sheet_it_would_draw_again(
+    sample_campaign, sample_image, tmp_path
+):
+    from transcreate.pipeline import run_campaign
+    from transcreate.request import RunRequest
+
+    request = RunRequest(
+        campaign=str(sample_campaign), image=str(sample_image), out=str(tmp_path), locales="en"
+    )
+    sheet = tmp_path / "skincare-sale" / "contact-sheet.png"
+    run_campaign(request)
+    drawn = sheet.stat().st_mtime_ns
+    assert run_campaign(request).counts["cached"] == 5
+    assert sheet.stat().st_mtime_ns == drawn  # nothing changed: not decoded and drawn again
+    run_campaign(request.model_copy(update={"locales": ("en", "id")}))
+    assert sheet.stat().st_mtime_ns != drawn
