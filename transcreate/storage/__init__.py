@@ -9,12 +9,31 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from transcreate.errors import StorageError
+
+# What ``Storage.verify`` says when nothing is stored under a key (any other text: why what is
+# stored cannot be trusted, so it is made again).
+MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claim on one key by one run, until it is released or expires (then anyone may take it
+    over: a crashed run does not hold a job forever)."""
+
+    key: str
+    owner: str
+    _release: Callable[[], None] = field(repr=False, compare=False)
+
+    def release(self) -> None:
+        """Give the key up, if this lease still holds it (never another run's newer lease)."""
+        self._release()
 
 
 class Storage(Protocol):
@@ -40,6 +59,21 @@ class Storage(Protocol):
 
     def uri(self, key: str) -> str:
         """The object's stable name (``s3://…``, ``file://…``); ``url`` may be a signed link."""
+        ...
+
+    def verify(self, key: str) -> str | None:
+        """None when a complete object is stored under ``key`` (size and SHA-256 as recorded
+        when it was put); ``MISSING`` when there is none; else why the stored one is not trusted."""
+        ...
+
+    def append(self, key: str, data: bytes) -> None:
+        """Add ``data`` to the log at ``key`` durably, now (a local file grows; S3 has no append,
+        so each call stores a small object under ``<key without .jsonl>/``)."""
+        ...
+
+    def lease(self, key: str, seconds: float) -> Lease | None:
+        """Claim ``key`` for ``seconds`` (exclusive create; conditional write on S3); None while
+        another run holds it. An expired lease is taken over."""
         ...
 
 
