@@ -299,3 +299,29 @@ def test_many_threads_racing_for_an_expired_lease_let_one_win(storage: LocalStor
     for thread in threads:
         thread.join()
     assert len(won) == 1
+
+
+def test_a_lease_of_a_killed_process_on_this_machine_is_taken_over_at_once(
+    storage: LocalStorage,
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from transcreate.storage import HOST
+
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    lease = storage.path(".transcreate/leases/sale/th/a.png.lease")
+    lease.parent.mkdir(parents=True)
+    held = {"owner": "killed", "expires": 4e9, "host": HOST, "pid": int(finished.stdout)}
+    lease.write_text(json.dumps(held))
+    assert storage.lease("sale/th/a.png", 60) is not None  # not after 15 minutes: now
+    held["pid"] = os.getpid()  # a live holder keeps it
+    other = storage.path(".transcreate/leases/sale/th/b.png.lease")
+    other.write_text(json.dumps(held))
+    assert storage.lease("sale/th/b.png", 60) is None

@@ -6,8 +6,11 @@ spreadsheet says can address an object outside the destination.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
+import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +19,42 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from transcreate.errors import StorageError
+
+# This machine, as named in leases and temporary files, so that a later run here can tell that
+# their process is gone (a killed run) without waiting for them to expire.
+HOST = "".join(c if c.isalnum() else "-" for c in socket.gethostname())[:40] or "host"
+
+
+def process_gone(host: str, pid: object) -> bool:
+    """Whether the process ``pid`` of ``host`` is known to have ended (only this host can tell)."""
+    if host != HOST or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, but another user's
+        return False
+    return False
+
+
+def lease_body(owner: str, seconds: float) -> bytes:
+    """What a lease holds: its owner's token, expiry, and the process that took it."""
+    return json.dumps(
+        {"owner": owner, "expires": time.time() + seconds, "host": HOST, "pid": os.getpid()}
+    ).encode()
+
+
+def lease_expired(body: bytes) -> bool:
+    """Whether a lease may be taken over: expired, unreadable, or its process on this machine
+    has ended (a run killed here is resumed at once, not after the expiry)."""
+    try:
+        holder = json.loads(body)
+        expires = float(holder["expires"])
+    except (ValueError, KeyError, TypeError):
+        return True
+    return expires <= time.time() or process_gone(str(holder.get("host")), holder.get("pid"))
+
 
 # What ``Storage.verify`` says when nothing is stored under a key (any other text: why what is
 # stored cannot be trusted, so it is made again).

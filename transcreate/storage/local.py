@@ -5,7 +5,7 @@ Integrity: every ``put`` writes, before the object itself, its SHA-256 and size 
 an object complete only when it matches. An object without that record (from an older version,
 or copied in by hand) must at least decode as an image.
 
-Leases: ``.transcreate/leases/<key>``, created with O_CREAT|O_EXCL (exactly one creator wins),
+Leases: ``.transcreate/leases/<key>.lease``, created with O_CREAT|O_EXCL (exactly one creator wins),
 holding the owner's token and an expiry; an expired lease is removed under an flock of the key's
 lock file (one taker sees it expired) and created afresh, exclusively again.
 
@@ -23,7 +23,6 @@ import io
 import json
 import os
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -32,10 +31,10 @@ from pathlib import Path
 from PIL import Image
 
 from transcreate.errors import StorageError
-from transcreate.storage import MISSING, Lease
+from transcreate.storage import HOST, MISSING, Lease, lease_body, lease_expired, process_gone
 
 _O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
-_HOST = "".join(c if c.isalnum() else "-" for c in socket.gethostname())[:40] or "host"
+_HOST = HOST
 _PART = ".part-"
 _STALE_PART_SECONDS = 24 * 3600
 CHECKSUMS = ".transcreate/checksums"
@@ -168,10 +167,10 @@ class LocalStorage:
 
     def lease(self, key: str, seconds: float) -> Lease | None:
         """Hold ``key`` for ``seconds`` (a job being made); None when another holder has it."""
-        target = self.path(f"{LEASES}/{key}")
+        target = self.path(f"{LEASES}/{key}.lease")
         token = secrets.token_hex(12)
         for _ in range(3):  # a takeover, or a folder removed under us, is tried again
-            body = json.dumps({"owner": token, "expires": time.time() + seconds}).encode()
+            body = lease_body(token, seconds)
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
@@ -194,14 +193,14 @@ class LocalStorage:
         Under an flock of the key's lock file, so that of several runs taking over at once,
         exactly one sees the lease expired (the kernel drops the lock of a killed process)."""
         with _locked(target):
-            holder = _read_lease(target)
-            if holder is None:  # being written right now, or gone: look again shortly
-                try:
-                    if time.time() - target.stat().st_mtime < 5:
-                        return False
-                except FileNotFoundError:
-                    return True
-            elif holder[1] > time.time():
+            try:
+                body = target.read_bytes()
+                age = time.time() - target.stat().st_mtime
+            except FileNotFoundError:
+                return True  # released meanwhile: race to create it
+            if not body and age < 5:  # being written right now: look again shortly
+                return False
+            if body and not lease_expired(body):
                 return False
             target.unlink(missing_ok=True)
             return True
@@ -249,16 +248,8 @@ def _decodes(path: Path) -> bool:
 
 def _abandoned(name: str) -> bool:
     """A temporary file of a process of this machine that is no longer running."""
-    host, _, rest = name.removeprefix(_PART).rpartition("-")[0].rpartition("-")
-    if host != _HOST or not rest.isdigit():
-        return False
-    try:
-        os.kill(int(rest), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
+    host, _, pid = name.removeprefix(_PART).rpartition("-")[0].rpartition("-")
+    return pid.isdigit() and process_gone(host, int(pid))
 
 
 def _read_lease(path: Path) -> tuple[str, float] | None:

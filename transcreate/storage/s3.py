@@ -13,7 +13,6 @@ import contextlib
 import functools
 import hashlib
 import io
-import json
 import secrets
 import time
 from collections.abc import Mapping
@@ -34,7 +33,7 @@ from botocore.exceptions import (
 )
 
 from transcreate.errors import StorageError
-from transcreate.storage import MISSING, Lease, object_key
+from transcreate.storage import MISSING, Lease, lease_body, lease_expired, object_key
 
 _AWS_HOSTS = (".amazonaws.com", ".amazonaws.com.cn")
 _REFUSED = {
@@ -166,9 +165,9 @@ class S3Storage:
         """A conditional write (If-None-Match: *) creates the lease; an expired one is replaced
         with If-Match on its ETag, so of two runs taking over, exactly one wins."""
         self.name(key)  # refuses a key that is not sanitized
-        name = f"{self.prefix}/{LEASES}/{key}".lstrip("/")
+        name = f"{self.prefix}/{LEASES}/{key}.lease".lstrip("/")
         token = secrets.token_hex(12)
-        body = json.dumps({"owner": token, "expires": time.time() + seconds}).encode()
+        body = lease_body(token, seconds)
         condition: dict[str, str] = {"IfNoneMatch": "*"}
         for _ in range(3):
             try:
@@ -191,16 +190,13 @@ class S3Storage:
             try:
                 current = self.client.get_object(Bucket=self.bucket, Key=name)
                 with current["Body"] as stream:
-                    holder = json.loads(stream.read())
-                expires = float(holder["expires"])
+                    held = stream.read()
             except ClientError as error:
                 if _refusal(error) == "no such object":
                     condition = {"IfNoneMatch": "*"}  # released meanwhile: try to create it
                     continue
                 raise self._error(error, f"s3://{self.bucket}/{name}", "cannot lease") from None
-            except (ValueError, KeyError, TypeError):
-                expires = 0.0  # unreadable: treat as expired
-            if expires > time.time():
+            if not lease_expired(held):
                 return None
             condition = {"IfMatch": str(current["ETag"])}
         return None
