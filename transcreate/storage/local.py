@@ -45,6 +45,9 @@ class LocalStorage:
     """Objects are files under ``root``; writes are atomic (temp file, then rename)."""
 
     def __init__(self, root: str | Path):
+        if isinstance(root, str) and not root.strip():
+            # Path("") is the current folder: a blank option must not write outputs there.
+            raise StorageError("the output folder is blank; give a folder, e.g. --out out")
         self.root = Path(root).expanduser().resolve()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
