@@ -50,7 +50,8 @@ def matrix(
 ) -> list[dict[str, str]]:
     """One row per variant, one column per locale: the output's URI, or the status and why."""
     cells: dict[tuple[str, str], JobResult] = {(r.variant, r.locale): r for r in results}
-    extra = [v for v, _ in cells if v not in variants]
+    known = set(variants)  # a set: a list here made the matrix quadratic in the variants
+    extra = [v for v, _ in cells if v not in known]
     rows = []
     for variant in dict.fromkeys([*variants, *extra]):
         row = {"variant": variant}

@@ -153,3 +153,27 @@ def test_two_concurrent_runs_into_one_bucket_make_each_job_once(
     assert (first_editor.total_calls, second_editor.total_calls) == (len(jobs), 0)
     assert {r.status for r in results["first"]} == {"ok"}
     assert {r.status for r in results["second"]} == {"cached"}
+
+
+def test_a_sheet_of_a_workbook_on_s3_is_chosen_with_a_hash(
+    seaweed: SeaweedS3, tmp_path: Path
+) -> None:
+    import openpyxl
+
+    from transcreate.storage import read_input
+
+    workbook = openpyxl.Workbook()
+    first = workbook.active
+    assert first is not None
+    first.title = "Q3"
+    first.append(["variant", "headline"])
+    first.append(["old", "Old Sale"])
+    second = workbook.create_sheet("Q4")
+    second.append(["variant", "headline"])
+    second.append(["new", "New Sale"])
+    workbook.save(tmp_path / "sale.xlsx")
+    key = f"inputs/{secrets.token_hex(4)}/sale.xlsx"
+    seaweed.client().upload_file(str(tmp_path / "sale.xlsx"), BUCKET, key)
+    location = f"s3://{BUCKET}/{key}#Q4"
+    campaign = read_campaign(location, data=read_input(location))
+    assert [variant.variant for variant in campaign.variants] == ["new"]

@@ -183,8 +183,10 @@ def read_input(location: str, max_bytes: int | None = None) -> bytes | None:
     """The bytes of an ``s3://`` input (campaign file, base image); None for a local path."""
     if not location.startswith("s3://"):
         return None
+    from transcreate.campaign import split_sheet
     from transcreate.storage.s3 import S3Storage
 
+    location, _ = split_sheet(location)  # s3://b/sale.xlsx#Q4: the object is s3://b/sale.xlsx
     bucket = urlsplit(location).netloc
     return S3Storage(f"s3://{bucket}").read_uri(location, max_bytes=max_bytes)
 
