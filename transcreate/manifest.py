@@ -34,6 +34,7 @@ class JobResult:
     seconds: float = 0.0
     attempts: int = 0
     error: str | None = None
+    note: str | None = None  # what else a reader should know (made again, and why; who made it)
     #: one record per edit attempt, for the audit log (not part of the manifest)
     calls: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)
 
@@ -49,7 +50,8 @@ def matrix(
 ) -> list[dict[str, str]]:
     """One row per variant, one column per locale: the output's URI, or the status and why."""
     cells: dict[tuple[str, str], JobResult] = {(r.variant, r.locale): r for r in results}
-    extra = [v for v, _ in cells if v not in variants]
+    known = set(variants)  # a set: a list here made the matrix quadratic in the variants
+    extra = [v for v, _ in cells if v not in known]
     rows = []
     for variant in dict.fromkeys([*variants, *extra]):
         row = {"variant": variant}
@@ -97,14 +99,20 @@ def _record(result: JobResult) -> dict[str, Any]:
     return record
 
 
+LOGGED = "logged"  # set on a call record once the durable audit log has it
+
+
+def audit_line(call: Mapping[str, Any], run: str) -> bytes:
+    """One audit line: a call's record with its run (never image bytes, never keys)."""
+    record = {"run": run, **{name: value for name, value in call.items() if name != LOGGED}}
+    return (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+
+
 def audit_lines(results: Sequence[JobResult], run: str) -> bytes:
-    """One JSON line per edit attempt (never image bytes, never keys): the run's audit log."""
-    lines = [
-        json.dumps({"run": run, **call}, ensure_ascii=False, sort_keys=True)
-        for result in results
-        for call in result.calls
-    ]
-    return ("\n".join(lines) + "\n" if lines else "").encode("utf-8")
+    """The lines of every edit attempt not yet in the durable audit log (see pipeline.AuditLog)."""
+    return b"".join(
+        audit_line(call, run) for result in results for call in result.calls if not call.get(LOGGED)
+    )
 
 
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")

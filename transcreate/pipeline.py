@@ -44,8 +44,10 @@ from transcreate.instructions import template_names
 from transcreate.jobs import EditJob, expand
 from transcreate.manifest import (
     DONE_STATUSES,
+    LOGGED,
     STORED_STATUSES,
     JobResult,
+    audit_line,
     audit_lines,
     count_by_status,
     matrix,
@@ -56,6 +58,8 @@ from transcreate.policy import Policy
 from transcreate.quality import OutputChecks
 from transcreate.request import RunRequest as RunRequest
 from transcreate.storage import (
+    MISSING,
+    Lease,
     Storage,
     object_key,
     output_key,
@@ -189,6 +193,32 @@ def _rejected_rows(campaign: Campaign, locales: Sequence[str]) -> list[JobResult
     return results
 
 
+# A job being made holds a lease on its output key for this long; a run that dies holding it
+# loses it then, and another run takes the job over. Longer than any edit with its retries.
+LEASE_SECONDS = 900.0
+_LEASE_POLL = (0.2, 2.0)  # first and longest wait between looks at a job another run is making
+
+
+class AuditLog:
+    """The run's audit log, written as it happens: a line when an edit is sent and one with its
+    outcome, appended and flushed at once, so a killed run's paid calls are all on record.
+
+    Local folder: ``<campaign>/audit/<run>.jsonl`` grows line by line. S3 has no append: each
+    line is a small object under ``<campaign>/audit/<run>/`` (named by time, so it lists in order).
+    """
+
+    def __init__(self, storage: Storage, campaign: str, run_id: str):
+        self.storage = storage
+        self.run_id = run_id
+        self.key = object_key(campaign, "audit", f"{run_id}.jsonl")
+
+    def write(self, record: dict[str, Any]) -> None:
+        try:
+            self.storage.append(self.key, audit_line(record, self.run_id))
+        except TranscreateError as error:  # a paid result is not thrown away for its log line
+            logger.warning("audit log %s: %s", self.key, error)
+
+
 def process_job(
     job: EditJob,
     *,
@@ -199,10 +229,16 @@ def process_job(
     retry_wait: float = 1.0,
     checks: OutputChecks | None = None,
     slots: AbstractContextManager[Any] | None = None,
+    audit: AuditLog | None = None,
 ) -> JobResult:
     """Edit one job and store it, unless its output is stored already. Never raises.
 
-    ``slots`` bounds the edits in flight across the run; a retry's wait holds no slot."""
+    A stored output counts only when it is complete (``Storage.verify``); anything else is made
+    again, and the result's note says why. While a job is made, its key is leased in the
+    destination, so a second run of the same campaign waits for the output instead of paying for
+    the same edit again. ``slots`` bounds the edits in flight across the run; a retry's wait
+    holds no slot.
+    """
     started = time.monotonic()
     key = output_key(job.campaign, job.locale, job.variant, job.key)
     common: dict[str, Any] = {
@@ -212,27 +248,23 @@ def process_job(
     }
     calls: list[dict[str, Any]] = []
     try:
-        if storage.exists(key):
-            reason = None
-            if checks is not None:  # a stored output is only as good as its last check
-                reason = checks.review_reason(job, image, storage.get(key))
+        verdict = storage.verify(key)
+        if verdict is None:
+            return _stored(job, image, key, storage, checks, common)
+        lease, verdict = _claim(storage, key, verdict)
+        if lease is None:
+            note = "made by another run of this campaign at the same time"
+            return _stored(job, image, key, storage, checks, common, note=note)
+        try:
+            for attempt in retrying(retries, retry_wait):
+                with attempt, slots or nullcontext():
+                    edited = _attempt(job, image, editor, calls, audit)
+            reason = checks.review_reason(job, image, edited) if checks is not None else None
             reason = _review(job, reason)
-            return JobResult(
-                job.variant,
-                job.locale,
-                "needs_review" if reason else "cached",
-                uri=storage.uri(key),
-                link=storage.url(key),
-                error=reason,
-                **common,
-            )
-        for attempt in retrying(retries, retry_wait):
-            with attempt, slots or nullcontext():
-                edited = _attempt(job, image, editor, calls)
-        reason = checks.review_reason(job, image, edited) if checks is not None else None
-        reason = _review(job, reason)
-        metadata = {"variant": job.variant, "locale": job.locale, "key": job.key}
-        uri = storage.put(key, edited, "image/png", {**metadata, "backend": job.backend})
+            metadata = {"variant": job.variant, "locale": job.locale, "key": job.key}
+            uri = storage.put(key, edited, "image/png", {**metadata, "backend": job.backend})
+        finally:
+            lease.release()
         return JobResult(
             job.variant,
             job.locale,
@@ -242,6 +274,7 @@ def process_job(
             seconds=round(time.monotonic() - started, 3),
             attempts=len(calls),
             error=reason,
+            note=None if verdict == MISSING else f"made again: {verdict}",
             calls=tuple(calls),
             **common,
         )
@@ -263,13 +296,63 @@ def process_job(
         )
 
 
+def _stored(
+    job: EditJob,
+    image: bytes,
+    key: str,
+    storage: Storage,
+    checks: OutputChecks | None,
+    common: dict[str, Any],
+    note: str | None = None,
+) -> JobResult:
+    """The result of a job whose complete output is stored already."""
+    reason = None
+    if checks is not None:  # a stored output is only as good as its last check
+        reason = checks.review_reason(job, image, storage.get(key))
+    reason = _review(job, reason)
+    return JobResult(
+        job.variant,
+        job.locale,
+        "needs_review" if reason else "cached",
+        uri=storage.uri(key),
+        link=storage.url(key),
+        error=reason,
+        note=note,
+        **common,
+    )
+
+
+def _claim(storage: Storage, key: str, verdict: str) -> tuple[Lease | None, str]:
+    """The job's lease and why it is being made; or (None, …) once another run that held the
+    lease has stored the complete output. Bounded: an abandoned lease expires and is taken."""
+    wait = _LEASE_POLL[0]
+    while True:
+        lease = storage.lease(key, LEASE_SECONDS)
+        if lease is not None:
+            again = storage.verify(key)  # finished by another run between the look and the lease
+            if again is None:
+                lease.release()
+                return None, verdict
+            return lease, again
+        time.sleep(wait)
+        wait = min(_LEASE_POLL[1], wait * 1.5)
+        if storage.verify(key) is None:
+            return None, verdict
+
+
 def _review(job: EditJob, check_reason: str | None) -> str | None:
     """Why a made output needs a person's look: its copy fell back, or a check flagged it."""
     return "; ".join(reason for reason in (job.fallback, check_reason) if reason) or None
 
 
-def _attempt(job: EditJob, image: bytes, editor: Editor, calls: list[dict[str, Any]]) -> bytes:
-    """One edit, recorded for the audit log whatever its outcome."""
+def _attempt(
+    job: EditJob,
+    image: bytes,
+    editor: Editor,
+    calls: list[dict[str, Any]],
+    audit: AuditLog | None = None,
+) -> bytes:
+    """One edit, recorded for the audit log whatever its outcome (and before it is sent)."""
     record: dict[str, Any] = {
         "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
         "variant": job.variant,
@@ -280,6 +363,8 @@ def _attempt(job: EditJob, image: bytes, editor: Editor, calls: list[dict[str, A
         "bytes_in": len(image),
     }
     calls.append(record)
+    if audit is not None:  # on record before it is paid for: a kill may come mid-call
+        audit.write({**record, "status": "sent"})
     started = time.monotonic()
     try:
         edited = editor.edit(job, image)
@@ -289,9 +374,13 @@ def _attempt(job: EditJob, image: bytes, editor: Editor, calls: list[dict[str, A
     except Exception as error:
         record.update(status="failed", error=str(error))
         raise
+    else:
+        record.update(status="ok", bytes_out=len(edited))
     finally:
         record["seconds"] = round(time.monotonic() - started, 3)
-    record.update(status="ok", bytes_out=len(edited))
+        if audit is not None:
+            audit.write(record)
+            record[LOGGED] = True
     return edited
 
 
@@ -330,6 +419,7 @@ def run_jobs(
     checks: OutputChecks | None = None,
     slots: AbstractContextManager[Any] | None = None,
     on_result: OnResult | None = None,
+    audit: AuditLog | None = None,
 ) -> list[JobResult]:
     """Run jobs on ``concurrency`` threads; results in the order of ``jobs``. ``slots``, when
     given, bounds the edits in flight across every batch that shares it."""
@@ -347,6 +437,7 @@ def run_jobs(
                 retry_wait=retry_wait,
                 checks=checks,
                 slots=slots,
+                audit=audit,
             ): index
             for index, job in enumerate(jobs)
         }
@@ -363,6 +454,7 @@ def run_with(
     jobs: Sequence[EditJob],
     request: RunRequest,
     on_result: OnResult | None = None,
+    audit: AuditLog | None = None,
 ) -> list[JobResult]:
     """`run_jobs` on a run's adapters: its creative, editor, storage, checks and limit."""
     return run_jobs(
@@ -376,6 +468,7 @@ def run_with(
         checks=adapters.checks,
         slots=adapters.slots,
         on_result=on_result,
+        audit=audit,
     )
 
 
@@ -412,10 +505,11 @@ def write_manifest(
         records_json(everything, run_info),
         "application/json",
     )
+    # Calls a durable AuditLog did not write as they happened (a caller that passed none) are
+    # appended now; one log per run, so runs never overwrite each other's record.
     audit = audit_lines(results, plan.run_id)
-    if audit:  # one file per run, so runs never overwrite each other's record
-        key = object_key(plan.campaign.name, "audit", f"{plan.run_id}.jsonl")
-        storage.put(key, audit, "application/x-ndjson")
+    if audit:
+        storage.append(object_key(plan.campaign.name, "audit", f"{plan.run_id}.jsonl"), audit)
     return RunSummary(
         campaign=plan.campaign.name,
         counts=count_by_status(everything),
@@ -515,7 +609,8 @@ def run_campaign(
     plan = plan_run(request, adapters)
     if on_plan is not None:
         on_plan(plan)
-    results = run_with(adapters, plan.jobs, request, on_result)
+    audit = AuditLog(adapters.storage, plan.campaign.name, plan.run_id)
+    results = run_with(adapters, plan.jobs, request, on_result, audit)
     write_contact_sheet(plan, results, adapters.storage)
     return write_manifest(plan, results, adapters.storage, time.monotonic() - started)
 

@@ -138,3 +138,99 @@ def test_a_job_whose_copy_fell_back_is_made_but_needs_review(tmp_path):
         assert result.status == expected_status
         assert result.error is not None and result.error.startswith(FALLBACK_REASON)
         assert result.uri is not None
+
+
+# --- trust nothing stored blindly; leases; a durable audit ---------------------------------------
+
+
+def poll(condition, what: str, deadline: float = 60.0) -> None:
+    """Wait until ``condition()`` holds, looking often; fail naming ``what`` after the deadline."""
+    import time
+
+    give_up = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < give_up, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_an_empty_file_at_an_output_key_is_made_again_and_says_why(jobs, tmp_path):
+    from transcreate.storage import output_key
+
+    job = jobs[0]
+    storage = LocalStorage(tmp_path)
+    target = storage.path(output_key(job.campaign, job.locale, job.variant, job.key))
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"")  # once reported `cached`, then a traceback in the contact sheet
+    editor = ScriptedEditor()
+    result = process_job(job, image=IMAGE, editor=editor, storage=storage)
+    assert (result.status, editor.total_calls) == ("ok", 1)
+    assert result.note == "made again: the stored file is empty"
+    assert target.read_bytes() == IMAGE
+    again = process_job(job, image=IMAGE, editor=editor, storage=storage)
+    assert (again.status, again.note, editor.total_calls) == ("cached", None, 1)
+
+
+def test_each_call_is_in_the_audit_log_before_it_returns(jobs, tmp_path):
+    import json
+
+    from transcreate.pipeline import AuditLog
+
+    storage = LocalStorage(tmp_path)
+    audit = AuditLog(storage, "skincare-sale", "run-1")
+    seen: list[list[dict]] = []
+
+    class Watching(ScriptedEditor):
+        def edit(self, job, image):
+            # What a kill -9 at this moment would leave: the call is on record already.
+            seen.append([json.loads(line) for line in storage.get(audit.key).splitlines()])
+            return super().edit(job, image)
+
+    process_job(jobs[0], image=IMAGE, editor=Watching(), storage=storage, audit=audit)
+    [during] = seen
+    assert [line["status"] for line in during] == ["sent"]
+    assert during[0]["run"] == "run-1" and during[0]["variant"] == jobs[0].variant
+    after = [json.loads(line) for line in storage.get(audit.key).splitlines()]
+    assert [line["status"] for line in after] == ["sent", "ok"]
+
+
+def test_two_concurrent_runs_into_one_folder_make_each_job_once(jobs, tmp_path):
+    import threading
+
+    gate = threading.Event()
+    first_editor, second_editor = ScriptedEditor(), ScriptedEditor()
+
+    class Held(ScriptedEditor):
+        def edit(self, job, image):
+            first_editor.edit(job, image)  # counted, then held until the second run waits
+            gate.wait(timeout=60)
+            return image
+
+    class Refusals(LocalStorage):
+        refused = 0
+
+        def lease(self, key, seconds):
+            lease = super().lease(key, seconds)
+            if lease is None:
+                Refusals.refused += 1
+            return lease
+
+    results: dict[str, list] = {}
+
+    def run_with(name, editor, storage):
+        results[name] = run_jobs(
+            jobs, image=IMAGE, editor=editor, storage=storage, concurrency=len(jobs), retry_wait=0
+        )
+
+    first = threading.Thread(target=run_with, args=("first", Held(), LocalStorage(tmp_path)))
+    first.start()
+    poll(lambda: first_editor.total_calls == len(jobs), "the first run to send every job")
+    second = threading.Thread(target=run_with, args=("second", second_editor, Refusals(tmp_path)))
+    second.start()
+    poll(lambda: Refusals.refused >= len(jobs), "the second run to find every job leased")
+    gate.set()
+    first.join(timeout=60)
+    second.join(timeout=60)
+    assert second_editor.total_calls == 0 and first_editor.total_calls == len(jobs)
+    assert {r.status for r in results["first"]} == {"ok"}
+    assert {r.status for r in results["second"]} == {"cached"}
+    assert all("another run" in (r.note or "") for r in results["second"])

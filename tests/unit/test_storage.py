@@ -174,3 +174,154 @@ def test_file_uri_of_another_host_is_refused() -> None:
 def test_unknown_scheme_is_a_storage_error() -> None:
     with pytest.raises(StorageError, match="unknown scheme 'ftp'; use a folder path"):
         open_storage("ftp://example.com/out")
+
+
+# --- trust nothing stored blindly ---------------------------------------------------------------
+
+
+def png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (1, 2, 3)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_stored_object_is_complete_when_it_matches_its_record(storage: LocalStorage) -> None:
+    from transcreate.storage import MISSING
+
+    assert storage.verify("sale/a.png") == MISSING
+    storage.put("sale/a.png", b"not even an image", "image/png")
+    assert storage.verify("sale/a.png") is None  # the record, not the format, decides
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (b"", "0 bytes, but 17 were written"),
+        (b"not even an imag", "16 bytes, but 17 were written"),
+        (b"NOT EVEN AN IMAGE", "SHA-256 differs"),
+    ],
+)
+def test_a_damaged_object_is_not_trusted(storage: LocalStorage, damage: bytes, reason: str) -> None:
+    storage.put("sale/a.png", b"not even an image", "image/png")
+    (storage.root / "sale" / "a.png").write_bytes(damage)
+    verdict = storage.verify("sale/a.png")
+    assert verdict is not None and reason in verdict
+
+
+def test_an_object_without_a_record_must_decode(storage: LocalStorage) -> None:
+    (storage.root / "sale").mkdir()
+    (storage.root / "sale" / "empty.png").write_bytes(b"")
+    (storage.root / "sale" / "junk.png").write_bytes(b"junk")
+    (storage.root / "sale" / "real.png").write_bytes(png_bytes())
+    assert storage.verify("sale/empty.png") == "the stored file is empty"
+    assert storage.verify("sale/junk.png") == "the stored file is not a readable image"
+    assert storage.verify("sale/real.png") is None
+
+
+def test_temporary_files_of_a_killed_run_are_removed_on_the_next_open(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from transcreate.storage import local
+
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_pid = int(finished.stdout)
+    folder = tmp_path / "out" / "sale" / "th"
+    folder.mkdir(parents=True)
+    killed = folder / f".part-{local._HOST}-{dead_pid}-0123456789ab.png"
+    live = folder / f".part-{local._HOST}-{os.getpid()}-0123456789ab.png"
+    other_host = folder / ".part-elsewhere-1-0123456789ab.png"
+    for part in (killed, live, other_host):
+        part.write_bytes(b"half")
+    storage = LocalStorage(tmp_path / "out")
+    assert storage.removed_parts == 1
+    assert not killed.exists() and live.exists() and other_host.exists()
+    assert socket.gethostname()  # the host name is part of a temporary file's name
+
+
+def test_append_adds_lines_durably(storage: LocalStorage) -> None:
+    storage.append("sale/audit/run.jsonl", b"one\n")
+    storage.append("sale/audit/run.jsonl", b"two\n")
+    assert storage.get("sale/audit/run.jsonl") == b"one\ntwo\n"
+
+
+# --- leases ------------------------------------------------------------------------------------
+
+
+def test_a_lease_is_held_by_one_run_at_a_time(storage: LocalStorage) -> None:
+    first = storage.lease("sale/th/a.png", 60)
+    assert first is not None
+    assert storage.lease("sale/th/a.png", 60) is None
+    assert storage.lease("sale/th/b.png", 60) is not None  # per key
+    first.release()
+    assert storage.lease("sale/th/a.png", 60) is not None
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_holder_cannot_release_it(
+    storage: LocalStorage,
+) -> None:
+    crashed = storage.lease("sale/th/a.png", -1)  # as if its run died long ago
+    assert crashed is not None
+    taker = storage.lease("sale/th/a.png", 60)
+    assert taker is not None
+    crashed.release()  # too late: the lease is the taker's now
+    assert storage.lease("sale/th/a.png", 60) is None
+    taker.release()
+    assert storage.lease("sale/th/a.png", 60) is not None
+
+
+def test_many_threads_racing_for_an_expired_lease_let_one_win(storage: LocalStorage) -> None:
+    import threading
+
+    assert storage.lease("sale/th/a.png", -1) is not None
+    barrier = threading.Barrier(8)
+    won: list[object] = []
+
+    def race() -> None:
+        barrier.wait()
+        lease = storage.lease("sale/th/a.png", 60)
+        if lease is not None:
+            won.append(lease)
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1
+
+
+def test_a_lease_of_a_killed_process_on_this_machine_is_taken_over_at_once(
+    storage: LocalStorage,
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from transcreate.storage import HOST
+
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    lease = storage.path(".transcreate/leases/sale/th/a.png.lease")
+    lease.parent.mkdir(parents=True)
+    held = {"owner": "killed", "expires": 4e9, "host": HOST, "pid": int(finished.stdout)}
+    lease.write_text(json.dumps(held))
+    assert storage.lease("sale/th/a.png", 60) is not None  # not after 15 minutes: now
+    held["pid"] = os.getpid()  # a live holder keeps it
+    other = storage.path(".transcreate/leases/sale/th/b.png.lease")
+    other.write_text(json.dumps(held))
+    assert storage.lease("sale/th/b.png", 60) is None

@@ -32,6 +32,7 @@ from transcreate.jobs import EditJob
 from transcreate.locales import SupportedLocale
 from transcreate.manifest import JobResult, matrix
 from transcreate.pipeline import (
+    AuditLog,
     RunPlan,
     RunSummary,
     batches,
@@ -73,10 +74,13 @@ class FlowOptions(RunOptions):
 # Storage keys are the cache (a finished job is found by key and reported as cached), and image
 # bytes never pass through Prefect: tasks get the request and small job records only.
 @task(name="render-batch", cache_policy=NO_CACHE)
-def render_batch(request: RunRequest, image_sha256: str, jobs: list[EditJob]) -> list[JobResult]:
-    """Edit and store one batch of jobs, with per-job retries."""
+def render_batch(
+    request: RunRequest, image_sha256: str, jobs: list[EditJob], run_id: str
+) -> list[JobResult]:
+    """Edit and store one batch of jobs, with per-job retries; each call is in the run's audit."""
     adapters = built_once(request, image_sha256)
-    return run_with(adapters, jobs, request)
+    audit = AuditLog(adapters.storage, jobs[0].campaign, run_id) if jobs else None
+    return run_with(adapters, jobs, request, audit=audit)
 
 
 @flow(
@@ -182,7 +186,7 @@ def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobR
         ),
     )
     futures = [
-        render_batch.submit(request, plan.creative.sha256, batch)
+        render_batch.submit(request, plan.creative.sha256, batch, plan.run_id)
         for batch in batches(plan.jobs, max_batches=MAX_BATCHES)
     ]
     results: list[JobResult] = []

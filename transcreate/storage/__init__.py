@@ -6,15 +6,73 @@ spreadsheet says can address an object outside the destination.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
+import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from transcreate.errors import StorageError
+
+# This machine, as named in leases and temporary files, so that a later run here can tell that
+# their process is gone (a killed run) without waiting for them to expire.
+HOST = "".join(c if c.isalnum() else "-" for c in socket.gethostname())[:40] or "host"
+
+
+def process_gone(host: str, pid: object) -> bool:
+    """Whether the process ``pid`` of ``host`` is known to have ended (only this host can tell)."""
+    if host != HOST or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, but another user's
+        return False
+    return False
+
+
+def lease_body(owner: str, seconds: float) -> bytes:
+    """What a lease holds: its owner's token, expiry, and the process that took it."""
+    return json.dumps(
+        {"owner": owner, "expires": time.time() + seconds, "host": HOST, "pid": os.getpid()}
+    ).encode()
+
+
+def lease_expired(body: bytes) -> bool:
+    """Whether a lease may be taken over: expired, unreadable, or its process on this machine
+    has ended (a run killed here is resumed at once, not after the expiry)."""
+    try:
+        holder = json.loads(body)
+        expires = float(holder["expires"])
+    except (ValueError, KeyError, TypeError):
+        return True
+    return expires <= time.time() or process_gone(str(holder.get("host")), holder.get("pid"))
+
+
+# What ``Storage.verify`` says when nothing is stored under a key (any other text: why what is
+# stored cannot be trusted, so it is made again).
+MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claim on one key by one run, until it is released or expires (then anyone may take it
+    over: a crashed run does not hold a job forever)."""
+
+    key: str
+    owner: str
+    _release: Callable[[], None] = field(repr=False, compare=False)
+
+    def release(self) -> None:
+        """Give the key up, if this lease still holds it (never another run's newer lease)."""
+        self._release()
 
 
 class Storage(Protocol):
@@ -40,6 +98,21 @@ class Storage(Protocol):
 
     def uri(self, key: str) -> str:
         """The object's stable name (``s3://…``, ``file://…``); ``url`` may be a signed link."""
+        ...
+
+    def verify(self, key: str) -> str | None:
+        """None when a complete object is stored under ``key`` (size and SHA-256 as recorded
+        when it was put); ``MISSING`` when there is none; else why the stored one is not trusted."""
+        ...
+
+    def append(self, key: str, data: bytes) -> None:
+        """Add ``data`` to the log at ``key`` durably, now (a local file grows; S3 has no append,
+        so each call stores a small object under ``<key without .jsonl>/``)."""
+        ...
+
+    def lease(self, key: str, seconds: float) -> Lease | None:
+        """Claim ``key`` for ``seconds`` (exclusive create; conditional write on S3); None while
+        another run holds it. An expired lease is taken over."""
         ...
 
 
@@ -110,8 +183,10 @@ def read_input(location: str, max_bytes: int | None = None) -> bytes | None:
     """The bytes of an ``s3://`` input (campaign file, base image); None for a local path."""
     if not location.startswith("s3://"):
         return None
+    from transcreate.campaign import split_sheet
     from transcreate.storage.s3 import S3Storage
 
+    location, _ = split_sheet(location)  # s3://b/sale.xlsx#Q4: the object is s3://b/sale.xlsx
     bucket = urlsplit(location).netloc
     return S3Storage(f"s3://{bucket}").read_uri(location, max_bytes=max_bytes)
 

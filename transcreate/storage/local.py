@@ -1,28 +1,81 @@
-"""A local folder as the destination (the default)."""
+"""A local folder as the destination (the default).
+
+Integrity: every ``put`` writes, before the object itself, its SHA-256 and size to
+``.transcreate/checksums/<key>.json`` (hidden from people browsing the folder); ``verify`` calls
+an object complete only when it matches. An object without that record (from an older version,
+or copied in by hand) must at least decode as an image.
+
+Leases: ``.transcreate/leases/<key>.lease``, created with O_CREAT|O_EXCL (exactly one creator wins),
+holding the owner's token and an expiry; an expired lease is removed under an flock of the key's
+lock file (one taker sees it expired) and created afresh, exclusively again.
+
+Temporary files are ``.part-<host>-<pid>-<token>``: opening the folder removes those of a process
+of this machine that is gone (a killed run) and any older than a day.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
+import hashlib
+import io
+import json
 import os
 import secrets
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from PIL import Image
+
 from transcreate.errors import StorageError
+from transcreate.storage import HOST, MISSING, Lease, lease_body, lease_expired, process_gone
 
 _O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+_HOST = HOST
+_PART = ".part-"
+_STALE_PART_SECONDS = 24 * 3600
+CHECKSUMS = ".transcreate/checksums"
+LEASES = ".transcreate/leases"
 
 
 class LocalStorage:
     """Objects are files under ``root``; writes are atomic (temp file, then rename)."""
 
     def __init__(self, root: str | Path):
+        if isinstance(root, str) and not root.strip():
+            # Path("") is the current folder: a blank option must not write outputs there.
+            raise StorageError("the output folder is blank; give a folder, e.g. --out out")
         self.root = Path(root).expanduser().resolve()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise StorageError(f"{self.root}: is a file, not a folder; give a folder") from None
         except OSError as error:
             raise StorageError(f"{self.root}: cannot create the output folder ({error})") from None
+        if not self.root.is_dir():
+            raise StorageError(f"{self.root}: is a file, not a folder; give a folder")
         if not os.access(self.root, os.W_OK):
             raise StorageError(f"{self.root}: the output folder is not writable")
+        self.removed_parts = self._remove_abandoned_parts()
+        self._append_lock = threading.Lock()
+
+    def _remove_abandoned_parts(self) -> int:
+        """Delete temporary files a killed run left behind; never those of a live writer."""
+        removed = 0
+        now = time.time()
+        for folder, _, files in os.walk(self.root):
+            for name in files:
+                if not name.startswith(_PART):
+                    continue
+                path = Path(folder) / name
+                with contextlib.suppress(OSError):
+                    if _abandoned(name) or now - path.stat().st_mtime > _STALE_PART_SECONDS:
+                        path.unlink()
+                        removed += 1
+        return removed
 
     def path(self, key: str) -> Path:
         """The file for ``key``; refuses any key that would land outside the root."""
@@ -35,12 +88,22 @@ class LocalStorage:
         self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> str:
         target = self.path(key)
+        # The checksum goes first: a crash between the two leaves a sidecar that matches nothing,
+        # so the object is made again, never trusted.
+        record = json.dumps({"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
+        self._write(self._sidecar(key), record.encode(), key)
+        self._write(target, data, key)
+        return self.url(key)
+
+    def _write(self, target: Path, data: bytes, key: str) -> None:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             # A reader (or a re-run after a crash) sees the old file or the new one, never half.
             # Not mkstemp: its files are 0600, unreadable to whoever serves the outputs; with
             # mode 0666 the process umask decides, as for any other new file.
-            temporary = target.with_name(f".part-{secrets.token_hex(8)}{target.suffix}")
+            temporary = target.with_name(
+                f"{_PART}{_HOST}-{os.getpid()}-{secrets.token_hex(6)}{target.suffix}"
+            )
             handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
         except OSError as error:
             raise StorageError(f"{key!r}: cannot write under {self.root} ({error})") from None
@@ -55,10 +118,101 @@ class LocalStorage:
             if isinstance(error, OSError):
                 raise StorageError(f"{key!r}: cannot write under {self.root} ({error})") from None
             raise
-        return self.url(key)
+
+    def _sidecar(self, key: str) -> Path:
+        return self.path(f"{CHECKSUMS}/{key}.json")
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
+
+    def verify(self, key: str) -> str | None:
+        """None when a complete object is stored under ``key``; MISSING when none is; else why
+        the stored one cannot be trusted."""
+        target = self.path(key)
+        try:
+            size = target.stat().st_size
+        except FileNotFoundError:
+            return MISSING
+        except OSError as error:
+            return f"the stored file cannot be read ({error.strerror})"
+        if not target.is_file():
+            return "something that is not a file stands at the output's name"
+        try:
+            recorded = json.loads(self._sidecar(key).read_text(encoding="utf-8"))
+            expected_size, expected_sha = int(recorded["size"]), str(recorded["sha256"])
+        except (OSError, ValueError, KeyError, TypeError):
+            if size == 0:
+                return "the stored file is empty"
+            # Written before checksums were recorded, or copied in by hand: it must decode.
+            return None if _decodes(target) else "the stored file is not a readable image"
+        if size != expected_size:
+            return f"the stored file is {size:,} bytes, but {expected_size:,} were written"
+        try:
+            with target.open("rb") as file:
+                actual = hashlib.file_digest(file, "sha256").hexdigest()
+        except OSError as error:
+            return f"the stored file cannot be read ({error.strerror})"
+        if actual != expected_sha:
+            return "the stored file's SHA-256 differs from the one recorded when it was written"
+        return None
+
+    def append(self, key: str, data: bytes) -> None:
+        """Add ``data`` at the end of the file at ``key``, flushed to disk before returning."""
+        target = self.path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with self._append_lock, open(target, "ab") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError as error:
+            raise StorageError(f"{key!r}: cannot append under {self.root} ({error})") from None
+
+    def lease(self, key: str, seconds: float) -> Lease | None:
+        """Hold ``key`` for ``seconds`` (a job being made); None when another holder has it."""
+        target = self.path(f"{LEASES}/{key}.lease")
+        token = secrets.token_hex(12)
+        for _ in range(3):  # a takeover, or a folder removed under us, is tried again
+            body = lease_body(token, seconds)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+            except FileExistsError:
+                if not self._take_over(target):
+                    return None
+                continue
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                raise StorageError(f"{key!r}: cannot lease under {self.root} ({error})") from None
+            with os.fdopen(handle, "wb") as file:
+                file.write(body)
+            return Lease(key, token, functools.partial(self._release, target, token))
+        return None
+
+    def _take_over(self, target: Path) -> bool:
+        """Replace an expired lease with a free slot (True); False while it is held.
+
+        Under an flock of the key's lock file, so that of several runs taking over at once,
+        exactly one sees the lease expired (the kernel drops the lock of a killed process)."""
+        with _locked(target):
+            try:
+                body = target.read_bytes()
+                age = time.time() - target.stat().st_mtime
+            except FileNotFoundError:
+                return True  # released meanwhile: race to create it
+            if not body and age < 5:  # being written right now: look again shortly
+                return False
+            if body and not lease_expired(body):
+                return False
+            target.unlink(missing_ok=True)
+            return True
+
+    def _release(self, target: Path, token: str) -> None:
+        with _locked(target):
+            holder = _read_lease(target)
+            if holder is not None and holder[0] == token:
+                target.unlink(missing_ok=True)
 
     def url(self, key: str) -> str:
         return self.path(key).as_uri()
@@ -74,3 +228,37 @@ class LocalStorage:
 
     def __repr__(self) -> str:
         return f"LocalStorage({str(self.root)!r})"
+
+
+@contextlib.contextmanager
+def _locked(target: Path) -> Iterator[None]:
+    with open(target.with_name(target.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _decodes(path: Path) -> bool:
+    try:
+        with Image.open(io.BytesIO(path.read_bytes())) as image:
+            image.load()
+    except Exception:  # any failure to decode means the same: not a usable output
+        return False
+    return True
+
+
+def _abandoned(name: str) -> bool:
+    """A temporary file of a process of this machine that is no longer running."""
+    host, _, pid = name.removeprefix(_PART).rpartition("-")[0].rpartition("-")
+    return pid.isdigit() and process_gone(host, int(pid))
+
+
+def _read_lease(path: Path) -> tuple[str, float] | None:
+    """(owner, expiry) of a lease file; None when there is none or it is half written."""
+    try:
+        holder = json.loads(path.read_text(encoding="utf-8"))
+        return str(holder["owner"]), float(holder["expires"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -9,7 +9,12 @@ otherwise (Alibaba OSS wants ``virtual``).
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import io
+import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -28,7 +33,7 @@ from botocore.exceptions import (
 )
 
 from transcreate.errors import StorageError
-from transcreate.storage import object_key
+from transcreate.storage import MISSING, Lease, lease_body, lease_expired, object_key
 
 _AWS_HOSTS = (".amazonaws.com", ".amazonaws.com.cn")
 _REFUSED = {
@@ -42,6 +47,8 @@ _REFUSED = {
 }
 # Header-safe metadata: printable ASCII stays as it is, anything else is percent-encoded UTF-8.
 _METADATA_SAFE = "".join(chr(c) for c in range(32, 127) if chr(c) != "%")
+_CONFLICTS = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
+LEASES = ".transcreate/leases"
 
 
 class S3Storage:
@@ -84,11 +91,14 @@ class S3Storage:
     def put(
         self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> str:
+        # Size and SHA-256 travel with the object, so `verify` can tell a complete object from
+        # one somebody else put at the key (an empty file, a stray upload).
+        integrity = {"sha256": hashlib.sha256(data).hexdigest(), "size": str(len(data))}
         extra = {
             "ContentType": content_type,
             "Metadata": {
                 _metadata_name(name): quote(value, _METADATA_SAFE)
-                for name, value in (metadata or {}).items()
+                for name, value in {**(metadata or {}), **integrity}.items()
             },
             "ChecksumAlgorithm": "SHA256",  # the server verifies it (per part when multipart)
         }
@@ -108,6 +118,94 @@ class S3Storage:
                 return False
             raise self._error(error, self.uri(key), "cannot look up") from None
         return True
+
+    def verify(self, key: str) -> str | None:
+        """None when the object is complete: its size is the one recorded at ``put`` (whose
+        SHA-256 the store itself checked on upload, and a PUT is atomic). An object without that
+        record must at least decode as an image."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self.name(key))
+        except (BotoCoreError, ClientError) as error:
+            if isinstance(error, ClientError) and _refusal(error) == "no such object":
+                return MISSING
+            raise self._error(error, self.uri(key), "cannot look up") from None
+        size = int(head.get("ContentLength", 0))
+        metadata = head.get("Metadata") or {}
+        if size == 0:
+            return "the stored object is empty"
+        if metadata.get("sha256") and str(metadata.get("size", "")).isdigit():
+            if int(metadata["size"]) != size:
+                return f"the stored object is {size:,} bytes, but {metadata['size']} were written"
+            return None
+        from PIL import Image  # only for objects written by something else
+
+        try:
+            with Image.open(io.BytesIO(self.get(key))) as image:
+                image.load()
+        except Exception:  # any failure to decode means the same: not a usable output
+            return "the stored object is not a readable image"
+        return None
+
+    def append(self, key: str, data: bytes) -> None:
+        """S3 has no append: each call is one small object under ``<key without .jsonl>/``,
+        named by time so that a listing reads in order."""
+        folder = key.removesuffix(".jsonl")
+        part = f"{folder}/{time.time_ns():020d}-{secrets.token_hex(4)}.jsonl"
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.name(part),
+                Body=data,
+                ContentType="application/x-ndjson",
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise self._error(error, self.uri(part), "cannot write") from None
+
+    def lease(self, key: str, seconds: float) -> Lease | None:
+        """A conditional write (If-None-Match: *) creates the lease; an expired one is replaced
+        with If-Match on its ETag, so of two runs taking over, exactly one wins."""
+        self.name(key)  # refuses a key that is not sanitized
+        name = f"{self.prefix}/{LEASES}/{key}.lease".lstrip("/")
+        token = secrets.token_hex(12)
+        body = lease_body(token, seconds)
+        condition: dict[str, str] = {"IfNoneMatch": "*"}
+        for _ in range(3):
+            try:
+                answer = self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=name,
+                    Body=body,
+                    ContentType="application/json",
+                    **condition,
+                )
+            except ClientError as error:
+                if str(error.response.get("Error", {}).get("Code", "")) not in _CONFLICTS:
+                    raise self._error(error, f"s3://{self.bucket}/{name}", "cannot lease") from None
+                if "IfMatch" in condition:
+                    return None  # another run took the expired lease first
+            except BotoCoreError as error:
+                raise self._error(error, f"s3://{self.bucket}/{name}", "cannot lease") from None
+            else:
+                return Lease(key, token, functools.partial(self._release, name, answer["ETag"]))
+            try:
+                current = self.client.get_object(Bucket=self.bucket, Key=name)
+                with current["Body"] as stream:
+                    held = stream.read()
+            except ClientError as error:
+                if _refusal(error) == "no such object":
+                    condition = {"IfNoneMatch": "*"}  # released meanwhile: try to create it
+                    continue
+                raise self._error(error, f"s3://{self.bucket}/{name}", "cannot lease") from None
+            if not lease_expired(held):
+                return None
+            condition = {"IfMatch": str(current["ETag"])}
+        return None
+
+    def _release(self, name: str, etag: str) -> None:
+        # If-Match: only this lease, never one another run took over after it expired.
+        # Taken over, or gone: either way it is not ours to remove.
+        with contextlib.suppress(BotoCoreError, ClientError):
+            self.client.delete_object(Bucket=self.bucket, Key=name, IfMatch=etag)
 
     def url(self, key: str) -> str:
         if self.public_base_url:
