@@ -34,6 +34,8 @@ class JobResult:
     seconds: float = 0.0
     attempts: int = 0
     error: str | None = None
+    #: the built-in editor's layout (transcreate.layout.read_layout): manifest.json only
+    layout: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     #: one record per edit attempt, for the audit log (not part of the manifest)
     calls: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)
 

@@ -40,6 +40,7 @@ from transcreate.errors import (
 from transcreate.images import BaseCreative, load_base_creative
 from transcreate.instructions import template_names
 from transcreate.jobs import EditJob, expand
+from transcreate.layout import read_layout
 from transcreate.locales import DEFAULT_LOCALES, normalize_locale_tag
 from transcreate.manifest import (
     DONE_STATUSES,
@@ -275,9 +276,10 @@ def process_job(
     calls: list[dict[str, Any]] = []
     try:
         if storage.exists(key):
-            reason = None
+            reason, stored = None, None
             if checks is not None:  # a stored output is only as good as its last check
-                reason = checks.review_reason(job, image, storage.get(key))
+                stored = storage.get(key)
+                reason = checks.review_reason(job, image, stored)
             return JobResult(
                 job.variant,
                 job.locale,
@@ -285,6 +287,7 @@ def process_job(
                 uri=storage.uri(key),
                 link=storage.url(key),
                 error=reason,
+                layout=read_layout(stored) if stored is not None else None,  # read if at hand
                 **common,
             )
         for attempt in retrying(retries, retry_wait):
@@ -303,6 +306,7 @@ def process_job(
             attempts=len(calls),
             error=reason,
             calls=tuple(calls),
+            layout=read_layout(edited),
             **common,
         )
     except Exception as error:  # one job's failure is recorded, never sinks the batch
