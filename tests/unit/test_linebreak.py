@@ -14,8 +14,10 @@ from transcreate.errors import TypesettingError
 from transcreate.typesetting import TextBlock, layout
 
 
-def headline_lines(text: str, locale: str, width: int) -> tuple[str, ...]:
-    [placed] = layout([TextBlock("headline", text, "#FFD700")], "top-center", (width, width), locale)
+def headline_lines(
+    text: str, locale: str, width: int, position: str = "top-center"
+) -> tuple[str, ...]:
+    [placed] = layout([TextBlock("headline", text, "#FFD700")], position, (width, width), locale)
     return placed.lines
 
 
@@ -45,7 +47,7 @@ def test_chinese_breaks_after_the_comma_and_never_inside_a_word(width: int) -> N
     "text", ["超值全场包邮限时抢购", "全国包邮今天下单", "限时抢购，全场五折起！新品上市"]
 )
 def test_chinese_words_the_ad_trade_uses_stay_whole(text: str) -> None:
-    settings = [headline_lines(text, "zh", width) for width in (240, 300, 360)]
+    settings = [headline_lines(text, "zh", width, "top-left") for width in (600, 800, 1024)]
     assert any(len(lines) >= 2 for lines in settings)
     for lines in settings:
         assert breaks(lines, text) <= word_edges(rjieba.cut(text)), lines
