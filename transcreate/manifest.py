@@ -35,6 +35,8 @@ class JobResult:
     attempts: int = 0
     error: str | None = None
     note: str | None = None  # what else a reader should know (made again, and why; who made it)
+    #: the built-in editor's layout (transcreate.layout.read_layout): manifest.json only
+    layout: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     #: one record per edit attempt, for the audit log (not part of the manifest)
     calls: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)
 

@@ -42,6 +42,7 @@ from transcreate.errors import (
 from transcreate.images import BaseCreative
 from transcreate.instructions import template_names
 from transcreate.jobs import EditJob, expand
+from transcreate.layout import read_layout
 from transcreate.manifest import (
     DONE_STATUSES,
     LOGGED,
@@ -276,6 +277,7 @@ def process_job(
             error=reason,
             note=None if verdict == MISSING else f"made again: {verdict}",
             calls=tuple(calls),
+            layout=read_layout(edited),
             **common,
         )
     except Exception as error:  # one job's failure is recorded, never sinks the batch
@@ -306,9 +308,10 @@ def _stored(
     note: str | None = None,
 ) -> JobResult:
     """The result of a job whose complete output is stored already."""
-    reason = None
+    reason, stored = None, None
     if checks is not None:  # a stored output is only as good as its last check
-        reason = checks.review_reason(job, image, storage.get(key))
+        stored = storage.get(key)
+        reason = checks.review_reason(job, image, stored)
     reason = _review(job, reason)
     return JobResult(
         job.variant,
@@ -318,6 +321,7 @@ def _stored(
         link=storage.url(key),
         error=reason,
         note=note,
+        layout=read_layout(stored) if stored is not None else None,  # read when at hand
         **common,
     )
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from PIL import Image
 
 from transcreate.campaign import read_campaign
 from transcreate.editors.local import LocalEditor
 from transcreate.jobs import expand
-from transcreate.quality import character_error_rate, read_region, require_tesseract
-from transcreate.typesetting import TextBlock, layout
+from transcreate.layout import read_layout
+from transcreate.quality import character_error_rate, copy_check, require_tesseract
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -28,12 +27,10 @@ def editor() -> LocalEditor:
 
 
 def _read_headline(job, editor, sample_image) -> str:
-    import io
-
-    output = Image.open(io.BytesIO(editor.edit(job, sample_image.read_bytes())))
-    blocks = [TextBlock(o.role, o.text, o.color) for o in job.overlays]
-    headline = layout(blocks, job.position, output.size, job.locale)[0]
-    return read_region(output, headline.box, job.locale, job.overlays[0].color)
+    # Each line where the layout recorded it, its fill isolated from outline and background.
+    png = editor.edit(job, sample_image.read_bytes())
+    assert read_layout(png) is not None
+    return copy_check(job, png).read
 
 
 @pytest.mark.slow

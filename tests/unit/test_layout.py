@@ -1,0 +1,307 @@
+"""The auto layout on generated product shots: the copy never covers the product, every line
+meets its contrast, a variant's locales share a headline size, and the layout used is recorded."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import random
+
+import numpy as np
+import pytest
+from PIL import Image, ImageChops, ImageDraw
+
+from transcreate.campaign import POSITIONS, read_campaign
+from transcreate.editors.local import LocalEditor
+from transcreate.errors import SetupError
+from transcreate.jobs import EditJob, Overlay, expand
+from transcreate.layout import CHUNK, read_layout, typeset
+from transcreate.saliency import mask_from_image, product_mask
+from transcreate.typesetting import TextBlock, layout
+
+COPY = {
+    "en": ("New members: up to 50% off", "Only $12.99", "Shop now"),
+    "id": ("Diskon Besar untuk member", "Hanya Rp199.000", "Beli sekarang"),
+    "th": ("ส่วนลดใหญ่สำหรับสมาชิก", "เพียง ฿399", "ซื้อเลย"),
+    "zh": ("新会员专享，全场立减", "仅需¥89", "立即购买"),
+}
+LOCALES = tuple(COPY)
+
+
+def blocks(locale: str, color: str = "#FFD700") -> list[TextBlock]:
+    headline, offer, cta = COPY[locale]
+    return [
+        TextBlock("headline", headline, color),
+        TextBlock("offer", offer, color),
+        TextBlock("cta", cta, color),
+    ]
+
+
+def backdrop(size: tuple[int, int], kind: str) -> Image.Image:
+    width, height = size
+    image = Image.new("RGB", size)
+    pen = ImageDraw.Draw(image)
+    if kind == "gradient":
+        for y in range(height):
+            shade = round(235 - 40 * y / height)
+            pen.line([(0, y), (width, y)], fill=(255, shade, shade - 30))
+    elif kind == "stripes":
+        for x in range(0, width, 24):
+            pen.rectangle((x, 0, x + 11, height), fill=(250, 250, 250))
+            pen.rectangle((x + 12, 0, x + 23, height), fill=(200, 210, 230))
+    else:  # "noise": a busy print
+        rng = np.random.default_rng(3)
+        noise = rng.integers(150, 256, size=(height // 8, width // 8, 3), dtype=np.uint8)
+        image = Image.fromarray(noise).resize(size, Image.Resampling.NEAREST)
+    return image
+
+
+def product_shot(
+    size: tuple[int, int], centre: tuple[float, float], kind: str
+) -> tuple[Image.Image, Image.Image]:
+    """A bottle on a pedestal over a backdrop, and its true mask (white where the product is)."""
+    image = backdrop(size, kind)
+    mask = Image.new("L", size, 0)
+    width, height = size
+    cx, cy = centre[0] * width, centre[1] * height
+    u = min(size) / 10
+    shapes = [
+        ("rounded", (cx - u, cy - 1.6 * u, cx + u, cy + 1.2 * u), (40, 110, 120)),
+        ("rect", (cx - 0.3 * u, cy - 2.3 * u, cx + 0.3 * u, cy - 1.6 * u), (70, 70, 80)),
+        ("ellipse", (cx - 2 * u, cy + 1.0 * u, cx + 2 * u, cy + 1.8 * u), (150, 60, 40)),
+    ]
+    for pen, fill in ((ImageDraw.Draw(image), None), (ImageDraw.Draw(mask), 255)):
+        for shape, box, colour in shapes:
+            paint = fill if fill is not None else colour
+            if shape == "rounded":
+                pen.rounded_rectangle(box, radius=round(u / 3), fill=paint)
+            elif shape == "rect":
+                pen.rectangle(box, fill=paint)
+            else:
+                pen.ellipse(box, fill=paint)
+    return image, mask
+
+
+SCENES = {
+    "centre": ((640, 640), (0.5, 0.5), "gradient"),
+    "left-third": ((640, 640), (0.3, 0.45), "stripes"),
+    "right": ((640, 512), (0.72, 0.5), "gradient"),
+    "low-9:16": ((432, 768), (0.5, 0.68), "noise"),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SCENES))
+def scene(request: pytest.FixtureRequest) -> tuple[str, Image.Image, Image.Image]:
+    size, centre, kind = SCENES[request.param]
+    image, mask = product_shot(size, centre, kind)
+    return request.param, image, mask
+
+
+def test_the_product_found_covers_the_whole_product(
+    scene: tuple[str, Image.Image, Image.Image],
+) -> None:
+    _, image, mask = scene
+    found = product_mask(image)
+    assert found.box is not None
+    truth = np.asarray(mask) > 0
+    rows, columns = np.nonzero(truth)
+    # Every product pixel lies in a product cell, once the layout's clearance is added.
+    grown = found.grown(0.025 * min(image.size))
+    cells = grown.grid[(rows / grown.cell).astype(int), (columns / grown.cell).astype(int)]
+    assert cells.mean() > 0.995
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_copy_covers_no_product_pixel_and_meets_contrast_in_every_locale(
+    scene: tuple[str, Image.Image, Image.Image], position: str
+) -> None:
+    name, image, mask = scene
+    found = product_mask(image)
+    for locale in LOCALES:
+        edited, record = typeset(image, blocks(locale), position, locale, product=found)
+        assert record["fallback"] is None, (name, position, locale, record["zone"])
+        changed = ImageChops.difference(edited, image).convert("L").point(lambda v: 255 * (v > 0))
+        over_product = ImageChops.multiply(changed, mask)
+        assert over_product.getbbox() is None, (name, position, locale, record["zone"])
+        for element in record["elements"]:
+            required = 3.0 if element["font_size"] >= 19 else 4.5
+            assert min(element["contrast"]) >= required, (name, position, locale, element)
+
+
+def test_a_preferred_zone_with_room_keeps_the_copy() -> None:
+    image, _ = product_shot((640, 640), (0.72, 0.5), "gradient")
+    _, record = typeset(image, blocks("en"), "center-left", "en", product=product_mask(image))
+    assert record["zone"] == "center-left"
+    assert record["moved"] is False
+
+
+def test_copy_asked_over_the_product_moves_and_says_so() -> None:
+    image, _ = product_shot((640, 640), (0.5, 0.5), "gradient")
+    _, record = typeset(image, blocks("th"), "center", "th", product=product_mask(image))
+    assert record["moved"] is True
+    assert record["zone"] != "center"
+    assert all(element["moved"] for element in record["elements"])
+
+
+def test_copy_that_fits_nowhere_falls_back_to_a_plate() -> None:
+    image, _ = product_shot((400, 400), (0.5, 0.5), "gradient")
+    long_copy = [TextBlock("headline", "Everything in the store at half price " * 4, "#FFFFFF")]
+    _, record = typeset(image, long_copy, "center", "en", product=product_mask(image))
+    assert record["fallback"] == "plate"
+    assert record["elements"][0]["treatment"] == "plate"
+    assert min(record["elements"][0]["contrast"]) >= 3.0
+
+
+def test_light_copy_on_a_light_backdrop_is_strengthened() -> None:
+    image = Image.new("RGB", (640, 640), (250, 248, 240))
+    white = [TextBlock("headline", "Free Shipping", "#FFFFFF")]
+    _, record = typeset(image, white, "top-center", "en", product=product_mask(image))
+    [headline] = record["elements"]
+    assert headline["treatment"] in ("outline", "plate")
+    assert min(headline["contrast"]) >= 3.0
+
+
+def test_copy_that_stands_out_alone_gets_no_outline() -> None:
+    image = Image.new("RGB", (640, 640), (250, 248, 240))
+    navy = [TextBlock("headline", "Free Shipping", "#1A237E")]
+    _, record = typeset(image, navy, "top-center", "en", product=product_mask(image))
+    assert record["elements"][0]["treatment"] == "none"
+    assert min(record["elements"][0]["contrast"]) >= 4.5
+
+
+def test_a_user_mask_wins_over_saliency() -> None:
+    image = Image.new("RGB", (640, 640), (240, 240, 240))  # nothing salient at all
+    drawn = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(drawn).rectangle((0, 0, 63, 20), fill=255)  # "the product" is the top third
+    buffer = io.BytesIO()
+    drawn.save(buffer, format="PNG")
+    user = mask_from_image(buffer.getvalue(), image.size)
+    assert user.source == "mask"
+    _, record = typeset(image, blocks("en"), "top-center", "en", product=user)
+    assert record["product"]["source"] == "mask"
+    for element in record["elements"]:
+        assert element["box"][1] > 640 * 21 / 64, element
+
+
+def test_the_exact_layout_is_todays_layout() -> None:
+    image, _ = product_shot((640, 640), (0.5, 0.5), "gradient")
+    _, record = typeset(image, blocks("id"), "center", "id", layout="exact")
+    expected = layout(blocks("id"), "center", image.size, "id")
+    assert [element["box"] for element in record["elements"]] == [list(p.box) for p in expected]
+    assert record["layout"] == "exact"
+
+
+def test_an_unknown_layout_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(SetupError, match="auto, exact"):
+        LocalEditor(layout="fancy")
+
+
+def test_layout_and_mask_are_part_of_the_editors_identity() -> None:
+    identities = {
+        LocalEditor().identity,
+        LocalEditor(layout="exact").identity,
+        LocalEditor(mask=png_of(Image.new("L", (8, 8), 255))).identity,
+    }
+    assert len(identities) == 3
+
+
+def png_of(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_the_record_rides_in_the_png_before_the_image_data(sample_image) -> None:  # type: ignore[no-untyped-def]
+    campaign = read_campaign(sample_image.parent / "skincare-sale.csv")
+    editor = LocalEditor()
+    job = expand(campaign, ["th"], image_sha256="s", backend=editor.identity).jobs[0]
+    png = editor.edit(job, sample_image.read_bytes())
+    assert png.index(CHUNK.encode()) < png.index(b"IDAT")
+    record = read_layout(png)
+    assert record is not None
+    assert record["elements"][0]["role"] == "headline"
+    assert record["product"]["box"] is not None
+    assert editor.edit(job, sample_image.read_bytes()) == png  # still deterministic
+
+
+def test_read_layout_is_none_for_any_other_image() -> None:
+    assert read_layout(png_of(Image.new("RGB", (8, 8)))) is None
+    jpeg = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(jpeg, format="JPEG")
+    assert read_layout(jpeg.getvalue()) is None
+    assert read_layout(b"not an image") is None
+
+
+def variant_jobs(locales: tuple[str, ...], headlines: dict[str, str]) -> list[EditJob]:
+    overlays = {
+        locale: (Overlay("headline", headlines[locale], "#FFD700"), Overlay("cta", "OK", "#FFD700"))
+        for locale in locales
+    }
+    siblings = tuple((locale, overlays[locale]) for locale in locales)
+    return [
+        EditJob(
+            "c", "v", locale, "default", "", overlays[locale], "top-left", "s", "local/2", siblings
+        )
+        for locale in locales
+    ]
+
+
+def test_a_variant_keeps_one_headline_size_across_its_locales(sample_image) -> None:  # type: ignore[no-untyped-def]
+    editor = LocalEditor()
+    headlines = {"id": "Diskon Besar", "th": "ส่วนลดใหญ่", "zh": "超级大促", "en": "Big Sale"}
+    base = sample_image.read_bytes()
+    sizes = {}
+    for job in variant_jobs(LOCALES, headlines):
+        record = read_layout(editor.edit(job, base))
+        assert record is not None
+        sizes[job.locale] = record["elements"][0]["font_size"]
+        assert record["smaller"] is False
+    assert len(set(sizes.values())) == 1, sizes
+
+
+def test_a_locale_whose_copy_cannot_keep_the_size_goes_smaller_and_says_so(sample_image) -> None:  # type: ignore[no-untyped-def]
+    editor = LocalEditor()
+    headlines = {
+        "en": "Big Sale",
+        "id": "Big Sale",
+        "th": "โปรโมชั่นพิเศษสำหรับสมาชิกใหม่ ลดราคาสูงสุดถึงห้าสิบเปอร์เซ็นต์ทุกรายการ",
+    }
+    base = sample_image.read_bytes()
+    records = {
+        job.locale: read_layout(editor.edit(job, base))
+        for job in variant_jobs(("en", "id", "th"), headlines)
+    }
+    size = {locale: record["elements"][0]["font_size"] for locale, record in records.items()}  # type: ignore[index]
+    assert size["en"] == size["id"] > size["th"]
+    assert records["th"]["smaller"] is True  # type: ignore[index]
+    assert records["en"]["smaller"] is False  # type: ignore[index]
+
+
+def test_sibling_copy_is_part_of_the_job_key() -> None:
+    [job, *_] = variant_jobs(("en", "th"), {"en": "Big Sale", "th": "ส่วนลดใหญ่"})
+    other = dataclasses.replace(
+        job, siblings=(job.siblings[0], ("th", (Overlay("headline", "ลด", "#FFD700"),)))
+    )
+    assert job.key != other.key
+    assert dataclasses.replace(job, siblings=()).key != job.key
+
+
+def test_only_jobs_the_compositor_sets_carry_their_siblings(sample_image) -> None:  # type: ignore[no-untyped-def]
+    campaign = read_campaign(sample_image.parent / "skincare-sale.csv")
+    model = expand(campaign, ["th", "zh"], image_sha256="s", backend="m", mode="model").jobs
+    overlay = expand(campaign, ["th", "zh"], image_sha256="s", backend="m").jobs
+    assert all(job.siblings == () for job in model)
+    for job in overlay:  # bundle-deal asks for id and th only
+        expected = {"th"} if job.variant == "bundle-deal" else {"th", "zh"}
+        assert {locale for locale, _ in job.siblings} == expected
+
+
+def test_shuffled_positions_give_the_same_bytes() -> None:
+    # The layout is a pure function of the job and the image: no order, no randomness.
+    image, _ = product_shot((512, 512), (0.5, 0.5), "gradient")
+    found = product_mask(image)
+    order = list(POSITIONS)
+    random.Random(5).shuffle(order)
+    first = {p: typeset(image, blocks("zh"), p, "zh", product=found)[1] for p in POSITIONS}
+    again = {p: typeset(image, blocks("zh"), p, "zh", product=found)[1] for p in order}
+    assert first == again

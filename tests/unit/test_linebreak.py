@@ -1,0 +1,125 @@
+"""Lines break like a typesetter's: at word boundaries, balanced, without orphans."""
+
+from __future__ import annotations
+
+from itertools import accumulate
+
+import pytest
+import rjieba
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pythainlp.tokenize import word_tokenize
+
+from transcreate.errors import TypesettingError
+from transcreate.typesetting import TextBlock, layout
+
+
+def headline_lines(
+    text: str, locale: str, width: int, position: str = "top-center"
+) -> tuple[str, ...]:
+    [placed] = layout([TextBlock("headline", text, "#FFD700")], position, (width, width), locale)
+    return placed.lines
+
+
+def breaks(lines: tuple[str, ...], text: str) -> set[int]:
+    """The offsets in ``text`` where one line ends and the next begins."""
+    offsets, position = set(), 0
+    for line in lines[:-1]:
+        position = text.index(line, position) + len(line)
+        offsets.add(position)
+    return offsets
+
+
+def word_edges(words: list[str]) -> set[int]:
+    return set(accumulate(len(word) for word in words))
+
+
+@pytest.mark.parametrize("width", [360, 480, 640])
+def test_chinese_breaks_after_the_comma_and_never_inside_a_word(width: int) -> None:
+    text = "新会员专享优惠，全场商品最高立减50%"
+    lines = headline_lines(text, "zh", width)
+    assert len(lines) >= 2
+    assert lines[0].endswith("，") or "，" not in "".join(lines[:1])
+    assert breaks(lines, text) <= word_edges(rjieba.cut(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["超值全场包邮限时抢购", "全国包邮今天下单", "限时抢购，全场五折起！新品上市"]
+)
+def test_chinese_words_the_ad_trade_uses_stay_whole(text: str) -> None:
+    settings = [headline_lines(text, "zh", width, "top-left") for width in (600, 800, 1024)]
+    assert any(len(lines) >= 2 for lines in settings)
+    for lines in settings:
+        assert breaks(lines, text) <= word_edges(rjieba.cut(text)), lines
+
+
+def test_thai_breaks_between_words_only() -> None:
+    text = "โปรโมชั่นพิเศษสำหรับสมาชิกใหม่ ลดราคาสูงสุดถึงห้าสิบเปอร์เซ็นต์ทุกรายการ"
+    lines = headline_lines(text, "th", 640)
+    assert len(lines) >= 2
+    words = word_tokenize(text, engine="newmm", keep_whitespace=True)
+    assert breaks(lines, text) <= word_edges(words)
+
+
+@pytest.mark.parametrize("width", [300, 360, 420, 520])
+def test_indonesian_leaves_no_lone_numeral_on_the_last_line(width: int) -> None:
+    lines = headline_lines("Beli 3 Bayar 2", "id", width)
+    assert lines[-1].strip() != "2"
+    assert all(len(line.strip()) > 1 for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "together"),
+    [
+        ("Hemat sampai 50 ribu hari ini saja", "id", "50 ribu"),
+        ("ลดทันที 50 บาท สำหรับสมาชิกใหม่ทุกคน", "th", "50 บาท"),
+        ("Only 20 USD for every new member today", "en", "20 USD"),
+    ],
+)
+def test_a_number_stays_with_its_unit_or_currency(text: str, locale: str, together: str) -> None:
+    for width in (280, 340, 420):
+        lines = headline_lines(text, locale, width)
+        assert any(together in line for line in lines), lines
+
+
+def test_english_lines_are_balanced_not_filled_greedily() -> None:
+    lines = headline_lines("New members: up to 50% off everything in the store", "en", 640)
+    assert len(lines) >= 2
+    lengths = [len(line) for line in lines]
+    # Greedy filling would leave a short last line; balanced lines differ by a word or two.
+    assert max(lengths) - min(lengths) <= 12, lines
+
+
+def test_no_single_chinese_character_is_left_on_a_line() -> None:
+    for width in (300, 360, 420, 520):
+        lines = headline_lines("买二件更划算", "zh", width)
+        assert all(len(line) > 1 for line in lines), lines
+
+
+WORDS = {
+    "en": ["Big", "Sale", "a", "3", "50%", "every", "member", "today,", "shop", "now"],
+    "id": ["Diskon", "Besar", "Beli", "2", "Rp199.000", "untuk", "semua", "produk,", "hemat"],
+    "zh": ["新会员", "专享", "优惠", "，", "全场", "商品", "最高", "立减", "50%", "包邮"],
+    "th": ["ส่วนลด", "ใหญ่", "ซื้อ", "2", "ชิ้น", "คุ้มกว่า", " ", "สมาชิก", "ใหม่", "วันนี้"],
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    locale=st.sampled_from(sorted(WORDS)),
+    picks=st.lists(st.integers(min_value=0, max_value=9), min_size=1, max_size=14),
+    width=st.integers(min_value=240, max_value=900),
+)
+def test_every_character_appears_once_and_in_order(
+    locale: str, picks: list[int], width: int
+) -> None:
+    words = WORDS[locale]
+    separator = "" if locale in ("zh", "th") else " "
+    text = separator.join(words[index % len(words)] for index in picks).strip()
+    if not text:
+        return
+    try:
+        lines = headline_lines(text, locale, width)
+    except TypesettingError:
+        return  # too long for this canvas even at the smallest size: nothing was set
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
