@@ -20,7 +20,7 @@ from tests.integration.conftest import BUCKET
 from tests.servers.seaweed import SeaweedS3
 from transcreate.campaign import read_campaign
 from transcreate.errors import StorageError
-from transcreate.storage import output_key
+from transcreate.storage import MISSING, output_key
 from transcreate.storage.s3 import S3Storage
 
 pytestmark = pytest.mark.slow
@@ -78,10 +78,10 @@ def test_put_stores_checksum_content_type_and_ascii_metadata(seaweed, storage) -
     assert storage.get(KEY) == PNG
 
 
-def test_exists_tells_stored_from_missing(storage) -> None:
-    assert not storage.exists(KEY)
+def test_verify_tells_stored_from_missing(storage) -> None:
+    assert storage.verify(KEY) == MISSING
     storage.put(KEY, PNG, "image/png")
-    assert storage.exists(KEY)
+    assert storage.verify(KEY) is None
 
 
 def test_presigned_link_returns_the_bytes(storage) -> None:

@@ -84,10 +84,6 @@ class Storage(Protocol):
         """Store ``data`` under ``key`` atomically; returns the object's URI."""
         ...
 
-    def exists(self, key: str) -> bool:
-        """Whether a finished object is stored under ``key``."""
-        ...
-
     def url(self, key: str) -> str:
         """Where a person or program can fetch the object."""
         ...

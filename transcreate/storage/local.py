@@ -122,9 +122,6 @@ class LocalStorage:
     def _sidecar(self, key: str) -> Path:
         return self.path(f"{CHECKSUMS}/{key}.json")
 
-    def exists(self, key: str) -> bool:
-        return self.path(key).is_file()
-
     def verify(self, key: str) -> str | None:
         """None when a complete object is stored under ``key``; MISSING when none is; else why
         the stored one cannot be trusted."""

@@ -110,15 +110,6 @@ class S3Storage:
             raise self._error(error, self.uri(key), "cannot write") from None
         return self.uri(key)
 
-    def exists(self, key: str) -> bool:
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self.name(key))
-        except (BotoCoreError, ClientError) as error:
-            if isinstance(error, ClientError) and _refusal(error) == "no such object":
-                return False
-            raise self._error(error, self.uri(key), "cannot look up") from None
-        return True
-
     def verify(self, key: str) -> str | None:
         """None when the object is complete: its size is the one recorded at ``put`` (whose
         SHA-256 the store itself checked on upload, and a PUT is atomic). An object without that
