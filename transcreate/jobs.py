@@ -36,13 +36,13 @@ class EditJob:
     position: str
     image_sha256: str
     backend: str  # the editor's identity, e.g. "local/1" or "dashscope/qwen-image-edit-plus"
+    #: The variant's copy in every locale of the run (this one included), when the compositor sets
+    #: the copy: it sizes the headline alike across them. Empty when a model draws the copy.
+    siblings: tuple[tuple[str, tuple[Overlay, ...]], ...] = ()
     # Why the output needs a person's look although it was made as asked (not part of the key:
     # it does not change the image): the copy fell back to the default column. Starts with
     # FALLBACK_REASON, so a summary can count these.
     fallback: str | None = None
-    #: The variant's copy in every locale of the run (this one included), when the compositor sets
-    #: the copy: it sizes the headline alike across them. Empty when a model draws the copy.
-    siblings: tuple[tuple[str, tuple[Overlay, ...]], ...] = ()
 
     @cached_property
     def key(self) -> str:

@@ -240,7 +240,16 @@ def variant_jobs(locales: tuple[str, ...], headlines: dict[str, str]) -> list[Ed
     siblings = tuple((locale, overlays[locale]) for locale in locales)
     return [
         EditJob(
-            "c", "v", locale, "default", "", overlays[locale], "top-left", "s", "local/2", siblings
+            "c",
+            "v",
+            locale,
+            "default",
+            "",
+            overlays[locale],
+            "top-left",
+            "s",
+            "local/2",
+            siblings=siblings,
         )
         for locale in locales
     ]
