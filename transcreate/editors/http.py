@@ -16,6 +16,7 @@ import email.utils
 import hashlib
 import io
 import ipaddress
+import json
 import socket
 import threading
 import time
@@ -60,7 +61,8 @@ class PreparedImage:
 class ModelAPI(Protocol):
     """One provider's wire protocol."""
 
-    #: provider/model, e.g. "dashscope/qwen-image-edit-plus": part of every job key.
+    #: provider/model, e.g. "dashscope/qwen-image-edit-plus", refined by the provider with what
+    #: it sends beyond the settings; `model_identity` adds the endpoint and every setting.
     identity: str
 
     def edit_image(self, image: PreparedImage, instruction: str) -> bytes:
@@ -258,8 +260,9 @@ def result_png(data: bytes, provider: str) -> bytes:
 
 
 class ResultCache:
-    """Model results on disk by (prepared image, instruction, backend): a repeat within the TTL is
-    not paid for again, across runs and campaigns. Concurrent identical calls wait for the first."""
+    """Model results on disk by (prepared image, instruction, editor identity — endpoint, model
+    and options included): a repeat within the TTL is not paid for again, across runs and
+    campaigns. Concurrent identical calls wait for the first."""
 
     def __init__(self, folder: Path, ttl: float):
         self.folder = folder
@@ -295,6 +298,40 @@ class ResultCache:
 
 Gate = Callable[[], contextlib.AbstractContextManager[object]]
 
+# Providers whose API key names the thing that edits, not only who pays: a Dify key belongs to one
+# app (one workflow), so two keys on one Dify host are two different editors. A DashScope or
+# OpenAI key names an account; the model named in the settings decides the result.
+APP_KEYED_PROVIDERS = frozenset({"dify"})
+# How a model's result becomes the job's output (see `fit_to_base`); a change here re-renders.
+RESULT_FORM = "png at the base's size, lanczos"
+
+
+def model_identity(api_identity: str, settings: ModelSettings) -> str:
+    """The editor's identity: ``<provider>/<model>#<digest>``, the digest over everything that
+    decides a result: the endpoint's base URL, the model, every provider option, how the input
+    is prepared and the output formed, and for an app-keyed provider (Dify) the app behind the
+    key — as a SHA-256 of the key, so the key itself is never stored or shown.
+
+    It is part of every job key (so of the output's storage key) and of the result cache key: a
+    fake or another region never serves its results as this endpoint's. Stable across runs and
+    processes while nothing changes.
+    """
+    app = ""
+    if settings.provider in APP_KEYED_PROVIDERS:
+        app = hashlib.sha256(settings.api_key.encode("utf-8")).hexdigest()
+    determinants = {
+        "api": api_identity,
+        "provider": settings.provider,
+        "endpoint": settings.base_url.rstrip("/"),
+        "model": settings.model,
+        "options": dict(settings.options),
+        "app": app,
+        "input": [settings.max_side, settings.max_upload_bytes],
+        "result": RESULT_FORM,
+    }
+    canonical = json.dumps(determinants, sort_keys=True, ensure_ascii=False, default=str)
+    return f"{api_identity}#{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:12]}"
+
 
 class ModelEditor:
     """An editor that asks an image-edit model, following the instruction (mode ``model``).
@@ -315,7 +352,7 @@ class ModelEditor:
     ):
         self.api = api
         self.settings = settings
-        self.identity = api.identity
+        self.identity = model_identity(api.identity, settings)
         slots = settings.max_concurrency
         self._slots: contextlib.AbstractContextManager[Any] = (
             threading.BoundedSemaphore(slots) if slots else contextlib.nullcontext()
