@@ -81,7 +81,7 @@ def test_the_request_is_multipart_with_a_scaled_image(server, settings, job):
     assert form["response_format"][1] == b"b64_json"
     assert form["image"][0] == "image.png"
     assert Image.open(io.BytesIO(form["image"][1])).size == (1024, 683)
-    assert Image.open(io.BytesIO(result)).size == (1024, 683)
+    assert Image.open(io.BytesIO(result)).size == (1500, 1000)  # back at the base size
 
 
 def test_a_url_result_is_downloaded(server, settings, job):
