@@ -76,8 +76,13 @@ def expand(
     backend: str,
     mode: str = "overlay",
     renderer: Callable[[str], InstructionRenderer] = renderer_for,
+    instruction_language: str = "locale",
 ) -> Expansion:
-    """Every variant × locale of the run as an edit job, or as a skipped cell with its reason."""
+    """Every variant × locale of the run as an edit job, or as a skipped cell with its reason.
+
+    ``instruction_language``: ``locale`` writes each instruction in its locale's language;
+    another tag (``en``, ``zh``) writes every instruction in that language, with the copy still
+    the locale's, quoted verbatim."""
     jobs: list[EditJob] = []
     skipped: list[SkippedJob] = []
     for variant in campaign.variants:
@@ -104,6 +109,9 @@ def expand(
                         backend,
                         mode,
                         renderer(locale),
+                        renderer(
+                            locale if instruction_language == "locale" else instruction_language
+                        ),
                     )
                 )
             except TemplateError as error:
@@ -119,6 +127,7 @@ def _job(
     backend: str,
     mode: str,
     renderer: InstructionRenderer,
+    instruction_renderer: InstructionRenderer,
 ) -> EditJob:
     amount_and_currency = variant.price(locale)
     price = format_price(*amount_and_currency, locale) if amount_and_currency else None
@@ -141,7 +150,9 @@ def _job(
         "locale": locale,
         "mode": mode,
     }
-    instruction = renderer.render(variant.template, context)
+    # The copy (offer and end-date lines included) is the locale's; the wording around it, colour
+    # and position names included, is the instruction language's.
+    instruction = instruction_renderer.render(variant.template, context)
     color = COLORS.get(variant.color, variant.color)
     overlays = tuple(
         Overlay(role, text, color)

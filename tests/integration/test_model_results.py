@@ -141,3 +141,44 @@ def test_edit_writes_beside_the_input_by_default(configured, base, tmp_path):
     beside = base.parent / "feed-edited.png"
     assert Image.open(beside).size == BASE
     assert not (Path.cwd() / "feed-edited.png").exists()
+
+
+def sent_text(server: FakeDashScope) -> str:
+    generation = [r for r in server.requests if r.path == GENERATION][-1]
+    [message] = generation.json()["input"]["messages"]
+    return str(message["content"][1]["text"])
+
+
+def run_sample(sample_campaign: Path, sample_image: Path, out: Path, mode: str, locales: str):
+    request = RunRequest(
+        campaign=str(sample_campaign),
+        image=str(sample_image),
+        out=str(out),
+        locales=locales,
+        backend="dashscope",
+        mode=mode,
+        retry_wait=0.01,
+    )
+    return run_campaign(request)
+
+
+def test_qwen_is_spoken_to_in_chinese_with_the_copy_verbatim(
+    configured, sample_campaign, sample_image, tmp_path
+):
+    summary = run_sample(sample_campaign, sample_image, tmp_path / "out", "model", "th")
+    assert summary.counts["blocked"] == 0
+    text = sent_text(configured)
+    assert "添加" in text and "เพิ่ม" not in text
+    [manifest] = (tmp_path / "out").rglob("manifest.json")
+    sent = {job["instruction"] for job in json.loads(manifest.read_text("utf-8"))["jobs"]}
+    assert text in sent  # the manifest records what was sent
+
+
+def test_a_model_run_in_a_script_the_model_may_misdraw_says_model_overlay_is_safe(
+    configured, sample_campaign, sample_image, tmp_path
+):
+    summary = run_sample(sample_campaign, sample_image, tmp_path / "a", "model", "th,zh")
+    [warning] = [w for w in summary.warnings if "model+overlay" in w]
+    assert "th (Thai)" in warning and "zh" not in warning
+    overlaid = run_sample(sample_campaign, sample_image, tmp_path / "b", "model+overlay", "th")
+    assert not [w for w in overlaid.warnings if "model+overlay" in w]
