@@ -90,8 +90,8 @@ def output_format(target: Path) -> str:
     extension = target.suffix.lower()
     if extension not in FORMATS:
         raise SetupError(
-            f"{target}: cannot write a {extension or 'extension-less'} file; name the output "
-            f"with one of {', '.join(FORMATS)}"
+            f"{target}: the output's extension is {extension or 'missing'}; end its name with "
+            f"one of {', '.join(FORMATS)}"
         )
     if target.is_dir():
         raise SetupError(f"{target} is a folder; give a file name such as {target / 'edited.png'}")
