@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+from PIL import Image
 
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.jobs import EditJob
@@ -21,16 +24,18 @@ def edit_image_with_instruction(
     retry_wait: float = 1.0,
     max_instruction_chars: int = 200,
 ) -> Path:
-    """Edit one image with a natural-language instruction; returns the edited PNG's path.
+    """Edit one image with a natural-language instruction; returns the edited image's path.
 
-    ``out`` defaults to ``<image stem>-edited.png`` in the current folder. The input checks, the
-    policy, the instruction limit, retries and the result cache are those of a campaign run.
+    ``out`` defaults to ``<image stem>-edited.png`` beside the image (in the current folder when
+    the image is a link); its extension (.png, .jpg, .jpeg, .webp) picks the format. The input
+    checks, the policy, the instruction limit, retries and the result cache are a campaign run's.
     """
     if backend == "local":
         raise SetupError("a one-off edit needs a model backend: dashscope, dify or openai")
     if not instruction.strip():
         raise SetupError("the instruction is empty; say what to change, e.g. 'make the shirt blue'")
-    target = Path(out) if out else Path(f"{Path(image_path).stem}-edited.png")
+    target = Path(out) if out else default_output(str(image_path))
+    image_format = output_format(target)  # checked now: a bad name fails before any paid call
     request = RunRequest(
         campaign="(one-off edit)",
         image=str(image_path),
@@ -57,5 +62,53 @@ def edit_image_with_instruction(
     for attempt in retrying(retries, retry_wait):
         with attempt:
             edited = adapters.editor.edit(job, adapters.creative.data)
-    target.write_bytes(edited)
+    target.write_bytes(encode_as(edited, image_format))
     return target
+
+
+# Output formats by file extension, with the settings Pillow writes them with.
+FORMATS: dict[str, tuple[str, dict[str, object]]] = {
+    ".png": ("PNG", {}),
+    ".jpg": ("JPEG", {"quality": 92, "optimize": True}),
+    ".jpeg": ("JPEG", {"quality": 92, "optimize": True}),
+    ".webp": ("WEBP", {"quality": 92}),
+}
+
+
+def default_output(image: str) -> Path:
+    """``<stem>-edited.png`` beside a local image; in the current folder for an s3:// or
+    https:// one (it has no folder here)."""
+    if "://" in image:
+        stem = Path(image.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]).stem or "image"
+        return Path(f"{stem}-edited.png")
+    path = Path(image)
+    return path.with_name(f"{path.stem}-edited.png")
+
+
+def output_format(target: Path) -> str:
+    """The extension of ``target`` if transcreate can write it; else a SetupError."""
+    extension = target.suffix.lower()
+    if extension not in FORMATS:
+        raise SetupError(
+            f"{target}: the output's extension is {extension or 'missing'}; end its name with "
+            f"one of {', '.join(FORMATS)}"
+        )
+    if target.is_dir():
+        raise SetupError(f"{target} is a folder; give a file name such as {target / 'edited.png'}")
+    return extension
+
+
+def encode_as(png: bytes, extension: str) -> bytes:
+    """The edited PNG in the format its file extension names (JPEG has no alpha: on white)."""
+    image_format, options = FORMATS[extension]
+    if image_format == "PNG":
+        return png
+    with Image.open(io.BytesIO(png)) as image:
+        picture = image.convert("RGBA")
+    if image_format == "JPEG":
+        background = Image.new("RGB", picture.size, (255, 255, 255))
+        background.paste(picture, mask=picture.getchannel("A"))
+        picture = background
+    buffer = io.BytesIO()
+    picture.save(buffer, format=image_format, **options)
+    return buffer.getvalue()

@@ -12,9 +12,10 @@ import threading
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from babel.core import get_global
+from babel.core import parse_locale as split_identifier
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -27,6 +28,55 @@ from transcreate.locales import babel_name, parse_locale
 from transcreate.resources import data_dir
 
 VOCABULARY_TEMPLATE = "_vocabulary.j2"
+
+#: The language an instruction is written in: ``locale`` (the copy's own language), ``en``,
+#: ``zh``, or ``auto`` (decided by the backend and model, see `instruction_language`). The copy
+#: itself is always the locale's, quoted verbatim inside the instruction.
+InstructionLanguage = Literal["auto", "locale", "en", "zh"]
+# Scripts Qwen-Image-Edit is documented to draw: "precise bilingual text editing (Chinese and
+# English)". Copy in any other script is only reliable when the compositor sets it.
+MODEL_SCRIPTS = frozenset({"Latn", "Hans", "Hant", "Hani"})
+
+
+def instruction_language(choice: str, backend: str, model: str = "") -> str:
+    """``locale``, ``en`` or ``zh``: the language instructions are written in for this run.
+
+    ``auto``: Simplified Chinese for Qwen-Image-Edit (every DashScope and Dify model, and an
+    OpenAI-compatible server whose model name says Qwen); English for another OpenAI-compatible
+    model (gpt-image …); the copy's own language for the local editor, which reads no instruction.
+
+    Why Chinese: Model Studio's API reference lists Chinese and English as the languages of the
+    ``text`` prompt ("Supports Chinese and English, maximum 800 characters. Each Chinese
+    character, letter, number, or symbol counts as one character" —
+    https://www.alibabacloud.com/help/en/model-studio/qwen-image-edit-api). Of the two, Chinese
+    says the same instruction in about a third of the characters, which leaves the length budget
+    (``max_instruction_chars``) to the copy itself, and it is the language of Alibaba's own
+    examples for the model and of the seed's (“将背景换成白色，并删除左上角水印”).
+    """
+    if choice != "auto":
+        return choice
+    if backend == "local":
+        return "locale"
+    if backend == "openai" and "qwen" not in model.lower():
+        return "en"
+    return "zh"
+
+
+def script_of(locale: str) -> str:
+    """The ISO 15924 script a locale is written in (``Thai``, ``Latn``, ``Hans`` …), or ""."""
+    parsed = parse_locale(locale)
+    if parsed.script:
+        return str(parsed.script)
+    likely = get_global("likely_subtags").get(parsed.language, "")  # "th" → "th_Thai_TH"
+    try:
+        return split_identifier(likely)[2] or "" if likely else ""
+    except ValueError:
+        return ""
+
+
+def model_may_misdraw(locale: str) -> bool:
+    """Whether a model drawing the copy may get this locale's script wrong (Thai, Arabic …)."""
+    return script_of(locale) not in MODEL_SCRIPTS
 
 
 def template_names(templates: Path | None = None) -> list[str]:

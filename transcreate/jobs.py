@@ -92,12 +92,17 @@ def expand(
     mode: str = "overlay",
     renderer: Callable[[str], InstructionRenderer] = renderer_for,
     allow_fallback: bool = False,
+    instruction_language: str = "locale",
 ) -> Expansion:
     """Every variant × locale of the run as an edit job, or as a skipped cell with its reason.
 
     A job whose copy fell back from its locale's column (`headline:th`, left empty) to the
     default column carries the reason in ``fallback`` (its output is to be reviewed), unless the
     row's `fallback` column or ``allow_fallback`` says that is intended.
+
+    ``instruction_language``: ``locale`` writes each instruction in its locale's language;
+    another tag (``en``, ``zh``) writes every instruction in that language, with the copy still
+    the locale's, quoted verbatim.
     """
     jobs: list[EditJob] = []
     skipped: list[SkippedJob] = []
@@ -117,7 +122,14 @@ def expand(
                 continue
             try:
                 job = _job(
-                    campaign.name, variant, locale, image_sha256, backend, mode, renderer(locale)
+                    campaign.name,
+                    variant,
+                    locale,
+                    image_sha256,
+                    backend,
+                    mode,
+                    renderer(locale),
+                    renderer(locale if instruction_language == "locale" else instruction_language),
                 )
             except TemplateError as error:
                 skipped.append(SkippedJob(variant.variant, locale, str(error)))
@@ -164,6 +176,7 @@ def _job(
     backend: str,
     mode: str,
     renderer: InstructionRenderer,
+    instruction_renderer: InstructionRenderer,
 ) -> EditJob:
     amount_and_currency = variant.price(locale)
     price = format_price(*amount_and_currency, locale) if amount_and_currency else None
@@ -186,7 +199,9 @@ def _job(
         "locale": locale,
         "mode": mode,
     }
-    instruction = renderer.render(variant.template, context)
+    # The copy (offer and end-date lines included) is the locale's; the wording around it, colour
+    # and position names included, is the instruction language's.
+    instruction = instruction_renderer.render(variant.template, context)
     color = COLORS.get(variant.color, variant.color)
     overlays = tuple(
         Overlay(role, text, color)

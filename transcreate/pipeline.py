@@ -40,9 +40,10 @@ from transcreate.errors import (
     TranscreateError,
 )
 from transcreate.images import BaseCreative
-from transcreate.instructions import template_names
+from transcreate.instructions import model_may_misdraw, template_names
 from transcreate.jobs import EditJob, expand
 from transcreate.layout import read_layout
+from transcreate.locales import language_name
 from transcreate.manifest import (
     DONE_STATUSES,
     LOGGED,
@@ -136,6 +137,7 @@ def plan_run(request: RunRequest, adapters: Adapters) -> RunPlan:
         backend=adapters.editor.identity,
         mode=request.effective_mode,
         allow_fallback=request.allow_fallback,
+        instruction_language=adapters.instruction_language,
     )
     settled = [
         JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)
@@ -526,9 +528,22 @@ def write_manifest(
             for r in everything
             if r.status in ("blocked", "needs_review")
         ],
-        warnings=list(plan.campaign.warnings),
+        warnings=[*plan.campaign.warnings, *_script_warnings(plan.request)],
         seconds=round(seconds, 3),
     )
+
+
+def _script_warnings(request: RunRequest) -> list[str]:
+    """In mode ``model`` the model draws the copy: say where it may draw it wrong."""
+    risky = [tag for tag in request.locales if model_may_misdraw(tag)]
+    if request.effective_mode != "model" or not risky:
+        return []
+    named = ", ".join(f"{tag} ({language_name(tag)})" for tag in risky)
+    return [
+        f"in mode model the model draws the copy, and Qwen-Image-Edit draws only Latin and Chinese "
+        f"text reliably: check {named} by eye, or use --mode model+overlay, which sets the copy "
+        "exactly"
+    ]
 
 
 def write_contact_sheet(

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from transcreate.editors import Mode, check_mode, default_mode
 from transcreate.errors import SetupError
+from transcreate.instructions import InstructionLanguage
 from transcreate.locales import DEFAULT_LOCALES, parse_locale_list
 
 # The backends and modes a form or a command line may name (tests keep these in step with the
@@ -127,6 +128,13 @@ class RunOptions(BaseModel):
         default="",
         description="The sheet of an .xlsx workbook to read (empty: the first, with a warning "
         "when there are more)",
+    )
+    instruction_language: InstructionLanguage = Field(
+        default="auto",
+        description="Language the model's instructions are written in (the copy inside them "
+        "stays the locale's, quoted verbatim): zh, en, locale (each locale's own), or auto = "
+        "Chinese for Qwen-Image-Edit, which documents Chinese and English prompts and reads "
+        "Chinese in the fewest characters; English for other OpenAI-compatible models",
     )
     max_instruction_chars: int = Field(
         default=200, ge=20, le=4000, description="Longest instruction sent to a model"

@@ -22,6 +22,7 @@ from transcreate.editors import Editor, Mode, ModelThenOverlay, check_mode, load
 from transcreate.editors.http import Gate, ModelEditor
 from transcreate.errors import SetupError, StorageError
 from transcreate.images import BaseCreative, load_base_creative
+from transcreate.instructions import instruction_language
 from transcreate.policy import Policy, load_policy
 from transcreate.quality import OutputChecks, require_tesseract
 from transcreate.request import RunOptions, RunRequest
@@ -41,6 +42,9 @@ class Adapters:
     concurrency: int  # edits in flight at once, after every bound
     bound: str  # which setting decided `concurrency`, in words
     callback_secret: str | None = field(default=None, repr=False)
+    #: what instructions are written in: "locale", "en" or "zh" (`request.instruction_language`
+    #: with "auto" decided for the backend and its model)
+    instruction_language: str = "locale"
     #: one slot per edit in flight, shared by every batch of the run in this process
     slots: threading.BoundedSemaphore = field(init=False, repr=False, compare=False)
 
@@ -68,8 +72,10 @@ def build(
     )
     concurrency, bound = request.concurrency, f"the run's concurrency ({request.concurrency})"
     gate: Gate | None = None
+    model = ""
     if request.backend != "local":
-        configured = model_settings(request.backend, config).max_concurrency
+        settings = model_settings(request.backend, config)
+        model, configured = settings.model, settings.max_concurrency
         if configured is not None and configured < concurrency:
             concurrency = configured
             bound = f"max_concurrency = {configured} in [backends.{request.backend}] of the config"
@@ -80,6 +86,7 @@ def build(
                 if limit < concurrency:
                     concurrency = limit
                     bound = f"the Prefect global concurrency limit transcreate-{request.backend}"
+    language = instruction_language(request.instruction_language, request.backend, model)
     link = input_link(request.image)
     compositor = compositor_for(request)
     editor = open_editor(
@@ -101,6 +108,7 @@ def build(
         concurrency=concurrency,
         bound=bound,
         callback_secret=callback_secret(request.callback_secret_block),
+        instruction_language=language,
     )
 
 

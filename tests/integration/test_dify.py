@@ -277,6 +277,6 @@ def test_a_campaign_runs_on_one_upload_and_a_rerun_pays_nothing(
     assert again.counts["ok"] == 22
     assert (configured.uploads, configured.runs) == (1, 22)
     manifest = (tmp_path / "a" / "skincare-sale" / "manifest.json").read_text(encoding="utf-8")
-    assert json.loads(manifest)["jobs"][0]["backend"] == "dify/workflow"
+    assert json.loads(manifest)["jobs"][0]["backend"].startswith("dify/workflow#")
     assert KEY not in manifest
     assert KEY not in caplog.text

@@ -16,14 +16,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2.exceptions import SecurityError
 
+from transcreate.campaign import read_campaign
 from transcreate.errors import TemplateError
 from transcreate.instructions import (
     InstructionRenderer,
     has_catalog,
+    instruction_language,
     load_translations,
+    model_may_misdraw,
+    script_of,
     template_names,
 )
+from transcreate.jobs import EditJob, expand
 from transcreate.locales import SUPPORTED_LOCALES
+from transcreate.pipeline import guard
+from transcreate.policy import load_policy
+from transcreate.request import RunRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "locales"
@@ -107,6 +115,96 @@ def test_vocabulary_macro_words_an_offer() -> None:
 def test_unknown_vocabulary_macro_is_a_template_error() -> None:
     with pytest.raises(TemplateError, match="macro 'nope' failed for locale en"):
         InstructionRenderer("en").vocabulary("nope")
+
+
+# --- the instruction's language and the copy's are chosen apart ----------------------------------
+
+SAMPLE = ROOT / "examples" / "skincare-sale.csv"
+
+
+def sample_jobs(locale: str, language: str, mode: str = "model") -> tuple[EditJob, ...]:
+    campaign = read_campaign(SAMPLE)
+    return expand(
+        campaign,
+        [locale],
+        image_sha256="x",
+        backend="b",
+        mode=mode,
+        instruction_language=language,
+    ).jobs
+
+
+@pytest.mark.parametrize(
+    ("backend", "model", "expected"),
+    [
+        ("local", "", "locale"),  # no instruction is sent: each locale keeps its own wording
+        ("dashscope", "qwen-image-edit-plus", "zh"),
+        ("dify", "workflow", "zh"),  # the seed's Dify app serves Qwen-Image-Edit-2509
+        ("openai", "Qwen/Qwen-Image-Edit-2509", "zh"),
+        ("openai", "gpt-image-1", "en"),
+    ],
+)
+def test_auto_picks_the_language_the_model_documents(backend: str, model: str, expected: str):
+    assert instruction_language("auto", backend, model) == expected
+
+
+@pytest.mark.parametrize("choice", ["locale", "en", "zh"])
+def test_a_chosen_instruction_language_wins(choice: str) -> None:
+    assert instruction_language(choice, "dashscope", "qwen-image-edit-plus") == choice
+
+
+def test_thai_copy_is_quoted_verbatim_in_a_chinese_instruction() -> None:
+    job = next(j for j in sample_jobs("th", "zh") if j.variant == "summer-sale")
+    assert job.instruction.startswith("在底部居中用黄色添加“ส่วนลดใหญ่”。")
+    assert "添加一个写着“ซื้อเลย”的按钮。" in job.instruction
+    assert "“เพียง ฿399”" in job.instruction  # the offer line is copy: it stays Thai
+    assert "เพิ่ม" not in job.instruction  # no Thai wording around the copy
+
+
+def test_indonesian_copy_is_quoted_verbatim_in_an_english_instruction() -> None:
+    job = next(j for j in sample_jobs("id", "en") if j.variant == "summer-sale")
+    assert job.instruction.startswith("Add “Diskon Besar” in yellow at the bottom center.")
+    assert "Tambahkan" not in job.instruction
+
+
+def test_the_instruction_language_is_part_of_the_job_key() -> None:
+    in_chinese, in_english = sample_jobs("th", "zh")[0], sample_jobs("th", "en")[0]
+    assert in_chinese.instruction != in_english.instruction
+    assert in_chinese.key != in_english.key
+    # Chinese copy in a Chinese instruction is the same job whichever way it was asked for
+    assert sample_jobs("zh", "zh")[0].key == sample_jobs("zh", "locale")[0].key
+
+
+def test_the_length_limit_measures_the_instruction_as_sent() -> None:
+    chinese, thai = sample_jobs("th", "zh")[0], sample_jobs("th", "locale")[0]
+    assert len(chinese.instruction) < len(thai.instruction)
+    request = RunRequest(
+        campaign=str(SAMPLE),
+        image="x.png",
+        backend="dashscope",
+        max_instruction_chars=len(chinese.instruction),
+    )
+    allowed, blocked = guard([chinese, thai], request, load_policy(None))
+    assert allowed == [chinese]
+    assert [result.instruction for result in blocked] == [thai.instruction]
+    assert f"the instruction is {len(thai.instruction)} characters" in str(blocked[0].error)
+
+
+@pytest.mark.parametrize(
+    ("locale", "script", "risky"),
+    [
+        ("th", "Thai", True),
+        ("ar", "Arab", True),
+        ("ko", "Kore", True),
+        ("id", "Latn", False),
+        ("en-US", "Latn", False),
+        ("zh", "Hans", False),
+        ("zh-Hant", "Hant", False),
+    ],
+)
+def test_scripts_the_model_may_misdraw(locale: str, script: str, risky: bool) -> None:
+    assert script_of(locale) == script
+    assert model_may_misdraw(locale) is risky
 
 
 # --- spreadsheet text is data, never template source ----------------------------------------------

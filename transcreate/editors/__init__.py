@@ -81,7 +81,8 @@ def load_editor_class(name: str) -> Any:
 
 class ModelThenOverlay:
     """Mode ``model+overlay``: the model's non-text edit (if the instruction asks for one), then
-    the copy set exactly by the local compositor."""
+    the copy set exactly by the local compositor — at full resolution, since a `ModelEditor`
+    returns its result at the base image's size."""
 
     def __init__(self, model: Editor, overlay: Editor):
         self.model = model

@@ -3,9 +3,10 @@
 A backend module implements only `ModelAPI.edit_image` (one request → the result image's bytes) for
 its provider. `ModelEditor` wraps it into an editor: prepares the base image once (scaled to the
 long side the model wants, re-encoded, size-checked), bounds concurrent calls to the endpoint,
-caches results so a call is not paid for twice, and returns PNG bytes. Errors are split into
-retryable (connection errors, timeouts, 408/409/429, 5xx) and permanent (other 4xx: bad request,
-auth, content policy) so the pipeline retries only what can succeed.
+caches results so a call is not paid for twice, and returns PNG bytes at the base image's own
+size (the model's canvas mapped back, so `model+overlay` sets the copy at full resolution).
+Errors are split into retryable (connection errors, timeouts, 408/409/429, 5xx) and permanent
+(other 4xx: bad request, auth, content policy) so the pipeline retries only what can succeed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import email.utils
 import hashlib
 import io
 import ipaddress
+import json
 import socket
 import threading
 import time
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-from PIL import Image
+from PIL import Image, ImageOps
 
 from transcreate.errors import PermanentEditError, RetryableEditError
 from transcreate.images import decode, encode_png
@@ -60,7 +62,8 @@ class PreparedImage:
 class ModelAPI(Protocol):
     """One provider's wire protocol."""
 
-    #: provider/model, e.g. "dashscope/qwen-image-edit-plus": part of every job key.
+    #: provider/model, e.g. "dashscope/qwen-image-edit-plus", refined by the provider with what
+    #: it sends beyond the settings; `model_identity` adds the endpoint and every setting.
     identity: str
 
     def edit_image(self, image: PreparedImage, instruction: str) -> bytes:
@@ -257,9 +260,43 @@ def result_png(data: bytes, provider: str) -> bytes:
         ) from None
 
 
+# Models answer on their own canvas: Qwen-Image-Edit makes about 1024×1024 pixels in the input's
+# aspect, "close to" it rather than equal (Model Studio's API reference, "output image"), so a
+# 1080×1350 creative comes back 819×1024 or 912×1144. Within this relative aspect difference the
+# canvas is the whole creative, only rounded: it is scaled back. Beyond it the model chose another
+# frame (a square, say), which is cropped around its centre to the creative's aspect, never
+# stretched.
+SAME_ASPECT = 0.02
+
+
+def fit_to_base(result: bytes, size: tuple[int, int]) -> bytes:
+    """A model's PNG result brought back to the base creative's size and aspect (LANCZOS)."""
+    with Image.open(io.BytesIO(result)) as image:
+        if image.size == size:
+            return result
+        width, height = size
+        aspect, base_aspect = image.width / image.height, width / height
+        if abs(aspect / base_aspect - 1) <= SAME_ASPECT:
+            fitted = image.resize(size, Image.Resampling.LANCZOS)
+        else:
+            fitted = ImageOps.fit(image, size, Image.Resampling.LANCZOS)
+        return encode_png(fitted)
+
+
+@lru_cache(maxsize=8)
+def upright_size(data: bytes) -> tuple[int, int]:
+    """The size of an image as it is shown (EXIF rotation applied), read from its header."""
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter: sides swap
+            return height, width
+        return width, height
+
+
 class ResultCache:
-    """Model results on disk by (prepared image, instruction, backend): a repeat within the TTL is
-    not paid for again, across runs and campaigns. Concurrent identical calls wait for the first."""
+    """Model results on disk by (prepared image, instruction, editor identity — endpoint, model
+    and options included): a repeat within the TTL is not paid for again, across runs and
+    campaigns. Concurrent identical calls wait for the first."""
 
     def __init__(self, folder: Path, ttl: float):
         self.folder = folder
@@ -295,6 +332,40 @@ class ResultCache:
 
 Gate = Callable[[], contextlib.AbstractContextManager[object]]
 
+# Providers whose API key names the thing that edits, not only who pays: a Dify key belongs to one
+# app (one workflow), so two keys on one Dify host are two different editors. A DashScope or
+# OpenAI key names an account; the model named in the settings decides the result.
+APP_KEYED_PROVIDERS = frozenset({"dify"})
+# How a model's result becomes the job's output (see `fit_to_base`); a change here re-renders.
+RESULT_FORM = "png at the base's size, lanczos"
+
+
+def model_identity(api_identity: str, settings: ModelSettings) -> str:
+    """The editor's identity: ``<provider>/<model>#<digest>``, the digest over everything that
+    decides a result: the endpoint's base URL, the model, every provider option, how the input
+    is prepared and the output formed, and for an app-keyed provider (Dify) the app behind the
+    key — as a SHA-256 of the key, so the key itself is never stored or shown.
+
+    It is part of every job key (so of the output's storage key) and of the result cache key: a
+    fake or another region never serves its results as this endpoint's. Stable across runs and
+    processes while nothing changes.
+    """
+    app = ""
+    if settings.provider in APP_KEYED_PROVIDERS:
+        app = hashlib.sha256(settings.api_key.encode("utf-8")).hexdigest()
+    determinants = {
+        "api": api_identity,
+        "provider": settings.provider,
+        "endpoint": settings.base_url.rstrip("/"),
+        "model": settings.model,
+        "options": dict(settings.options),
+        "app": app,
+        "input": [settings.max_side, settings.max_upload_bytes],
+        "result": RESULT_FORM,
+    }
+    canonical = json.dumps(determinants, sort_keys=True, ensure_ascii=False, default=str)
+    return f"{api_identity}#{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:12]}"
+
 
 class ModelEditor:
     """An editor that asks an image-edit model, following the instruction (mode ``model``).
@@ -315,7 +386,7 @@ class ModelEditor:
     ):
         self.api = api
         self.settings = settings
-        self.identity = api.identity
+        self.identity = model_identity(api.identity, settings)
         slots = settings.max_concurrency
         self._slots: contextlib.AbstractContextManager[Any] = (
             threading.BoundedSemaphore(slots) if slots else contextlib.nullcontext()
@@ -329,6 +400,11 @@ class ModelEditor:
         self._count = threading.Lock()
 
     def edit(self, job: EditJob, image: bytes) -> bytes:
+        """The model's edit of ``image``, at the size of ``image`` (see `fit_to_base`)."""
+        return fit_to_base(self._result(job, image), upright_size(image))
+
+    def _result(self, job: EditJob, image: bytes) -> bytes:
+        """The model's own result (its canvas), from the cache or from a call."""
         prepared = self._prepare(image)
         if self._cache is None:
             return self._call(prepared, job.instruction)

@@ -1,0 +1,184 @@
+"""Model results come back at the base creative's size, and `transcreate edit` writes the format
+its output's name asks for, beside the input by default."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from tests.conftest import use_fake_model
+from tests.servers.dashscope import GENERATION, FakeDashScope
+from transcreate.cli import app
+from transcreate.editors.http import fit_to_base
+from transcreate.pipeline import RunRequest, run_campaign
+
+BASE = (1080, 1350)  # a 4:5 feed creative: the model gets it as 819×1024
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FakeDashScope() as fake:
+        yield fake
+
+
+@pytest.fixture
+def base(tmp_path) -> Path:
+    path = tmp_path / "inputs" / "feed.png"
+    path.parent.mkdir()
+    image = Image.new("RGB", BASE, (240, 230, 220))
+    image.paste((30, 90, 160), (340, 400, 740, 950))  # the product
+    image.save(path)
+    return path
+
+
+@pytest.fixture
+def configured(server, monkeypatch, tmp_path):
+    use_fake_model(monkeypatch, tmp_path, server)
+    return server
+
+
+def sent_size(server: FakeDashScope) -> tuple[int, int]:
+    generation = [r for r in server.requests if r.path == GENERATION][-1]
+    [message] = generation.json()["input"]["messages"]
+    data = base64.b64decode(message["content"][0]["image"].split(",", 1)[1])
+    return Image.open(io.BytesIO(data)).size
+
+
+def outputs(out: Path) -> list[Image.Image]:
+    [manifest] = out.rglob("manifest.json")
+    jobs = json.loads(manifest.read_text(encoding="utf-8"))["jobs"]
+    done = [job for job in jobs if job["status"] == "ok"]
+    assert done
+    return [Image.open(job["uri"].removeprefix("file://")) for job in done]
+
+
+def clean_background_sheet(sample_campaign: Path, folder: Path) -> Path:
+    text = sample_campaign.read_text(encoding="utf-8").replace(",default\n", ",clean-background\n")
+    sheet = folder / "clean.csv"
+    sheet.write_text(text, encoding="utf-8")
+    return sheet
+
+
+@pytest.mark.parametrize("mode", ["model", "model+overlay"])
+def test_a_result_on_the_model_canvas_comes_back_at_the_base_size(
+    configured, base, sample_campaign, tmp_path, mode
+):
+    sheet = clean_background_sheet(sample_campaign, tmp_path)  # a non-text edit in both modes
+    before = configured.edits
+    request = RunRequest(
+        campaign=str(sheet),
+        image=str(base),
+        out=str(tmp_path / "out"),
+        locales=("zh",),
+        backend="dashscope",
+        mode=mode,
+        retry_wait=0.01,
+    )
+    summary = run_campaign(request)
+    assert summary.counts["failed"] == 0
+    assert configured.edits > before  # the model was asked …
+    assert sent_size(configured) == (819, 1024)  # … on its canvas
+    assert {image.size for image in outputs(tmp_path / "out")} == {BASE}
+
+
+def png(size: tuple[int, int], colour: tuple[int, int, int], left: tuple[int, int, int]) -> bytes:
+    image = Image.new("RGB", size, colour)
+    image.paste(left, (0, 0, size[0] // 2, size[1]))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_rounded_canvas_is_scaled_back():
+    fitted = Image.open(io.BytesIO(fit_to_base(png((819, 1024), (0, 0, 255), (255, 0, 0)), BASE)))
+    assert fitted.size == BASE
+    assert fitted.getpixel((5, 675)) == (255, 0, 0) and fitted.getpixel((1075, 675)) == (0, 0, 255)
+
+
+def test_a_canvas_of_another_aspect_is_cropped_not_stretched():
+    square = png((1024, 1024), (0, 0, 255), (255, 0, 0))
+    fitted = Image.open(io.BytesIO(fit_to_base(square, BASE)))
+    assert fitted.size == BASE
+    # the halves stay halves: a crop around the centre keeps the split in the middle
+    assert fitted.getpixel((535, 675))[0] > 200 and fitted.getpixel((545, 675))[2] > 200
+
+
+def test_a_result_at_the_base_size_is_kept_byte_for_byte():
+    data = png(BASE, (0, 0, 255), (255, 0, 0))
+    assert fit_to_base(data, BASE) is data
+
+
+def edit(*arguments: str):
+    return CliRunner().invoke(app, ["edit", *arguments, "--backend", "dashscope"])
+
+
+@pytest.mark.parametrize(("name", "expected"), [("x.jpg", "JPEG"), ("x.webp", "WEBP")])
+def test_the_output_format_follows_its_extension(configured, base, tmp_path, name, expected):
+    result = edit(str(base), "把背景换成白色", "-o", str(tmp_path / name))
+    assert result.exit_code == 0, result.output
+    written = Image.open(tmp_path / name)
+    assert (written.format, written.size) == (expected, BASE)
+
+
+def test_an_unknown_extension_is_refused_before_any_call(configured, base, tmp_path):
+    before = configured.edits
+    result = edit(str(base), "把背景换成白色", "-o", str(tmp_path / "x.gif"))
+    assert result.exit_code == 2
+    assert ".gif" in result.output and ".jpg" in result.output
+    assert configured.edits == before
+
+
+def test_edit_writes_beside_the_input_by_default(configured, base, tmp_path):
+    assert Path.cwd() != base.parent
+    result = edit(str(base), "把背景换成白色")
+    assert result.exit_code == 0, result.output
+    beside = base.parent / "feed-edited.png"
+    assert Image.open(beside).size == BASE
+    assert not (Path.cwd() / "feed-edited.png").exists()
+
+
+def sent_text(server: FakeDashScope) -> str:
+    generation = [r for r in server.requests if r.path == GENERATION][-1]
+    [message] = generation.json()["input"]["messages"]
+    return str(message["content"][1]["text"])
+
+
+def run_sample(sample_campaign: Path, sample_image: Path, out: Path, mode: str, locales: str):
+    request = RunRequest(
+        campaign=str(sample_campaign),
+        image=str(sample_image),
+        out=str(out),
+        locales=locales,
+        backend="dashscope",
+        mode=mode,
+        retry_wait=0.01,
+    )
+    return run_campaign(request)
+
+
+def test_qwen_is_spoken_to_in_chinese_with_the_copy_verbatim(
+    configured, sample_campaign, sample_image, tmp_path
+):
+    summary = run_sample(sample_campaign, sample_image, tmp_path / "out", "model", "th")
+    assert summary.counts["blocked"] == 0
+    text = sent_text(configured)
+    assert "添加" in text and "เพิ่ม" not in text
+    [manifest] = (tmp_path / "out").rglob("manifest.json")
+    sent = {job["instruction"] for job in json.loads(manifest.read_text("utf-8"))["jobs"]}
+    assert text in sent  # the manifest records what was sent
+
+
+def test_a_model_run_in_a_script_the_model_may_misdraw_says_model_overlay_is_safe(
+    configured, sample_campaign, sample_image, tmp_path
+):
+    summary = run_sample(sample_campaign, sample_image, tmp_path / "a", "model", "th,zh")
+    [warning] = [w for w in summary.warnings if "model+overlay" in w]
+    assert "th (Thai)" in warning and "zh" not in warning
+    overlaid = run_sample(sample_campaign, sample_image, tmp_path / "b", "model+overlay", "th")
+    assert not [w for w in overlaid.warnings if "model+overlay" in w]
