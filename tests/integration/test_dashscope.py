@@ -51,7 +51,7 @@ def settings(server, tmp_path) -> ModelSettings:
         base_url=f"{server.url}/api/v1",
         model="qwen-image-edit-plus",
         api_key=KEY,
-        timeout=0.5,
+        timeout=10,
         cache_dir=tmp_path / "cache",
     )
 

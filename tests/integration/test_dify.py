@@ -179,8 +179,8 @@ def test_a_blocking_reply_cut_off_midway_is_retried(server, settings, job, tmp_p
 def test_a_workflow_that_finishes_after_the_read_timeout_is_never_run_twice(
     server, settings, job, tmp_path
 ):
-    server.outcomes.append(Outcome(stall=1.2))  # the client reads for 0.5 s at most
-    result = attempt(job, changed(settings, timeout=0.5), tmp_path)
+    server.outcomes.append(Outcome(stall=2.5))  # the client reads for 1 s at most
+    result = attempt(job, changed(settings, timeout=1.0), tmp_path)
     assert result.status == "ok"
     assert server.runs == 1
     details = [r.path for r in server.requests if r.path.startswith("/v1/workflows/run/")]
@@ -204,7 +204,8 @@ def test_a_resumed_run_collects_the_run_a_killed_one_started(server, settings, j
     (calls / f"{key}.json").write_text(json_module.dumps(receipt), encoding="utf-8")
     api.edit_image(prepared, "again")
     assert server.runs == 1  # the receipt's run was collected, not run again
-    assert not (calls / f"{key}.json").exists()
+    kept = json_module.loads((calls / f"{key}.json").read_text(encoding="utf-8"))
+    assert kept == {"workflow_run_id": run_id}  # kept, unowned, for the next identical call
 
 
 def test_partial_success_with_outputs_is_a_success_with_a_note(

@@ -84,7 +84,7 @@ class ModelAPIContract:
             base_url=f"{server.url}{server.api_path}",
             model=self.model,
             api_key=self.key,
-            timeout=0.5,
+            timeout=1.0,  # the fakes' late answers come after 2.5 s
             cache_dir=tmp_path / "cache",
             options=self.options,
         )

@@ -38,7 +38,7 @@ def settings(server, tmp_path) -> ModelSettings:
         base_url=f"{server.url}/v1",
         model="Qwen/Qwen-Image-Edit-2509",
         api_key=KEY,
-        timeout=0.5,
+        timeout=10,
         cache_dir=tmp_path / "cache",
     )
 
@@ -258,3 +258,23 @@ def test_a_result_link_into_another_private_host_is_refused(server, settings, jo
         result = attempt(job, settings, tmp_path)
         assert result.status == "failed" and "private address" in result.error
         assert elsewhere.requests == []
+
+
+def test_the_config_files_extra_table_reaches_the_server(server, job, tmp_path, monkeypatch):
+    from transcreate.settings import model_settings
+
+    config = tmp_path / "transcreate.toml"
+    config.write_text(
+        '[backends.openai]\nsize = "512x512"\n\n'
+        '[backends.openai.extra]\nnegative_prompt = "blurry"\nseed = 7\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+    monkeypatch.setenv("TRANSCREATE_CONFIG", str(config))
+    monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
+    settings = model_settings("openai")
+    ModelEditor(OpenAIImagesAPI(settings), settings).edit(job, png(600, 600))
+    form = parse_multipart(server.requests[-1])
+    assert form["size"][1] == b"512x512"
+    assert server.extras[-1] == {"negative_prompt": "blurry", "seed": "7"}

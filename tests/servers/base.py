@@ -75,7 +75,7 @@ FAULT_KINDS = (
     "not_an_image",  # the result is an HTML page
     "oversized",  # the result is OVERSIZED bytes
 )
-TIMEOUT = 1.2  # seconds: longer than the 0.5 s client timeout the tests use
+TIMEOUT = 2.5  # seconds: well past the 1 s client timeout the tests use
 OVERSIZED = 5000  # bytes: more than the 1,000-byte result limit the tests use
 
 

@@ -27,6 +27,7 @@ import hmac
 import io
 import itertools
 import json
+import math
 import threading
 import time
 import uuid
@@ -43,6 +44,7 @@ from tests.servers.base import OVERSIZED, TIMEOUT, FakeServer, Fault, Reply, Req
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "gif", "svg")  # api/core/file/constants.py
 SECRET = b"fake-dify-secret-key"
+WORKFLOW_ID = "7c3e33d4-2a8b-4e5f-9b1a-d3c6e8f12345"
 FILES_ACCESS_TIMEOUT = 300  # seconds a signed file URL stays valid (Dify's default)
 
 
@@ -232,11 +234,9 @@ class FakeDify(FakeServer):
             self.runs += 1
             outcome = self.outcomes.pop(0) if self.outcomes else Outcome()
         instruction = inputs[self.instruction_input]
-        run = self._finish(outcome, edited(image, instruction))
-        with self._count:
-            self.run_records[run["id"]] = (time.monotonic() + outcome.stall, run)
         if mode == "streaming":
-            return self._stream(run, outcome)
+            return self._stream(outcome, image, instruction)
+        run = self._register(outcome, image, instruction, self._new_id())
         if outcome.error_code:
             return error(outcome.error_status, outcome.error_code, outcome.error or "")
         document = {"workflow_run_id": run["id"], "task_id": self._new_id(), "data": run}
@@ -275,7 +275,16 @@ class FakeDify(FakeServer):
             return message, b""
         return None, stored[2]
 
-    def _finish(self, outcome: Outcome, result: bytes) -> dict[str, Any]:
+    def _register(
+        self, outcome: Outcome, image: bytes, instruction: str, run_id: str
+    ) -> dict[str, Any]:
+        """Make the edit (the model's time) and keep the run for its detail."""
+        run = self._finish(outcome, edited(image, instruction), run_id)
+        with self._count:
+            self.run_records[run_id] = (time.monotonic() + outcome.stall, run)
+        return run
+
+    def _finish(self, outcome: Outcome, result: bytes, run_id: str) -> dict[str, Any]:
         """The run's ``data``: status, outputs (the edited image, shaped as configured)."""
         file_id = self._new_id()
         with self._count:
@@ -310,8 +319,8 @@ class FakeDify(FakeServer):
         if outcome.status == "partial-succeeded" and not outcome.error:
             outcome.error = "Node Upscale run failed: timeout; the fail branch was taken"
         return {
-            "id": self._new_id(),
-            "workflow_id": "7c3e33d4-2a8b-4e5f-9b1a-d3c6e8f12345",
+            "id": run_id,
+            "workflow_id": WORKFLOW_ID,
             "status": outcome.status,
             "outputs": outputs if succeeded else {},
             "error": outcome.error if succeeded else (outcome.error or "Stopped by user."),
@@ -323,30 +332,35 @@ class FakeDify(FakeServer):
             "files": [file] if succeeded and self.output_style in ("file", "files") else [],
         }
 
-    def _stream(self, run: dict[str, Any], outcome: Outcome) -> Reply:
-        ids = {"task_id": self._new_id(), "workflow_run_id": run["id"]}
-        node = {"id": self._new_id(), "node_id": "1745912968134", "node_type": "tool"}
-        started = {"id": run["id"], "workflow_id": run["workflow_id"], "created_at": 0}
-        chunks: list[bytes | float] = [
-            b"event: ping\n\n",
-            event("workflow_started", **ids, data=started),
-            event("node_started", **ids, data={**node, "title": "Qwen-Image-Edit", "index": 1}),
-        ]
-        if outcome.cut_off:
-            chunks.append(b'data: {"event": "node_fini')  # and the connection drops
-        elif outcome.stall:
-            chunks.append(outcome.stall)  # silence: the client's read timeout comes first
-            chunks.append(event("node_finished", **ids, data=node))
-            chunks.append(event("workflow_finished", **ids, data=run))
-        elif outcome.error_code:
-            error_fields = {"code": outcome.error_code, "message": outcome.error or ""}
-            chunks.append(event("error", **ids, status=outcome.error_status, **error_fields))
-        else:
+    def _stream(self, outcome: Outcome, image: bytes, instruction: str) -> Reply:
+        """Events as Dify sends them: the run's id at once, the edit's result when it is made."""
+        run_id = self._new_id()
+        running = {"id": run_id, "workflow_id": WORKFLOW_ID, "status": "running", "outputs": {}}
+        with self._count:
+            self.run_records[run_id] = (math.inf, {**running, "error": None})
+
+        def events() -> Iterator[bytes]:
+            ids = {"task_id": self._new_id(), "workflow_run_id": run_id}
+            node = {"id": self._new_id(), "node_id": "1745912968134", "node_type": "tool"}
+            yield b"event: ping\n\n"
+            yield event("workflow_started", **ids, data={**running, "created_at": 0})
+            yield event("node_started", **ids, data={**node, "title": "Qwen-Image-Edit"})
+            run = self._register(outcome, image, instruction, run_id)
+            if outcome.cut_off:
+                yield b'data: {"event": "node_fini'  # and the connection drops
+                return
+            if outcome.stall:
+                time.sleep(outcome.stall)  # silence: the client's read timeout comes first
+            if outcome.error_code:
+                fields = {"code": outcome.error_code, "message": outcome.error or ""}
+                yield event("error", **ids, status=outcome.error_status, **fields)
+                return
             finished = {**node, "status": run["status"], "error": run["error"]}
-            chunks.append(event("node_finished", **ids, data={**finished, "index": 1}))
-            chunks.append(event("workflow_finished", **ids, data=run))
+            yield event("node_finished", **ids, data=finished)
+            yield event("workflow_finished", **ids, data=run)
+
         headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        return Reply(200, headers=headers, chunks=_paced(chunks))
+        return Reply(200, headers=headers, chunks=events())
 
     def _detail(self, run_id: str) -> Reply:
         with self._count:
@@ -377,15 +391,6 @@ def replace_delay(document: dict[str, Any], seconds: float) -> Reply:
     reply = Reply.json(document)
     reply.delay = seconds
     return reply
-
-
-def _paced(chunks: list[bytes | float]) -> Iterator[bytes]:
-    """The chunks in order; a number is a pause of that many seconds."""
-    for chunk in chunks:
-        if isinstance(chunk, float):
-            time.sleep(chunk)
-        else:
-            yield chunk
 
 
 def _is_image(data: bytes) -> bool:

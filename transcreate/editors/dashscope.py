@@ -87,14 +87,21 @@ class DashScopeAPI:
         # resume: Qwen-Image-Edit's API reference documents no task id for it.)
         key = CallJournal.key(self.identity, self.settings.base_url, image.sha256, instruction)
         with claimed(self.journal, key) as receipt:
-            url = receipt.get("result_url") or self._generate(image, instruction, key)
-            return download_image(
-                self.client,
-                str(url),
-                provider=PROVIDER,
-                max_bytes=self.settings.max_result_bytes,
-                redact=self.redact,
-            )
+            if receipt.get("result_url"):
+                try:
+                    return self._download(str(receipt["result_url"]))
+                except PermanentEditError:  # the link has expired: a new edit is the only way
+                    self.journal.end(key)
+            return self._download(self._generate(image, instruction, key))
+
+    def _download(self, url: str) -> bytes:
+        return download_image(
+            self.client,
+            url,
+            provider=PROVIDER,
+            max_bytes=self.settings.max_result_bytes,
+            redact=self.redact,
+        )
 
     def _generate(self, image: PreparedImage, instruction: str, key: str) -> str:
         """One paid edit; the link to its result, written down in the journal."""

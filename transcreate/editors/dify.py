@@ -110,15 +110,19 @@ class DifyWorkflowAPI:
     def _edit(self, image: PreparedImage, instruction: str) -> bytes:
         key = CallJournal.key(self.identity, self.settings.base_url, image.sha256, instruction)
         with claimed(self.journal, key) as receipt:
-            run: Mapping[str, Any] | None = None
             if receipt.get("workflow_run_id"):  # an earlier attempt started it: collect it
-                run = self._collect(str(receipt["workflow_run_id"]))
-            if run is None:
-                payload = self._payload(self._upload(image), instruction)
-                if self.response_mode == "streaming":
-                    run = self._run_streaming(payload, key)
-                else:
-                    run = self._run_blocking(payload, key)
+                try:
+                    run = self._collect(str(receipt["workflow_run_id"]))
+                    if run is not None:
+                        return self._result_bytes(self._pick_output(self._finished(run)))
+                except PermanentEditError:  # it failed, or its files are gone: a new run
+                    pass
+                self.journal.end(key)
+            payload = self._payload(self._upload(image), instruction)
+            if self.response_mode == "streaming":
+                run = self._run_streaming(payload, key)
+            else:
+                run = self._run_blocking(payload, key)
             return self._result_bytes(self._pick_output(self._finished(run)))
 
     def _payload(self, upload_id: str, instruction: str) -> dict[str, Any]:

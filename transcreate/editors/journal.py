@@ -9,7 +9,9 @@ instead of paying for a new edit.
 One small JSON file per call under ``<cache_dir>/calls/``, named by the call's key (provider
 identity, endpoint, input image, instruction). It is created exclusively: of two processes making
 the same call, one makes it and the other waits for its receipt. A claim left by a process that
-died is taken over.
+died is taken over. A receipt is kept after success (a second run of the same campaign collects
+the same result through it) for the result cache's time to live, and forgotten when the call
+fails for good.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ POLL = 0.05  # seconds between looks at another process's claim, doubling up to 
 class CallJournal:
     """Claims and receipts of model calls, on disk (or in memory when ``folder`` is None)."""
 
-    def __init__(self, folder: Path | None, wait: float):
+    def __init__(self, folder: Path | None, wait: float, ttl: float = 24 * 3600.0):
         self.folder = folder
         self.wait = wait  # seconds to wait for another live process's receipt
+        self.ttl = ttl  # seconds a receipt is trusted (result links expire)
         self._memory: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         if folder is not None:
@@ -68,6 +71,8 @@ class CallJournal:
                 if not path.exists():
                     continue
                 record = {}
+            if _age(path) > self.ttl:  # its links have expired: start afresh
+                record = {}
             receipt = {name: value for name, value in record.items() if name not in OWNER}
             if receipt or not _alive(record):
                 self._write(path, receipt)  # take it over
@@ -92,11 +97,13 @@ class CallJournal:
         self._write(path, {**kept, **receipt})
 
     def release(self, key: str) -> None:
-        """Let go of the claim after a failure: a receipt stays for the next attempt."""
+        """Let go of our claim: its receipt stays for whoever makes the same call next."""
         if self.folder is None:
             return
         path = self._path(key)
         record = _read(path) or {}
+        if not _mine(record):  # forgotten already, or claimed by another process since
+            return
         receipt = {name: value for name, value in record.items() if name not in OWNER}
         if receipt:
             _atomic_write(path, receipt)  # unowned: whoever comes next takes it
@@ -104,12 +111,14 @@ class CallJournal:
             path.unlink(missing_ok=True)
 
     def end(self, key: str) -> None:
-        """The call is over (its result is in hand, or it cannot be collected): forget it."""
+        """The call cannot be collected (refused, its link dead): forget it."""
         if self.folder is None:
             with self._lock:
                 self._memory.pop(key, None)
             return
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        if _mine(_read(path) or {}):
+            path.unlink(missing_ok=True)
 
     def _path(self, key: str) -> Path:
         assert self.folder is not None
@@ -128,8 +137,19 @@ class CallJournal:
         _atomic_write(path, {**receipt, **_me()})
 
 
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
 def _me() -> dict[str, Any]:
     return {"pid": os.getpid(), "host": HOST, "process": PROCESS}
+
+
+def _mine(record: dict[str, Any]) -> bool:
+    return all(record.get(name) == value for name, value in _me().items())
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -166,21 +186,21 @@ def _alive(record: dict[str, Any]) -> bool:
 def claimed(journal: CallJournal, key: str) -> Iterator[dict[str, Any]]:
     """The call ``key`` claimed for the block, which gets the earlier receipt ({} if none).
 
-    The receipt is forgotten when the block succeeds or fails for good (a refusal, a dead
-    link); kept, unowned, when it fails in a way a later attempt can resume."""
+    The receipt is forgotten when the call fails for good (a refusal, a dead link); otherwise
+    it is kept, unowned, for whoever makes the same call next."""
     receipt = journal.begin(key)
     try:
         yield receipt
     except PermanentEditError:
         journal.end(key)
         raise
-    except BaseException:
+    finally:
         journal.release(key)
-        raise
-    journal.end(key)
 
 
 def journal_for(settings: ModelSettings) -> CallJournal:
     """The journal beside the settings' result cache (in memory when there is no cache)."""
     folder = settings.cache_dir / "calls" if settings.cache_dir else None
-    return CallJournal(folder, wait=settings.timeout + settings.connect_timeout)
+    return CallJournal(
+        folder, wait=settings.timeout + settings.connect_timeout, ttl=settings.cache_ttl
+    )

@@ -143,8 +143,18 @@ class OpenAIImagesAPI:
         key = CallJournal.key(self.identity, self.settings.base_url, image.sha256, instruction)
         limit = self.settings.max_result_bytes
         with claimed(self.journal, key) as receipt:
-            item = {"url": receipt["result_url"]} if receipt.get("result_url") else None
-            item = item or self._generate(image, instruction, key)
+            if receipt.get("result_url"):
+                try:
+                    return download_image(
+                        self.client,
+                        str(receipt["result_url"]),
+                        provider=PROVIDER,
+                        max_bytes=limit,
+                        redact=self.redact,
+                    )
+                except PermanentEditError:  # the link has expired: a new edit is the only way
+                    self.journal.end(key)
+            item = self._generate(image, instruction, key)
             if item.get("b64_json"):
                 return decode_base64_image(item["b64_json"], provider=PROVIDER, max_bytes=limit)
             if item.get("url"):
