@@ -94,6 +94,14 @@ def write_campaign(path: Path, variants: int) -> None:
             )
 
 
+def write_creative(path: Path) -> None:
+    """A small base image: the fakes' edit of it costs little, so a loaded machine's slowness
+    does not pass for the provider's."""
+    from PIL import Image
+
+    Image.new("RGB", (480, 600), (200, 120, 40)).save(path, format="PNG")
+
+
 def child(arguments: argparse.Namespace) -> None:
     """One run in this process (the parent may kill it at any point)."""
     from transcreate.pipeline import run_campaign
@@ -102,7 +110,7 @@ def child(arguments: argparse.Namespace) -> None:
     summary = run_campaign(
         RunRequest(
             campaign=arguments.campaign,
-            image=str(ROOT / "examples" / "creative.png"),
+            image=str(Path(arguments.campaign).with_name("creative.png")),
             out=arguments.out,
             locales=",".join(LOCALES),
             backend=arguments.backend,
@@ -141,6 +149,7 @@ def soak(backend: str, arguments: argparse.Namespace) -> dict[str, Any]:
         work = Path(folder)
         campaign, out = work / "soak.csv", work / "out"
         write_campaign(campaign, arguments.variants)
+        write_creative(work / "creative.png")
         config = work / "transcreate.toml"
         config.write_text(
             f"[backends.{backend}]\ntimeout = {arguments.timeout}\nconnect_timeout = 2\n"
@@ -203,7 +212,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--kill-window", type=float, default=3.0, help="latest kill, seconds")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--timeout", type=float, default=2.0, help="the client's, seconds")
+    parser.add_argument("--timeout", type=float, default=5.0, help="the client's, seconds")
     parser.add_argument("--json", action="store_true", help="one JSON line per backend")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--campaign", help=argparse.SUPPRESS)

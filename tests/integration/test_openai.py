@@ -278,3 +278,14 @@ def test_the_config_files_extra_table_reaches_the_server(server, job, tmp_path, 
     form = parse_multipart(server.requests[-1])
     assert form["size"][1] == b"512x512"
     assert server.extras[-1] == {"negative_prompt": "blurry", "seed": "7"}
+
+
+def test_an_inline_result_is_kept_for_another_process_making_the_same_call(server, settings):
+    from transcreate.editors.http import prepare_image
+
+    prepared = prepare_image(png(600, 600), 1024, 10 << 20)
+    first = OpenAIImagesAPI(settings).edit_image(prepared, "make it blue")
+    # another process: its own API object, the same cache folder (two runs of one campaign)
+    second = OpenAIImagesAPI(settings).edit_image(prepared, "make it blue")
+    assert second == first
+    assert server.edits == 1

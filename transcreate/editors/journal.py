@@ -96,6 +96,27 @@ class CallJournal:
         kept = {name: value for name, value in current.items() if name not in OWNER}
         self._write(path, {**kept, **receipt})
 
+    def keep(self, key: str, data: bytes) -> None:
+        """Keep a result that came inline (base64 in the answer), for the same reason a link is
+        written down: another process making the same call takes it instead of paying again."""
+        if self.folder is None:
+            return  # in one process the result cache already does this
+        path = self.folder / f"{key}.result"
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+        temporary.write_bytes(data)
+        temporary.replace(path)
+        self.note(key, result_file=path.name)
+
+    def kept(self, receipt: dict[str, Any]) -> bytes | None:
+        """The result a receipt says was kept, if it is still there."""
+        name = receipt.get("result_file")
+        if self.folder is None or not isinstance(name, str) or "/" in name or "\\" in name:
+            return None
+        try:
+            return (self.folder / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
     def release(self, key: str) -> None:
         """Let go of our claim: its receipt stays for whoever makes the same call next."""
         if self.folder is None:
@@ -119,6 +140,7 @@ class CallJournal:
         path = self._path(key)
         if _mine(_read(path) or {}):
             path.unlink(missing_ok=True)
+            path.with_suffix(".result").unlink(missing_ok=True)
 
     def _path(self, key: str) -> Path:
         assert self.folder is not None

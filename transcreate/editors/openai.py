@@ -137,9 +137,10 @@ class OpenAIImagesAPI:
             return self._edit(image, instruction)
 
     def _edit(self, image: PreparedImage, instruction: str) -> bytes:
-        # A result link is written down before it is fetched: a failed download is fetched
-        # again, never edited again. (A timeout before the answer leaves nothing to resume:
-        # the images API has no task id.)
+        # A result link is written down before it is fetched (a failed download is fetched
+        # again, never edited again), and an inline result is kept, so a concurrent run of the
+        # same campaign takes it. A timeout before the answer leaves nothing to resume: the
+        # images API has no task id.
         key = CallJournal.key(self.identity, self.settings.base_url, image.sha256, instruction)
         limit = self.settings.max_result_bytes
         with claimed(self.journal, key) as receipt:
@@ -154,9 +155,14 @@ class OpenAIImagesAPI:
                     )
                 except PermanentEditError:  # the link has expired: a new edit is the only way
                     self.journal.end(key)
+            kept = self.journal.kept(receipt)
+            if kept is not None:
+                return kept
             item = self._generate(image, instruction, key)
             if item.get("b64_json"):
-                return decode_base64_image(item["b64_json"], provider=PROVIDER, max_bytes=limit)
+                data = decode_base64_image(item["b64_json"], provider=PROVIDER, max_bytes=limit)
+                self.journal.keep(key, data)
+                return data
             if item.get("url"):
                 return download_image(
                     self.client, item["url"], provider=PROVIDER, max_bytes=limit, redact=self.redact
