@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from tests.servers.openai import FakeOpenAIImages, parse_multipart
 from transcreate.campaign import read_campaign
 from transcreate.editors.http import ModelEditor
 from transcreate.editors.openai import OpenAIImagesAPI
+from transcreate.errors import PermanentEditError, SetupError
 from transcreate.jobs import EditJob, expand
 from transcreate.pipeline import RunRequest, process_job, run_campaign
 from transcreate.settings import ModelSettings
@@ -38,7 +38,7 @@ def settings(server, tmp_path) -> ModelSettings:
         base_url=f"{server.url}/v1",
         model="Qwen/Qwen-Image-Edit-2509",
         api_key=KEY,
-        timeout=0.5,
+        timeout=10,
         cache_dir=tmp_path / "cache",
     )
 
@@ -78,7 +78,7 @@ def test_the_request_is_multipart_with_a_scaled_image(server, settings, job):
     assert form["prompt"][1].decode() == job.instruction
     assert form["model"][1] == b"Qwen/Qwen-Image-Edit-2509"
     assert form["n"][1] == b"1"
-    assert form["response_format"][1] == b"b64_json"
+    assert "response_format" not in form  # sent only when configured (gpt-image refuses it)
     assert form["image"][0] == "image.png"
     assert Image.open(io.BytesIO(form["image"][1])).size == (1024, 683)
     assert Image.open(io.BytesIO(result)).size == (1500, 1000)  # back at the base size
@@ -88,29 +88,6 @@ def test_a_url_result_is_downloaded(server, settings, job):
     result = editor(settings, response_format="url").edit(job, png(600, 600))
     assert server.calls("/results/") == 1
     assert Image.open(io.BytesIO(result)).format == "PNG"
-
-
-def test_429_is_retried_after_the_servers_retry_after(server, settings, job, tmp_path):
-    busy = {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit"}}
-    server.faults.append(Fault(Reply.json(busy, 429, **{"Retry-After": "1"}), "/images/edits"))
-    started = time.monotonic()
-    result = attempt(job, settings, tmp_path)
-    assert result.status == "ok" and result.attempts == 2
-    assert time.monotonic() - started >= 0.9
-    assert server.calls("/images/edits") == 2
-
-
-def test_a_server_error_is_retried(server, settings, job, tmp_path):
-    server.faults.append(Fault(Reply.json({"error": {"message": "boom"}}, 500), "/images/edits"))
-    result = attempt(job, settings, tmp_path)
-    assert (result.status, result.attempts) == ("ok", 2)
-
-
-def test_a_timeout_is_retried_then_recorded_as_failed(server, settings, job, tmp_path):
-    server.faults.append(Fault(Reply(delay=1.5), "/images/edits", times=2))
-    result = attempt(job, settings, tmp_path, retries=1)
-    assert result.status == "failed" and result.attempts == 2
-    assert "timed out" in result.error and job.variant in result.error
 
 
 def test_a_content_policy_refusal_is_not_retried(server, settings, job, tmp_path):
@@ -128,34 +105,48 @@ def test_a_content_policy_refusal_is_not_retried(server, settings, job, tmp_path
     assert server.calls("/images/edits") == 1
 
 
-def test_a_result_url_that_404s_fails_the_job(server, settings, job, tmp_path):
-    server.faults.append(Fault(Reply(404, b"gone"), "/results/"))
-    result = attempt(job, settings, tmp_path, response_format="url")
-    assert result.status == "failed" and "not found" in result.error
+def test_a_gpt_image_model_is_never_sent_response_format(server, settings, job):
+    gpt = ModelSettings(**{**settings.__dict__, "model": "gpt-image-1"})
+    result = editor(gpt).edit(job, png(600, 600))
+    assert "response_format" not in parse_multipart(server.requests[-1])
+    assert Image.open(io.BytesIO(result)).format == "PNG"
 
 
-def test_a_result_that_is_not_an_image_fails_the_job(server, settings, job, tmp_path):
-    fake = {"data": [{"b64_json": "aGVsbG8gd29ybGQ="}]}  # "hello world"
-    server.faults.append(Fault(Reply.json(fake), "/images/edits"))
-    result = attempt(job, settings, tmp_path)
-    assert result.status == "failed" and "not an image" in result.error
+def test_the_fake_refuses_response_format_for_gpt_image_as_openai_does(server, settings, job):
+    from transcreate.editors.http import prepare_image
+
+    gpt = ModelSettings(**{**settings.__dict__, "model": "gpt-image-1"})
+    api = OpenAIImagesAPI(gpt)
+    api.fields["response_format"] = "b64_json"  # what the old default sent
+    with pytest.raises(PermanentEditError, match="unknown_parameter: Unknown parameter"):
+        api.edit_image(prepare_image(png(600, 600), 1024, 10 << 20), "x")
 
 
-def test_an_oversized_result_fails_the_job(server, settings, job, tmp_path):
-    small = ModelSettings(**{**settings.__dict__, "max_result_bytes": 1000})
-    result = attempt(job, small, tmp_path)
-    assert result.status == "failed" and "exceeds 1,000 bytes" in result.error
+@pytest.mark.parametrize(
+    ("model", "options", "complaint"),
+    [
+        ("gpt-image-1", {"response_format": "url"}, "always answer in base64"),
+        ("Qwen/Qwen-Image-Edit-2509", {"respone_format": "url"}, "did you mean response_format"),
+        ("Qwen/Qwen-Image-Edit-2509", {"negative_prompt": "x"}, "openai.extra"),
+        ("Qwen/Qwen-Image-Edit-2509", {"extra": {"sise": "512x512"}}, "did you mean size"),
+    ],
+)
+def test_a_field_the_model_does_not_document_is_refused(settings, model, options, complaint):
+    chosen = ModelSettings(**{**settings.__dict__, "model": model, "options": options})
+    with pytest.raises(SetupError, match=complaint):
+        OpenAIImagesAPI(chosen)
 
 
-def test_a_wrong_key_fails_without_retry_and_without_echoing_the_key(
-    server, settings, job, tmp_path
-):
-    wrong = ModelSettings(**{**settings.__dict__, "api_key": "sk-wrong-secret-value"})
-    result = attempt(job, wrong, tmp_path)
-    assert result.status == "failed" and "invalid_api_key" in result.error
-    assert result.attempts == 1
-    assert "sk-wrong-secret-value" not in result.error
-    assert "sk-wrong-secret-value" not in repr(wrong)
+def test_a_servers_own_fields_are_passed_through_and_change_the_identity(server, settings, job):
+    extra = {"negative_prompt": "blurry text", "seed": 7, "num_inference_steps": 30}
+    model = editor(settings, extra=extra)
+    model.edit(job, png(600, 600))
+    assert server.extras[-1] == {
+        "negative_prompt": "blurry text",
+        "seed": "7",
+        "num_inference_steps": "30",
+    }
+    assert model.identity != editor(settings).identity
 
 
 @pytest.fixture
@@ -270,3 +261,34 @@ def test_a_result_link_into_another_private_host_is_refused(server, settings, jo
         result = attempt(job, settings, tmp_path)
         assert result.status == "failed" and "private address" in result.error
         assert elsewhere.requests == []
+
+
+def test_the_config_files_extra_table_reaches_the_server(server, job, tmp_path, monkeypatch):
+    from transcreate.settings import model_settings
+
+    config = tmp_path / "transcreate.toml"
+    config.write_text(
+        '[backends.openai]\nsize = "512x512"\n\n'
+        '[backends.openai.extra]\nnegative_prompt = "blurry"\nseed = 7\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+    monkeypatch.setenv("TRANSCREATE_CONFIG", str(config))
+    monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
+    settings = model_settings("openai")
+    ModelEditor(OpenAIImagesAPI(settings), settings).edit(job, png(600, 600))
+    form = parse_multipart(server.requests[-1])
+    assert form["size"][1] == b"512x512"
+    assert server.extras[-1] == {"negative_prompt": "blurry", "seed": "7"}
+
+
+def test_an_inline_result_is_kept_for_another_process_making_the_same_call(server, settings):
+    from transcreate.editors.http import prepare_image
+
+    prepared = prepare_image(png(600, 600), 1024, 10 << 20)
+    first = OpenAIImagesAPI(settings).edit_image(prepared, "make it blue")
+    # another process: its own API object, the same cache folder (two runs of one campaign)
+    second = OpenAIImagesAPI(settings).edit_image(prepared, "make it blue")
+    assert second == first
+    assert server.edits == 1

@@ -1,22 +1,26 @@
 """A small threaded HTTP server for fakes: real sockets on 127.0.0.1, scripted faults, call log.
 
 A fake subclasses `FakeServer` and implements `route(request) -> Reply`. Tests script faults with
-`server.faults.append(Fault(...))`: the next matching requests get the fault instead of the normal
-reply, in order. Every request is logged in `server.requests` (method, path, headers, body).
+`server.fault(kind)` (the same kinds for every provider, in its own words: see `FAULT_KINDS`) or,
+for a provider's own cases, `server.faults.append(Fault(...))`: the next matching requests get the
+fault instead of the normal reply, in order. Every request is logged in `server.requests` (method,
+path, headers, body). With ``echo_key`` on, every error reply repeats the key it was sent, raw and
+encoded, as a careless proxy or a debug build of a server does: transcreate must never show it.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from PIL import Image, ImageDraw
 
@@ -49,11 +53,30 @@ class Reply:
 
 @dataclass
 class Fault:
-    """Answer the next request whose path contains ``path`` with ``reply`` (``times`` times)."""
+    """Answer the next request whose path contains ``path`` with ``reply`` (``times`` times).
 
-    reply: Reply
+    With ``late`` > 0 the request is served as usual (the edit is made, and paid for) and its
+    answer leaves ``late`` seconds later: a timeout after the work was done."""
+
+    reply: Reply = field(default_factory=Reply)
     path: str = ""
     times: int = 1
+    late: float = 0.0
+
+
+#: What `FakeServer.fault` can do to the next calls, the same for every provider:
+FAULT_KINDS = (
+    "throttled",  # 429 with Retry-After: 1, on the edit
+    "server_error",  # 500 on the edit, before any work
+    "timeout",  # the edit answers after TIMEOUT seconds, before any work
+    "timeout_after_edit",  # the edit is made (paid), its answer comes after TIMEOUT seconds
+    "dead_link",  # the result link answers 404
+    "download_error",  # the result link answers 503 (it works again afterwards)
+    "not_an_image",  # the result is an HTML page
+    "oversized",  # the result is OVERSIZED bytes
+)
+TIMEOUT = 2.5  # seconds: well past the 1 s client timeout the tests use
+OVERSIZED = 5000  # bytes: more than the 1,000-byte result limit the tests use
 
 
 def edited(image: bytes | Image.Image, instruction: str) -> bytes:
@@ -89,6 +112,7 @@ class FakeServer:
     def __init__(self, latency: float = 0.0) -> None:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
+        self.echo_key = False  # error replies repeat the key they were sent (see module doc)
         self.latency = latency  # seconds added to every reply, like a model's inference time
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests served at once: checks concurrency limits
@@ -126,18 +150,56 @@ class FakeServer:
     def route(self, request: Request) -> Reply:  # pragma: no cover - every fake overrides it
         raise NotImplementedError
 
+    def fault(self, kind: str, times: int = 1) -> None:
+        """Fail the next ``times`` calls that ``kind`` concerns (one of `FAULT_KINDS`)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
+        fault = self.fault_for(kind)
+        fault.times = times
+        with self._lock:
+            self.faults.append(fault)
+
+    def fault_for(self, kind: str) -> Fault:  # pragma: no cover - every fake overrides it
+        """The provider's own form of a fault kind."""
+        raise NotImplementedError
+
+    @property
+    def paid(self) -> int:  # pragma: no cover - every fake overrides it
+        """Edits the provider made and would bill."""
+        raise NotImplementedError
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
     def calls(self, path: str) -> int:
         """How many requests reached a path containing ``path``."""
         with self._lock:
             return sum(path in request.path for request in self.requests)
 
-    def _next_fault(self, request: Request) -> Reply | None:
+    def _next_fault(self, request: Request) -> Fault | None:
         with self._lock:
             for fault in self.faults:
                 if fault.path in request.path and fault.times > 0:
                     fault.times -= 1
-                    return fault.reply
+                    return fault
         return None
+
+    def _echo(self, request: Request, reply: Reply) -> Reply:
+        """The reply with the presented key repeated in its message, raw and encoded."""
+        sent = request.headers.get("authorization", "")
+        token = sent.split(None, 1)[-1] if sent else ""
+        if not token or "json" not in reply.headers.get("Content-Type", ""):
+            return reply
+        echo = (
+            f" [debug: authorization={sent!r} key={token} url={quote(token, safe='')} "
+            f"basic={base64.b64encode(f'user:{token}'.encode()).decode()}]"
+        )
+        document = json.loads(reply.body)
+        holder = document["error"] if isinstance(document.get("error"), dict) else document
+        holder["message"] = f"{holder.get('message', '')}{echo}"
+        body = json.dumps(document).encode()
+        return Reply(reply.status, body, {**reply.headers, "X-Debug-Key": token}, delay=reply.delay)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -167,7 +229,15 @@ class FakeServer:
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:
-                    reply = fake._next_fault(request) or fake.route(request)
+                    fault = fake._next_fault(request)
+                    if fault is None:
+                        reply = fake.route(request)
+                    elif fault.late:  # the work is done, the answer comes too late
+                        reply = replace(fake.route(request), delay=fault.late)
+                    else:
+                        reply = fault.reply
+                    if fake.echo_key and reply.status >= 400:
+                        reply = fake._echo(request, reply)
                     # The reply leaves `latency` after the request arrived, as a model's would:
                     # the fake's own parsing is part of that time, not added to it.
                     wait = (reply.delay or fake.latency) - (time.monotonic() - arrived)

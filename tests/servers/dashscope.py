@@ -2,11 +2,18 @@
 
 `POST /api/v1/services/aigc/multimodal-generation/generation`, validated as the service documents
 it: the bearer key, a known model, one user message holding 1-3 images and one text, each image a
-``data:`` URI or an http(s) URL that decodes to an image with sides in [384, 3072] px, and typed
-parameters. The edit is deterministic (the input with a band coloured by the instruction) and is
-served at `/results/<id>.png`, as the real service serves a signed OSS link. Errors are
-``{"request_id", "code", "message"}``. The reply helpers below script the faults a test needs:
-``server.faults.append(Fault(throttled(retry_after=1), GENERATION))``.
+``data:`` URI or an http(s) URL that decodes to an image, and typed parameters, each only for the
+model family that documents it (model table and parameters of
+https://www.alibabacloud.com/help/en/model-studio/qwen-image-edit-api: qwen-image-edit makes one
+image and takes no size or prompt_extend; the -plus/-max series take n 1-6, size, prompt_extend).
+Sides of 384-3072 px are the guide's recommendation ("for best quality"), not a refusal. The
+endpoint is synchronous only: ``X-DashScope-Async: enable`` is refused with the error the error-code
+page lists (403 AccessDenied "current user api does not support asynchronous calls",
+https://www.alibabacloud.com/help/en/model-studio/error-code).
+The edit is deterministic (the input with a band coloured by the instruction) and is served at
+`/results/<id>.png`, as the real service serves a signed OSS link. Errors are
+``{"request_id", "code", "message"}``. `FakeServer.fault` scripts the shared faults; the reply
+helpers below script the service's own: ``server.faults.append(Fault(refusal(), GENERATION))``.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import Any
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from tests.servers.base import FakeServer, Reply, Request, edited
+from tests.servers.base import OVERSIZED, TIMEOUT, FakeServer, Fault, Reply, Request, edited
 
 GENERATION = "/api/v1/services/aigc/multimodal-generation/generation"
 MODELS = frozenset(
@@ -34,7 +41,7 @@ MODELS = frozenset(
         "qwen-image-edit-max-2026-01-16",
     }
 )
-SIDES = (384, 3072)
+FIRST_FAMILY = frozenset({"qwen-image-edit"})  # one image, no size, no prompt_extend
 # name: (type, check) for the parameters the service documents for these models
 PARAMETERS: dict[str, tuple[type, Any]] = {
     "n": (int, lambda value: 1 <= value <= 6),
@@ -91,6 +98,22 @@ class FakeDashScope(FakeServer):
         self.edits = 0  # generations actually made: the paid calls
         self._ids = itertools.count(1)
 
+    @property
+    def paid(self) -> int:
+        return self.edits
+
+    def fault_for(self, kind: str) -> Fault:
+        return {
+            "throttled": Fault(throttled(retry_after=1), GENERATION),
+            "server_error": Fault(server_error(), GENERATION),
+            "timeout": Fault(slow(TIMEOUT), GENERATION),
+            "timeout_after_edit": Fault(path=GENERATION, late=TIMEOUT),
+            "dead_link": Fault(Reply(404, b"<Error><Code>NoSuchKey</Code></Error>"), "/results/"),
+            "download_error": Fault(Reply(503, b"<Error>SlowDown</Error>"), "/results/"),
+            "not_an_image": Fault(not_an_image(), "/results/"),
+            "oversized": Fault(oversized(OVERSIZED), "/results/"),
+        }[kind]
+
     def route(self, request: Request) -> Reply:
         if request.method == "GET" and request.path.startswith("/results/"):
             data = self.results.get(request.path.rsplit("/", 1)[-1])
@@ -102,6 +125,10 @@ class FakeDashScope(FakeServer):
             return error(404, "NotFound", f"Not found: {request.method} {request.path}")
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return error(401, "InvalidApiKey", "Invalid API-key provided.")
+        if request.headers.get("x-dashscope-async", "").lower() == "enable":
+            return error(
+                403, "AccessDenied", "current user api does not support asynchronous calls"
+            )
         try:
             document = request.json()
         except (ValueError, UnicodeDecodeError):
@@ -136,6 +163,8 @@ class FakeDashScope(FakeServer):
         if not isinstance(parameters, dict):
             return invalid("parameters must be an object.")
         for name, value in parameters.items():
+            if model in FIRST_FAMILY and name in ("size", "prompt_extend"):
+                return invalid(f"parameters.{name} is not supported by {model}.")
             kind, check = PARAMETERS.get(name, (object, lambda value: True))
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 return invalid(f"parameters.{name} must be of type {kind.__name__}.")
@@ -148,7 +177,7 @@ class FakeDashScope(FakeServer):
                 return invalid(f"image {index}: {picture}")
             pictures.append(picture)
         count = parameters.get("n", 1)
-        if model == "qwen-image-edit" and count != 1:
+        if model in FIRST_FAMILY and count != 1:
             return invalid("qwen-image-edit makes one image per request: n must be 1.")
         return self._answer(pictures[-1], texts[0], count)
 
@@ -177,9 +206,6 @@ class FakeDashScope(FakeServer):
                 picture = opened.copy()
         except (UnidentifiedImageError, OSError):
             return "The image format is not supported."
-        if not SIDES[0] <= min(picture.size) <= max(picture.size) <= SIDES[1]:
-            width, height = picture.size
-            return f"The image size {width}*{height} is invalid: sides must be in {list(SIDES)}."
         return picture
 
     def _answer(self, picture: Image.Image, instruction: str, count: int) -> Reply:

@@ -1,7 +1,9 @@
 """A fake Dify workflow app: the Service API as Dify's API page and source describe it.
 
 Routes: ``POST /v1/files/upload`` (multipart ``file`` + ``user`` → 201 and a file record),
-``POST /v1/workflows/run`` (blocking JSON or server-sent events), and, at the root as Dify serves
+``POST /v1/workflows/run`` (blocking JSON or server-sent events), ``GET /v1/workflows/run/<id>``
+(the run's detail: WorkflowRunDetailApi in api/controllers/service_api/app/workflow.py — ``running``
+until it ends, 404 ``not_found`` for an unknown id), and, at the root as Dify serves
 them when FILES_URL is empty, signed result downloads ``GET /files/<id>/file-preview?timestamp=…
 &nonce=…&sign=…``. Errors are ``{"code", "message", "status"}`` with Dify's codes and messages.
 
@@ -25,9 +27,11 @@ import hmac
 import io
 import itertools
 import json
+import math
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import default
@@ -36,10 +40,11 @@ from urllib.parse import parse_qs, urlencode
 
 from PIL import Image, UnidentifiedImageError
 
-from tests.servers.base import FakeServer, Fault, Reply, Request, edited
+from tests.servers.base import OVERSIZED, TIMEOUT, FakeServer, Fault, Reply, Request, edited
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "gif", "svg")  # api/core/file/constants.py
 SECRET = b"fake-dify-secret-key"
+WORKFLOW_ID = "7c3e33d4-2a8b-4e5f-9b1a-d3c6e8f12345"
 FILES_ACCESS_TIMEOUT = 300  # seconds a signed file URL stays valid (Dify's default)
 
 
@@ -70,9 +75,10 @@ def slow(seconds: float, times: int = 1) -> Fault:
 class Outcome:
     """How one workflow run ends; ``status`` is succeeded, failed or stopped."""
 
-    status: str = "succeeded"
+    status: str = "succeeded"  # or failed, stopped, partial-succeeded (outputs and an error)
     error: str | None = None
-    cut_off: bool = False  # the connection drops before the run finishes
+    cut_off: bool = False  # the connection drops before the run finishes (the run goes on)
+    stall: float = 0.0  # seconds the run takes after it starts (its stream is silent meanwhile)
     error_code: str | None = None  # an error raised mid-run (an ``error`` event when streaming)
     error_status: int = 400
 
@@ -121,10 +127,37 @@ class FakeDify(FakeServer):
         self.max_upload_bytes = 10 * 1024 * 1024  # UPLOAD_IMAGE_FILE_SIZE_LIMIT: 10 MB
         self.outcomes: list[Outcome] = []
         self.uploads = 0  # files accepted by /files/upload
-        self.runs = 0  # workflow runs started (requests that passed validation)
+        self.runs = 0  # workflow runs started (requests that passed validation): the paid calls
+        self.run_records: dict[str, tuple[float, dict[str, Any]]] = {}  # id → (ends at, data)
         self.files: dict[str, tuple[str, str, bytes]] = {}  # id → (user, mime type, bytes)
         self._ids = itertools.count(1)
         self._count = threading.Lock()
+
+    @property
+    def paid(self) -> int:
+        return self.runs
+
+    def fault(self, kind: str, times: int = 1) -> None:
+        if kind == "timeout_after_edit":  # the stream starts, then stays silent past the timeout
+            with self._count:
+                self.outcomes.extend(Outcome(stall=TIMEOUT) for _ in range(times))
+            return
+        super().fault(kind, times)
+
+    def fault_for(self, kind: str) -> Fault:
+        preview = "/file-preview"
+        return {
+            "throttled": rate_limited(),
+            "server_error": server_error(),
+            "timeout": slow(TIMEOUT),
+            "dead_link": Fault(error(404, "not_found", "File not found"), preview),
+            "download_error": Fault(error(503, "service_unavailable", "Try again"), preview),
+            "not_an_image": Fault(Reply(200, b"<html>", {"Content-Type": "image/png"}), preview),
+            "oversized": Fault(
+                Reply(200, b"\x89PNG" + b"\0" * (OVERSIZED - 4), {"Content-Type": "image/png"}),
+                preview,
+            ),
+        }[kind]
 
     def route(self, request: Request) -> Reply:
         if request.method == "GET" and request.path.endswith("/file-preview"):
@@ -142,6 +175,8 @@ class FakeDify(FakeServer):
             return self._upload(request)
         if (request.method, request.path) == ("POST", "/v1/workflows/run"):
             return self._run(request)
+        if request.method == "GET" and request.path.startswith("/v1/workflows/run/"):
+            return self._detail(request.path.rsplit("/", 1)[-1])
         return error(404, "not_found", "The requested URL was not found on the server.")
 
     def _new_id(self) -> str:
@@ -199,12 +234,14 @@ class FakeDify(FakeServer):
             self.runs += 1
             outcome = self.outcomes.pop(0) if self.outcomes else Outcome()
         instruction = inputs[self.instruction_input]
-        run = self._finish(outcome, edited(image, instruction))
         if mode == "streaming":
-            return self._stream(run, outcome)
+            return self._stream(outcome, image, instruction)
+        run = self._register(outcome, image, instruction, self._new_id())
         if outcome.error_code:
             return error(outcome.error_status, outcome.error_code, outcome.error or "")
         document = {"workflow_run_id": run["id"], "task_id": self._new_id(), "data": run}
+        if outcome.stall:
+            return replace_delay(document, outcome.stall)
         if outcome.cut_off:  # a Content-Length that the body never reaches
             full = json.dumps(document).encode()
             headers = {"Content-Type": "application/json", "Content-Length": str(len(full))}
@@ -238,7 +275,16 @@ class FakeDify(FakeServer):
             return message, b""
         return None, stored[2]
 
-    def _finish(self, outcome: Outcome, result: bytes) -> dict[str, Any]:
+    def _register(
+        self, outcome: Outcome, image: bytes, instruction: str, run_id: str
+    ) -> dict[str, Any]:
+        """Make the edit (the model's time) and keep the run for its detail."""
+        run = self._finish(outcome, edited(image, instruction), run_id)
+        with self._count:
+            self.run_records[run_id] = (time.monotonic() + outcome.stall, run)
+        return run
+
+    def _finish(self, outcome: Outcome, result: bytes, run_id: str) -> dict[str, Any]:
         """The run's ``data``: status, outputs (the edited image, shaped as configured)."""
         file_id = self._new_id()
         with self._count:
@@ -268,14 +314,16 @@ class FakeDify(FakeServer):
             "url": f"{self.url}{path}",
             "base64": base64.b64encode(result).decode(),
         }
-        succeeded = outcome.status == "succeeded"
+        succeeded = outcome.status in ("succeeded", "partial-succeeded")
         outputs = {"text": "done", self.output_name: shapes[self.output_style]}
+        if outcome.status == "partial-succeeded" and not outcome.error:
+            outcome.error = "Node Upscale run failed: timeout; the fail branch was taken"
         return {
-            "id": self._new_id(),
-            "workflow_id": "7c3e33d4-2a8b-4e5f-9b1a-d3c6e8f12345",
+            "id": run_id,
+            "workflow_id": WORKFLOW_ID,
             "status": outcome.status,
             "outputs": outputs if succeeded else {},
-            "error": None if succeeded else (outcome.error or "Stopped by user."),
+            "error": outcome.error if succeeded else (outcome.error or "Stopped by user."),
             "elapsed_time": 0.5,
             "total_tokens": 0,
             "total_steps": 3,
@@ -284,26 +332,46 @@ class FakeDify(FakeServer):
             "files": [file] if succeeded and self.output_style in ("file", "files") else [],
         }
 
-    def _stream(self, run: dict[str, Any], outcome: Outcome) -> Reply:
-        ids = {"task_id": self._new_id(), "workflow_run_id": run["id"]}
-        node = {"id": self._new_id(), "node_id": "1745912968134", "node_type": "tool"}
-        started = {"id": run["id"], "workflow_id": run["workflow_id"], "created_at": 0}
-        chunks = [
-            b"event: ping\n\n",
-            event("workflow_started", **ids, data=started),
-            event("node_started", **ids, data={**node, "title": "Qwen-Image-Edit", "index": 1}),
-        ]
-        if outcome.cut_off:
-            chunks.append(b'data: {"event": "node_fini')  # and the connection drops
-        elif outcome.error_code:
-            error_fields = {"code": outcome.error_code, "message": outcome.error or ""}
-            chunks.append(event("error", **ids, status=outcome.error_status, **error_fields))
-        else:
+    def _stream(self, outcome: Outcome, image: bytes, instruction: str) -> Reply:
+        """Events as Dify sends them: the run's id at once, the edit's result when it is made."""
+        run_id = self._new_id()
+        running = {"id": run_id, "workflow_id": WORKFLOW_ID, "status": "running", "outputs": {}}
+        with self._count:
+            self.run_records[run_id] = (math.inf, {**running, "error": None})
+
+        def events() -> Iterator[bytes]:
+            ids = {"task_id": self._new_id(), "workflow_run_id": run_id}
+            node = {"id": self._new_id(), "node_id": "1745912968134", "node_type": "tool"}
+            yield b"event: ping\n\n"
+            yield event("workflow_started", **ids, data={**running, "created_at": 0})
+            yield event("node_started", **ids, data={**node, "title": "Qwen-Image-Edit"})
+            run = self._register(outcome, image, instruction, run_id)
+            if outcome.cut_off:
+                yield b'data: {"event": "node_fini'  # and the connection drops
+                return
+            if outcome.stall:
+                time.sleep(outcome.stall)  # silence: the client's read timeout comes first
+            if outcome.error_code:
+                fields = {"code": outcome.error_code, "message": outcome.error or ""}
+                yield event("error", **ids, status=outcome.error_status, **fields)
+                return
             finished = {**node, "status": run["status"], "error": run["error"]}
-            chunks.append(event("node_finished", **ids, data={**finished, "index": 1}))
-            chunks.append(event("workflow_finished", **ids, data=run))
+            yield event("node_finished", **ids, data=finished)
+            yield event("workflow_finished", **ids, data=run)
+
         headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        return Reply(200, headers=headers, chunks=iter(chunks))
+        return Reply(200, headers=headers, chunks=events())
+
+    def _detail(self, run_id: str) -> Reply:
+        with self._count:
+            record = self.run_records.get(run_id)
+        if record is None:
+            return error(404, "not_found", "Workflow run not found.")
+        ends_at, run = record
+        if time.monotonic() < ends_at:
+            return Reply.json({**run, "status": "running", "outputs": {}, "finished_at": None})
+        detail = {key: run[key] for key in run if key != "files"}  # the detail has no files
+        return Reply.json(detail)
 
     def _preview(self, request: Request) -> Reply:
         """A signed download, checked like Dify's (helpers.verify_file_signature)."""
@@ -316,6 +384,13 @@ class FakeDify(FakeServer):
             return error(404, "not_found", "File not found or signature is invalid")
         _, mime_type, data = self.files[file_id]
         return Reply(200, data, {"Content-Type": mime_type})
+
+
+def replace_delay(document: dict[str, Any], seconds: float) -> Reply:
+    """A blocking answer that leaves only when the run ends."""
+    reply = Reply.json(document)
+    reply.delay = seconds
+    return reply
 
 
 def _is_image(data: bytes) -> bool:

@@ -3,6 +3,15 @@
 It validates like the real API (bearer key, multipart fields, a decodable image, known model and
 response_format) and answers with a deterministic edit: the input with a band whose colour depends
 on the prompt. Results come back as base64 or, with response_format=url, as a link it serves.
+
+Per model, as OpenAI documents and answers (API reference createEdit; openai-python
+``images.edit``: "response_format … only supported for dall-e-2, as GPT image models always return
+base64-encoded images"): gpt-image-* refuse ``response_format`` with the 400 the service sends
+(``unknown_parameter``, as reported verbatim in vercel/ai#6102 and nexu-io/open-design#5727);
+dall-e-2 answers with a url unless asked for b64_json. The Qwen models stand for a vLLM-Omni server
+(https://docs.vllm.ai/projects/vllm-omni/en/latest/serving/image_edit_api/): b64_json by default,
+and its own fields (negative_prompt, seed, num_inference_steps, guidance_scale) accepted and kept
+in ``extras`` for tests to read.
 """
 
 from __future__ import annotations
@@ -12,9 +21,11 @@ import itertools
 from email.parser import BytesParser
 from email.policy import default
 
-from tests.servers.base import FakeServer, Reply, Request, edited
+from tests.servers.base import OVERSIZED, TIMEOUT, FakeServer, Fault, Reply, Request, edited
 
-MODELS = ("Qwen/Qwen-Image-Edit-2509", "qwen-image-edit")
+MODELS = ("Qwen/Qwen-Image-Edit-2509", "qwen-image-edit", "gpt-image-1", "dall-e-2")
+EDITS = "/v1/images/edits"
+SERVER_FIELDS = ("negative_prompt", "seed", "num_inference_steps", "guidance_scale")
 
 
 def error(status: int, message: str, code: str | None, param: str | None = None) -> Reply:
@@ -55,7 +66,37 @@ class FakeOpenAIImages(FakeServer):
         self.fail_every = fail_every  # every Nth edit answers 500 (a deterministic failure rate)
         self.results: dict[str, bytes] = {}
         self.edits = 0  # edits actually made (the paid calls)
+        self.extras: list[dict[str, str]] = []  # the server-specific fields of each edit
         self._ids = itertools.count(1)
+
+    @property
+    def paid(self) -> int:
+        return self.edits
+
+    def fault_for(self, kind: str) -> Fault:
+        busy = {"message": "Rate limit reached for requests", "type": "requests", "code": "rate"}
+        return {
+            "throttled": Fault(Reply.json({"error": busy}, 429, **{"Retry-After": "1"}), EDITS),
+            "server_error": Fault(
+                error(500, "The server had an error while processing your request.", None), EDITS
+            ),
+            "timeout": Fault(Reply(delay=TIMEOUT), EDITS),
+            "timeout_after_edit": Fault(path=EDITS, late=TIMEOUT),
+            "dead_link": Fault(
+                Reply(404, b"not found", {"Content-Type": "text/plain"}), "/results/"
+            ),
+            "download_error": Fault(
+                Reply(503, b"busy", {"Content-Type": "text/plain"}), "/results/"
+            ),
+            "not_an_image": Fault(
+                Reply(200, b"<html>Access denied</html>", {"Content-Type": "text/html"}),
+                "/results/",
+            ),
+            "oversized": Fault(
+                Reply(200, b"\x89PNG" + b"\0" * (OVERSIZED - 4), {"Content-Type": "image/png"}),
+                "/results/",
+            ),
+        }[kind]
 
     def route(self, request: Request) -> Reply:
         if request.method == "GET" and request.path.startswith("/results/"):
@@ -78,7 +119,11 @@ class FakeOpenAIImages(FakeServer):
         model = form.get("model", (None, b""))[1].decode()
         if model not in MODELS:
             return error(404, f"The model '{model}' does not exist.", "model_not_found", "model")
-        response_format = form.get("response_format", (None, b"b64_json"))[1].decode()
+        if model.startswith("gpt-image") and "response_format" in form:
+            message = "Unknown parameter: 'response_format'."
+            return error(400, message, "unknown_parameter", "response_format")
+        default_format = b"url" if model == "dall-e-2" else b"b64_json"
+        response_format = form.get("response_format", (None, default_format))[1].decode()
         if response_format not in ("b64_json", "url"):
             message = (
                 f"Invalid value: '{response_format}'. Supported values are: 'url' and 'b64_json'."
@@ -86,6 +131,7 @@ class FakeOpenAIImages(FakeServer):
             return error(400, message, "invalid_value", "response_format")
         with self._lock:
             self.edits += 1
+            self.extras.append({k: form[k][1].decode() for k in SERVER_FIELDS if k in form})
             failing = self.fail_every and self.edits % self.fail_every == 0
         if failing:
             return error(500, "The server had an error while processing your request.", None)

@@ -20,18 +20,21 @@ import httpx
 
 from transcreate.editors.http import (
     PreparedImage,
+    Redactor,
     check_response,
     download_image,
     new_client,
+    scrubbed,
     transport_errors,
 )
+from transcreate.editors.journal import CallJournal, claimed, journal_for
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.settings import ModelSettings
 
 PROVIDER = "dashscope"
 ENDPOINT = "services/aigc/multimodal-generation/generation"
 # Config-file settings sent as `parameters`, with their types. `n` stays 1: a job keeps one result
-# and the service bills every image it makes.
+# and the service bills every image it makes (qwen-image-edit-plus returns 1-6; we take the first).
 PARAMETERS: dict[str, type] = {
     "negative_prompt": str,
     "prompt_extend": bool,  # the service's default is true: it rewrites the instruction
@@ -39,9 +42,16 @@ PARAMETERS: dict[str, type] = {
     "size": str,  # "width*height"
     "watermark": bool,
 }
-DEFAULTS: dict[str, Any] = {"n": 1, "watermark": False}
-# The documented input limits: each side within [384, 3072] px, at most 10 MB.
-SIDES = (384, 3072)
+# Which parameters each model family documents (the model table and the `parameters` table of
+# https://www.alibabacloud.com/help/en/model-studio/qwen-image-edit-api): qwen-image-edit makes
+# one image at a resolution it chooses, and does not rewrite prompts; the -plus and -max series
+# take n (1-6), size and prompt_extend. A model name we do not know is taken for the newest family.
+FIRST_FAMILY = frozenset({"negative_prompt", "seed", "watermark"})
+PLUS_FAMILY = frozenset(PARAMETERS) | {"n"}
+FIRST_FAMILY_MODELS = frozenset({"qwen-image-edit"})
+# Sent unless the config file says otherwise: one image, no watermark, and the instruction as
+# written (prompt_extend would let the service rewrite the localized copy it quotes).
+DEFAULTS: dict[str, Any] = {"n": 1, "watermark": False, "prompt_extend": False}
 # Content moderation checks input and output; the same request is refused again.
 REFUSALS = frozenset({"DataInspectionFailed", "IPInfringementSuspect", "data_inspection_failed"})
 HINTS = {
@@ -57,20 +67,46 @@ class DashScopeAPI:
 
     def __init__(self, settings: ModelSettings, client: httpx.Client | None = None):
         self.settings = settings
-        self.parameters = model_parameters(settings.options)
+        self.parameters = model_parameters(settings.model, settings.options)
         self.client = client or new_client(settings)
-        self.identity = f"{PROVIDER}/{settings.model}"
-        if self.parameters != DEFAULTS:  # a changed seed or negative prompt changes the output
-            canonical = json.dumps(self.parameters, sort_keys=True, ensure_ascii=False)
-            self.identity += "@" + hashlib.sha256(canonical.encode()).hexdigest()[:8]
+        self.redact = Redactor([settings.api_key])
+        self.journal = journal_for(settings)
+        # Every parameter sent changes the output (a seed, a negative prompt, prompt_extend).
+        canonical = json.dumps(self.parameters, sort_keys=True, ensure_ascii=False)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()[:8]
+        self.identity = f"{PROVIDER}/{settings.model}@{digest}"
 
     def edit_image(self, image: PreparedImage, instruction: str) -> bytes:
-        low, high = SIDES
-        if not low <= min(image.width, image.height) <= max(image.width, image.height) <= high:
-            raise PermanentEditError(
-                f"{PROVIDER}: the image is {image.width}×{image.height} px as prepared; "
-                f"Qwen-Image-Edit takes sides of {low} to {high} px"
-            )
+        with scrubbed(self.redact):
+            return self._edit(image, instruction)
+
+    def _edit(self, image: PreparedImage, instruction: str) -> bytes:
+        # The service answers with a link valid for 24 hours: once it is written down, a failed
+        # download, a retry or a resumed run fetches it again instead of paying for a new edit.
+        # (The endpoint is synchronous only, so a timeout before the answer leaves nothing to
+        # resume: Qwen-Image-Edit's API reference documents no task id for it.)
+        key = CallJournal.key(self.identity, self.settings.base_url, image.sha256, instruction)
+        with claimed(self.journal, key) as receipt:
+            if receipt.get("result_url"):
+                try:
+                    return self._download(str(receipt["result_url"]))
+                except PermanentEditError:  # the link has expired: a new edit is the only way
+                    self.journal.end(key)
+            return self._download(self._generate(image, instruction, key))
+
+    def _download(self, url: str) -> bytes:
+        return download_image(
+            self.client,
+            url,
+            provider=PROVIDER,
+            max_bytes=self.settings.max_result_bytes,
+            redact=self.redact,
+        )
+
+    def _generate(self, image: PreparedImage, instruction: str, key: str) -> str:
+        """One paid edit; the link to its result, written down in the journal."""
+        # Sides of 384-3072 px are the guide's recommendation for quality, not a limit the
+        # service enforces: an image outside it is sent as it is.
         # A link to the creative in object storage saves sending its bytes with every call.
         content = [{"image": image.url or image.data_uri()}, {"text": instruction}]
         body = {
@@ -78,7 +114,7 @@ class DashScopeAPI:
             "input": {"messages": [{"role": "user", "content": content}]},
             "parameters": self.parameters,
         }
-        with transport_errors(PROVIDER):
+        with transport_errors(PROVIDER, self.redact):
             response = self.client.post(ENDPOINT, json=body)
         document = _json(response)
         code = str(document.get("code") or "")
@@ -87,7 +123,7 @@ class DashScopeAPI:
                 f"{PROVIDER}: refused by content moderation: {self._detail(response)}; change "
                 "the instruction or the creative (retrying cannot help)"
             )
-        check_response(response, PROVIDER, self._detail)
+        check_response(response, PROVIDER, self._detail, self.redact)
         try:
             items = document["output"]["choices"][0]["message"]["content"]
             url = next(item["image"] for item in items if "image" in item)
@@ -96,9 +132,8 @@ class DashScopeAPI:
                 f"{PROVIDER}: no image in output.choices[0].message.content "
                 f"({self._detail(response)})"
             ) from None
-        return download_image(
-            self.client, str(url), provider=PROVIDER, max_bytes=self.settings.max_result_bytes
-        )
+        self.journal.note(key, result_url=str(url))
+        return str(url)
 
     def _detail(self, response: httpx.Response) -> str:
         """The service's code and message, with the request id support asks for; never the key."""
@@ -112,13 +147,14 @@ class DashScopeAPI:
                 text += f"; {HINTS[code]}"
         else:
             text = response.text[:300]
-        key = self.settings.api_key
-        return text.replace(key, "***") if key else text
+        return self.redact(text)
 
 
-def model_parameters(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The request's ``parameters``: the defaults, then the config file's typed settings."""
-    parameters = dict(DEFAULTS)
+def model_parameters(model: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The request's ``parameters`` for ``model``: the defaults its family documents, then the
+    config file's typed settings; a setting the model does not document is refused."""
+    documented = FIRST_FAMILY if model in FIRST_FAMILY_MODELS else PLUS_FAMILY
+    parameters = {name: value for name, value in DEFAULTS.items() if name in documented}
     for name, value in options.items():
         kind = PARAMETERS.get(name)
         if name == "n" and value == 1:
@@ -127,6 +163,11 @@ def model_parameters(options: Mapping[str, Any]) -> dict[str, Any]:
             raise SetupError(
                 f"config file, [backends.{PROVIDER}]: {name} is not a setting of this backend; "
                 f"known: {', '.join(sorted(PARAMETERS))} (n is always 1: one result per job)"
+            )
+        if name not in documented:
+            raise SetupError(
+                f"config file, [backends.{PROVIDER}]: {model} does not take {name}; it takes "
+                f"{', '.join(sorted(documented))} (remove {name}, or choose a -plus or -max model)"
             )
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise SetupError(

@@ -7,12 +7,25 @@ when self-hosted), each with the app's key (``Authorization: Bearer app-…``):
 2. ``POST /workflows/run`` ``{"inputs": {<image>: {"type": "image", "transfer_method":
    "local_file", "upload_file_id": id}, <instruction>: text}, "response_mode", "user"}``.
 
-Blocking mode answers ``{"data": {"status", "outputs", "error"}}``; streaming mode sends server-sent
-events whose ``workflow_finished`` carries the same ``data``. Errors are ``{"code", "message",
-"status"}``. Every app names its own variables, so the names are options ([backends.dify] in the
-config file): ``image_input`` ("image"), ``image_input_type`` ("file", or "file-list" for a
-file-list variable), ``instruction_input`` ("instruction"), ``output`` (default: the first output
-that is an image), ``response_mode`` ("blocking" or "streaming"), ``user`` ("transcreate").
+Streaming (the default) sends server-sent events: ``workflow_started`` first, carrying the run's
+``workflow_run_id``, then node events and ``ping`` every 10 s, and ``workflow_finished`` with
+``data: {"status", "outputs", "error"}`` (event names: StreamEvent in
+api/core/app/entities/task_entities.py). Blocking mode answers the same ``data`` at the end, but
+gateways cut long requests off (Dify documents 100 s; users report 504s at ~60 s), and a cut-off
+blocking run leaves no run id. Errors are ``{"code", "message", "status"}``.
+
+A run is never started twice when the first may have finished: the run id from the first event is
+written down (`transcreate.editors.journal`) before waiting, and a dropped stream, a read timeout, a
+retry or a resumed run fetches that run's result by id — ``GET /workflows/run/{workflow_run_id}``
+(WorkflowRunDetailApi in api/controllers/service_api/app/workflow.py: ``{"id", "status",
+"outputs", "error", …}``) — before ever starting a new one. ``partial-succeeded`` (errors handled
+by a fail branch or default value, outputs made: WorkflowExecutionStatus in
+api/core/workflow/enums.py) is a success, logged as a note.
+
+Every app names its own variables, so the names are options ([backends.dify] in the config file):
+``image_input`` ("image"), ``image_input_type`` ("file", or "file-list" for a file-list variable),
+``instruction_input`` ("instruction"), ``output`` (default: the first output that is an image),
+``response_mode`` ("streaming" or "blocking"), ``user`` ("transcreate").
 
 Reference, langgenius/dify: web/app/components/develop/template/template_workflow.en.mdx (the API
 page every app shows), api/controllers/service_api/app/{workflow,file,error}.py,
@@ -22,7 +35,9 @@ api/libs/external_api.py (error bodies), api/core/app/apps/base_app_generator.py
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -31,17 +46,24 @@ import httpx
 from transcreate.editors.http import (
     RETRYABLE_STATUS,
     PreparedImage,
+    Redactor,
     check_response,
     decode_base64_image,
     download_image,
     new_client,
+    scrubbed,
     transport_errors,
 )
+from transcreate.editors.journal import CallJournal, claimed, journal_for
 from transcreate.errors import PermanentEditError, RetryableEditError, SetupError
 from transcreate.settings import ModelSettings
 
+logger = logging.getLogger(__name__)
+
 PROVIDER = "dify"
-RESPONSE_MODES = ("blocking", "streaming")
+RESPONSE_MODES = ("streaming", "blocking")
+SUCCEEDED = ("succeeded", "partial-succeeded")
+POLL = (0.2, 5.0)  # seconds between looks at a running workflow: first, and most
 IMAGE_INPUT_TYPES = ("file", "file-list")
 FILE_IDENTITY = "__dify__file__"  # api/core/file/constants.py: marks a serialized File object
 # How base64 images begin (PNG, JPEG, WebP, GIF): a text output is never taken for an image.
@@ -65,7 +87,7 @@ class DifyWorkflowAPI:
         self.image_input_type = str(options.get("image_input_type", "file"))
         self.instruction_input = str(options.get("instruction_input", "instruction"))
         self.output = str(options.get("output", ""))
-        self.response_mode = str(options.get("response_mode", "blocking"))
+        self.response_mode = str(options.get("response_mode", "streaming"))
         self.user = str(options.get("user", "transcreate"))
         for name, value, allowed in (
             ("response_mode", self.response_mode, RESPONSE_MODES),
@@ -78,22 +100,40 @@ class DifyWorkflowAPI:
                 )
         self._uploads: dict[str, str] = {}  # prepared image sha256 → Dify upload_file_id
         self._upload_lock = threading.Lock()
+        self.redact = Redactor([settings.api_key])
+        self.journal = journal_for(settings)
 
     def edit_image(self, image: PreparedImage, instruction: str) -> bytes:
-        upload_id = self._upload(image)
+        with scrubbed(self.redact):
+            return self._edit(image, instruction)
+
+    def _edit(self, image: PreparedImage, instruction: str) -> bytes:
+        key = CallJournal.key(self.identity, self.settings.base_url, image.sha256, instruction)
+        with claimed(self.journal, key) as receipt:
+            if receipt.get("workflow_run_id"):  # an earlier attempt started it: collect it
+                try:
+                    run = self._collect(str(receipt["workflow_run_id"]))
+                    if run is not None:
+                        return self._result_bytes(self._pick_output(self._finished(run)))
+                except PermanentEditError:  # it failed, or its files are gone: a new run
+                    pass
+                self.journal.end(key)
+            payload = self._payload(self._upload(image), instruction)
+            if self.response_mode == "streaming":
+                run = self._run_streaming(payload, key)
+            else:
+                run = self._run_blocking(payload, key)
+            return self._result_bytes(self._pick_output(self._finished(run)))
+
+    def _payload(self, upload_id: str, instruction: str) -> dict[str, Any]:
         file = {"type": "image", "transfer_method": "local_file", "upload_file_id": upload_id}
         # A "file" variable takes one object, a "file-list" a list (base_app_generator.py).
         value: Any = [file] if self.image_input_type == "file-list" else file
-        payload = {
+        return {
             "inputs": {self.image_input: value, self.instruction_input: instruction},
             "response_mode": self.response_mode,
             "user": self.user,  # uploads are visible only to the user that made them
         }
-        if self.response_mode == "streaming":
-            run = self._run_streaming(payload)
-        else:
-            run = self._run_blocking(payload)
-        return self._result_bytes(self._pick_output(_finished(run)))
 
     def _upload(self, image: PreparedImage) -> str:
         # One lock for all uploads: when many jobs start at once, one uploads, the others wait.
@@ -101,41 +141,112 @@ class DifyWorkflowAPI:
             upload_id = self._uploads.get(image.sha256)
             if upload_id is None:
                 files = {"file": (f"creative.{image.extension}", image.data, image.media_type)}
-                with transport_errors(PROVIDER):
+                with transport_errors(PROVIDER, self.redact):
                     response = self.client.post(
                         "files/upload", files=files, data={"user": self.user}
                     )
-                check_response(response, PROVIDER, lambda r: f"upload: {_error_message(r)}")
+                check_response(
+                    response, PROVIDER, lambda r: f"upload: {_error_message(r)}", self.redact
+                )
                 upload_id = _document(response).get("id")
                 if not isinstance(upload_id, str) or not upload_id:
                     raise PermanentEditError(f"{PROVIDER}: the file upload answered without an id")
                 self._uploads[image.sha256] = upload_id
             return upload_id
 
-    def _run_blocking(self, payload: dict[str, Any]) -> Mapping[str, Any]:
-        with transport_errors(PROVIDER):
+    def _run_blocking(self, payload: dict[str, Any], key: str) -> Mapping[str, Any]:
+        with transport_errors(PROVIDER, self.redact):
             response = self.client.post("workflows/run", json=payload)
-        check_response(response, PROVIDER, _error_message)
-        return _run_data(_document(response))
+        check_response(response, PROVIDER, _error_message, self.redact)
+        document = _document(response)
+        if document.get("workflow_run_id"):  # a failed download fetches the run again
+            self.journal.note(key, workflow_run_id=str(document["workflow_run_id"]))
+        return _run_data(document)
 
-    def _run_streaming(self, payload: dict[str, Any]) -> Mapping[str, Any]:
-        with (
-            transport_errors(PROVIDER),
-            self.client.stream("POST", "workflows/run", json=payload) as response,
-        ):
-            if not response.is_success:
-                response.read()
-                check_response(response, PROVIDER, _error_message)
-            for event in _events(response.iter_lines()):
-                name = event.get("event")
-                if name == "workflow_finished":
-                    return _run_data(event)
-                if name == "workflow_paused":  # waits for a person (Human Input node)
-                    return {"status": "paused"}
-                if name == "error":
-                    raise _stream_error(event)
-                # workflow_started, node_started, node_finished, text_chunk …: progress only
-        raise RetryableEditError(f"{PROVIDER}: stream cut off before workflow_finished")
+    def _run_streaming(self, payload: dict[str, Any], key: str) -> Mapping[str, Any]:
+        run_id = ""
+        try:
+            with self.client.stream("POST", "workflows/run", json=payload) as response:
+                if not response.is_success:
+                    response.read()
+                    check_response(response, PROVIDER, _error_message, self.redact)
+                for event in _events(response.iter_lines()):
+                    if not run_id and event.get("workflow_run_id"):
+                        run_id = str(event["workflow_run_id"])
+                        self.journal.note(key, workflow_run_id=run_id)  # before any wait
+                    name = event.get("event")
+                    if name == "workflow_finished":
+                        return _run_data(event)
+                    if name == "workflow_paused":  # waits for a person (Human Input node)
+                        return {"status": "paused"}
+                    if name == "error":
+                        raise _stream_error(event)
+                    # workflow_started, node_started, node_finished, text_chunk …: progress only
+        except httpx.TransportError as error:  # timeouts and dropped connections included
+            if not run_id:
+                with transport_errors(PROVIDER, self.redact):
+                    raise error from None
+        if not run_id:
+            raise RetryableEditError(f"{PROVIDER}: stream cut off before workflow_finished")
+        # The run goes on on Dify's side: its result is fetched by id, never made again.
+        return self._wait_for(run_id)
+
+    def _collect(self, run_id: str) -> Mapping[str, Any] | None:
+        """The run an earlier attempt started, once it has ended; None if it is gone or was
+        stopped (a new run is then the only way)."""
+        run = self._run_detail(run_id)
+        if run is None or run.get("status") == "stopped":
+            return None
+        return self._wait_for(run_id) if run.get("status") == "running" else run
+
+    def _wait_for(self, run_id: str) -> Mapping[str, Any]:
+        """Poll the run until it ends, for up to one more call timeout; if it still runs, a
+        retryable error (the run id stays written down for the next attempt)."""
+        deadline = time.monotonic() + self.settings.timeout
+        pause = POLL[0]
+        while True:
+            run = self._run_detail(run_id)
+            if run is None:
+                raise RetryableEditError(f"{PROVIDER}: the workflow run {run_id} is not found")
+            if run.get("status") != "running":
+                return run
+            if time.monotonic() + pause > deadline:
+                raise RetryableEditError(
+                    f"{PROVIDER}: the workflow run {run_id} is still running; the next attempt "
+                    "collects it (no new run is started)"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, POLL[1])
+
+    def _run_detail(self, run_id: str) -> Mapping[str, Any] | None:
+        with transport_errors(PROVIDER, self.redact):
+            response = self.client.get(f"workflows/run/{run_id}")
+        if response.status_code == 404:
+            return None
+        check_response(response, PROVIDER, _error_message, self.redact)
+        return _document(response)
+
+    def _finished(self, run: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The run if it succeeded (partly, with its errors handled, included); else the error
+        that says why not."""
+        status = run.get("status")
+        if status == "partial-succeeded":
+            note = self.redact(str(run.get("error") or "some nodes failed and were handled"))
+            logger.warning(
+                "%s: the workflow partially succeeded (%s); its outputs are used", PROVIDER, note
+            )
+        if status in SUCCEEDED:
+            return run
+        if status == "failed":
+            raise PermanentEditError(f"{PROVIDER}: the workflow failed: {run.get('error') or '?'}")
+        if status == "stopped":  # someone stopped the task; a new run can finish
+            raise RetryableEditError(f"{PROVIDER}: the workflow run was stopped")
+        if status == "paused":
+            raise PermanentEditError(
+                f"{PROVIDER}: the workflow paused for human input; publish a version without a "
+                "Human Input node for API use"
+            )
+        raise PermanentEditError(f"{PROVIDER}: the workflow ended with status {status!r}")
 
     def _pick_output(self, run: Mapping[str, Any]) -> Any:
         outputs = run.get("outputs") or {}
@@ -169,24 +280,9 @@ class DifyWorkflowAPI:
         # Signed file URLs are relative to the API host unless the server sets FILES_URL
         # (api/core/file/helpers.py: f"{FILES_URL}/files/{id}/file-preview?timestamp=…&sign=…").
         url = str(httpx.URL(self.settings.base_url).join(value))
-        return download_image(self.client, url, provider=PROVIDER, max_bytes=limit)
-
-
-def _finished(run: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The run if it succeeded; else the error that says why not."""
-    status = run.get("status")
-    if status == "succeeded":
-        return run
-    if status == "failed":
-        raise PermanentEditError(f"{PROVIDER}: the workflow failed: {run.get('error') or '?'}")
-    if status == "stopped":  # someone stopped the task; a new run can finish
-        raise RetryableEditError(f"{PROVIDER}: the workflow run was stopped")
-    if status == "paused":
-        raise PermanentEditError(
-            f"{PROVIDER}: the workflow paused for human input; publish a version without a "
-            "Human Input node for API use"
+        return download_image(
+            self.client, url, provider=PROVIDER, max_bytes=limit, redact=self.redact
         )
-    raise PermanentEditError(f"{PROVIDER}: the workflow ended with status {status!r}")
 
 
 def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:

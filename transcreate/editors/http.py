@@ -13,24 +13,28 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import email.utils
 import hashlib
 import io
 import ipaddress
 import json
+import logging
+import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote, quote_plus
 
 import httpx
 from PIL import Image, ImageOps
 
-from transcreate.errors import PermanentEditError, RetryableEditError
+from transcreate.errors import EditError, PermanentEditError, RetryableEditError
 from transcreate.images import decode, encode_png
 from transcreate.jobs import EditJob
 from transcreate.settings import ModelSettings
@@ -130,22 +134,129 @@ def new_client(settings: ModelSettings, headers: Mapping[str, str] | None = None
     )
 
 
+class Redactor:
+    """Removes every configured secret from text a provider sent, before it reaches an
+    exception, a log, a manifest, an audit line or the terminal.
+
+    A server may echo a key as it was sent (``Bearer sk-…``), URL-encoded, JSON-escaped, or
+    inside base64 (a Basic auth header, an encoded request dump): each form is removed. Base64
+    is matched at all three byte alignments, so a key in the middle of a longer encoded text is
+    found too. Any ``Bearer <token>`` goes as well, whatever the token.
+    """
+
+    #: what a removed secret is replaced with
+    MASK = "***"
+    #: secrets shorter than this are not searched for: they would mask ordinary words
+    MIN_LENGTH = 6
+
+    def __init__(self, secrets: Iterable[str] = (), *, scrub_logs: bool = True):
+        """``scrub_logs``: also remove these secrets from the HTTP libraries' log records."""
+        chosen = [secret for secret in secrets if len(secret) >= self.MIN_LENGTH]
+        forms: set[str] = set()
+        for secret in chosen:
+            forms |= _encodings(secret)
+        alternatives = [re.escape(form) for form in sorted(forms, key=len, reverse=True)]
+        alternatives.append(r"(?i:bearer)\s+[^\s\"',;]+")
+        self._pattern = re.compile("|".join(alternatives))
+        if scrub_logs and chosen:
+            _LOG_SCRUBBER.add(chosen)
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub(lambda match: _masked(match.group(0)), text)
+
+
+class _LogScrubber(logging.Filter):
+    """Removes every secret a Redactor was made for from the HTTP libraries' own log records:
+    httpcore logs response headers at DEBUG, and a server may echo a key in one."""
+
+    SOURCES = (
+        "httpx",
+        "httpcore.connection",
+        "httpcore.http11",
+        "httpcore.http2",
+        "httpcore.proxy",
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: frozenset[str] = frozenset()
+        self._redact: Redactor | None = None
+        self._lock = threading.Lock()
+        for name in self.SOURCES:  # a logger's filters see only the records it makes itself
+            logging.getLogger(name).addFilter(self)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        with self._lock:
+            wanted = self._secrets | set(secrets)
+            if wanted != self._secrets:
+                self._secrets = frozenset(wanted)
+                self._redact = Redactor(wanted, scrub_logs=False)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact = self._redact
+        if redact is not None:
+            message = record.getMessage()
+            clean = redact(message)
+            if clean != message:
+                record.msg, record.args = clean, ()
+        return True
+
+
+def _masked(found: str) -> str:
+    if found[:6].lower() == "bearer":
+        return found[:6] + " " + Redactor.MASK
+    return Redactor.MASK
+
+
+def _encodings(secret: str) -> set[str]:
+    raw = secret.encode("utf-8")
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    for offset in range(3):
+        # The characters that depend only on the secret's bytes when it starts `offset`
+        # bytes into a base64 quantum: 6-bit groups wholly inside the secret.
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        start, end = -(-offset * 8 // 6), (offset + len(raw)) * 8 // 6
+        core = encoded[start:end]
+        if len(core) >= Redactor.MIN_LENGTH:
+            forms |= {core, core.replace("+", "-").replace("/", "_")}
+    return forms
+
+
+_LOG_SCRUBBER = _LogScrubber()
+
+
 @contextlib.contextmanager
-def transport_errors(provider: str) -> Iterator[None]:
+def scrubbed(redact: Redactor) -> Iterator[None]:
+    """The boundary of a provider's code: every EditError leaving it has its message passed
+    through ``redact`` (same class, same retry advice), and no chained exception goes with it."""
+    try:
+        yield
+    except EditError as error:
+        clean = copy.copy(error)
+        clean.args = tuple(redact(str(arg)) for arg in error.args)
+        raise clean from None
+
+
+@contextlib.contextmanager
+def transport_errors(provider: str, redact: Redactor | None = None) -> Iterator[None]:
     """Connection failures and timeouts become RetryableEditError, naming the provider."""
+    clean = redact or Redactor()
     try:
         yield
     except httpx.TimeoutException as error:
         raise RetryableEditError(f"{provider}: timed out ({type(error).__name__})") from None
     except httpx.TransportError as error:
-        raise RetryableEditError(f"{provider}: connection failed ({error})") from None
+        raise RetryableEditError(f"{provider}: connection failed ({clean(str(error))})") from None
 
 
 def check_response(
-    response: httpx.Response, provider: str, detail: Callable[[httpx.Response], str]
+    response: httpx.Response,
+    provider: str,
+    detail: Callable[[httpx.Response], str],
+    redact: Redactor | None = None,
 ) -> None:
     """Raise the right EditError for a failed response; ``detail`` extracts the provider's
-    own error message from its error body."""
+    own error message from its error body, which ``redact`` cleans of secrets."""
     if response.is_success:
         return
     try:
@@ -153,7 +264,7 @@ def check_response(
     except Exception:  # an error body that is not the provider's usual shape
         message = response.text[:300]
     status = response.status_code
-    text = f"{provider}: HTTP {status}: {message}"
+    text = f"{provider}: HTTP {status}: {(redact or Redactor())(message)}"
     if status in RETRYABLE_STATUS or status >= 500:
         raise RetryableEditError(text, retry_after=parse_retry_after(response.headers))
     raise PermanentEditError(text)
@@ -175,28 +286,42 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, min(seconds, MAX_RETRY_AFTER))
 
 
-def download_image(client: httpx.Client, url: str, *, provider: str, max_bytes: int) -> bytes:
-    """Fetch a result URL with a size cap and a content-type check (streamed, never unbounded)."""
+def download_image(
+    client: httpx.Client,
+    url: str,
+    *,
+    provider: str,
+    max_bytes: int,
+    redact: Redactor | None = None,
+) -> bytes:
+    """Fetch a result URL with a size cap and a content-type check (streamed, never unbounded).
+
+    A failed download is retryable where the link may still work (connection errors, 5xx,
+    429): the edit it belongs to is paid for already, so callers fetch the same link again
+    rather than edit again (see `CallJournal`)."""
+    clean = redact or Redactor()
     if not url.startswith(("https://", "http://")):
-        raise PermanentEditError(f"{provider}: result is not an http(s) URL: {url[:80]!r}")
+        raise PermanentEditError(f"{provider}: result is not an http(s) URL: {clean(url[:80])!r}")
     _refuse_private_hosts(url, client, provider)
     # Result URLs are signed links, often on another host: the API key never goes with them.
     # The endpoint's client still carries the request, for its pool, timeouts and transport.
     request = client.build_request("GET", url)
     request.headers.pop("Authorization", None)
-    with transport_errors(provider):
+    with transport_errors(provider, clean):
         response = client.send(request, stream=True, follow_redirects=True)
-    with transport_errors(provider), contextlib.closing(response):
+    with transport_errors(provider, clean), contextlib.closing(response):
         if response.status_code == 404 or response.status_code == 403:
             raise PermanentEditError(
                 f"{provider}: result image not found (HTTP {response.status_code}); "
                 "the link may have expired"
             )
         if not response.is_success:
-            check_response(response, provider, lambda r: "result download failed")
+            check_response(response, provider, lambda r: "result download failed", clean)
         content_type = response.headers.get("content-type", "")
         if content_type and not content_type.startswith(("image/", "application/octet-stream")):
-            raise PermanentEditError(f"{provider}: result is {content_type!r}, not an image")
+            raise PermanentEditError(
+                f"{provider}: result is {clean(content_type[:80])!r}, not an image"
+            )
         declared = int(response.headers.get("content-length") or 0)
         if declared > max_bytes:
             raise PermanentEditError(
