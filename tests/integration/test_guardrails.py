@@ -66,12 +66,12 @@ def test_an_instruction_over_the_limit_is_blocked_for_a_model_but_not_for_overla
 ):
     common = {"campaign": str(sheet), "image": str(sample_image), "locales": "en"}
     summary = run_campaign(
-        RunRequest(**common, out=str(tmp_path / "m"), backend="openai", max_instruction_chars=60)
+        RunRequest(**common, out=str(tmp_path / "m"), backend="openai", max_instruction_chars=40)
     )
     good = next(r for r in records(tmp_path / "m") if r["variant"] == "good")
-    assert good["status"] == "blocked" and "the limit is 60" in good["error"]
+    assert good["status"] == "blocked" and "the limit is 40" in good["error"]
     assert model.edits == 0
-    local = run_campaign(RunRequest(**common, out=str(tmp_path / "l"), max_instruction_chars=60))
+    local = run_campaign(RunRequest(**common, out=str(tmp_path / "l"), max_instruction_chars=40))
     assert local.counts["ok"] == 2 and summary.counts["ok"] == 0
 
 

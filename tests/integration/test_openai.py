@@ -251,7 +251,9 @@ def test_identical_jobs_in_one_run_cost_one_model_call(configured, sample_image,
         )
     )
     assert summary.counts["ok"] == 14
-    assert configured.edits == 4  # two distinct instructions × two locales
+    # Two distinct instructions: the instruction is written in Chinese for Qwen whatever the locale,
+    # and the Thai rows fall back to the same English copy, so en and th twins ask the same edit.
+    assert configured.edits == 2
 
 
 def test_a_result_link_into_another_private_host_is_refused(server, settings, job, tmp_path):
