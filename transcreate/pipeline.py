@@ -36,6 +36,7 @@ from transcreate.errors import (
     TranscreateError,
 )
 from transcreate.images import BaseCreative
+from transcreate.inputs import campaign_input
 from transcreate.instructions import template_names
 from transcreate.jobs import EditJob, expand
 from transcreate.manifest import (
@@ -54,7 +55,6 @@ from transcreate.storage import (
     Storage,
     object_key,
     output_key,
-    read_input,
 )
 from transcreate.wiring import Adapters, build
 
@@ -106,9 +106,10 @@ class RunSummary(BaseModel):
 
 def plan_run(request: RunRequest, adapters: Adapters) -> RunPlan:
     """Read and check the campaign, and expand every variant × locale into jobs."""
+    source = campaign_input(request.campaign, request.rows)  # a file, a link or pasted rows
     campaign = read_campaign(
-        request.campaign,
-        data=read_input(request.campaign),
+        source.name,
+        data=source.data,
         name=request.name or None,
         templates=template_names(),
     )

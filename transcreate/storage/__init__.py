@@ -10,7 +10,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -106,14 +106,14 @@ def storage_settings() -> dict[str, Any]:
     return settings
 
 
-def read_input(location: str, max_bytes: int | None = None) -> bytes | None:
-    """The bytes of an ``s3://`` input (campaign file, base image); None for a local path."""
-    if not location.startswith("s3://"):
-        return None
-    from transcreate.storage.s3 import S3Storage
+def read_input(
+    location: str, max_bytes: int | None = None, *, what: Literal["campaign", "image"] | None = None
+) -> bytes:
+    """The bytes of an input (campaign file, base image): a path on this machine, an ``s3://``
+    URI or an ``https://`` link (see transcreate.inputs); a missing path says where it looked."""
+    from transcreate.inputs import read_input as read
 
-    bucket = urlsplit(location).netloc
-    return S3Storage(f"s3://{bucket}").read_uri(location, max_bytes=max_bytes)
+    return read(location, what=what, max_bytes=max_bytes).data
 
 
 def input_link(location: str) -> str | None:
