@@ -79,18 +79,35 @@ def open_storage(destination: str) -> Storage:
         )
         storage.check()
         return storage
+    if "://" in destination and not destination.startswith("file://"):
+        scheme = destination.split("://", 1)[0]
+        raise StorageError(f"{destination}: unknown scheme {scheme!r}; use a folder path")
+    folder = destination
     if destination.startswith("file://"):
-        # The inverse of LocalStorage.url: percent-decoded, and only this machine's files.
+        # The inverse of LocalStorage.uri: percent-decoded, and only this machine's files.
         uri = urlsplit(destination)
         if uri.netloc not in ("", "localhost"):
             raise StorageError(
                 f"{destination}: a file URI names a folder on this machine, e.g. file:///srv/out"
             )
-        return LocalStorage(url2pathname(uri.path))
-    if "://" in destination:
-        scheme = destination.split("://", 1)[0]
-        raise StorageError(f"{destination}: unknown scheme {scheme!r}; use a folder path")
-    return LocalStorage(destination)
+        folder = url2pathname(uri.path)
+    return LocalStorage(folder, base_url=output_base_url())
+
+
+def output_base_url() -> str | None:
+    """Where the local output folder is served (`transcreate serve`), so that links open in a
+    browser: ``TRANSCREATE_OUTPUT_BASE_URL``, else ``[storage] output_base_url``; None if unset."""
+    value = os.environ.get("TRANSCREATE_OUTPUT_BASE_URL") or storage_settings().get(
+        "output_base_url"
+    )
+    if not value:
+        return None
+    if not str(value).startswith(("http://", "https://")):
+        raise StorageError(
+            f"output_base_url {value!r}: expected the served folder's http(s) address, e.g. "
+            "http://127.0.0.1:8765/"
+        )
+    return str(value)
 
 
 def storage_settings() -> dict[str, Any]:

@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 from transcreate.errors import StorageError
 
@@ -15,8 +16,10 @@ _O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 class LocalStorage:
     """Objects are files under ``root``; writes are atomic (temp file, then rename)."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, *, base_url: str | None = None):
         self.root = Path(root).expanduser().resolve()
+        #: where the folder is served (`transcreate serve`): links become http(s) links under it
+        self.base_url = base_url.rstrip("/") if base_url else None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -55,16 +58,19 @@ class LocalStorage:
             if isinstance(error, OSError):
                 raise StorageError(f"{key!r}: cannot write under {self.root} ({error})") from None
             raise
-        return self.url(key)
+        return self.uri(key)
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
     def url(self, key: str) -> str:
+        """A link under the served base URL when there is one, else a ``file://`` URI."""
+        if self.base_url:
+            return f"{self.base_url}/{quote(self.path(key).relative_to(self.root).as_posix())}"
         return self.path(key).as_uri()
 
     def uri(self, key: str) -> str:
-        return self.url(key)
+        return self.path(key).as_uri()
 
     def get(self, key: str) -> bytes:
         try:
