@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 from tenacity import (
@@ -35,6 +36,7 @@ from transcreate.errors import (
     RetryableEditError,
     TranscreateError,
 )
+from transcreate.gallery import gallery_html
 from transcreate.images import BaseCreative
 from transcreate.inputs import campaign_input
 from transcreate.instructions import template_names
@@ -56,6 +58,7 @@ from transcreate.storage import (
     object_key,
     output_key,
 )
+from transcreate.storage.local import LocalStorage
 from transcreate.wiring import Adapters, build
 
 logger = logging.getLogger("transcreate")
@@ -92,6 +95,7 @@ class RunSummary(BaseModel):
     counts: dict[str, int]
     manifest_csv: str
     manifest_json: str
+    gallery: str = ""  # the gallery page (index.html): a link a browser opens where there is one
     problems: list[str] = Field(default_factory=list)  # rejected rows
     failures: list[str] = Field(default_factory=list)  # failed jobs
     flagged: list[str] = Field(default_factory=list)  # blocked jobs and outputs to review
@@ -399,6 +403,7 @@ def write_manifest(
         records_json(everything, run_info),
         "application/json",
     )
+    gallery = write_gallery(plan, everything, storage, run_info)
     audit = audit_lines(results, plan.run_id)
     if audit:  # one file per run, so runs never overwrite each other's record
         key = object_key(plan.campaign.name, "audit", f"{plan.run_id}.jsonl")
@@ -408,6 +413,7 @@ def write_manifest(
         counts=count_by_status(everything),
         manifest_csv=csv_uri,
         manifest_json=json_uri,
+        gallery=gallery,
         problems=[str(problem) for problem in plan.campaign.problems],
         failures=[r.error or f"{r.variant}/{r.locale}" for r in results if r.status == "failed"],
         flagged=[
@@ -418,6 +424,47 @@ def write_manifest(
         warnings=list(plan.campaign.warnings),
         seconds=round(seconds, 3),
     )
+
+
+def write_gallery(
+    plan: RunPlan, results: Sequence[JobResult], storage: Storage, run_info: dict[str, Any]
+) -> str:
+    """Store ``index.html`` beside the manifest; returns its link.
+
+    In a local folder the page links its images relatively, so it opens from the folder and over
+    `transcreate serve` alike; elsewhere (S3) with each output's own link, presigned or public.
+    """
+    campaign = plan.campaign.name
+    relative = isinstance(storage, LocalStorage)
+
+    def link(key: str) -> str:
+        return quote(key.split("/", 1)[1]) if relative else storage.url(key)
+
+    def image_link(result: JobResult) -> str | None:
+        if not relative or not result.key:
+            return result.link
+        return link(output_key(campaign, result.locale, result.variant, result.key))
+
+    files = {name: object_key(campaign, name) for name in ("manifest.csv", "manifest.json")}
+    sheet = object_key(campaign, "contact-sheet.png")
+    if storage.exists(sheet):
+        files["contact sheet"] = sheet
+    page = gallery_html(
+        results,
+        plan.variants,
+        list(plan.request.locales),
+        title=campaign,
+        image_link=image_link,
+        files={label: link(key) for label, key in files.items()},
+        facts=[
+            f"from {run_info['source']} and {run_info['image']}",
+            f"{run_info['backend']} ({run_info['mode']})",
+            f"finished {run_info['finished'].replace('T', ' ').replace('+00:00', ' UTC')}",
+        ],
+    )
+    key = object_key(campaign, "index.html")
+    storage.put(key, page.encode("utf-8"), "text/html; charset=utf-8")
+    return storage.url(key)
 
 
 def write_contact_sheet(
