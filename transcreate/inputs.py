@@ -65,6 +65,11 @@ def campaign_input(campaign: str, rows: str = "") -> Input:
     return pasted_rows(rows)
 
 
+def image_input(image: str, max_bytes: int) -> Input:
+    """The base image a request names, by path, ``s3://`` URI or link, within ``max_bytes``."""
+    return read_input(image.strip(), what="image", max_bytes=max_bytes)
+
+
 def pasted_rows(text: str) -> Input:
     """Rows pasted from Excel or Google Sheets (tab-separated) or CSV text, header first."""
     data = text.strip("\r\n").encode("utf-8") + b"\n"

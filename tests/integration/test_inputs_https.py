@@ -11,7 +11,7 @@ from tests.conftest import counts
 from tests.servers.base import FakeServer, Reply, Request
 from transcreate.campaign import read_campaign
 from transcreate.errors import CampaignError
-from transcreate.inputs import ALLOW_PRIVATE_VARIABLE, campaign_input, read_input
+from transcreate.inputs import ALLOW_PRIVATE_VARIABLE, campaign_input, image_input, read_input
 from transcreate.pipeline import RunRequest, run_campaign
 
 
@@ -179,3 +179,11 @@ def test_a_missing_local_path_says_where_it_looked(tmp_path, monkeypatch):
     assert message.startswith("sheets/sale.csv: no such campaign file; looked for ")
     assert str(tmp_path / "sheets" / "sale.csv") in message
     assert f"working folder, {tmp_path})" in message
+
+
+def test_an_image_link_is_named_by_its_path_not_its_signature(files, sample_image):
+    files.files["/bucket/creative.png"] = Reply(
+        200, sample_image.read_bytes(), {"Content-Type": "application/octet-stream"}
+    )
+    source = image_input(f"{files.url}/bucket/creative.png?X-Amz-Signature=abc", 5_000_000)
+    assert (source.name, source.data) == ("creative.png", sample_image.read_bytes())
