@@ -188,3 +188,15 @@ def test_the_run_counts_stay_as_before_with_a_base_url(folder, served, sample_im
         RunRequest(rows=text, image=str(sample_image), locales=("en",), out=str(folder))
     )
     assert (first.counts, again.counts) == (counts(ok=1), counts(cached=1))
+
+
+def test_a_review_staging_folder_links_under_the_served_folder(folder, served, monkeypatch):
+    from transcreate.storage import open_storage, staging_destination
+
+    monkeypatch.setenv("TRANSCREATE_OUTPUT_BASE_URL", served)
+    staging = open_storage(staging_destination(str(folder), "run-1"))
+    staging.put("sale/th/a-12345678.png", PNG, "image/png")
+    link = staging.url("sale/th/a-12345678.png")
+    assert link == f"{served}_review/run-1/sale/th/a-12345678.png"
+    response = request(served, urlsplit(link).path)
+    assert (response.status, response.body) == (200, PNG)

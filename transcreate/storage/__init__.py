@@ -10,8 +10,9 @@ import os
 import re
 import unicodedata
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from urllib.request import url2pathname
 
 from transcreate.errors import StorageError
@@ -91,7 +92,25 @@ def open_storage(destination: str) -> Storage:
                 f"{destination}: a file URI names a folder on this machine, e.g. file:///srv/out"
             )
         folder = url2pathname(uri.path)
-    return LocalStorage(folder, base_url=output_base_url())
+    base_url = output_base_url()
+    return LocalStorage(folder, base_url=_served_base(base_url, folder) if base_url else None)
+
+
+REVIEW_FOLDER = "_review"  # <out>/_review/<run>: a run's outputs while they wait for a reviewer
+
+
+def staging_destination(out: str, run: str) -> str:
+    """Where a run under review stages its outputs, beside (never in) the destination."""
+    return f"{out.rstrip('/')}/{REVIEW_FOLDER}/{run}"
+
+
+def _served_base(base_url: str, folder: str) -> str:
+    """The base URL names the served output folder; a review's staging folder inside it is
+    served one level down, at ``<base>/_review/<run>/``."""
+    path = Path(folder)
+    if path.parent.name == REVIEW_FOLDER:
+        return f"{base_url.rstrip('/')}/{REVIEW_FOLDER}/{quote(path.name)}/"
+    return base_url
 
 
 def output_base_url() -> str | None:
