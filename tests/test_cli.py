@@ -41,6 +41,7 @@ def test_demo_writes_every_locale(tmp_path):
         "contact-sheet.png",
         "en",
         "id",
+        "index.html",
         "manifest.csv",
         "manifest.json",
         "th",

@@ -325,6 +325,47 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_UNUSABLE)
 
 
+@app.command()
+def serve(
+    folder: Annotated[Path, typer.Argument(help="The output folder to serve")] = Path("out"),
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port)")] = 8765,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it to this machine")
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the output folder read-only over HTTP, so every link of a run opens in a browser."""
+    import ipaddress
+
+    from rich.markup import escape
+
+    from transcreate.serve import base_url, make_server
+
+    try:
+        server = make_server(folder, host, port)
+    except TranscreateError as error:
+        _fail(escape(str(error)))
+    url = base_url(server)
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    if not local:
+        console.print(
+            f"[yellow]warning:[/] anyone who can reach {escape(host)} can read the outputs"
+        )
+    console.print(f"serving {escape(str(server.RequestHandlerClass.root))} at {url} (read-only)")
+    console.print(f"links in runs: export TRANSCREATE_OUTPUT_BASE_URL={url}")
+    for page in sorted(server.RequestHandlerClass.root.glob("*/index.html")):
+        console.print(f"gallery: {url}{escape(page.parent.name)}/index.html")
+    console.print("Ctrl+C stops it")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def main() -> None:  # pragma: no cover - `python -m transcreate.cli`
     sys.exit(app())
 

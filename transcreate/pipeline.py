@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 from PIL import Image
 from pydantic import BaseModel, Field
@@ -39,7 +40,9 @@ from transcreate.errors import (
     RetryableEditError,
     TranscreateError,
 )
+from transcreate.gallery import gallery_html
 from transcreate.images import BaseCreative
+from transcreate.inputs import campaign_input
 from transcreate.instructions import model_may_misdraw, template_names
 from transcreate.jobs import EditJob, expand
 from transcreate.layout import read_layout
@@ -65,8 +68,8 @@ from transcreate.storage import (
     Storage,
     object_key,
     output_key,
-    read_input,
 )
+from transcreate.storage.local import LocalStorage
 from transcreate.wiring import Adapters, build
 
 logger = logging.getLogger("transcreate")
@@ -103,6 +106,7 @@ class RunSummary(BaseModel):
     counts: dict[str, int]
     manifest_csv: str
     manifest_json: str
+    gallery: str = ""  # the gallery page (index.html): a link a browser opens where there is one
     problems: list[str] = Field(default_factory=list)  # rejected rows
     failures: list[str] = Field(default_factory=list)  # failed jobs
     flagged: list[str] = Field(default_factory=list)  # blocked jobs and outputs to review
@@ -117,9 +121,10 @@ class RunSummary(BaseModel):
 
 def plan_run(request: RunRequest, adapters: Adapters) -> RunPlan:
     """Read and check the campaign, and expand every variant × locale into jobs."""
+    source = campaign_input(request.campaign, request.rows)  # a file, a link or pasted rows
     campaign = read_campaign(
-        request.campaign,
-        data=read_input(request.campaign),
+        source.name,
+        data=source.data,
         name=request.name or None,
         templates=template_names(),
         sheet=request.sheet or None,
@@ -511,6 +516,7 @@ def write_manifest(
         records_json(everything, run_info),
         "application/json",
     )
+    gallery = write_gallery(plan, everything, storage, run_info)
     # Calls a durable AuditLog did not write as they happened (a caller that passed none) are
     # appended now; one log per run, so runs never overwrite each other's record.
     audit = audit_lines(results, plan.run_id)
@@ -521,6 +527,7 @@ def write_manifest(
         counts=count_by_status(everything),
         manifest_csv=csv_uri,
         manifest_json=json_uri,
+        gallery=gallery,
         problems=[str(problem) for problem in plan.campaign.problems],
         failures=[r.error or f"{r.variant}/{r.locale}" for r in results if r.status == "failed"],
         flagged=[
@@ -544,6 +551,47 @@ def _script_warnings(request: RunRequest) -> list[str]:
         f"text reliably: check {named} by eye, or use --mode model+overlay, which sets the copy "
         "exactly"
     ]
+
+
+def write_gallery(
+    plan: RunPlan, results: Sequence[JobResult], storage: Storage, run_info: dict[str, Any]
+) -> str:
+    """Store ``index.html`` beside the manifest; returns its link.
+
+    In a local folder the page links its images relatively, so it opens from the folder and over
+    `transcreate serve` alike; elsewhere (S3) with each output's own link, presigned or public.
+    """
+    campaign = plan.campaign.name
+    relative = isinstance(storage, LocalStorage)
+
+    def link(key: str) -> str:
+        return quote(key.split("/", 1)[1]) if relative else storage.url(key)
+
+    def image_link(result: JobResult) -> str | None:
+        if not relative or not result.key:
+            return result.link
+        return link(output_key(campaign, result.locale, result.variant, result.key))
+
+    files = {name: object_key(campaign, name) for name in ("manifest.csv", "manifest.json")}
+    sheet = object_key(campaign, "contact-sheet.png")
+    if storage.verify(sheet) is None:
+        files["contact sheet"] = sheet
+    page = gallery_html(
+        results,
+        plan.variants,
+        list(plan.request.locales),
+        title=campaign,
+        image_link=image_link,
+        files={label: link(key) for label, key in files.items()},
+        facts=[
+            f"from {run_info['source']} and {run_info['image']}",
+            f"{run_info['backend']} ({run_info['mode']})",
+            f"finished {run_info['finished'].replace('T', ' ').replace('+00:00', ' UTC')}",
+        ],
+    )
+    key = object_key(campaign, "index.html")
+    storage.put(key, page.encode("utf-8"), "text/html; charset=utf-8")
+    return storage.url(key)
 
 
 def write_contact_sheet(

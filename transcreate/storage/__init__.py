@@ -14,8 +14,9 @@ import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from urllib.parse import quote, urlsplit
 from urllib.request import url2pathname
 
 from transcreate.errors import StorageError
@@ -148,18 +149,53 @@ def open_storage(destination: str) -> Storage:
         )
         storage.check()
         return storage
+    if "://" in destination and not destination.startswith("file://"):
+        scheme = destination.split("://", 1)[0]
+        raise StorageError(f"{destination}: unknown scheme {scheme!r}; use a folder path")
+    folder = destination
     if destination.startswith("file://"):
-        # The inverse of LocalStorage.url: percent-decoded, and only this machine's files.
+        # The inverse of LocalStorage.uri: percent-decoded, and only this machine's files.
         uri = urlsplit(destination)
         if uri.netloc not in ("", "localhost"):
             raise StorageError(
                 f"{destination}: a file URI names a folder on this machine, e.g. file:///srv/out"
             )
-        return LocalStorage(url2pathname(uri.path))
-    if "://" in destination:
-        scheme = destination.split("://", 1)[0]
-        raise StorageError(f"{destination}: unknown scheme {scheme!r}; use a folder path")
-    return LocalStorage(destination)
+        folder = url2pathname(uri.path)
+    base_url = output_base_url()
+    return LocalStorage(folder, base_url=_served_base(base_url, folder) if base_url else None)
+
+
+REVIEW_FOLDER = "_review"  # <out>/_review/<run>: a run's outputs while they wait for a reviewer
+
+
+def staging_destination(out: str, run: str) -> str:
+    """Where a run under review stages its outputs, beside (never in) the destination."""
+    return f"{out.rstrip('/')}/{REVIEW_FOLDER}/{run}"
+
+
+def _served_base(base_url: str, folder: str) -> str:
+    """The base URL names the served output folder; a review's staging folder inside it is
+    served one level down, at ``<base>/_review/<run>/``."""
+    path = Path(folder)
+    if path.parent.name == REVIEW_FOLDER:
+        return f"{base_url.rstrip('/')}/{REVIEW_FOLDER}/{quote(path.name)}/"
+    return base_url
+
+
+def output_base_url() -> str | None:
+    """Where the local output folder is served (`transcreate serve`), so that links open in a
+    browser: ``TRANSCREATE_OUTPUT_BASE_URL``, else ``[storage] output_base_url``; None if unset."""
+    value = os.environ.get("TRANSCREATE_OUTPUT_BASE_URL") or storage_settings().get(
+        "output_base_url"
+    )
+    if not value:
+        return None
+    if not str(value).startswith(("http://", "https://")):
+        raise StorageError(
+            f"output_base_url {value!r}: expected the served folder's http(s) address, e.g. "
+            "http://127.0.0.1:8765/"
+        )
+    return str(value)
 
 
 def storage_settings() -> dict[str, Any]:
@@ -175,16 +211,14 @@ def storage_settings() -> dict[str, Any]:
     return settings
 
 
-def read_input(location: str, max_bytes: int | None = None) -> bytes | None:
-    """The bytes of an ``s3://`` input (campaign file, base image); None for a local path."""
-    if not location.startswith("s3://"):
-        return None
-    from transcreate.campaign import split_sheet
-    from transcreate.storage.s3 import S3Storage
+def read_input(
+    location: str, max_bytes: int | None = None, *, what: Literal["campaign", "image"] | None = None
+) -> bytes:
+    """The bytes of an input (campaign file, base image): a path on this machine, an ``s3://``
+    URI or an ``https://`` link (see transcreate.inputs); a missing path says where it looked."""
+    from transcreate.inputs import read_input as read
 
-    location, _ = split_sheet(location)  # s3://b/sale.xlsx#Q4: the object is s3://b/sale.xlsx
-    bucket = urlsplit(location).netloc
-    return S3Storage(f"s3://{bucket}").read_uri(location, max_bytes=max_bytes)
+    return read(location, what=what, max_bytes=max_bytes).data
 
 
 def input_link(location: str) -> str | None:

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 from PIL import Image
 
@@ -44,11 +45,13 @@ LEASES = ".transcreate/leases"
 class LocalStorage:
     """Objects are files under ``root``; writes are atomic (temp file, then rename)."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, *, base_url: str | None = None):
         if isinstance(root, str) and not root.strip():
             # Path("") is the current folder: a blank option must not write outputs there.
             raise StorageError("the output folder is blank; give a folder, e.g. --out out")
         self.root = Path(root).expanduser().resolve()
+        #: where the folder is served (`transcreate serve`): links become http(s) links under it
+        self.base_url = base_url.rstrip("/") if base_url else None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
@@ -93,7 +96,7 @@ class LocalStorage:
         record = json.dumps({"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
         self._write(self._sidecar(key), record.encode(), key)
         self._write(target, data, key)
-        return self.url(key)
+        return self.uri(key)  # the stable name; url() may be a link under the served folder
 
     def _write(self, target: Path, data: bytes, key: str) -> None:
         try:
@@ -212,10 +215,13 @@ class LocalStorage:
                 target.unlink(missing_ok=True)
 
     def url(self, key: str) -> str:
+        """A link under the served base URL when there is one, else a ``file://`` URI."""
+        if self.base_url:
+            return f"{self.base_url}/{quote(self.path(key).relative_to(self.root).as_posix())}"
         return self.path(key).as_uri()
 
     def uri(self, key: str) -> str:
-        return self.url(key)
+        return self.path(key).as_uri()
 
     def get(self, key: str) -> bytes:
         try:
