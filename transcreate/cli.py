@@ -187,7 +187,10 @@ def edit(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Output file or folder (default: <image>-edited.png beside it)"
+            "--out",
+            "-o",
+            help="Output image (.png, .jpg/.jpeg or .webp) or folder (default: "
+            "<image>-edited.png beside the image)",
         ),
     ] = None,
     retries: Annotated[int, typer.Option(help="Retries of a failed model call")] = 2,
@@ -295,6 +298,8 @@ def _report(summary: RunSummary) -> None:
     console.print(table)
     console.print(f"manifest: {escape(summary.manifest_csv)}")
     console.print(f"          {escape(summary.manifest_json)}")
+    if summary.gallery:
+        console.print(f"gallery:  {escape(summary.gallery)}")
     diagnostics.print(f"took {summary.seconds:.1f} s")
 
 

@@ -20,8 +20,9 @@ from typing import Any
 
 from transcreate.editors import Editor, Mode, ModelThenOverlay, check_mode, load_editor_class
 from transcreate.editors.http import Gate, ModelEditor
-from transcreate.errors import SetupError, StorageError
+from transcreate.errors import StorageError
 from transcreate.images import BaseCreative, load_base_creative
+from transcreate.inputs import image_input
 from transcreate.instructions import instruction_language
 from transcreate.policy import Policy, load_policy
 from transcreate.quality import OutputChecks, require_tesseract
@@ -67,9 +68,8 @@ def build(
     config = load_config() if config is None else config
     storage = open_storage(request.out)  # checked now: a bad destination fails before any edit
     max_bytes = int(request.max_image_mb * 1024 * 1024)
-    creative = load_base_creative(
-        request.image, data=read_input(request.image, max_bytes), max_bytes=max_bytes
-    )
+    source = image_input(request.image, max_bytes)  # a path, s3:// or an https:// link
+    creative = load_base_creative(source.name, data=source.data, max_bytes=max_bytes)
     concurrency, bound = request.concurrency, f"the run's concurrency ({request.concurrency})"
     gate: Gate | None = None
     model = ""
@@ -174,17 +174,8 @@ def compositor_for(request: RunRequest) -> Editor | None:
 
     mask = None
     if request.product_mask:
-        mask = read_input(request.product_mask) or _read_file(request.product_mask, "product mask")
+        mask = read_input(request.product_mask)
     return LocalEditor(layout=request.layout, mask=mask)
-
-
-def _read_file(path: str, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as error:
-        raise SetupError(
-            f"{path}: cannot read the {what} ({error.strerror}; looked in {Path.cwd()})"
-        ) from None
 
 
 def _policy(path: str | None) -> Policy:

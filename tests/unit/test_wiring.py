@@ -7,7 +7,7 @@ import typing
 import pytest
 
 from transcreate.editors import EDITORS
-from transcreate.errors import SetupError
+from transcreate.errors import CampaignError, SetupError
 from transcreate.locales import SUPPORTED_LOCALES, SupportedLocale
 from transcreate.request import BackendName, RunRequest
 from transcreate.wiring import build
@@ -34,7 +34,7 @@ def test_build_gives_the_local_editor_the_requests_layout(sample_campaign, sampl
 
 
 def test_a_missing_product_mask_is_one_sentence(sample_campaign, sample_image, tmp_path):
-    with pytest.raises(SetupError, match=r"no-mask\.png: cannot read the product mask"):
+    with pytest.raises(CampaignError, match=r"no-mask\.png: no such file; looked for "):
         build(request(sample_campaign, sample_image, tmp_path, product_mask="no-mask.png"))
 
 
