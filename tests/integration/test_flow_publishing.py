@@ -92,7 +92,7 @@ def test_an_approved_review_publishes_to_the_destination(sample_campaign, sample
     staged = list((out / "_review" / str(run.id) / "skincare-sale").rglob("*.png"))
     assert len(staged) == 23  # 22 creatives and the contact sheet, waiting for review
     assert not (out / "skincare-sale").exists()
-    resume(run.id, approve=True, reviewer="ana", notes="looks right")
+    resume(run.id, decision="approve", reviewer="ana", notes="looks right")
     thread.join(60)
     summary = holder["result"]
     assert summary.published and summary.counts["ok"] == 22
@@ -111,10 +111,13 @@ def test_a_rejected_review_publishes_nothing(sample_campaign, sample_image, tmp_
         localize_campaign, **flow_parameters(request, review=True)
     )
     run = wait_until_paused(name)
-    resume(run.id, approve=False, reviewer="ana", notes="wrong colour")
+    resume(run.id, decision="reject", reviewer="ana", notes="wrong colour")
     thread.join(60)
     assert holder["result"].published is False
     assert not (out / "skincare-sale").exists()
+    state = asyncio.run(_flow_run_named(name)).state
+    assert (state.type.value, state.name) == ("COMPLETED", "Rejected")
+    assert state.message == "Rejected by ana: wrong colour; nothing was published"
 
 
 def test_the_contact_sheet_is_stored_and_published(sample_campaign, sample_image, tmp_path):
@@ -127,9 +130,9 @@ def test_the_contact_sheet_is_stored_and_published(sample_campaign, sample_image
     sheet = Image.open(tmp_path / "skincare-sale" / "contact-sheet.png")
     assert sheet.size == (160 + 256 * 4, 28 + 256 * 6)
     artifacts = asyncio.run(_artifacts(state.state_details.flow_run_id))
-    markdown = [a for a in artifacts if a.type == "markdown"]
-    assert [a.key for a in markdown] == ["contact-sheet-skincare-sale"]
-    assert "contact-sheet.png" in markdown[0].data
+    markdown = {a.key: a.data for a in artifacts if a.type == "markdown"}
+    assert set(markdown) == {"results-skincare-sale", "manifest-skincare-sale"}
+    assert "contact-sheet.png)" in markdown["results-skincare-sale"]  # shown inline
 
 
 class Receiver(FakeServer):

@@ -32,15 +32,16 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, get_args
 
 from botocore.exceptions import ClientError
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.states import Completed
 from pydantic import BaseModel, Field
 
 from transcreate.flows.localize import flow_parameters, localize_campaign
-from transcreate.locales import DEFAULT_LOCALES
+from transcreate.locales import DEFAULT_LOCALES, SupportedLocale
 from transcreate.pipeline import RunSummary
 from transcreate.request import BackendName, RunRequest
 
@@ -208,22 +209,23 @@ def failure_report(request_name: str, summary: RunSummary) -> str | None:
 
 
 def summary_markdown(summary: InboxSummary) -> str:
-    """The run's requests as a markdown table."""
+    """The run's requests as a markdown table, the failed ones first with what to do."""
     rows = [
         f"| {_cell(result.request)} | {result.status} | {_cell(result.message)} |"
-        for result in [*summary.done, *summary.failed]
+        for result in [*summary.failed, *summary.done]
     ]
-    return "\n".join(
-        [
-            f"# Creative requests in `{summary.inbox}`",
+    lines = [
+        f"# Creative requests in `{summary.inbox}`",
+        "",
+        f"{len(summary.done)} done, {len(summary.failed)} failed.",
+    ]
+    if summary.failed:
+        lines += [
             "",
-            f"{len(summary.done)} done, {len(summary.failed)} failed.",
-            "",
-            "| request | status | message |",
-            "| --- | --- | --- |",
-            *rows,
+            "Each failed sheet is in failed/ beside NAME.error.txt, which says why: correct it "
+            "and drop it into the inbox again.",
         ]
-    )
+    return "\n".join([*lines, "", "| request | status | message |", "| --- | --- | --- |", *rows])
 
 
 def _cell(text: str) -> str:
@@ -234,20 +236,25 @@ def _cell(text: str) -> str:
 def process_requests(
     inbox: str = "inbox",
     out: str = "out",
-    image: str | None = None,
-    locales: list[str] | None = None,
+    image: str = "",
+    locales: list[SupportedLocale] = list(get_args(SupportedLocale)),  # noqa: B006, B008
     backend: BackendName = "local",
-) -> InboxSummary:
+) -> Any:  # a State whose result is the InboxSummary (called as a function: the InboxSummary)
     """Localize every campaign sheet dropped into the inbox: one localize-campaign run each.
+
+    Ends Completed when every request was localized (or there were none), and "Completed with
+    failures" when any request failed; the failures are listed in the run's artifact.
 
     Args:
         inbox: Folder or s3://bucket/prefix where requests are dropped: NAME.csv with NAME.png
-            (.jpg, .jpeg, .webp).
-        out: Destination folder or s3://bucket/prefix for the images and manifests (each under
-            NAME/).
-        image: Base image for requests that come without one.
-        locales: Target locales, e.g. id, th, zh, en (default: all supported).
-        backend: Editor backend, e.g. local, dashscope, dify, openai.
+            (.jpg, .jpeg, .webp) beside it. A folder is relative to the folder the deployment
+            was made from.
+        out: Where results go, each campaign under NAME/: a folder on the worker or
+            s3://bucket/prefix.
+        image: Base image for requests that come without one (empty: every request brings its
+            own).
+        locales: Target locales of every request.
+        backend: Who edits the images: local (built in) or a Qwen-Image-Edit service.
     """
     logger = get_run_logger()
     requests = open_inbox(inbox)
@@ -255,7 +262,7 @@ def process_requests(
     # fails this run instead of sending every request to failed/.
     template = RunRequest(
         campaign=requests.location,
-        image=image or "",
+        image=image,
         out=out,
         backend=backend,
         locales=tuple(locales) if locales else DEFAULT_LOCALES,
@@ -270,15 +277,17 @@ def process_requests(
         (summary.done if result.status == "done" else summary.failed).append(result)
         log = logger.info if result.status == "done" else logger.warning
         log("%s → %s: %s", request, result.status, result.message)
+    outcome = f"{len(summary.done)} done, {len(summary.failed)} failed"
     if summary.done or summary.failed:
         create_markdown_artifact(
-            key="creative-requests",
-            markdown=summary_markdown(summary),
-            description=f"{len(summary.done)} done, {len(summary.failed)} failed",
+            key="creative-requests", markdown=summary_markdown(summary), description=outcome
         )
     else:
         logger.info("no requests in %s", requests.location)
-    return summary
+        outcome = f"no requests in {requests.location}"
+    if summary.failed:
+        return Completed(name="Completed with failures", message=outcome, data=summary)
+    return Completed(message=outcome, data=summary)
 
 
 def _localize(
