@@ -90,7 +90,8 @@ class ReviewDecision(RunInput):
 
 
 class FlowOptions(RunOptions):
-    """The run's settings, plus what only a flow run has."""
+    """Settings for engineers: every one has a default that works, so leave them be unless told
+    otherwise."""
 
     review_timeout_hours: float = Field(
         default=72, gt=0, le=24 * 30, description="How long a run waits for a reviewer"
@@ -112,9 +113,10 @@ def render_batch(request: RunRequest, image_sha256: str, jobs: list[EditJob]) ->
     validate_parameters=True,
 )
 def localize_campaign(
-    image: str,
+    *,
     campaign: str = "",
     rows: str = "",
+    image: str,
     locales: list[SupportedLocale] = list(get_args(SupportedLocale)),  # noqa: B006, B008
     out: str = "out",
     review: bool = False,
@@ -123,11 +125,29 @@ def localize_campaign(
     """Localize a campaign: every variant × locale, stored with a manifest.
 
     With ``review``, outputs go to a staging folder beside ``out`` and the run pauses for a
-    reviewer's decision; only an approved run is published to ``out``.
+    reviewer's decision; only an approved run is published to ``out``. Ends Completed (the
+    counts in words as its message), Rejected (a reviewer said no: nothing published), or Failed
+    with one sentence when the input cannot be used (no traceback: the sheet, the image or a
+    setting is wrong, not the code).
 
-    Ends Completed (the counts in words as its message), Rejected (a reviewer said no: nothing
-    published), or Failed with one sentence when the input cannot be used (no traceback: the
-    sheet, the image or a setting is wrong, not the code).
+    Args:
+        campaign: Your campaign spreadsheet (.csv or .xlsx, one row per variant): an https://
+            link (e.g. a Google Sheet published as CSV), an s3:// URI, or a path on the worker,
+            relative to the folder the deployment was made from. Leave empty to paste the rows
+            below instead.
+        rows: Or paste the spreadsheet here: select the cells in Excel or Google Sheets, header
+            row included, copy, and paste (CSV text works too). Used when campaign is empty.
+        image: The base creative to localize (PNG, JPEG or WebP): an https:// link, an s3:// URI
+            or a path on the worker, relative to the folder the deployment was made from.
+        locales: The languages to make, one image per variant each: id (Indonesian), th (Thai),
+            zh (Simplified Chinese), en (English).
+        out: Where the images, the manifest and the gallery go: a folder on the worker (relative
+            to the folder the deployment was made from) or s3://bucket/prefix. Images already
+            made there are found again, not redone: use a new folder for a fresh run.
+        review: Wait for a person to approve the images (on this run's page, ⋮ → Resume) before
+            they are published to out; a rejected run publishes nothing.
+        advanced: Settings for engineers. Every one has a default that works on the built-in
+            editor: leave them as they are unless you were told otherwise.
     """
     try:
         inputs = RunInputs(
