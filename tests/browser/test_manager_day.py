@@ -47,20 +47,23 @@ def keep_locales(page: Any, wanted: set[str]) -> None:
             chips.filter(has_text=re.compile(rf"^{name}$")).locator(".p-tag__dismiss").click()
 
 
-def fill_run(page: Any, stack: Stack, out: str, *, locales: set[str], review: bool) -> None:
+def fill_run(page: Any, stack: Stack, *, locales: set[str], review: bool) -> None:
+    """The sample campaign (paths on the worker, relative to the checkout) into the served folder."""
     field(page, "campaign").locator("textarea").fill("examples/skincare-sale.csv")
     field(page, "image").locator("textarea").fill("examples/creative.png")
     keep_locales(page, locales)
-    field(page, "out").locator("textarea").fill(str(stack.out / out))
+    field(page, "out").locator("textarea").fill(str(stack.out))
     if review:
         field(page, "review").locator("[role=switch], .p-toggle").first.click()
 
 
-def submit(page: Any, shots: Path) -> str:
-    page.screenshot(path=shots / "2-filled.png", full_page=True)
+def submit(page: Any, shots: Path) -> None:
+    """Submit, then open the new run from the deployment page the UI goes back to."""
+    name = page.get_by_role("textbox").first.input_value()  # the form's "Run Name"
+    page.screenshot(path=shots / "2-filled.png")
     page.get_by_role("button", name="Submit").click()
+    page.locator("a[href*='/runs/flow-run/']", has_text=name).first.click()
     page.wait_for_url(re.compile(r"/runs/flow-run/"))
-    return page.url.rsplit("/", 1)[1]
 
 
 def wait_for_state(page: Any, name: str, shots: Path) -> None:
@@ -112,22 +115,27 @@ def test_a_first_run_from_the_form_shows_its_contact_sheet_and_opens_its_images(
     page, stack, screenshots
 ):
     open_form(page, stack, screenshots)
-    fill_run(page, stack, "first-run", locales={"th", "zh"}, review=False)
+    fill_run(page, stack, locales={"th", "zh"}, review=False)
     started = time.monotonic()
     submit(page, screenshots)
     wait_for_state(page, "Completed", screenshots)
     print(f"first run from the form: {time.monotonic() - started:.1f} s from Submit to Completed")
 
-    page.get_by_role("tab", name="Artifacts").click()
+    open_artifact(page, "results-skincare-sale")
     sheet = page.locator("img[alt^='contact sheet']").first
     sheet.wait_for()
     sheet.scroll_into_view_if_needed()
     page.wait_for_function("img => img.complete", arg=sheet.element_handle())
-    page.screenshot(path=screenshots / "4-artifacts.png", full_page=True)
+    page.screenshot(path=screenshots / "4-results.png")
     assert sheet.evaluate("img => img.naturalWidth") > 0
+    assert "11 made, 1 skipped." in page.locator("body").inner_text()
 
+    page.go_back()
+    open_artifact(page, "manifest-skincare-sale")
     made = page.locator("a", has_text=re.compile(r"^made$"))
     made.first.wait_for()
+    page.screenshot(path=screenshots / "5-manifest.png")
+    assert made.count() == 11
     href = made.first.get_attribute("href")
     assert href and href.startswith(stack.files_url)
     image = page.context.new_page()
@@ -137,9 +145,16 @@ def test_a_first_run_from_the_form_shows_its_contact_sheet_and_opens_its_images(
     image.close()
 
 
+def open_artifact(page: Any, key: str) -> None:
+    """The run page's Artifacts tab, then the artifact's card."""
+    page.get_by_text("Artifacts", exact=True).click()
+    page.get_by_text(key, exact=True).click()
+    page.wait_for_url(re.compile(r"/artifacts/artifact/"))
+
+
 def test_a_rejected_review_ends_as_rejected(page, stack, screenshots):
     open_form(page, stack, screenshots)
-    fill_run(page, stack, "reviewed", locales={"th"}, review=True)
+    fill_run(page, stack, locales={"en"}, review=True)
     submit(page, screenshots)
     wait_for_state(page, "Paused", screenshots)
     page.get_by_role("button", name="Resume").click()
@@ -153,4 +168,4 @@ def test_a_rejected_review_ends_as_rejected(page, stack, screenshots):
     dialog.screenshot(path=screenshots / "5-decision.png")
     dialog.get_by_role("button", name="Submit").click()
     wait_for_state(page, "Rejected", screenshots)
-    assert not (stack.out / "reviewed" / "skincare-sale").exists()
+    assert not (stack.out / "skincare-sale" / "en").exists()  # nothing published
