@@ -78,11 +78,8 @@ class Stack:
         port = self.env["PREFECT_SERVER_API_PORT"]
         self._spawn("server", [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", port])
         files_port = self.files_url.rstrip("/").rsplit(":", 1)[1]
-        self._spawn(
-            "files",
-            [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory"]
-            + [str(self.out), files_port],
-        )
+        serve = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1"]
+        self._spawn("files", [*serve, "--directory", str(self.out), files_port])
         self._wait_for(f"{self.url}/api/health", "the Prefect server")
         self._wait_for(self.files_url, "the output folder's server")
         self.prefect("work-pool", "create", POOL, "--type", "process", "--overwrite")

@@ -48,7 +48,8 @@ def keep_locales(page: Any, wanted: set[str]) -> None:
 
 
 def fill_run(page: Any, stack: Stack, *, locales: set[str], review: bool) -> None:
-    """The sample campaign (paths on the worker, relative to the checkout) into the served folder."""
+    """The sample campaign (paths on the worker, relative to the checkout), out to the served
+    folder."""
     field(page, "campaign").locator("textarea").fill("examples/skincare-sale.csv")
     field(page, "image").locator("textarea").fill("examples/creative.png")
     keep_locales(page, locales)
