@@ -33,10 +33,11 @@ def open_form(page: Any, stack: Stack, shots: Path) -> None:
     page.screenshot(path=shots / "1-form.png")
 
 
-def field(page: Any, label: str) -> Any:
-    """The form's field whose label starts with ``label`` (``campaign (Optional)`` …)."""
-    title = page.locator(".schema-form-property__label", has_text=re.compile(rf"^{label}\b"))
-    return page.locator(".schema-form-property").filter(has=title).first
+def field(scope: Any, label: str) -> Any:
+    """The form's field (in a page or a dialog) whose label starts with ``label``."""
+    root = getattr(scope, "page", scope)  # a filter's inner locator starts from the page
+    title = root.locator(".schema-form-property__label", has_text=re.compile(rf"^{label}\b"))
+    return scope.locator(".schema-form-property").filter(has=title).first
 
 
 def keep_locales(page: Any, wanted: set[str]) -> None:
@@ -55,7 +56,9 @@ def fill_run(page: Any, stack: Stack, *, locales: set[str], review: bool) -> Non
     keep_locales(page, locales)
     field(page, "out").locator("textarea").fill(str(stack.out))
     if review:
-        field(page, "review").locator("[role=switch], .p-toggle").first.click()
+        switch = field(page, "review").get_by_role("switch")
+        switch.click()
+        assert switch.get_attribute("aria-checked") == "true"
 
 
 def submit(page: Any, shots: Path) -> None:
@@ -161,12 +164,16 @@ def test_a_rejected_review_ends_as_rejected(page, stack, screenshots):
     page.get_by_role("button", name="Resume").click()
     dialog = page.get_by_role("dialog")
     dialog.wait_for()
-    assert "waiting for your review" in dialog.inner_text()
-    field(dialog, "Decision").locator("button, select").first.click()
-    page.get_by_role("option", name="reject").click()
+    assert "skincare-sale is waiting for your review" in dialog.inner_text()
+    decision = field(dialog, "Decision")
+    assert "reject: publish nothing" in decision.inner_text()
+    decision.locator(".p-select-button__control").focus()
+    page.keyboard.press("ArrowDown")  # opens the list of choices
+    page.locator("[role=option], .p-select-option", has_text=re.compile(r"^reject$")).click()
     field(dialog, "Reviewer").locator("textarea, input").first.fill("Ana")
-    field(dialog, "Notes").locator("textarea, input").first.fill("the Thai headline is cut")
-    dialog.screenshot(path=screenshots / "5-decision.png")
+    field(dialog, "Notes").locator("textarea, input").first.fill("the headline is cut")
+    dialog.screenshot(path=screenshots / "4-decision.png")
     dialog.get_by_role("button", name="Submit").click()
     wait_for_state(page, "Rejected", screenshots)
+    assert "Rejected by Ana: the headline is cut" in page.locator("body").inner_text()
     assert not (stack.out / "skincare-sale" / "en").exists()  # nothing published

@@ -351,8 +351,8 @@ def _ask_reviewer(
         description=f"{campaign} waits for a reviewer: ⋮ → Resume to approve or reject",
     )
     get_run_logger().info(
-        "waiting for a reviewer: look at the contact sheet %s, then on this run's page choose "
-        "⋮ → Resume and approve or reject",
+        "waiting for a reviewer: look at the contact sheet %s, then press Resume at the top of "
+        "this run's page (or ⋮ → Resume) and approve or reject",
         sheet,
     )
     try:

@@ -128,8 +128,9 @@ def review_markdown(
         lines.append(f"   {link('the gallery', gallery)} (every image, with its status), and")
     lines += [
         f"   {link('the contact sheet', contact_sheet)}.",
-        "2. Decide: on this run's page open **⋮ → Resume**, choose *approve* (publish to the "
-        "destination) or *reject* (publish nothing), give your name and, if you like, a note.",
+        "2. Decide: press **Resume** at the top of this run's page (or **⋮ → Resume**), choose "
+        "*approve* (publish to the destination) or *reject* (publish nothing), give your name "
+        "and, if you like, a note, and submit.",
         "",
         f"Without a decision the run stops waiting after {timeout_hours:g} hours.",
     ]
