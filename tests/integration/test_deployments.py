@@ -143,7 +143,7 @@ def test_a_worker_runs_localize_campaign_triggered_through_the_api(deployments, 
     assert state.is_completed(), f"{state!r}\nworker output:\n{output}"
 
     artifacts = asyncio.run(_artifacts(flow_run.id))
-    assert "manifest-skincare-sale" in {a.key for a in artifacts if a.type == "table"}
+    assert "manifest-skincare-sale" in {a.key for a in artifacts if a.type == "markdown"}
     document = json.loads((out / "skincare-sale" / "manifest.json").read_text(encoding="utf-8"))
     assert sum(job["status"] == "ok" for job in document["jobs"]) == 22
 
