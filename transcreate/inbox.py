@@ -317,22 +317,23 @@ def failure_report(request_name: str, summary: RunSummary) -> str | None:
 
 
 def summary_markdown(summary: InboxSummary) -> str:
-    """The run's requests as a markdown table."""
+    """The run's requests as a markdown table, the failed ones first with what to do."""
     rows = [
         f"| {_cell(result.request)} | {result.status} | {_cell(result.message)} |"
-        for result in [*summary.done, *summary.failed]
+        for result in [*summary.failed, *summary.done]
     ]
-    return "\n".join(
-        [
-            f"# Creative requests in `{summary.inbox}`",
+    lines = [
+        f"# Creative requests in `{summary.inbox}`",
+        "",
+        f"{len(summary.done)} done, {len(summary.failed)} failed.",
+    ]
+    if summary.failed:
+        lines += [
             "",
-            f"{len(summary.done)} done, {len(summary.failed)} failed.",
-            "",
-            "| request | status | message |",
-            "| --- | --- | --- |",
-            *rows,
+            "Each failed sheet is in failed/ beside NAME.error.txt, which says why: correct it "
+            "and drop it into the inbox again.",
         ]
-    )
+    return "\n".join([*lines, "", "| request | status | message |", "| --- | --- | --- |", *rows])
 
 
 def _cell(text: str) -> str:

@@ -23,6 +23,7 @@ ROLLOUTS = {
     "rollout-bangkok": "Asia/Bangkok",
     "rollout-shanghai": "Asia/Shanghai",
 }
+ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Bangkok": "ICT", "Asia/Shanghai": "CST"}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,12 @@ def deployments(api_env) -> dict[str, Any]:
 
 
 def test_deploy_all_creates_every_deployment_in_the_process_pool(deployments):
-    assert set(deployments) == {"localize-campaign", *ROLLOUTS, "creative-requests"}
+    assert set(deployments) == {
+        "localize-campaign",
+        *ROLLOUTS,
+        "creative-requests",
+        "check-requests-now",
+    }
     assert {d.work_pool_name for d in deployments.values()} == {"transcreate"}
     pool = asyncio.run(_read_work_pool("transcreate"))
     assert pool.type == "process"
@@ -56,6 +62,23 @@ def test_rollouts_run_on_cron_in_their_regions_time_zone(deployments):
         [schedule] = deployments[name].schedules
         assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 9 * * 1", timezone)
         assert schedule.active
+
+
+def test_rollouts_say_their_local_time_and_zone_and_how_to_use_ones_own_campaign(deployments):
+    # The UI shows the schedule in the browser's time; the description says the region's.
+    for name, timezone in ROLLOUTS.items():
+        description = deployments[name].description
+        assert f"Mondays 09:00 {ZONE_NAMES[timezone]} ({timezone}" in description
+        assert "your own campaign" in description
+
+
+def test_the_inbox_can_be_checked_now_without_waiting_for_its_schedule(deployments):
+    now = deployments["check-requests-now"]
+    scheduled = deployments["creative-requests"]
+    assert now.schedules == []
+    assert (now.entrypoint, now.parameters) == (scheduled.entrypoint, scheduled.parameters)
+    assert "check-requests-now" in scheduled.description
+    assert "Quick run" in now.description
 
 
 def test_rollouts_carry_their_own_locales_and_destination(deployments):
@@ -120,7 +143,7 @@ def test_a_worker_runs_localize_campaign_triggered_through_the_api(deployments, 
     assert state.is_completed(), f"{state!r}\nworker output:\n{output}"
 
     artifacts = asyncio.run(_artifacts(flow_run.id))
-    assert "manifest-skincare-sale" in {a.key for a in artifacts if a.type == "table"}
+    assert "manifest-skincare-sale" in {a.key for a in artifacts if a.type == "markdown"}
     document = json.loads((out / "skincare-sale" / "manifest.json").read_text(encoding="utf-8"))
     assert sum(job["status"] == "ok" for job in document["jobs"]) == 22
 

@@ -45,16 +45,22 @@ def test_jobs_run_in_a_bounded_number_of_batch_task_runs(flow_run):
     assert 1 <= len(batch_runs) < 22  # grouped, not one task run per job
 
 
-def test_the_manifest_is_published_as_a_table_artifact(flow_run):
+def test_the_manifest_is_published_as_a_linked_markdown_table(flow_run):
     state, _, _ = flow_run
     artifacts = asyncio.run(_artifacts(state.state_details.flow_run_id))
-    tables = [a for a in artifacts if a.type == "table"]
-    assert [a.key for a in tables] == ["manifest-skincare-sale"]
-    rows = json.loads(tables[0].data) if isinstance(tables[0].data, str) else tables[0].data
-    assert [row["variant"] for row in rows][:2] == ["summer-sale", "new-arrival"]
-    assert set(rows[0]) == {"variant", "id", "th", "zh", "en"}
+    [manifest] = [a for a in artifacts if a.key == "manifest-skincare-sale"]
+    assert manifest.type == "markdown"
+    lines = manifest.data.splitlines()
+    assert lines[0] == "| variant | id | th | zh | en |"
+    assert [line.split(" | ")[0] for line in lines[2:4]] == ["| summer-sale", "| new-arrival"]
+    assert "[made](file://" in lines[2]  # a link per image, labelled by its status
     progress = [a for a in artifacts if a.type == "progress"]
     assert progress and progress[0].data == 100.0
+
+
+def test_the_run_ends_with_its_counts_in_words(flow_run):
+    state, _, _ = flow_run
+    assert state.message == "22 made, 2 skipped"
 
 
 def test_a_second_flow_run_is_all_cached(flow_run):

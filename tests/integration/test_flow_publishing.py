@@ -92,7 +92,7 @@ def test_an_approved_review_publishes_to_the_destination(sample_campaign, sample
     staged = list((out / "_review" / str(run.id) / "skincare-sale").rglob("*.png"))
     assert len(staged) == 23  # 22 creatives and the contact sheet, waiting for review
     assert not (out / "skincare-sale").exists()
-    resume(run.id, approve=True, reviewer="ana", notes="looks right")
+    resume(run.id, decision="approve", reviewer="ana", notes="looks right")
     thread.join(60)
     summary = holder["result"]
     assert summary.published and summary.counts["ok"] == 22
@@ -111,10 +111,13 @@ def test_a_rejected_review_publishes_nothing(sample_campaign, sample_image, tmp_
         localize_campaign, **flow_parameters(request, review=True)
     )
     run = wait_until_paused(name)
-    resume(run.id, approve=False, reviewer="ana", notes="wrong colour")
+    resume(run.id, decision="reject", reviewer="ana", notes="wrong colour")
     thread.join(60)
     assert holder["result"].published is False
     assert not (out / "skincare-sale").exists()
+    state = asyncio.run(_flow_run_named(name)).state
+    assert (state.type.value, state.name) == ("COMPLETED", "Rejected")
+    assert state.message == "Rejected by ana: wrong colour; nothing was published"
 
 
 def test_the_contact_sheet_is_stored_and_published(sample_campaign, sample_image, tmp_path):
@@ -127,9 +130,9 @@ def test_the_contact_sheet_is_stored_and_published(sample_campaign, sample_image
     sheet = Image.open(tmp_path / "skincare-sale" / "contact-sheet.png")
     assert sheet.size == (160 + 256 * 4, 28 + 256 * 6)
     artifacts = asyncio.run(_artifacts(state.state_details.flow_run_id))
-    markdown = [a for a in artifacts if a.type == "markdown"]
-    assert [a.key for a in markdown] == ["contact-sheet-skincare-sale"]
-    assert "contact-sheet.png" in markdown[0].data
+    markdown = {a.key: a.data for a in artifacts if a.type == "markdown"}
+    assert set(markdown) == {"results-skincare-sale", "manifest-skincare-sale"}
+    assert "contact-sheet.png)" in markdown["results-skincare-sale"]  # shown inline
 
 
 class Receiver(FakeServer):
@@ -240,3 +243,36 @@ def test_the_flow_applies_output_checks(sample_campaign, sample_image, tmp_path,
         summary = localize_campaign(**flow_parameters(request.model_copy(update={"checks": True})))
     assert summary.counts["needs_review"] == 5 and summary.counts["ok"] == 0
     assert all("copy check" in flagged for flagged in summary.flagged)
+
+
+def test_a_missing_image_fails_the_run_with_one_sentence(sample_campaign, tmp_path):
+    from transcreate.errors import CampaignError
+    from transcreate.flows.localize import flow_parameters, localize_campaign
+
+    request = sample_request(sample_campaign, tmp_path / "no-such.png", tmp_path / "out")
+    state = localize_campaign(**flow_parameters(request), return_state=True)
+    assert state.is_failed()
+    assert "no-such.png" in state.message and "\n" not in state.message
+    with pytest.raises(CampaignError):  # a Python caller gets the error itself back
+        state.result()
+    artifacts = asyncio.run(_artifacts(state.state_details.flow_run_id))
+    assert [a.key for a in artifacts] == ["run-refused"]
+
+
+def test_strict_mode_fails_before_any_edit_and_lists_every_rejected_row(
+    sample_campaign, sample_image, tmp_path
+):
+    from transcreate.flows.localize import flow_parameters, localize_campaign
+
+    sheet = tmp_path / "sale.csv"
+    lines = sample_campaign.read_text(encoding="utf-8").splitlines()
+    bad = lines[1].split(",")
+    bad[0], bad[9] = "bad-price", "twelve"
+    sheet.write_text("\n".join([*lines, ",".join(bad)]) + "\n", encoding="utf-8")
+    request = sample_request(sheet, sample_image, tmp_path / "out", strict=True, locales="en")
+    state = localize_campaign(**flow_parameters(request), return_state=True)
+    assert state.is_failed()
+    assert "1 row(s) rejected and strict mode is on, so nothing was made" in state.message
+    assert not (tmp_path / "out" / "sale" / "en").exists()
+    artifacts = {a.key: a.data for a in asyncio.run(_artifacts(state.state_details.flow_run_id))}
+    assert "column price" in artifacts["rejected-rows-sale"]

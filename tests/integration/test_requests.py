@@ -84,6 +84,15 @@ def test_each_request_runs_as_a_localize_campaign_subflow(inbox_run):
         "spring-promo": "COMPLETED",
         "no-variants": "FAILED",
     }
+    [refused] = [run.state for run in subflows if run.name == "no-variants"]
+    assert "missing column(s) variant" in refused.message  # the sentence, as the state's message
+
+
+@pytest.mark.slow
+def test_a_poll_with_a_failed_request_is_not_a_plain_completed(inbox_run):
+    state, _, _ = inbox_run
+    assert (state.type.value, state.name) == ("COMPLETED", "Completed with failures")
+    assert state.message == "1 done, 1 failed"
 
 
 @pytest.mark.slow

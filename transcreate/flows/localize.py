@@ -10,27 +10,41 @@ Calls to a model endpoint also take a slot of the Prefect global concurrency lim
 from __future__ import annotations
 
 import time
-from typing import Any, cast, get_args
+from typing import Any, Literal, cast, get_args
 from uuid import UUID
 
 from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
-    create_table_artifact,
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
+from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.futures import as_completed
 from prefect.input import RunInput
+from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import Field
+from pydantic import Field, ValidationError
 
+from transcreate.artifacts import manifest_markdown
 from transcreate.callbacks import send_completion
+from transcreate.errors import CampaignError, TranscreateError
+from transcreate.flows.report import (
+    counts_in_words,
+    failure_markdown,
+    problem_sentence,
+    progress_line,
+    rejected_rows_markdown,
+    results_markdown,
+    review_markdown,
+    whole_percent,
+)
 from transcreate.jobs import EditJob
 from transcreate.locales import SupportedLocale
-from transcreate.manifest import JobResult, matrix
+from transcreate.manifest import JobResult
 from transcreate.pipeline import (
     AuditLog,
     RunPlan,
@@ -43,28 +57,40 @@ from transcreate.pipeline import (
     write_manifest,
 )
 from transcreate.request import RunInputs, RunOptions, RunRequest
-from transcreate.storage import Storage
+from transcreate.storage import Storage, object_key
 from transcreate.wiring import Adapters, built_once, forget
 
-# Batch task runs side by side on this many threads. The edits in flight are bounded by the
-# request's concurrency (one semaphore shared by every batch in the process), not by this.
-BATCH_WORKERS = 4
+# Batches are small enough that the progress moves while the run works (a small campaign still
+# gets ~10 steps), and never one task run per job. Every batch may run at once: the edits in
+# flight are bounded by the request's concurrency (one semaphore shared by every batch in the
+# process), not by the number of batches.
 MAX_BATCHES = 32
+MIN_BATCH = 2
+BATCH_WORKERS = MAX_BATCHES
+LOG_STEP = 10  # percent between progress log lines
 REVIEW_POLL_SECONDS = 10  # how often a paused run checks for the reviewer's answer
 CALLBACK_RETRY_WAIT = 1.0  # first wait before re-sending an undelivered completion event
-PROGRESS_STEP = 10.0  # percent between updates of the progress artifact
 
 
 class ReviewDecision(RunInput):
-    """What a reviewer answers in the Prefect UI when a run waits for approval."""
+    """What a reviewer answers in the Prefect UI (⋮ → Resume) when a run waits for approval."""
 
-    approve: bool
-    reviewer: str
-    notes: str = ""
+    decision: Literal["approve", "reject"] = Field(
+        title="Decision",
+        description="approve: publish the images to the destination; reject: publish nothing "
+        "(the run ends as Rejected)",
+    )
+    reviewer: str = Field(
+        title="Reviewer", min_length=1, description="Your name, kept in the run's log"
+    )
+    notes: str = Field(
+        default="", title="Notes", description="Why, or what to change (optional; kept in the log)"
+    )
 
 
 class FlowOptions(RunOptions):
-    """The run's settings, plus what only a flow run has."""
+    """Settings for engineers: every one has a default that works, so leave them be unless told
+    otherwise."""
 
     review_timeout_hours: float = Field(
         default=72, gt=0, le=24 * 30, description="How long a run waits for a reviewer"
@@ -89,24 +115,54 @@ def render_batch(
     validate_parameters=True,
 )
 def localize_campaign(
-    image: str,
+    *,
     campaign: str = "",
     rows: str = "",
+    image: str,
     locales: list[SupportedLocale] = list(get_args(SupportedLocale)),  # noqa: B006, B008
     out: str = "out",
     review: bool = False,
     advanced: FlowOptions = FlowOptions(),  # noqa: B008 - a frozen model
-) -> RunSummary:
+) -> Any:  # a State whose result is the RunSummary (called as a function: the RunSummary)
     """Localize a campaign: every variant × locale, stored with a manifest.
 
     With ``review``, outputs go to a staging folder beside ``out`` and the run pauses for a
-    reviewer's decision; only an approved run is published to ``out``.
+    reviewer's decision; only an approved run is published to ``out``. Ends Completed (the
+    counts in words as its message), Rejected (a reviewer said no: nothing published), or Failed
+    with one sentence when the input cannot be used (no traceback: the sheet, the image or a
+    setting is wrong, not the code).
+
+    Args:
+        campaign: Your campaign spreadsheet (.csv or .xlsx, one row per variant): an https://
+            link (e.g. a Google Sheet published as CSV), an s3:// URI, or a path on the worker,
+            relative to the folder the deployment was made from. Leave empty to paste the rows
+            below instead.
+        rows: Or paste the spreadsheet here: select the cells in Excel or Google Sheets, header
+            row included, copy, and paste (CSV text works too). Used when campaign is empty.
+        image: The base creative to localize (PNG, JPEG or WebP): an https:// link, an s3:// URI
+            or a path on the worker, relative to the folder the deployment was made from.
+        locales: The languages to make, one image per variant each: id (Indonesian), th (Thai),
+            zh (Simplified Chinese), en (English).
+        out: Where the images, the manifest and the gallery go: a folder on the worker (relative
+            to the folder the deployment was made from) or s3://bucket/prefix. Images already
+            made there are found again, not redone: use a new folder for a fresh run.
+        review: Wait for a person to approve the images (on this run's page, ⋮ → Resume) before
+            they are published to out; a rejected run publishes nothing.
+        advanced: Settings for engineers. Every one has a default that works on the built-in
+            editor: leave them as they are unless you were told otherwise.
     """
-    inputs = RunInputs(campaign=campaign, rows=rows, image=image, locales=tuple(locales), out=out)
-    options = RunOptions(**advanced.model_dump(exclude={"review_timeout_hours"}))
-    request = RunRequest.from_parts(inputs, options)
+    try:
+        inputs = RunInputs(
+            campaign=campaign, rows=rows, image=image, locales=tuple(locales), out=out
+        )
+        options = RunOptions(**advanced.model_dump(exclude={"review_timeout_hours"}))
+        request = RunRequest.from_parts(inputs, options)
+    except ValidationError as error:
+        return _refused(error)
     try:
         return _localize(request, review, advanced.review_timeout_hours)
+    except TranscreateError as error:  # the user's input, said in a sentence; bugs still raise
+        return _refused(error)
     finally:  # a long-lived worker process keeps no run's adapters
         forget(request.options)
 
@@ -122,11 +178,11 @@ def flow_parameters(request: RunRequest, review: bool = False) -> dict[str, Any]
 
 
 def localize_request(request: RunRequest, review: bool = False) -> RunSummary:
-    """Run the flow for a whole request."""
+    """Run the flow for a whole request; a refused input raises its TranscreateError."""
     return cast(RunSummary, localize_campaign(**flow_parameters(request, review)))
 
 
-def _localize(request: RunRequest, review: bool, review_timeout_hours: float) -> RunSummary:
+def _localize(request: RunRequest, review: bool, review_timeout_hours: float) -> State[RunSummary]:
     logger = get_run_logger()
     started = time.monotonic()
     staging = f"{request.out.rstrip('/')}/_review/{runtime.flow_run.id}"
@@ -136,81 +192,182 @@ def _localize(request: RunRequest, review: bool, review_timeout_hours: float) ->
 
     plan, results = _render(working, adapters)
     summary = write_manifest(plan, results, adapters.storage, time.monotonic() - started)
-    _publish_contact_sheet(plan, results, adapters.storage)
+    _publish_results(request, plan, results, summary, adapters.storage)
 
     if review:
-        logger.info("waiting for a reviewer: outputs are in %s", staging)
-        decision = pause_flow_run(
-            wait_for_input=ReviewDecision,
-            timeout=int(review_timeout_hours * 3600),
-            poll_interval=REVIEW_POLL_SECONDS,
-        )
-        if not decision.approve:
-            logger.warning("rejected by %s: %s", decision.reviewer, decision.notes)
+        decision = _ask_reviewer(request, plan, summary, adapters.storage, review_timeout_hours)
+        if decision is None:
+            message = (
+                f"No decision within {review_timeout_hours:g} hours, so nothing was published; "
+                "run it again to review anew (finished images are found again, not redone)."
+            )
+            logger.warning(message)
+            return Failed(message=message, data=summary.model_copy(update={"published": False}))
+        notes = f": {decision.notes}" if decision.notes else ""
+        if decision.decision == "reject":
+            logger.warning("rejected by %s%s; nothing was published", decision.reviewer, notes)
             summary = summary.model_copy(update={"published": False})
             _callback(request, adapters, "run.rejected", summary)
-            return summary
-        logger.info("approved by %s: publishing to %s", decision.reviewer, request.out)
+            return Completed(
+                name="Rejected",
+                message=f"Rejected by {decision.reviewer}{notes}; nothing was published",
+                data=summary,
+            )
+        logger.info("approved by %s%s: publishing to %s", decision.reviewer, notes, request.out)
         final = built_once(request).storage
         results = publish(results, plan.campaign.name, adapters.storage, final)
         summary = write_manifest(plan, results, final, time.monotonic() - started)
-        _publish_contact_sheet(plan, results, final)
+        _publish_results(request, plan, results, summary, final)
 
-    create_table_artifact(
-        key=_artifact_key(f"manifest-{plan.campaign.name}"),
-        table=matrix([*results, *plan.settled], plan.variants, list(request.locales)),
-        description=f"**{plan.campaign.name}**: {summary.counts} — manifest {summary.manifest_csv}",
-    )
-    logger.info("done: %s; manifest %s", summary.counts, summary.manifest_csv)
+    words = counts_in_words(summary.counts)
+    logger.info("done: %s; manifest %s", words, summary.manifest_csv)
     _callback(request, adapters, "run.completed", summary)
-    return summary
+    return Completed(message=words, data=summary)
+
+
+def _refused(error: Exception) -> State[RunSummary]:
+    """End the run Failed with one plain sentence, the details in an artifact; no traceback."""
+    sentence = problem_sentence(error)
+    details = str(error).strip().splitlines()[1:] if isinstance(error, TranscreateError) else []
+    get_run_logger().error(sentence)
+    create_markdown_artifact(
+        key="run-refused",
+        markdown=failure_markdown(sentence, [line.strip() for line in details if line.strip()]),
+        description="Why the run could not start",
+    )
+    # A Python caller (the CLI's --prefect, the inbox) gets the error back from the state.
+    cause = error if isinstance(error, TranscreateError) else ValueError(sentence)
+    return Failed(message=sentence, data=cause)
 
 
 def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobResult]]:
     logger = get_run_logger()
-    plan = plan_run(request, adapters)
-    for problem in plan.campaign.problems:
-        logger.warning("rejected: %s", problem)
+    # Planned leniently so every rejected row is listed first; strict mode then stops the run.
+    plan = plan_run(request.model_copy(update={"strict": False}), adapters)
+    problems = [str(problem) for problem in plan.campaign.problems]
+    if problems:
+        for problem in problems:
+            logger.warning("rejected: %s", problem)
+        create_markdown_artifact(
+            key=_artifact_key(f"rejected-rows-{plan.campaign.name}"),
+            markdown=rejected_rows_markdown(plan.campaign.name, problems, strict=request.strict),
+            description=f"{len(problems)} row(s) of {plan.campaign.name} rejected",
+        )
+        if request.strict:
+            raise CampaignError(
+                f"{plan.campaign.source}: {len(problems)} row(s) rejected and strict mode is on, "
+                "so nothing was made; the rows are listed in the artifact rejected-rows "
+                "(correct them, or turn off strict under advanced)"
+            )
+    total = len(plan.jobs)
     logger.info(
-        "%s: %d variants × %d locales → %d jobs (%d skipped)",
+        "%s: %d variants × %d locales → %d images to make (%d skipped)",
         plan.campaign.name,
         len(plan.campaign.variants),
         len(request.locales),
-        len(plan.jobs),
+        total,
         len(plan.settled),
     )
     progress = cast(
         UUID,
         create_progress_artifact(
-            progress=0.0, description=f"Jobs finished in campaign {plan.campaign.name}"
+            progress=0.0, description=f"Images made for {plan.campaign.name} (of {total})"
         ),
     )
     futures = [
         render_batch.submit(request, plan.creative.sha256, batch, plan.run_id)
-        for batch in batches(plan.jobs, max_batches=MAX_BATCHES)
+        for batch in batches(plan.jobs, max_batches=MAX_BATCHES, min_size=MIN_BATCH)
     ]
     results: list[JobResult] = []
-    shown = 0.0
+    failed, shown = 0, 0
     for future in as_completed(futures):
-        results.extend(future.result())
-        done = 100.0 * len(results) / max(1, len(plan.jobs))
-        if done - shown >= PROGRESS_STEP or done == 100.0:  # one API call per step, not per batch
-            update_progress_artifact(progress, done)
-            shown = done
+        batch = future.result()
+        results.extend(batch)
+        failed += sum(result.status == "failed" for result in batch)
+        percent = whole_percent(len(results), total)
+        if percent // LOG_STEP > shown // LOG_STEP:
+            logger.info(progress_line(len(results), total, failed))
+        if percent > shown:
+            update_progress_artifact(progress, float(percent))
+            shown = percent
     if not futures:
         update_progress_artifact(progress, 100.0)
     return plan, results
 
 
-def _publish_contact_sheet(plan: RunPlan, results: list[JobResult], storage: Storage) -> None:
-    link, shown = write_contact_sheet(plan, results, storage)
+def _publish_results(
+    request: RunRequest,
+    plan: RunPlan,
+    results: list[JobResult],
+    summary: RunSummary,
+    storage: Storage,
+) -> None:
+    """Store the contact sheet; post the outcome (with it inline) and the linked manifest."""
     campaign = plan.campaign.name
+    sheet, shown = write_contact_sheet(plan, results, storage)
+    linked = [*results, *plan.settled]  # storage links open in a browser (see storage.url)
     create_markdown_artifact(
-        key=_artifact_key(f"contact-sheet-{campaign}"),
-        markdown=f"# {campaign}\n\nLocales across, the first {shown} of "
-        f"{len(plan.variants)} variants down.\n\n![contact sheet]({link})\n",
-        description=f"Contact sheet of {campaign}",
+        key=_artifact_key(f"results-{campaign}"),
+        markdown=results_markdown(
+            campaign,
+            summary.counts,
+            contact_sheet=sheet,
+            manifest=storage.url(object_key(campaign, "manifest.csv")),
+            gallery=_gallery(request, campaign, storage),
+            shown=shown,
+            variants=len(plan.variants),
+            failures=summary.failures,
+        ),
+        description=f"{campaign}: {counts_in_words(summary.counts)}",
     )
+    create_markdown_artifact(
+        key=_artifact_key(f"manifest-{campaign}"),
+        markdown=manifest_markdown(linked, plan.variants, list(request.locales)),
+        description=f"{campaign}: every image, by variant and locale",
+    )
+
+
+def _ask_reviewer(
+    request: RunRequest,
+    plan: RunPlan,
+    summary: RunSummary,
+    storage: Storage,
+    timeout_hours: float,
+) -> ReviewDecision | None:
+    """Say what to look at and how to decide, then wait; None when nobody decided in time."""
+    campaign = plan.campaign.name
+    sheet = storage.url(object_key(campaign, "contact-sheet.png"))
+    text = review_markdown(
+        campaign,
+        contact_sheet=sheet,
+        gallery=_gallery(request, campaign, storage),
+        counts=summary.counts,
+        timeout_hours=timeout_hours,
+    )
+    create_markdown_artifact(
+        key=_artifact_key(f"review-{campaign}"),
+        markdown=text,
+        description=f"{campaign} waits for a reviewer: ⋮ → Resume to approve or reject",
+    )
+    get_run_logger().info(
+        "waiting for a reviewer: look at the contact sheet %s, then press Resume at the top of "
+        "this run's page (or ⋮ → Resume) and approve or reject",
+        sheet,
+    )
+    try:
+        return pause_flow_run(
+            wait_for_input=ReviewDecision.with_initial_data(description=text),
+            timeout=int(timeout_hours * 3600),
+            poll_interval=REVIEW_POLL_SECONDS,
+        )
+    except FlowPauseTimeout:
+        return None
+
+
+def _gallery(request: RunRequest, campaign: str, storage: Storage) -> str | None:
+    """The gallery page's link, when the run wrote one."""
+    key = object_key(campaign, "index.html")
+    return storage.url(key) if storage.verify(key) is None else None
 
 
 def _callback(request: RunRequest, adapters: Adapters, event: str, summary: RunSummary) -> None:

@@ -3,8 +3,11 @@ localize-campaign run. The inbox itself (claims, settling, S3) is `transcreate.i
 
 from __future__ import annotations
 
+from typing import Any, get_args
+
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.states import Completed
 
 from transcreate.flows.localize import flow_parameters, localize_campaign
 from transcreate.inbox import (
@@ -25,20 +28,25 @@ from transcreate.request import BackendName, RunInputs, RunOptions, RunRequest
 def process_requests(
     inbox: str = "inbox",
     out: str = "out",
-    image: str | None = None,
-    locales: list[SupportedLocale] | None = None,
+    image: str = "",
+    locales: list[SupportedLocale] = list(get_args(SupportedLocale)),  # noqa: B006, B008
     backend: BackendName = "local",
-) -> InboxSummary:
+) -> Any:  # a State whose result is the InboxSummary (called as a function: the InboxSummary)
     """Localize every campaign sheet dropped into the inbox: one localize-campaign run each.
+
+    Ends Completed when every request was localized (or there were none), and "Completed with
+    failures" when any request failed; the failures are listed in the run's artifact.
 
     Args:
         inbox: Folder or s3://bucket/prefix where requests are dropped: NAME.csv with NAME.png
-            (.jpg, .jpeg, .webp).
-        out: Destination folder or s3://bucket/prefix for the images and manifests (each under
-            NAME/).
-        image: Base image for requests that come without one.
-        locales: Target locales, e.g. id, th, zh, en (default: all supported).
-        backend: Editor backend, e.g. local, dashscope, dify, openai.
+            (.jpg, .jpeg, .webp) beside it. A folder is relative to the folder the deployment
+            was made from.
+        out: Where results go, each campaign under NAME/: a folder on the worker or
+            s3://bucket/prefix.
+        image: Base image for requests that come without one (empty: every request brings its
+            own).
+        locales: Target locales of every request.
+        backend: Who edits the images: local (built in) or a Qwen-Image-Edit service.
     """
     logger = get_run_logger()
     requests = open_inbox(inbox)
@@ -52,19 +60,21 @@ def process_requests(
         if claimed is None:  # on S3, a processing/NAME.claim left by a killed run shows here
             logger.info("%s: claimed by another run; skipped", request)
             continue
-        result = _localize(requests, claimed, request, options, wanted, out, image)
+        result = _localize(requests, claimed, request, options, wanted, out, image or None)
         (summary.done if result.status == "done" else summary.failed).append(result)
         log = logger.info if result.status == "done" else logger.warning
         log("%s → %s: %s", request, result.status, result.message)
+    outcome = f"{len(summary.done)} done, {len(summary.failed)} failed"
     if summary.done or summary.failed:
         create_markdown_artifact(
-            key="creative-requests",
-            markdown=summary_markdown(summary),
-            description=f"{len(summary.done)} done, {len(summary.failed)} failed",
+            key="creative-requests", markdown=summary_markdown(summary), description=outcome
         )
     else:
         logger.info("no requests in %s", requests.location)
-    return summary
+        outcome = f"no requests in {requests.location}"
+    if summary.failed:
+        return Completed(name="Completed with failures", message=outcome, data=summary)
+    return Completed(message=outcome, data=summary)
 
 
 def _localize(

@@ -1,0 +1,179 @@
+"""A campaign manager's day in the Prefect UI, walked in Chromium as a person would.
+
+Open the localize-campaign deployment's custom-run form, fill it, submit, watch the run, open what
+it made, and decide a review, against a real Prefect server, a process worker and the served output
+folder (tests/browser/stack.py). Nothing here calls the API to do what the person does: the API is
+read only to check what the page cannot show (that no run was created).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.stack import Stack
+
+pytestmark = pytest.mark.slow
+
+RUN_DEADLINE = 600_000  # ms: a loaded CI machine renders slowly; a healthy one takes seconds
+
+
+def open_form(page: Any, stack: Stack, shots: Path) -> None:
+    """Deployments → localize-campaign → Run → Custom run, as the menus lead there."""
+    page.goto(f"{stack.url}/deployments")
+    deployment = page.locator("a[href*='/deployments/deployment/']", has_text="localize-campaign")
+    deployment.first.click()
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("Custom run", exact=True).click()
+    page.wait_for_selector("text=Parameters")
+    page.screenshot(path=shots / "1-form.png")
+
+
+def field(scope: Any, label: str) -> Any:
+    """The form's field (in a page or a dialog) whose label starts with ``label``."""
+    root = getattr(scope, "page", scope)  # a filter's inner locator starts from the page
+    title = root.locator(".schema-form-property__label", has_text=re.compile(rf"^{label}\b"))
+    return scope.locator(".schema-form-property").filter(has=title).first
+
+
+def keep_locales(page: Any, wanted: set[str]) -> None:
+    """Remove every other locale's chip from the multi-select."""
+    chips = field(page, "locales").locator(".p-tag")
+    for name in ["id", "th", "zh", "en"]:
+        if name not in wanted:
+            chips.filter(has_text=re.compile(rf"^{name}$")).locator(".p-tag__dismiss").click()
+
+
+def fill_run(page: Any, stack: Stack, *, locales: set[str], review: bool) -> None:
+    """The sample campaign (paths on the worker, relative to the checkout), out to the served
+    folder."""
+    field(page, "campaign").locator("textarea").fill("examples/skincare-sale.csv")
+    field(page, "image").locator("textarea").fill("examples/creative.png")
+    keep_locales(page, locales)
+    field(page, "out").locator("textarea").fill(str(stack.out))
+    if review:
+        switch = field(page, "review").get_by_role("switch")
+        switch.click()
+        assert switch.get_attribute("aria-checked") == "true"
+
+
+def submit(page: Any, shots: Path) -> None:
+    """Submit, then open the new run from the deployment page the UI goes back to."""
+    name = page.get_by_role("textbox").first.input_value()  # the form's "Run Name"
+    page.screenshot(path=shots / "2-filled.png")
+    page.get_by_role("button", name="Submit").click()
+    page.locator("a[href*='/runs/flow-run/']", has_text=name).first.click()
+    page.wait_for_url(re.compile(r"/runs/flow-run/"))
+
+
+def wait_for_state(page: Any, name: str, shots: Path) -> None:
+    """The run page updates itself; wait until its state badge says ``name``."""
+    badge = page.locator(".state-badge").first
+    try:
+        badge.filter(has_text=re.compile(rf"^\s*{name}\s*$")).wait_for(timeout=RUN_DEADLINE)
+    finally:
+        page.screenshot(path=shots / f"3-{name.lower()}.png")
+
+
+def flow_runs(stack: Stack) -> list[dict[str, Any]]:
+    with stack.api() as api:
+        response = api.post("/flow_runs/filter", json={})
+        response.raise_for_status()
+        return list(response.json())
+
+
+def test_the_form_shows_what_a_manager_fills_in_order_with_help(page, stack, screenshots):
+    open_form(page, stack, screenshots)
+    labels = page.locator(".schema-form-property__label").all_inner_texts()
+    top = [label.removesuffix(" (Optional)") for label in labels[:7]]
+    assert top == ["campaign", "rows", "image", "locales", "out", "review", "advanced"]
+    for name in top:
+        assert field(page, name).locator(".schema-form-property__description").first.inner_text()
+    assert "None" not in page.locator("form, .p-content").first.inner_text()  # no str/None toggle
+    chips = field(page, "locales").locator(".p-tag").all_inner_texts()
+    assert [chip.strip() for chip in chips] == ["id", "th", "zh", "en"]
+
+
+def test_a_bad_locale_is_refused_by_the_form_before_any_run_exists(page, stack, screenshots):
+    before = len(flow_runs(stack))
+    open_form(page, stack, screenshots)
+    field(page, "image").locator("textarea").fill("examples/creative.png")
+    locales = field(page, "locales")
+    locales.locator(".schema-form-property-menu button").click()
+    page.get_by_text("Use JSON input").click()
+    locales.locator("textarea").fill('["thai"]')  # as typed into the field's JSON input
+    page.get_by_role("button", name="Submit").click()
+    refusal = locales.locator(".schema-form-property-errors").first
+    refusal.wait_for()
+    locales.screenshot(path=screenshots / "refused.png")
+    assert "'thai' is not one of ['id', 'th', 'zh', 'en']" in refusal.inner_text()
+    assert "/runs/flow-run/" not in page.url
+    assert len(flow_runs(stack)) == before
+
+
+def test_a_first_run_from_the_form_shows_its_contact_sheet_and_opens_its_images(
+    page, stack, screenshots
+):
+    open_form(page, stack, screenshots)
+    fill_run(page, stack, locales={"th", "zh"}, review=False)
+    started = time.monotonic()
+    submit(page, screenshots)
+    wait_for_state(page, "Completed", screenshots)
+    print(f"first run from the form: {time.monotonic() - started:.1f} s from Submit to Completed")
+
+    open_artifact(page, "results-skincare-sale")
+    sheet = page.locator("img[alt^='contact sheet']").first
+    sheet.wait_for()
+    sheet.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete", arg=sheet.element_handle())
+    page.screenshot(path=screenshots / "4-results.png")
+    assert sheet.evaluate("img => img.naturalWidth") > 0
+    assert "11 made, 1 skipped." in page.locator("body").inner_text()
+
+    page.go_back()
+    open_artifact(page, "manifest-skincare-sale")
+    made = page.locator("a", has_text=re.compile(r"^made$"))
+    made.first.wait_for()
+    page.screenshot(path=screenshots / "5-manifest.png")
+    assert made.count() == 11
+    href = made.first.get_attribute("href")
+    assert href and href.startswith(stack.files_url)
+    image = page.context.new_page()
+    response = image.goto(href)
+    assert response is not None and response.ok
+    assert response.headers["content-type"] == "image/png"
+    image.close()
+
+
+def open_artifact(page: Any, key: str) -> None:
+    """The run page's Artifacts tab, then the artifact's card."""
+    page.get_by_text("Artifacts", exact=True).click()
+    page.get_by_text(key, exact=True).click()
+    page.wait_for_url(re.compile(r"/artifacts/artifact/"))
+
+
+def test_a_rejected_review_ends_as_rejected(page, stack, screenshots):
+    open_form(page, stack, screenshots)
+    fill_run(page, stack, locales={"en"}, review=True)
+    submit(page, screenshots)
+    wait_for_state(page, "Paused", screenshots)
+    page.get_by_role("button", name="Resume").click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    assert "skincare-sale is waiting for your review" in dialog.inner_text()
+    decision = field(dialog, "Decision")
+    assert "reject: publish nothing" in decision.inner_text()
+    decision.locator(".p-select-button__control").focus()
+    page.keyboard.press("ArrowDown")  # opens the list of choices
+    page.locator("[role=option], .p-select-option", has_text=re.compile(r"^reject$")).click()
+    field(dialog, "Reviewer").locator("textarea, input").first.fill("Ana")
+    field(dialog, "Notes").locator("textarea, input").first.fill("the headline is cut")
+    dialog.screenshot(path=screenshots / "4-decision.png")
+    dialog.get_by_role("button", name="Submit").click()
+    wait_for_state(page, "Rejected", screenshots)
+    assert "Rejected by Ana: the headline is cut" in page.locator("body").inner_text()
+    assert not (stack.out / "skincare-sale" / "en").exists()  # nothing published
