@@ -252,7 +252,11 @@ def _run_here(request: RunRequest) -> RunSummary:
             status = " ".join(f"{key} {value}" for key, value in sorted(counts.items()))
             progress.update(bar, advance=1, status=status)
 
-        return run_campaign(request, on_result=on_result, on_plan=on_plan)
+        try:
+            return run_campaign(request, on_result=on_result, on_plan=on_plan)
+        except TranscreateError:
+            progress.remove_task(bar)  # unusable input is one line: no half-drawn bar above it
+            raise
 
 
 def _run_with_prefect(request: RunRequest, on_dask: bool) -> RunSummary:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from transcreate.campaign import clean_text
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.jobs import EditJob
 from transcreate.pipeline import guard, retrying
@@ -32,6 +33,7 @@ def edit_image_with_instruction(
     """
     if backend == "local":
         raise SetupError("a one-off edit needs a model backend: dashscope, dify or openai")
+    instruction = clean_text(instruction)  # what is checked is what is sent (no NUL, no ZWSP)
     if not instruction.strip():
         raise SetupError("the instruction is empty; say what to change, e.g. 'make the shirt blue'")
     target = Path(out) if out else default_output(str(image_path))

@@ -487,8 +487,9 @@ def write_manifest(
     plan: RunPlan, results: Sequence[JobResult], storage: Storage, seconds: float
 ) -> RunSummary:
     """Write manifest.csv (the matrix) and manifest.json (every job) beside the outputs."""
+    order = {variant: index for index, variant in enumerate(plan.variants)}  # not a list scan
     everything = sorted(
-        [*results, *plan.settled], key=lambda r: (_order(plan, r.variant), r.locale)
+        [*results, *plan.settled], key=lambda r: (order.get(r.variant, len(order)), r.locale)
     )
     locales = list(plan.request.locales)
     variants = plan.variants
@@ -657,11 +658,6 @@ def publish(
             result = replace(result, uri=uri, link=target.url(key))
         published.append(result)
     return published
-
-
-def _order(plan: RunPlan, variant: str) -> int:
-    variants = plan.variants
-    return variants.index(variant) if variant in variants else len(variants)
 
 
 def run_campaign(
