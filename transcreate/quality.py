@@ -35,7 +35,7 @@ _TRADITIONAL_CHINESE = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
 Box = tuple[int, int, int, int]  # (left, top, right, bottom)
 
 _MIN_TEXT_HEIGHT = 120  # px; smaller crops are upscaled before reading
-_LINE_HEIGHT = 96  # px; one line of copy is upscaled to at least this before reading
+_LINE_HEIGHT = 64  # px; one line of copy is upscaled to at least this before reading
 _MAX_UPSCALE = 4
 _BORDER = 20  # px of white around the crop: tesseract misses glyphs touching the edge
 _TIMEOUT = 120  # seconds for one tesseract run
@@ -222,10 +222,16 @@ def _ocr(ink: Image.Image, language: str, executable: str, psm: int) -> str:
     page = ImageOps.expand(ink, _BORDER, fill=255)
     png = io.BytesIO()
     page.save(png, format="PNG")
+    return _run_tesseract(png.getvalue(), language, executable, psm, page.size)
+
+
+def _run_tesseract(
+    data: bytes, language: str, executable: str, psm: int, size: tuple[int, int]
+) -> str:
     try:
         completed = subprocess.run(
             [executable, "stdin", "stdout", "-l", language, "--psm", str(psm)],
-            input=png.getvalue(),
+            input=data,
             capture_output=True,
             timeout=_TIMEOUT,
             # One thread per process: callers run several reads at once, and OpenMP threads
@@ -234,7 +240,7 @@ def _ocr(ink: Image.Image, language: str, executable: str, psm: int) -> str:
         )
     except subprocess.TimeoutExpired:
         raise TranscreateError(
-            f"tesseract took over {_TIMEOUT} s to read a {ink.width}×{ink.height} crop"
+            f"tesseract took over {_TIMEOUT} s to read a {size[0]}×{size[1]} crop"
         ) from None
     if completed.returncode != 0:
         message = completed.stderr.decode("utf-8", "replace").strip()
@@ -276,12 +282,18 @@ def _line_ink(image: Image.Image, box: Box, fill: str, tolerance: int) -> Image.
     if clamped[2] <= clamped[0] or clamped[3] <= clamped[1]:
         return None
     region = image.convert("RGB").crop(clamped)
-    if region.height < _LINE_HEIGHT:  # enlarged before isolating: smoother glyphs read better
-        scale = min(_MAX_UPSCALE, math.ceil(_LINE_HEIGHT / region.height))
-        region = region.resize(
-            (region.width * scale, region.height * scale), Image.Resampling.LANCZOS
-        )
-    return _without_border_ink(_ink_of_color(region, fill, tolerance))
+    ink = _ink_of_color(region, fill, tolerance)
+    # Background of the fill's colour is found at the image's own size, where a thin outline
+    # still closes every glyph off from it (enlarging blurs it open) ...
+    background = ImageChops.subtract(_without_border_ink(ink), ink)  # white where removed
+    if region.height >= _LINE_HEIGHT:
+        return ImageChops.lighter(ink, background)
+    # ... and the glyphs are isolated again after enlarging: smoother glyphs read better.
+    scale = min(_MAX_UPSCALE, math.ceil(_LINE_HEIGHT / region.height))
+    size = (region.width * scale, region.height * scale)
+    enlarged = _ink_of_color(region.resize(size, Image.Resampling.LANCZOS), fill, tolerance)
+    around = background.resize(size, Image.Resampling.NEAREST).filter(ImageFilter.MaxFilter(3))
+    return ImageChops.lighter(enlarged, around)
 
 
 def read_lines(
@@ -299,15 +311,13 @@ def read_lines(
     inks = [ink for box in boxes if (ink := _line_ink(image, box, fill, tolerance)) is not None]
     if not inks:
         return ""
-    if language == "tha":  # its model reads small Thai better line by line, and starts fast
-        return "\n".join(_ocr(ink, language, executable, psm=7) for ink in inks)
-    gap = _LINE_HEIGHT // 3
-    page = Image.new("L", (max(i.width for i in inks), sum(i.height + gap for i in inks)), 255)
-    top = 0
-    for ink in inks:
-        page.paste(ink, (0, top))
-        top += ink.height + gap
-    return _ocr(page, language, executable, psm=6)
+    # One page per line in one multi-page TIFF: each line read as a single line (psm 7), which
+    # is surer than a page of lines of mixed sizes, for one start-up of tesseract.
+    pages = [ImageOps.expand(ink, _BORDER, fill=255) for ink in inks]
+    tiff = io.BytesIO()
+    pages[0].save(tiff, format="TIFF", save_all=True, append_images=pages[1:])
+    read = _run_tesseract(tiff.getvalue(), language, executable, psm=7, size=pages[0].size)
+    return "\n".join(page.strip() for page in read.split("\f") if page.strip())
 
 
 # --- checks on an output -------------------------------------------------------------------------
