@@ -35,6 +35,7 @@ _TRADITIONAL_CHINESE = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
 Box = tuple[int, int, int, int]  # (left, top, right, bottom)
 
 _MIN_TEXT_HEIGHT = 120  # px; smaller crops are upscaled before reading
+_THIN_FROM = 30  # px of font size: from here, enlarged strokes are thinned before reading
 _LINE_HEIGHT = 64  # px; one line of copy is upscaled to at least this before reading
 _MAX_UPSCALE = 4
 _BORDER = 20  # px of white around the crop: tesseract misses glyphs touching the edge
@@ -276,7 +277,9 @@ def _without_border_ink(ink: Image.Image) -> Image.Image:
     return cleaned
 
 
-def _line_ink(image: Image.Image, box: Box, fill: str, tolerance: int) -> Image.Image | None:
+def _line_ink(
+    image: Image.Image, box: Box, fill: str, tolerance: int, thin: bool
+) -> Image.Image | None:
     left, top, right, bottom = box
     clamped = (max(0, left), max(0, top), min(image.width, right), min(image.height, bottom))
     if clamped[2] <= clamped[0] or clamped[3] <= clamped[1]:
@@ -293,7 +296,9 @@ def _line_ink(image: Image.Image, box: Box, fill: str, tolerance: int) -> Image.
     size = (region.width * scale, region.height * scale)
     enlarged = _ink_of_color(region.resize(size, Image.Resampling.LANCZOS), fill, tolerance)
     around = background.resize(size, Image.Resampling.NEAREST).filter(ImageFilter.MaxFilter(3))
-    return ImageChops.lighter(enlarged, around)
+    ink = ImageChops.lighter(enlarged, around)
+    # Large bold copy enlarged reads as blobs to tesseract: thin every stroke by a pixel a side.
+    return ink.filter(ImageFilter.MaxFilter(3)) if thin else ink
 
 
 def read_lines(
@@ -303,12 +308,16 @@ def read_lines(
     language: str,
     *,
     tolerance: int = 48,
+    font_size: int = 0,
 ) -> str:
     """The text of lines the built-in editor set, one line of output per line: only pixels of
     the fill colour enclosed by the outline, plate or contrast around them (never the outline, the
     plate or background of the same colour). The lines go to tesseract as one page, one start-up."""
     executable = _tesseract(language)
-    inks = [ink for box in boxes if (ink := _line_ink(image, box, fill, tolerance)) is not None]
+    thin = font_size >= _THIN_FROM
+    inks = [
+        ink for box in boxes if (ink := _line_ink(image, box, fill, tolerance, thin)) is not None
+    ]
     if not inks:
         return ""
     # One page per line in one multi-page TIFF: each line read as a single line (psm 7), which
@@ -411,7 +420,13 @@ def _read_recorded(
                 line_box = (box[0], box[1], box[2], box[3])
                 groups.setdefault(language or line_language(text, job.locale), []).append(line_box)
             read = "\n".join(
-                read_lines(image, boxes, str(element["fill"]), group)
+                read_lines(
+                    image,
+                    boxes,
+                    str(element["fill"]),
+                    group,
+                    font_size=int(element.get("font_size", 0)),
+                )
                 for group, boxes in groups.items()
             )
         readings.append((overlay.text, read, character_error_rate(overlay.text, read)))
