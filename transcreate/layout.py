@@ -52,7 +52,7 @@ VERSION = 1
 SCALES = tuple(round(0.92**step, 4) for step in range(11))
 #: A variant's locales share one headline size unless that would be below this share of the
 #: nominal size; a locale whose copy fits only smaller goes smaller alone (and says so).
-COMMON_FLOOR = 0.6
+COMMON_FLOOR = SCALES[6]  # 0.6064: on the grid of SCALES, so the shared size is one they try
 #: The preferred zone keeps the copy if it fits there at this share of the nominal sizes or more;
 #: below it, a zone farther away wins if the copy is larger there by more than _ZONE_COST a step.
 COMFORTABLE = 0.7
