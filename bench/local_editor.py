@@ -2,8 +2,13 @@
 
     .venv/bin/python bench/local_editor.py [--repeat 3]
 
-Renders every job of the sample campaign for each locale (single thread, then one thread per core)
-and prints images per second. Numbers, not assertions: report them, don't test them.
+Renders every job of the sample campaign for each locale with the exact layout (the copy at its
+position, no analysis) and with the auto layout (product found, zones searched, contrast
+measured, headline sized across the variant's locales), single thread, then one thread per core,
+and prints images per second. Each layout starts from a fresh editor and empty layout caches, so
+the first pass pays for the product search and the sibling locales' sizes as a real run does.
+Then it times the layout analysis alone: finding the product once per base image, and the search
+for one job. Numbers, not assertions: report them, don't test them.
 """
 
 from __future__ import annotations
@@ -13,11 +18,16 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from transcreate import typesetting
 from transcreate.campaign import read_campaign
-from transcreate.editors.local import LocalEditor
-from transcreate.images import load_base_creative
+from transcreate.editors.local import LocalEditor, _blocks
+from transcreate.images import decode, load_base_creative
 from transcreate.jobs import expand
+from transcreate.layout import best_fit
 from transcreate.resources import data_dir
+from transcreate.saliency import product_mask
+
+LOCALES = ("id", "th", "zh", "en")
 
 
 def main() -> None:
@@ -28,24 +38,40 @@ def main() -> None:
     examples = data_dir("examples")
     campaign = read_campaign(examples / "skincare-sale.csv")
     creative = load_base_creative(examples / "creative.png")
-    editor = LocalEditor()
     threads = os.cpu_count() or 1
-    print(f"{'locale':<8}{'jobs':>6}{'img/s 1 thread':>16}{f'img/s {threads} threads':>18}")
-    for locale in ("id", "th", "zh", "en"):
+    print(f"{'layout':<8}{'locale':<8}{'jobs':>6}{'img/s 1 thread':>16}", end="")
+    print(f"{f'img/s {threads} threads':>18}")
+    for layout in ("exact", "auto"):
+        typesetting._measure.cache_clear()  # each layout starts cold
+        editor = LocalEditor(layout=layout)
+        # Every locale in the run, so each job sizes its headline with its variant's siblings.
         jobs = expand(
-            campaign, [locale], image_sha256=creative.sha256, backend=editor.identity
+            campaign, list(LOCALES), image_sha256=creative.sha256, backend=editor.identity
         ).jobs
-        work = list(jobs) * arguments.repeat
-        editor.edit(work[0], creative.data)  # warm fonts and the Thai dictionary
-        started = time.perf_counter()
-        for job in work:
-            editor.edit(job, creative.data)
-        serial = len(work) / (time.perf_counter() - started)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda job: editor.edit(job, creative.data), work))
-        parallel = len(work) / (time.perf_counter() - started)
-        print(f"{locale:<8}{len(jobs):>6}{serial:>16.1f}{parallel:>18.1f}")
+        for locale in LOCALES:
+            work = [job for job in jobs if job.locale == locale] * arguments.repeat
+            started = time.perf_counter()
+            for job in work:
+                editor.edit(job, creative.data)
+            serial = len(work) / (time.perf_counter() - started)
+            started = time.perf_counter()
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(editor.edit, work, [creative.data] * len(work)))
+            parallel = len(work) / (time.perf_counter() - started)
+            count = len(work) // arguments.repeat
+            print(f"{layout:<8}{locale:<8}{count:>6}{serial:>16.1f}{parallel:>18.1f}")
+
+    image = decode(creative.data)
+    started = time.perf_counter()
+    product = product_mask(image)
+    finding = time.perf_counter() - started
+    typesetting._measure.cache_clear()
+    started = time.perf_counter()
+    for job in jobs:
+        best_fit(_blocks(job.overlays), job.position, image.size, job.locale, product)
+    search = (time.perf_counter() - started) / len(jobs)
+    print(f"finding the product (once per base image and size): {finding * 1000:.0f} ms")
+    print(f"searching the layout of one job, cold caches: {search * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -49,10 +49,10 @@ VERSION = 1
 
 #: Shares of the nominal type sizes the auto layout tries, largest first; the last is the
 #: smallest it calls legible before it moves the copy to another zone.
-SCALES = tuple(round(0.92**step, 4) for step in range(9))
+SCALES = tuple(round(0.92**step, 4) for step in range(11))
 #: A variant's locales share one headline size unless that would be below this share of the
 #: nominal size; a locale whose copy fits only smaller goes smaller alone (and says so).
-COMMON_FLOOR = 0.6
+COMMON_FLOOR = SCALES[6]  # 0.6064: on the grid of SCALES, so the shared size is one they try
 #: The preferred zone keeps the copy if it fits there at this share of the nominal sizes or more;
 #: below it, a zone farther away wins if the copy is larger there by more than _ZONE_COST a step.
 COMFORTABLE = 0.7
@@ -367,7 +367,9 @@ class _Search:
         room: _Room,
         preferred: str,
         cap: float,
+        hint: str | None = None,
     ) -> None:
+        self.hint = hint
         self.blocks = list(blocks)
         self.locale = locale
         self.canvas = canvas
@@ -391,8 +393,15 @@ class _Search:
     def _stack(self, scale: float, column: int, start: int, end: int) -> list[Measured] | None:
         key = (scale, column, start, end)
         if key not in self._stacks:
+            narrow = column <= _NARROW * self.canvas[0]
             self._stacks[key] = measure_stack(
-                self.blocks[start:end], self.locale, self.canvas, scale, column, strict=True
+                self.blocks[start:end],
+                self.locale,
+                self.canvas,
+                scale,
+                column,
+                strict=True,
+                narrow=narrow,
             )
         return self._stacks[key]
 
@@ -413,6 +422,10 @@ class _Search:
         """All blocks in one stack: in the preferred zone if it has room at a comfortable size,
         else where size less distance from the preferred zone is best."""
         count = len(self.blocks)
+        if self.hint is not None:  # where the variant's other locales go, at their size
+            part = self._fit(self.hint, self.scales[0], 0, count, self.room)
+            if part is not None:
+                return _Choice(self.scales[0], (part,))
         for scale in self.scales:
             if scale < COMFORTABLE:
                 break
@@ -421,7 +434,8 @@ class _Search:
                 return _Choice(scale, (part,))
         best: tuple[float, _Choice] | None = None
         for zone in zones(self.preferred):
-            cost = _ZONE_COST * _distance(zone, self.preferred)
+            # The zone the variant's other locales use costs nothing: one campaign, one geometry.
+            cost = 0.0 if zone == self.hint else _ZONE_COST * _distance(zone, self.preferred)
             for scale in self.scales:
                 if best is not None and scale - cost <= best[0]:
                     break  # no smaller size here can beat it
@@ -471,6 +485,7 @@ class _Search:
         return best[1] if best is not None else None
 
 
+_NARROW = 0.4  # of the canvas width: a column this narrow lets a headline take one more line
 _GAP_SHARE = 0.6  # of the headline size, between the copy and a button set apart from it
 
 
@@ -486,12 +501,13 @@ def _search(
     room: _Room,
     preferred: str,
     cap: float,
+    hint: str | None = None,
 ) -> _Choice | None:
     """Room for the copy: whole, else with its button apart, else over the least of the product
     (None only when the copy fits nowhere even at the smallest legible size)."""
-    search = _Search(blocks, locale, canvas, room, preferred, cap)
+    search = _Search(blocks, locale, canvas, room, preferred, cap, hint)
     whole = search.whole()
-    if whole is not None and whole.zone == preferred and whole.scale >= COMFORTABLE:
+    if whole is not None and whole.zone in (preferred, hint) and whole.scale >= COMFORTABLE:
         return whole
     split = search.split()
     choices = [choice for choice in (whole, split) if choice is not None]
@@ -506,20 +522,30 @@ def _score(choice: _Choice, preferred: str) -> float:
     return choice.scale - _ZONE_COST * _distance(choice.zone, preferred) - split
 
 
-def best_scale(
+def best_fit(
     blocks: Sequence[TextBlock],
     position: str,
     canvas: tuple[int, int],
     locale: str,
     product: ProductMask | None,
-) -> float | None:
-    """The scale of the nominal sizes this copy is set at by the auto layout, uncapped; None
-    when it fits in no zone (it will sit on a plate)."""
+) -> tuple[float, str] | None:
+    """The scale of the nominal sizes and the zone this copy gets from the auto layout on its
+    own; None when it fits in no zone (it will sit on a plate)."""
     ordered = prepare(blocks, locale)
     if not ordered:
         return None
     choice = _search(ordered, locale, canvas, _Room.around(product, canvas), position, 1.0)
-    return choice.scale if choice is not None and not choice.covers else None
+    return (choice.scale, choice.zone) if choice is not None and not choice.covers else None
+
+
+def variant_zone(fits: Iterable[tuple[float, str] | None], position: str) -> str | None:
+    """The zone most of a variant's locales take on their own (the nearer one on a tie)."""
+    counts: dict[str, int] = {}
+    for fit in fits:
+        if fit is not None:
+            counts[fit[1]] = counts.get(fit[1], 0) + 1
+    order = zones(position)
+    return min(counts, key=lambda zone: (-counts[zone], order.index(zone)), default=None)
 
 
 def common_scale(scales: Iterable[float | None]) -> float:
@@ -541,11 +567,13 @@ def typeset(
     layout: str = "auto",
     product: ProductMask | None = None,
     common: float | None = None,
+    zone: str | None = None,
 ) -> tuple[Image.Image, dict[str, Any]]:
     """A new RGB image with the copy set, and the record of the layout used.
 
     ``common``: the headline scale the variant's locales share (see ``common_scale``); the copy
-    is set no larger, and the record says when it had to go smaller.
+    is set no larger, and the record says when it had to go smaller. ``zone``: where most of
+    the variant's locales go (see ``variant_zone``), as welcome as the position itself.
     """
     check_position(position, image.size)
     canvas = image.size
@@ -557,7 +585,7 @@ def typeset(
     ordered = prepare(blocks, locale)
     cap = common if common is not None else 1.0
     room = _Room.around(product, canvas)
-    choice = _search(ordered, locale, canvas, room, position, cap) if ordered else None
+    choice = _search(ordered, locale, canvas, room, position, cap, zone) if ordered else None
     if choice is None:
         # No zone has room even at the smallest legible size: the exact layout, on a plate.
         placed = arrange(blocks, position, canvas, locale)
@@ -570,8 +598,8 @@ def typeset(
         scale = choice.scale
     on_plate = choice is None or choice.covers
     treated = [_treat(image, p, plate=on_plate, outline_only=False) for p in placed]
-    zone = choice.zone if choice is not None else position
-    record = _record("auto", canvas, position, zone, product, placed, treated, scale, common)
+    used = choice.zone if choice is not None else position
+    record = _record("auto", canvas, position, used, product, placed, treated, scale, common)
     if on_plate and placed:
         record["fallback"] = "plate"
         for element in record["elements"]:

@@ -35,7 +35,8 @@ _TRADITIONAL_CHINESE = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
 Box = tuple[int, int, int, int]  # (left, top, right, bottom)
 
 _MIN_TEXT_HEIGHT = 120  # px; smaller crops are upscaled before reading
-_LINE_HEIGHT = 96  # px; one line of copy is upscaled to at least this before reading
+_THIN_FROM = 30  # px of font size: from here, enlarged strokes are thinned before reading
+_LINE_HEIGHT = 64  # px; one line of copy is upscaled to at least this before reading
 _MAX_UPSCALE = 4
 _BORDER = 20  # px of white around the crop: tesseract misses glyphs touching the edge
 _TIMEOUT = 120  # seconds for one tesseract run
@@ -222,10 +223,16 @@ def _ocr(ink: Image.Image, language: str, executable: str, psm: int) -> str:
     page = ImageOps.expand(ink, _BORDER, fill=255)
     png = io.BytesIO()
     page.save(png, format="PNG")
+    return _run_tesseract(png.getvalue(), language, executable, psm, page.size)
+
+
+def _run_tesseract(
+    data: bytes, language: str, executable: str, psm: int, size: tuple[int, int]
+) -> str:
     try:
         completed = subprocess.run(
             [executable, "stdin", "stdout", "-l", language, "--psm", str(psm)],
-            input=png.getvalue(),
+            input=data,
             capture_output=True,
             timeout=_TIMEOUT,
             # One thread per process: callers run several reads at once, and OpenMP threads
@@ -234,7 +241,7 @@ def _ocr(ink: Image.Image, language: str, executable: str, psm: int) -> str:
         )
     except subprocess.TimeoutExpired:
         raise TranscreateError(
-            f"tesseract took over {_TIMEOUT} s to read a {ink.width}×{ink.height} crop"
+            f"tesseract took over {_TIMEOUT} s to read a {size[0]}×{size[1]} crop"
         ) from None
     if completed.returncode != 0:
         message = completed.stderr.decode("utf-8", "replace").strip()
@@ -270,18 +277,28 @@ def _without_border_ink(ink: Image.Image) -> Image.Image:
     return cleaned
 
 
-def _line_ink(image: Image.Image, box: Box, fill: str, tolerance: int) -> Image.Image | None:
+def _line_ink(
+    image: Image.Image, box: Box, fill: str, tolerance: int, thin: bool
+) -> Image.Image | None:
     left, top, right, bottom = box
     clamped = (max(0, left), max(0, top), min(image.width, right), min(image.height, bottom))
     if clamped[2] <= clamped[0] or clamped[3] <= clamped[1]:
         return None
     region = image.convert("RGB").crop(clamped)
-    if region.height < _LINE_HEIGHT:  # enlarged before isolating: smoother glyphs read better
-        scale = min(_MAX_UPSCALE, math.ceil(_LINE_HEIGHT / region.height))
-        region = region.resize(
-            (region.width * scale, region.height * scale), Image.Resampling.LANCZOS
-        )
-    return _without_border_ink(_ink_of_color(region, fill, tolerance))
+    ink = _ink_of_color(region, fill, tolerance)
+    # Background of the fill's colour is found at the image's own size, where a thin outline
+    # still closes every glyph off from it (enlarging blurs it open) ...
+    background = ImageChops.subtract(_without_border_ink(ink), ink)  # white where removed
+    if region.height >= _LINE_HEIGHT:
+        return ImageChops.lighter(ink, background)
+    # ... and the glyphs are isolated again after enlarging: smoother glyphs read better.
+    scale = min(_MAX_UPSCALE, math.ceil(_LINE_HEIGHT / region.height))
+    size = (region.width * scale, region.height * scale)
+    enlarged = _ink_of_color(region.resize(size, Image.Resampling.LANCZOS), fill, tolerance)
+    around = background.resize(size, Image.Resampling.NEAREST).filter(ImageFilter.MaxFilter(3))
+    ink = ImageChops.lighter(enlarged, around)
+    # Large bold copy enlarged reads as blobs to tesseract: thin every stroke by a pixel a side.
+    return ink.filter(ImageFilter.MaxFilter(3)) if thin else ink
 
 
 def read_lines(
@@ -291,23 +308,25 @@ def read_lines(
     language: str,
     *,
     tolerance: int = 48,
+    font_size: int = 0,
 ) -> str:
     """The text of lines the built-in editor set, one line of output per line: only pixels of
     the fill colour enclosed by the outline, plate or contrast around them (never the outline, the
     plate or background of the same colour). The lines go to tesseract as one page, one start-up."""
     executable = _tesseract(language)
-    inks = [ink for box in boxes if (ink := _line_ink(image, box, fill, tolerance)) is not None]
+    thin = font_size >= _THIN_FROM
+    inks = [
+        ink for box in boxes if (ink := _line_ink(image, box, fill, tolerance, thin)) is not None
+    ]
     if not inks:
         return ""
-    if language == "tha":  # its model reads small Thai better line by line, and starts fast
-        return "\n".join(_ocr(ink, language, executable, psm=7) for ink in inks)
-    gap = _LINE_HEIGHT // 3
-    page = Image.new("L", (max(i.width for i in inks), sum(i.height + gap for i in inks)), 255)
-    top = 0
-    for ink in inks:
-        page.paste(ink, (0, top))
-        top += ink.height + gap
-    return _ocr(page, language, executable, psm=6)
+    # One page per line in one multi-page TIFF: each line read as a single line (psm 7), which
+    # is surer than a page of lines of mixed sizes, for one start-up of tesseract.
+    pages = [ImageOps.expand(ink, _BORDER, fill=255) for ink in inks]
+    tiff = io.BytesIO()
+    pages[0].save(tiff, format="TIFF", save_all=True, append_images=pages[1:])
+    read = _run_tesseract(tiff.getvalue(), language, executable, psm=7, size=pages[0].size)
+    return "\n".join(page.strip() for page in read.split("\f") if page.strip())
 
 
 # --- checks on an output -------------------------------------------------------------------------
@@ -401,7 +420,13 @@ def _read_recorded(
                 line_box = (box[0], box[1], box[2], box[3])
                 groups.setdefault(language or line_language(text, job.locale), []).append(line_box)
             read = "\n".join(
-                read_lines(image, boxes, str(element["fill"]), group)
+                read_lines(
+                    image,
+                    boxes,
+                    str(element["fill"]),
+                    group,
+                    font_size=int(element.get("font_size", 0)),
+                )
                 for group, boxes in groups.items()
             )
         readings.append((overlay.text, read, character_error_rate(overlay.text, read)))

@@ -453,7 +453,7 @@ class Measured:
 
 @lru_cache(maxsize=16384)  # the auto layout measures the same block in many columns and zones
 def _measure(
-    block: TextBlock, face: _Face, max_width: int, *, strict: bool = False
+    block: TextBlock, face: _Face, max_width: int, *, strict: bool = False, narrow: bool = False
 ) -> Measured | None:
     stroke = max(1, round(_STROKE * face.size))
     if block.role == "cta":
@@ -464,6 +464,8 @@ def _measure(
     text_width = max_width - 2 * padding[0]
     # A button reads as one at a glance: strict layouts keep its label on one line.
     max_lines = 1 if strict and block.role == "cta" else _style(block.role).max_lines
+    if narrow and block.role == "headline":
+        max_lines += 1  # a narrow column beside the product may take one more line
     lines = _wrap(block.text, face, text_width, max_lines, strict=strict)
     if lines is None:
         return None
@@ -513,13 +515,14 @@ def measure_stack(
     column: int,
     *,
     strict: bool,
+    narrow: bool = False,
 ) -> list[Measured] | None:
     """Every block set at ``scale`` of its nominal size in a column that wide, or None."""
     chain = fonts_for_locale(locale)
     stack = []
     for block, size in zip(blocks, _sizes(blocks, canvas[1], scale), strict=True):
         face = _Face(chain, size, _style(block.role).weight, locale)
-        measured = _measure(block, face, column, strict=strict)
+        measured = _measure(block, face, column, strict=strict, narrow=narrow)
         if measured is None:
             return None
         stack.append(measured)

@@ -12,12 +12,12 @@ from transcreate.errors import PermanentEditError, SetupError, TypesettingError
 from transcreate.fonts import check_text_support
 from transcreate.images import decode
 from transcreate.jobs import EditJob, Overlay
-from transcreate.layout import LAYOUTS, best_scale, common_scale, encode_png, typeset
+from transcreate.layout import LAYOUTS, best_fit, common_scale, encode_png, typeset, variant_zone
 from transcreate.saliency import ProductMask, mask_from_image, product_mask
 from transcreate.typesetting import TextBlock
 
 _CACHED_PRODUCTS = 8  # base images (× sizes) whose product region is kept
-_CACHED_SCALES = 4096  # (variant copy, locale) whose headline scale is kept for its siblings
+_CACHED_FITS = 4096  # (variant copy, locale) whose scale and zone are kept for its siblings
 
 
 def _blocks(overlays: tuple[Overlay, ...]) -> list[TextBlock]:
@@ -49,7 +49,7 @@ class LocalEditor:
         self.identity = identity
         self._lock = threading.Lock()
         self._products: dict[tuple[str, tuple[int, int]], ProductMask] = {}
-        self._scales: dict[tuple[Any, ...], float | None] = {}
+        self._fits: dict[tuple[Any, ...], tuple[float, str] | None] = {}
 
     def _product(self, image_key: str, base: Image.Image) -> ProductMask:
         key = (image_key, base.size)
@@ -67,23 +67,26 @@ class LocalEditor:
                 self._products[key] = found
         return found
 
-    def _common(
+    def _variant(
         self, job: EditJob, image_key: str, base: Image.Image, product: ProductMask
-    ) -> float:
-        scales = []
+    ) -> tuple[float, str | None]:
+        """The headline scale and the zone the variant's locales share: a pure function of its
+        copy in every locale, so jobs edited apart (other threads, other machines) agree."""
+        fits = []
         for locale, overlays in job.siblings:
             key = (image_key, base.size, job.position, locale, overlays)
             with self._lock:
-                known = key in self._scales
-                scale = self._scales.get(key)
+                known = key in self._fits
+                fit = self._fits.get(key)
             if not known:
-                scale = best_scale(_blocks(overlays), job.position, base.size, locale, product)
+                fit = best_fit(_blocks(overlays), job.position, base.size, locale, product)
                 with self._lock:
-                    if len(self._scales) >= _CACHED_SCALES:
-                        self._scales.pop(next(iter(self._scales)))
-                    self._scales[key] = scale
-            scales.append(scale)
-        return common_scale(scales)
+                    if len(self._fits) >= _CACHED_FITS:
+                        self._fits.pop(next(iter(self._fits)))
+                    self._fits[key] = fit
+            fits.append(fit)
+        scales = [fit[0] if fit is not None else None for fit in fits]
+        return common_scale(scales), variant_zone(fits, job.position)
 
     def edit(self, job: EditJob, image: bytes) -> bytes:
         try:
@@ -95,7 +98,9 @@ class LocalEditor:
             else:
                 image_key = hashlib.sha256(image).hexdigest()
                 product = self._product(image_key, base)
-                common = self._common(job, image_key, base, product) if job.siblings else None
+                common, zone = (
+                    self._variant(job, image_key, base, product) if job.siblings else (None, None)
+                )
                 edited, record = typeset(
                     base,
                     _blocks(job.overlays),
@@ -103,6 +108,7 @@ class LocalEditor:
                     job.locale,
                     product=product,
                     common=common,
+                    zone=zone,
                 )
         except TypesettingError as error:
             raise PermanentEditError(
