@@ -34,6 +34,12 @@ class JobResult:
     seconds: float = 0.0
     attempts: int = 0
     error: str | None = None
+    #: the ad size (a preset's name or WxH); None: the base creative's own size, or every size
+    #: of the row for a cell settled before any edit (skipped)
+    size: str | None = None
+    #: how the base was reframed to the size and what copy a small size dropped (from the
+    #: built-in editor's layout record); None for the base's own size
+    reframe: Mapping[str, Any] | None = None
     #: one record per edit attempt, for the audit log (not part of the manifest)
     calls: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)
 

@@ -38,6 +38,7 @@ from transcreate.errors import (
 from transcreate.images import BaseCreative
 from transcreate.instructions import template_names
 from transcreate.jobs import EditJob, expand
+from transcreate.layout import read_layout
 from transcreate.manifest import (
     DONE_STATUSES,
     JobResult,
@@ -126,6 +127,7 @@ def plan_run(request: RunRequest, adapters: Adapters) -> RunPlan:
         backend=adapters.editor.identity,
         mode=request.effective_mode,
         allow_fallback=request.allow_fallback,
+        sizes=request.size_names,
     )
     settled = [
         JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)
@@ -163,6 +165,7 @@ def guard(
                     backend=job.backend,
                     key=job.key,
                     error=reason,
+                    size=job.size,
                 )
             )
     return allowed, blocked
@@ -199,8 +202,9 @@ def process_job(
 
     ``slots`` bounds the edits in flight across the run; a retry's wait holds no slot."""
     started = time.monotonic()
-    key = output_key(job.campaign, job.locale, job.variant, job.key)
+    key = output_key(job.campaign, job.locale, job.variant, job.key, job.size)
     common: dict[str, Any] = {
+        "size": job.size,
         "instruction": job.instruction,
         "backend": job.backend,
         "key": job.key,
@@ -226,6 +230,8 @@ def process_job(
                 edited = _attempt(job, image, editor, calls)
         reason = checks.review_reason(job, image, edited) if checks is not None else None
         reason = _review(job, reason)
+        if job.size is not None:
+            common["reframe"] = _reframe_record(edited)
         metadata = {"variant": job.variant, "locale": job.locale, "key": job.key}
         uri = storage.put(key, edited, "image/png", {**metadata, "backend": job.backend})
         return JobResult(
@@ -256,6 +262,16 @@ def process_job(
             calls=tuple(calls),
             **common,
         )
+
+
+def _reframe_record(png: bytes) -> dict[str, Any] | None:
+    """How the built-in editor reframed the base and what copy it dropped, for the manifest (a
+    stored output found again is not read back for it: a re-run costs nothing)."""
+    record = read_layout(png)
+    reframe = record.get("reframe") if record else None
+    if not isinstance(reframe, dict):
+        return None
+    return {**reframe, "dropped": (record or {}).get("dropped", [])}
 
 
 def _review(job: EditJob, check_reason: str | None) -> str | None:
@@ -439,7 +455,9 @@ def write_contact_sheet(
     campaign = plan.campaign.name
 
     def read(result: JobResult) -> bytes:
-        return storage.get(output_key(campaign, result.locale, result.variant, result.key or ""))
+        return storage.get(
+            output_key(campaign, result.locale, result.variant, result.key or "", result.size)
+        )
 
     variants = plan.variants[:CONTACT_SHEET_VARIANTS]
     cells = [*results, *plan.settled]  # skipped and blocked cells say so on the sheet
@@ -456,7 +474,7 @@ def publish(
     published = []
     for result in results:
         if result.status in DONE_STATUSES and result.key:
-            key = output_key(campaign, result.locale, result.variant, result.key)
+            key = output_key(campaign, result.locale, result.variant, result.key, result.size)
             metadata = {"variant": result.variant, "locale": result.locale, "key": result.key}
             uri = target.put(key, source.get(key), "image/png", metadata)
             result = replace(result, uri=uri, link=target.url(key))
