@@ -25,7 +25,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from transcreate.errors import TypesettingError
-from transcreate.layout import typeset
+from transcreate.layout import COMFORTABLE, typeset
 from transcreate.saliency import ProductMask
 from transcreate.typesetting import TextBlock
 
@@ -243,12 +243,13 @@ def set_copy(
     common: float | None,
     layout: str = "auto",
 ) -> tuple[Image.Image, dict[str, Any]]:
-    """The copy set on a reframed creative: all of it if it fits without covering the product,
-    else without the roles of DROP_ORDER one after the other until it does (the record's
-    ``dropped`` lists them); with none fitting, all of it as the layout's fallback sets it."""
+    """The copy set on a reframed creative: all of it where it fits off the product at a
+    comfortable size (``layout.COMFORTABLE`` of the nominal), else without the roles of DROP_ORDER
+    one after the other until it does; when no choice is comfortable, the one set largest off the
+    product (the fewest dropped at equal size). The record's ``dropped`` lists what went."""
     kept = list(blocks)
     dropped: list[str] = []
-    first: tuple[Image.Image, dict[str, Any]] | None = None
+    best: tuple[float, tuple[Image.Image, dict[str, Any]]] | None = None
     failure: TypesettingError | None = None
     while True:
         try:
@@ -258,16 +259,22 @@ def set_copy(
         except TypesettingError as error:  # the exact layout has no room even at the least size
             failure = failure or error
         else:
-            if layout == "exact" or record.get("fallback") is None:
-                record["dropped"] = dropped
+            record["dropped"] = list(dropped)
+            if layout == "exact":
                 return edited, record
-            first = first or (edited, {**record, "dropped": []})
+            scale = record.get("scale") or 0.0
+            if record.get("fallback") is not None:
+                scale = -1.0  # on a plate over the product: only when nothing else is possible
+            if scale >= COMFORTABLE - 1e-9:
+                return edited, record
+            if best is None or scale > best[0] + 1e-9:
+                best = (scale, (edited, record))
         droppable = [role for role in DROP_ORDER if any(b.role == role for b in kept)]
         if not droppable:
             break
         dropped.append(droppable[0])
         kept = [block for block in kept if block.role != droppable[0]]
-    if first is not None:
-        return first
+    if best is not None:
+        return best[1]
     assert failure is not None
     raise failure
