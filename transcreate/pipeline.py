@@ -62,7 +62,7 @@ from transcreate.wiring import Adapters, build
 logger = logging.getLogger("transcreate")
 
 OnResult = Callable[[JobResult], None]
-CONTACT_SHEET_VARIANTS = 24  # rows of the contact sheet
+CONTACT_SHEET_VARIANTS = 24  # rows of the contact sheet (variants × sizes)
 
 
 def _new_run_id() -> str:
@@ -394,18 +394,22 @@ def write_manifest(
     plan: RunPlan, results: Sequence[JobResult], storage: Storage, seconds: float
 ) -> RunSummary:
     """Write manifest.csv (the matrix) and manifest.json (every job) beside the outputs."""
+    sizes = run_sizes(plan, results)
+    rank = {size: index for index, size in enumerate(sizes)}
     everything = sorted(
-        [*results, *plan.settled], key=lambda r: (_order(plan, r.variant), r.locale)
+        [*results, *plan.settled],
+        key=lambda r: (_order(plan, r.variant), rank.get(r.size, -1), r.locale),
     )
     locales = list(plan.request.locales)
     variants = plan.variants
-    table = matrix(everything, variants, locales)
+    table = matrix(everything, variants, locales, sizes)
     run_info = {
         "campaign": plan.campaign.name,
         "source": plan.campaign.source,
         "image": plan.creative.name,
         "image_sha256": plan.creative.sha256,
         "locales": locales,
+        "sizes": [size or "base" for size in sizes],
         "backend": plan.request.backend,
         "mode": plan.request.effective_mode,
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -444,6 +448,12 @@ def write_manifest(
     )
 
 
+def run_sizes(plan: RunPlan, results: Sequence[JobResult]) -> list[str | None]:
+    """The run's sizes in order (None: the base's own), then any a row's sizes column added."""
+    made = [job.size for job in plan.jobs] + [result.size for result in results]
+    return list(dict.fromkeys([*plan.request.size_names, *made]))
+
+
 def write_contact_sheet(
     plan: RunPlan, results: Sequence[JobResult], storage: Storage
 ) -> tuple[str, int]:
@@ -459,9 +469,10 @@ def write_contact_sheet(
             output_key(campaign, result.locale, result.variant, result.key or "", result.size)
         )
 
-    variants = plan.variants[:CONTACT_SHEET_VARIANTS]
+    sizes = run_sizes(plan, results)
+    variants = plan.variants[: max(1, CONTACT_SHEET_VARIANTS // len(sizes))]
     cells = [*results, *plan.settled]  # skipped and blocked cells say so on the sheet
-    sheet = contact_sheet(cells, variants, list(plan.request.locales), read)
+    sheet = contact_sheet(cells, variants, list(plan.request.locales), read, sizes)
     key = object_key(campaign, "contact-sheet.png")
     storage.put(key, sheet, "image/png")
     return storage.url(key), len(variants)

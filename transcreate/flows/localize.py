@@ -37,6 +37,7 @@ from transcreate.pipeline import (
     batches,
     plan_run,
     publish,
+    run_sizes,
     run_with,
     write_contact_sheet,
     write_manifest,
@@ -154,7 +155,12 @@ def _localize(request: RunRequest, review: bool, review_timeout_hours: float) ->
 
     create_table_artifact(
         key=_artifact_key(f"manifest-{plan.campaign.name}"),
-        table=matrix([*results, *plan.settled], plan.variants, list(request.locales)),
+        table=matrix(
+            [*results, *plan.settled],
+            plan.variants,
+            list(request.locales),
+            run_sizes(plan, results),
+        ),
         description=f"**{plan.campaign.name}**: {summary.counts} — manifest {summary.manifest_csv}",
     )
     logger.info("done: %s; manifest %s", summary.counts, summary.manifest_csv)
