@@ -141,3 +141,9 @@ def test_a_re_run_that_adds_a_size_makes_only_that_size_s_jobs(campaign, tmp_pat
     assert [r.status for r in again if r.size is None] == ["cached"] * len(first)
     assert sum(editor.calls.values()) == len(first)
     assert all(r.uri.endswith(".png") and "-landscape-" in r.uri for r in again if r.size)
+
+
+def test_a_model_backend_refuses_sizes_in_one_sentence():
+    with pytest.raises(ValidationError, match="need the local backend"):
+        RunOptions(backend="dashscope", sizes="story")
+    assert RunOptions(backend="dashscope", sizes="base").size_names == (None,)
