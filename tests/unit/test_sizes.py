@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from tests.fakes import ScriptedEditor
 from transcreate.campaign import read_campaign
 from transcreate.jobs import expand
+from transcreate.manifest import JobResult, matrix, matrix_csv
 from transcreate.pipeline import run_jobs
 from transcreate.request import RunOptions
 from transcreate.sizes import PRESETS, parse_size, parse_sizes
@@ -147,3 +148,27 @@ def test_a_model_backend_refuses_sizes_in_one_sentence():
     with pytest.raises(ValidationError, match="need the local backend"):
         RunOptions(backend="dashscope", sizes="story")
     assert RunOptions(backend="dashscope", sizes="base").size_names == (None,)
+
+
+def test_the_manifest_csv_has_a_size_column_and_one_block_per_size():
+    results = [
+        JobResult("sale", "th", "ok", uri="file:///o/th/sale-1.png"),
+        JobResult("sale", "th", "ok", uri="file:///o/th/sale-story-2.png", size="story"),
+        JobResult("promo", "th", "skipped", error="row 3 asks only for id"),
+    ]
+    rows = matrix(results, ["sale", "promo"], ["th"], [None, "story"])
+    assert [(row["variant"], row["size"]) for row in rows] == [
+        ("sale", "base"),
+        ("promo", "base"),
+        ("sale", "story"),
+        ("promo", "story"),
+    ]
+    assert rows[2]["th"].endswith("sale-story-2.png")
+    assert rows[3]["th"].startswith("[skipped] row 3")  # a skipped cell holds for every size
+    text = matrix_csv(rows, ["th"]).decode("utf-8-sig")
+    assert text.splitlines()[0] == "variant,size,th"
+    assert (
+        matrix_csv(matrix(results, ["sale"], ["th"]), ["th"])
+        .decode("utf-8-sig")
+        .startswith("variant,th\n")
+    )
