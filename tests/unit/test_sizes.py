@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from pydantic import ValidationError
 
 from tests.fakes import ScriptedEditor
 from transcreate.campaign import read_campaign
+from transcreate.contact_sheet import LABEL, LABEL_WIDTH, THUMBNAIL, contact_sheet
 from transcreate.jobs import expand
 from transcreate.manifest import JobResult, matrix, matrix_csv
 from transcreate.pipeline import run_jobs
@@ -172,3 +175,25 @@ def test_the_manifest_csv_has_a_size_column_and_one_block_per_size():
         .decode("utf-8-sig")
         .startswith("variant,th\n")
     )
+
+
+def test_the_contact_sheet_has_one_block_of_rows_per_size():
+    image = Image.new("RGB", (60, 30), (200, 40, 40))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    results = [
+        JobResult("sale", "th", "ok", key="k1"),
+        JobResult("sale", "th", "ok", key="k2", size="728x90"),
+    ]
+    read_keys = []
+
+    def read(result):
+        read_keys.append(result.key)
+        return buffer.getvalue()
+
+    sheet = Image.open(io.BytesIO(contact_sheet(results, ["sale"], ["th"], read, [None, "728x90"])))
+    assert sheet.height == LABEL + 2 * THUMBNAIL
+    assert sorted(read_keys) == ["k1", "k2"]
+    # the banner's block is the second row: its thumbnail sits there
+    second = sheet.getpixel((LABEL_WIDTH + 10, LABEL + THUMBNAIL + 10))
+    assert second == (200, 40, 40)
