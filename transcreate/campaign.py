@@ -27,6 +27,7 @@ from babel.numbers import get_currency_precision, is_currency
 
 from transcreate.errors import CampaignError
 from transcreate.locales import normalize_locale_tag, parse_locale_list
+from transcreate.sizes import parse_sizes
 
 COPY_FIELDS: tuple[str, ...] = ("headline", "cta")
 # Fields that may also have a column per locale (`price:th`, `currency:th`): a market's own price.
@@ -41,6 +42,7 @@ VALUE_FIELDS: tuple[str, ...] = (
     "locales",
     "template",
     "fallback",
+    "sizes",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("variant", "headline")
 # The longest cell the reader takes. Ad copy is a few words; a longer cell is a paste gone wrong
@@ -139,6 +141,9 @@ class Variant:
     # gets the default column's copy, which a person should confirm (unless `fallback` says so).
     empty_copy: frozenset[str] = frozenset()
     fallback: bool = False  # the sheet's `fallback` column: the default copy is meant
+    # The row's own ad sizes (`sizes` column: "square, story, 728x90"; None: the run's sizes);
+    # each a preset's name or WxH, None for the base's own size.
+    sizes: tuple[str | None, ...] | None = None
 
     def text(self, field_name: str, locale: str) -> str | None:
         """The copy for a locale: its own column if filled, else the default column."""
@@ -668,6 +673,13 @@ def _parse_row(
         except ValueError as error:
             problem("locales", str(error))
 
+    sizes: tuple[str | None, ...] | None = None
+    if values.get("sizes"):
+        try:
+            sizes = tuple(size.name if size else None for size in parse_sizes(values["sizes"]))
+        except ValueError as error:
+            problem("sizes", str(error))
+
     empty_copy = frozenset(
         column
         for column, text in values.items()
@@ -705,6 +717,7 @@ def _parse_row(
             template=template,
             empty_copy=empty_copy,
             fallback=fallback in _YES,
+            sizes=sizes,
         ),
         problems,
     )

@@ -47,6 +47,7 @@ diagnostics = Console(stderr=True, soft_wrap=True, highlight=False)  # progress,
 
 EXIT_INCOMPLETE = 1  # some job failed or some row was rejected: the manifest says which
 EXIT_UNUSABLE = 2  # bad options, unreadable campaign or image, missing system component
+DEMO_SIZES = "base,story,landscape"  # the demo shows the size axis
 SHOWN_PER_KIND = 10  # messages of one kind printed before "…and N more"
 
 # Short or older spellings kept beside the option generated from a field's name.
@@ -168,11 +169,17 @@ app.command(name="run")(_with_request_options(run))
 def demo(
     out: Annotated[str, typer.Option("--out", "-o", help="Destination folder")] = "out",
     prefect: Annotated[bool, typer.Option(help="Run as a Prefect flow")] = False,
+    sizes: Annotated[
+        str, typer.Option(help="Ad sizes to make (base: the creative's own)")
+    ] = DEMO_SIZES,
 ) -> None:
     """Run the shipped sample campaign (examples/) on the built-in local editor."""
     examples = data_dir("examples")
     request = _request(
-        campaign=str(examples / "skincare-sale.csv"), image=str(examples / "creative.png"), out=out
+        campaign=str(examples / "skincare-sale.csv"),
+        image=str(examples / "creative.png"),
+        out=out,
+        sizes=sizes,
     )
     _run(request, prefect)
 

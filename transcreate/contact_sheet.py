@@ -1,4 +1,5 @@
-"""A contact sheet: every output of a run as thumbnails, locales across and variants down."""
+"""A contact sheet: every output of a run as thumbnails, locales across and variants down (in one
+block of rows per size when the run has sizes other than the base's own)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,17 @@ def contact_sheet(
     variants: Sequence[str],
     locales: Sequence[str],
     read: Callable[[JobResult], bytes],
+    sizes: Sequence[str | None] = (None,),
     text: Mapping[str, str] | None = None,
 ) -> bytes:
-    """PNG bytes of the grid; a cell without an output says the job's status instead. ``text``
-    is written into the PNG's text chunks (before the image data: readable without decoding)."""
-    cells = {(r.variant, r.locale): r for r in results}
+    """PNG bytes of the grid, one block of rows per size; a cell without an output says the job's
+    status instead. ``text`` is written into the PNG's text chunks (before the image data:
+    readable without decoding)."""
+    cells: dict[tuple[str, str], JobResult] = {}
+    for done in results:  # a cell skipped before any edit holds for every size of its row
+        for size in sizes if done.size is None and done.status == "skipped" else [done.size]:
+            cells.setdefault((_row(done.variant, size, sizes), done.locale), done)
+    variants = [_row(variant, size, sizes) for size in sizes for variant in variants]
     width = LABEL_WIDTH + THUMBNAIL * len(locales)
     height = LABEL + THUMBNAIL * len(variants)
     sheet = Image.new("RGB", (width, height), (245, 245, 245))
@@ -48,7 +55,10 @@ def contact_sheet(
     }
     for row, variant in enumerate(variants):
         top = LABEL + row * THUMBNAIL
-        draw.text((8, top + THUMBNAIL // 2 - 8), variant[:18], fill=(40, 40, 40), font=font)
+        name, _, size = variant.partition("\n")
+        draw.text((8, top + THUMBNAIL // 2 - 8), name[:18], fill=(40, 40, 40), font=font)
+        if size:
+            draw.text((8, top + THUMBNAIL // 2 + 12), size[:18], fill=(110, 110, 110), font=font)
         for column, locale in enumerate(locales):
             left = LABEL_WIDTH + column * THUMBNAIL
             thumbnail = placed.get((row, column))
@@ -68,6 +78,11 @@ def contact_sheet(
     buffer = io.BytesIO()
     sheet.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
+
+
+def _row(variant: str, size: str | None, sizes: Sequence[str | None]) -> str:
+    """A row's key: the variant, and below it the size when the run has more than the base's."""
+    return variant if list(sizes) == [None] else f"{variant}\n{size or 'base'}"
 
 
 def _thumbnail(data: bytes) -> Image.Image:

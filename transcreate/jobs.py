@@ -1,4 +1,4 @@
-"""Expansion of a campaign into edit jobs: one per (variant, locale). Pure: no I/O but templates."""
+"""Expansion of a campaign into edit jobs: one per (variant, locale, size). Pure but templates."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from transcreate.campaign import COLORS, COPY_FIELDS, Campaign, Variant
 from transcreate.errors import TemplateError
 from transcreate.instructions import InstructionRenderer, renderer_for
 from transcreate.locales import format_discount, format_end_date, format_price
+from transcreate.sizes import size_by_name
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class EditJob:
     # it does not change the image): the copy fell back to the default column. Starts with
     # FALLBACK_REASON, so a summary can count these.
     fallback: str | None = None
+    #: The ad size the creative is reframed to (a preset's name or ``WxH``, see
+    #: ``transcreate.sizes``); None: the base creative's own size.
+    size: str | None = None
 
     @cached_property
     def key(self) -> str:
@@ -61,6 +65,9 @@ class EditJob:
                 [locale, [[o.role, o.text, o.color] for o in overlays]]
                 for locale, overlays in self.siblings
             ]
+        sized = size_by_name(self.size)
+        if sized is not None:  # absent for the base's own size, so earlier keys stay as they were
+            determinants["size"] = [sized.name, sized.width, sized.height]
         canonical = json.dumps(determinants, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -70,7 +77,7 @@ FALLBACK_REASON = "copy fell back"
 
 @dataclass(frozen=True)
 class SkippedJob:
-    """A (variant, locale) cell that gets no job, with the reason."""
+    """A (variant, locale) cell that gets no job, with the reason (for every size of the row)."""
 
     variant: str
     locale: str
@@ -93,8 +100,10 @@ def expand(
     renderer: Callable[[str], InstructionRenderer] = renderer_for,
     allow_fallback: bool = False,
     instruction_language: str = "locale",
+    sizes: Sequence[str | None] = (None,),
 ) -> Expansion:
-    """Every variant × locale of the run as an edit job, or as a skipped cell with its reason.
+    """Every variant × locale × size of the run as an edit job, or as a skipped cell with its
+    reason. ``sizes`` names the run's sizes (None: the base's own); a row's `sizes` column wins.
 
     A job whose copy fell back from its locale's column (`headline:th`, left empty) to the
     default column carries the reason in ``fallback`` (its output is to be reviewed), unless the
@@ -136,17 +145,18 @@ def expand(
                 continue
             if not (allow_fallback or variant.fallback):
                 job = replace(job, fallback=_fallback(variant, locale))
-            jobs.append(job)
+            row_sizes = variant.sizes if variant.sizes is not None else sizes
+            jobs += [replace(job, size=size) for size in dict.fromkeys(row_sizes)]
     if mode != "model":  # the compositor sets the copy: each job sees its variant's other locales
         jobs = _with_siblings(jobs)
     return Expansion(tuple(jobs), tuple(skipped))
 
 
 def _with_siblings(jobs: list[EditJob]) -> list[EditJob]:
-    copies: dict[str, list[tuple[str, tuple[Overlay, ...]]]] = {}
+    copies: dict[tuple[str, str | None], list[tuple[str, tuple[Overlay, ...]]]] = {}
     for job in jobs:
-        copies.setdefault(job.variant, []).append((job.locale, job.overlays))
-    return [replace(job, siblings=tuple(copies[job.variant])) for job in jobs]
+        copies.setdefault((job.variant, job.size), []).append((job.locale, job.overlays))
+    return [replace(job, siblings=tuple(copies[job.variant, job.size])) for job in jobs]
 
 
 def _fallback(variant: Variant, locale: str) -> str | None:

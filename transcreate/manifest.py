@@ -37,6 +37,12 @@ class JobResult:
     note: str | None = None  # what else a reader should know (made again, and why; who made it)
     #: the built-in editor's layout (transcreate.layout.read_layout): manifest.json only
     layout: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: the ad size (a preset's name or WxH); None: the base creative's own size, or every size
+    #: of the row for a cell settled before any edit (skipped)
+    size: str | None = None
+    #: how the base was reframed to the size and what copy a small size dropped (from the
+    #: built-in editor's layout record); None for the base's own size
+    reframe: Mapping[str, Any] | None = None
     #: one record per edit attempt, for the audit log (not part of the manifest)
     calls: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)
 
@@ -48,19 +54,34 @@ def count_by_status(results: Iterable[JobResult]) -> dict[str, int]:
 
 
 def matrix(
-    results: Iterable[JobResult], variants: Sequence[str], locales: Sequence[str]
+    results: Iterable[JobResult],
+    variants: Sequence[str],
+    locales: Sequence[str],
+    sizes: Sequence[str | None] = (None,),
 ) -> list[dict[str, str]]:
-    """One row per variant, one column per locale: the output's URI, or the status and why."""
-    cells: dict[tuple[str, str], JobResult] = {(r.variant, r.locale): r for r in results}
+    """One row per variant, one column per locale: the output's URI, or the status and why.
+
+    With sizes other than the base's own, one block of rows per size, and a ``size`` column after
+    ``variant``; a cell settled before any edit (skipped) holds for every size of its row."""
+    cells: dict[tuple[str, str | None, str], JobResult] = {
+        (r.variant, r.size, r.locale): r for r in results
+    }
     known = set(variants)  # a set: a list here made the matrix quadratic in the variants
-    extra = [v for v, _ in cells if v not in known]
+    extra = [v for v, _, _ in cells if v not in known]
+    sized = list(sizes) != [None]
     rows = []
-    for variant in dict.fromkeys([*variants, *extra]):
-        row = {"variant": variant}
-        for locale in locales:
-            result = cells.get((variant, locale))
-            row[locale] = _cell(result)
-        rows.append(row)
+    for size in sizes:
+        for variant in dict.fromkeys([*variants, *extra]):
+            row = {"variant": variant}
+            if sized:
+                row["size"] = size or "base"
+            for locale in locales:
+                result = cells.get((variant, size, locale))
+                settled = cells.get((variant, None, locale))
+                if result is None and settled is not None and settled.status == "skipped":
+                    result = settled
+                row[locale] = _cell(result)
+            rows.append(row)
     return rows
 
 
@@ -79,9 +100,10 @@ def matrix_csv(rows: Sequence[Mapping[str, str]], locales: Sequence[str]) -> byt
     """The matrix as CSV (UTF-8 with BOM so spreadsheet programs read Thai and Chinese right)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["variant", *locales])
+    columns = ["variant", *(["size"] if rows and "size" in rows[0] else []), *locales]
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow([formula_safe(row.get(column, "")) for column in ["variant", *locales]])
+        writer.writerow([formula_safe(row.get(column, "")) for column in columns])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

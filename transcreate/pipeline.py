@@ -75,7 +75,7 @@ from transcreate.wiring import Adapters, build
 logger = logging.getLogger("transcreate")
 
 OnResult = Callable[[JobResult], None]
-CONTACT_SHEET_VARIANTS = 24  # rows of the contact sheet
+CONTACT_SHEET_VARIANTS = 24  # rows of the contact sheet (variants × sizes)
 
 
 def _new_run_id() -> str:
@@ -143,6 +143,7 @@ def plan_run(request: RunRequest, adapters: Adapters) -> RunPlan:
         mode=request.effective_mode,
         allow_fallback=request.allow_fallback,
         instruction_language=adapters.instruction_language,
+        sizes=request.size_names,
     )
     settled = [
         JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)
@@ -180,6 +181,7 @@ def guard(
                     backend=job.backend,
                     key=job.key,
                     error=reason,
+                    size=job.size,
                 )
             )
     return allowed, blocked
@@ -248,8 +250,9 @@ def process_job(
     holds no slot.
     """
     started = time.monotonic()
-    key = output_key(job.campaign, job.locale, job.variant, job.key)
+    key = output_key(job.campaign, job.locale, job.variant, job.key, job.size)
     common: dict[str, Any] = {
+        "size": job.size,
         "instruction": job.instruction,
         "backend": job.backend,
         "key": job.key,
@@ -269,6 +272,8 @@ def process_job(
                     edited = _attempt(job, image, editor, calls, audit)
             reason = checks.review_reason(job, image, edited) if checks is not None else None
             reason = _review(job, reason)
+            if job.size is not None:
+                common["reframe"] = _reframe_record(edited)
             metadata = {"variant": job.variant, "locale": job.locale, "key": job.key}
             uri = storage.put(key, edited, "image/png", {**metadata, "backend": job.backend})
         finally:
@@ -349,6 +354,16 @@ def _claim(storage: Storage, key: str, verdict: str) -> tuple[Lease | None, str]
         wait = min(_LEASE_POLL[1], wait * 1.5)
         if storage.verify(key) is None:
             return None, verdict
+
+
+def _reframe_record(png: bytes) -> dict[str, Any] | None:
+    """How the built-in editor reframed the base and what copy it dropped, for the manifest (a
+    stored output found again is not read back for it: a re-run costs nothing)."""
+    record = read_layout(png)
+    reframe = record.get("reframe") if record else None
+    if not isinstance(reframe, dict):
+        return None
+    return {**reframe, "dropped": (record or {}).get("dropped", [])}
 
 
 def _review(job: EditJob, check_reason: str | None) -> str | None:
@@ -488,18 +503,22 @@ def write_manifest(
 ) -> RunSummary:
     """Write manifest.csv (the matrix) and manifest.json (every job) beside the outputs."""
     order = {variant: index for index, variant in enumerate(plan.variants)}  # not a list scan
+    sizes = run_sizes(plan, results)
+    rank = {size: index for index, size in enumerate(sizes)}
     everything = sorted(
-        [*results, *plan.settled], key=lambda r: (order.get(r.variant, len(order)), r.locale)
+        [*results, *plan.settled],
+        key=lambda r: (order.get(r.variant, len(order)), rank.get(r.size, -1), r.locale),
     )
     locales = list(plan.request.locales)
     variants = plan.variants
-    table = matrix(everything, variants, locales)
+    table = matrix(everything, variants, locales, sizes)
     run_info = {
         "campaign": plan.campaign.name,
         "source": plan.campaign.source,
         "image": plan.creative.name,
         "image_sha256": plan.creative.sha256,
         "locales": locales,
+        "sizes": [size or "base" for size in sizes],
         "backend": plan.request.backend,
         "mode": plan.request.effective_mode,
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -571,18 +590,31 @@ def write_gallery(
     def image_link(result: JobResult) -> str | None:
         if not relative or not result.key:
             return result.link
-        return link(output_key(campaign, result.locale, result.variant, result.key))
+        return link(output_key(campaign, result.locale, result.variant, result.key, result.size))
 
     files = {name: object_key(campaign, name) for name in ("manifest.csv", "manifest.json")}
     sheet = object_key(campaign, "contact-sheet.png")
     if storage.verify(sheet) is None:
         files["contact sheet"] = sheet
+    # One block of rows per size, as the contact sheet has: a row is "variant · size".
+    sizes = run_sizes(plan, results)
+    sized = sizes != [None]
+
+    def row(variant: str, size: str | None) -> str:
+        return f"{variant} · {size or 'base'}" if sized else variant
+
+    rows = [row(variant, size) for size in sizes for variant in plan.variants]
+    cells = [  # each cell keeps its own image's link, made before it is renamed to its row
+        replace(result, variant=row(result.variant, size), link=image_link(result))
+        for result in results
+        for size in (sizes if result.size is None and result.status == "skipped" else [result.size])
+    ]
     page = gallery_html(
-        results,
-        plan.variants,
+        cells,
+        rows,
         list(plan.request.locales),
         title=campaign,
-        image_link=image_link,
+        image_link=lambda cell: cell.link,
         files={label: link(key) for label, key in files.items()},
         facts=[
             f"from {run_info['source']} and {run_info['image']}",
@@ -593,6 +625,12 @@ def write_gallery(
     key = object_key(campaign, "index.html")
     storage.put(key, page.encode("utf-8"), "text/html; charset=utf-8")
     return storage.url(key)
+
+
+def run_sizes(plan: RunPlan, results: Sequence[JobResult]) -> list[str | None]:
+    """The run's sizes in order (None: the base's own), then any a row's sizes column added."""
+    made = [job.size for job in plan.jobs] + [result.size for result in results]
+    return list(dict.fromkeys([*plan.request.size_names, *made]))
 
 
 def write_contact_sheet(
@@ -607,15 +645,18 @@ def write_contact_sheet(
     campaign = plan.campaign.name
 
     def read(result: JobResult) -> bytes:
-        return storage.get(output_key(campaign, result.locale, result.variant, result.key or ""))
+        return storage.get(
+            output_key(campaign, result.locale, result.variant, result.key or "", result.size)
+        )
 
-    variants = plan.variants[:CONTACT_SHEET_VARIANTS]
+    sizes = run_sizes(plan, results)
+    variants = plan.variants[: max(1, CONTACT_SHEET_VARIANTS // len(sizes))]
     locales = list(plan.request.locales)
     cells = [*results, *plan.settled]  # skipped and blocked cells say so on the sheet
     key = object_key(campaign, "contact-sheet.png")
     digest = _cells_digest(cells, variants, locales)
     if _stored_sheet_digest(storage, key) != digest:
-        sheet = contact_sheet(cells, variants, locales, read, text={SHEET_DIGEST: digest})
+        sheet = contact_sheet(cells, variants, locales, read, sizes, text={SHEET_DIGEST: digest})
         storage.put(key, sheet, "image/png")
     return storage.url(key), len(variants)
 
@@ -629,7 +670,13 @@ def _cells_digest(
     shown = set(variants)
     # What a cell shows: its output (made now or earlier: the same image), or its status.
     described = sorted(
-        (r.variant, r.locale, "image" if r.status in STORED_STATUSES else r.status, r.key or "")
+        (
+            r.variant,
+            r.locale,
+            r.size or "",
+            "image" if r.status in STORED_STATUSES else r.status,
+            r.key or "",
+        )
         for r in cells
         if r.variant in shown
     )
@@ -652,7 +699,7 @@ def publish(
     published = []
     for result in results:
         if result.status in DONE_STATUSES and result.key:
-            key = output_key(campaign, result.locale, result.variant, result.key)
+            key = output_key(campaign, result.locale, result.variant, result.key, result.size)
             metadata = {"variant": result.variant, "locale": result.locale, "key": result.key}
             uri = target.put(key, source.get(key), "image/png", metadata)
             result = replace(result, uri=uri, link=target.url(key))

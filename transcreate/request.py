@@ -17,6 +17,7 @@ from transcreate.editors import Mode, check_mode, default_mode
 from transcreate.errors import SetupError
 from transcreate.instructions import InstructionLanguage
 from transcreate.locales import DEFAULT_LOCALES, parse_locale_list
+from transcreate.sizes import BASE, PRESET_NAMES, parse_sizes
 
 # The backends and modes a form or a command line may name (tests keep these in step with the
 # editor registry).
@@ -109,6 +110,21 @@ class RunOptions(BaseModel):
         description="Read each output's copy back (OCR) and, for model edits, measure changes "
         "outside the copy area; failures become needs_review (needs tesseract)",
     )
+    sizes: tuple[str, ...] = Field(
+        default=(),
+        description="Ad sizes to make, e.g. square, story, landscape, 728x90: "
+        + ", ".join(PRESET_NAMES)
+        + " or width x height in pixels (empty: the base creative's own size; base names it)",
+        # The form offers the presets as choices and takes any WxH typed in.
+        json_schema_extra={
+            "items": {
+                "anyOf": [
+                    {"type": "string", "enum": list(PRESET_NAMES)},
+                    {"type": "string", "pattern": r"^\s*\d+\s*[xX×]\s*\d+\s*$"},
+                ]
+            }
+        },
+    )
     layout: Literal["auto", "exact"] = Field(
         default="auto",
         description="Where the built-in editor sets the copy: auto keeps it off the product "
@@ -164,12 +180,35 @@ class RunOptions(BaseModel):
             return "auto" if info.field_name == "mode" else ""
         return value
 
+    @field_validator("sizes", mode="before")
+    @classmethod
+    def _split_sizes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part for part in value.replace(";", ",").split(",") if part.strip())
+        return value
+
+    @field_validator("sizes")
+    @classmethod
+    def _check_sizes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(BASE if size is None else size.name for size in parse_sizes(",".join(value)))
+
+    @property
+    def size_names(self) -> tuple[str | None, ...]:
+        """The run's sizes for ``jobs.expand``: names, None for the base's own size."""
+        return tuple(None if name == BASE else name for name in self.sizes) or (None,)
+
     @model_validator(mode="after")
     def _check_mode(self) -> RunOptions:
         try:
             check_mode(self.backend, self.effective_mode)
         except SetupError as error:
             raise ValueError(str(error)) from None
+        if self.backend != "local" and self.size_names != (None,):
+            # Until a model is asked to extend the scene, only the compositor reframes.
+            raise ValueError(
+                f"sizes {', '.join(self.sizes)} need the local backend (it reframes the base); "
+                "run the other sizes with --backend local, or leave sizes empty"
+            )
         return self
 
     @property

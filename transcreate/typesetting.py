@@ -60,6 +60,7 @@ _SIDE_COLUMN = 0.50
 _MAX_HEIGHT = 0.45  # of the canvas height
 _MIN_SIZE = 0.022  # of the canvas height; never below _MIN_SIZE_PX
 _MIN_SIZE_PX = 12
+_BANNER = 2.5  # width:height beyond which type is sized by the width (see type_unit)
 _SHRINK = 0.92
 _STROKE = 0.07  # of the font size
 _GAP = 0.4  # between blocks, of the next block's font size
@@ -502,9 +503,16 @@ def prepare(blocks: Sequence[TextBlock], locale: str) -> list[TextBlock]:
     return sorted(present, key=lambda b: _STACK_ORDER.get(b.role, _STACK_ORDER["offer"]))
 
 
-def _sizes(blocks: Sequence[TextBlock], height: int, scale: float) -> list[int]:
-    smallest = max(_MIN_SIZE_PX, round(_MIN_SIZE * height))
-    return [max(smallest, round(_style(b.role).size * height * scale)) for b in blocks]
+def type_unit(canvas: tuple[int, int]) -> float:
+    """The length type sizes are shares of: the canvas height, but on a banner wider than
+    _BANNER:1 a share of its width, or the copy would be too small to read (728×90)."""
+    return max(canvas[1], canvas[0] / _BANNER)
+
+
+def _sizes(blocks: Sequence[TextBlock], canvas: tuple[int, int], scale: float) -> list[int]:
+    unit = type_unit(canvas)
+    smallest = max(_MIN_SIZE_PX, round(_MIN_SIZE * unit))
+    return [max(smallest, round(_style(b.role).size * unit * scale)) for b in blocks]
 
 
 def measure_stack(
@@ -520,7 +528,7 @@ def measure_stack(
     """Every block set at ``scale`` of its nominal size in a column that wide, or None."""
     chain = fonts_for_locale(locale)
     stack = []
-    for block, size in zip(blocks, _sizes(blocks, canvas[1], scale), strict=True):
+    for block, size in zip(blocks, _sizes(blocks, canvas, scale), strict=True):
         face = _Face(chain, size, _style(block.role).weight, locale)
         measured = _measure(block, face, column, strict=strict, narrow=narrow)
         if measured is None:
@@ -533,7 +541,7 @@ def _fit(
     blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
 ) -> list[Measured]:
     _, column, max_height, _ = _column(position, canvas)
-    smallest = _sizes(blocks, canvas[1], 0.0)
+    smallest = _sizes(blocks, canvas, 0.0)
     # A smaller size with clean breaks first; a word broken in two only when nothing else fits.
     for strict in (True, False):
         scale = 1.0
@@ -541,7 +549,7 @@ def _fit(
             stack = measure_stack(blocks, locale, canvas, scale, column, strict=strict)
             if stack is not None and stack_height(stack) <= max_height:
                 return stack
-            if _sizes(blocks, canvas[1], scale) == smallest:
+            if _sizes(blocks, canvas, scale) == smallest:
                 break
             scale *= _SHRINK
     texts = ", ".join(repr(b.text if len(b.text) <= 60 else b.text[:57] + "...") for b in blocks)

@@ -13,7 +13,9 @@ from transcreate.fonts import check_text_support
 from transcreate.images import decode
 from transcreate.jobs import EditJob, Overlay
 from transcreate.layout import LAYOUTS, best_fit, common_scale, encode_png, typeset, variant_zone
+from transcreate.reframe import Reframed, reframe, set_copy
 from transcreate.saliency import ProductMask, mask_from_image, product_mask
+from transcreate.sizes import size_by_name
 from transcreate.typesetting import TextBlock
 
 _CACHED_PRODUCTS = 8  # base images (× sizes) whose product region is kept
@@ -50,6 +52,7 @@ class LocalEditor:
         self._lock = threading.Lock()
         self._products: dict[tuple[str, tuple[int, int]], ProductMask] = {}
         self._fits: dict[tuple[Any, ...], tuple[float, str] | None] = {}
+        self._frames: dict[tuple[str, tuple[int, int]], Reframed] = {}
 
     def _product(self, image_key: str, base: Image.Image) -> ProductMask:
         key = (image_key, base.size)
@@ -88,9 +91,45 @@ class LocalEditor:
         scales = [fit[0] if fit is not None else None for fit in fits]
         return common_scale(scales), variant_zone(fits, job.position)
 
+    def _reframed(self, job: EditJob, image: bytes, base: Image.Image) -> Reframed | None:
+        """The base reframed to the job's size (None: its own size), kept for the job's other
+        locales."""
+        size = size_by_name(job.size)
+        if size is None:
+            return None
+        image_key = hashlib.sha256(image).hexdigest()
+        key = (image_key, size.pixels)
+        with self._lock:
+            found = self._frames.get(key)
+        if found is None:
+            found = reframe(base, size.pixels, self._product(image_key, base))
+            with self._lock:
+                if len(self._frames) >= _CACHED_PRODUCTS:
+                    self._frames.pop(next(iter(self._frames)))
+                self._frames[key] = found
+        return found
+
     def edit(self, job: EditJob, image: bytes) -> bytes:
         try:
             base = decode(image)
+            framed = self._reframed(job, image, base)
+            if framed is not None:  # the layout rules apply to the new frame, product first
+                auto = self.layout == "auto"
+                product = framed.product if auto else None
+                common = None
+                if auto and product is not None and job.siblings:
+                    frame_key = f"{hashlib.sha256(image).hexdigest()}@{job.size}"
+                    common, _ = self._variant(job, frame_key, framed.image, product)
+                edited, record = set_copy(
+                    framed.image,
+                    _blocks(job.overlays),
+                    job.position,
+                    job.locale,
+                    product=product,
+                    common=common,
+                    layout=self.layout,
+                )
+                return encode_png(edited, {**record, "reframe": framed.record})
             if self.layout == "exact":
                 edited, record = typeset(
                     base, _blocks(job.overlays), job.position, job.locale, layout="exact"

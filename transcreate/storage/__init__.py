@@ -128,9 +128,13 @@ def object_key(*parts: str) -> str:
     return "/".join(key_part(part) for part in parts)
 
 
-def output_key(campaign: str, locale: str, variant: str, job_key: str) -> str:
-    """The key of one localized creative."""
-    return object_key(campaign, locale, f"{variant}-{job_key[:8]}.png")
+def output_key(
+    campaign: str, locale: str, variant: str, job_key: str, size: str | None = None
+) -> str:
+    """The key of one localized creative: ``<variant>-<size>-<key8>.png`` in a size other than
+    the base's own, ``<variant>-<key8>.png`` in that."""
+    name = variant if size is None else f"{variant}-{size}"
+    return object_key(campaign, locale, f"{name}-{job_key[:8]}.png")
 
 
 def open_storage(destination: str) -> Storage:

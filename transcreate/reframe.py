@@ -1,0 +1,280 @@
+"""Reframing a base creative to another ad size, product first.
+
+The base is scaled uniformly (never stretched), by the most that keeps the product and a margin
+inside the new frame but no more than filling it: when the new aspect allows, that is a crop
+around the product; when the product would be cut, the base is scaled down until it fits and the
+frame is extended on the sides the base no longer reaches. The extension continues the backdrop
+as it runs into the edge: each row (or column) carries on with the colour and the slope the
+backdrop has in a strip along that edge, smoothed across the edge more the farther it goes — a
+gradient stays a gradient and a flat colour stays flat, with no seam. Nothing is mirrored or
+copied, so no object appears twice, and rows where the product touches the edge take the colour
+of the backdrop beside it rather than a smear of the product.
+
+A base is never enlarged by more than ``UPSCALE_LIMIT`` silently: the record says ``upscaled``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from transcreate.errors import TypesettingError
+from transcreate.layout import COMFORTABLE, typeset
+from transcreate.saliency import ProductMask
+from transcreate.typesetting import TextBlock
+
+#: The most a base is enlarged before the record flags it (its detail gets soft beyond this).
+UPSCALE_LIMIT = 1.5
+_MARGIN = 0.04  # of the new frame's shorter side, kept between the product and the frame
+_GROW = 1.25  # how much larger, against the frame's shorter side, the product may become
+_CELLS = 96  # grid cells on the long side of the reframed product mask
+_STRIP = 0.12  # of the base's extent, the strip along an edge the extension continues
+_NEAR, _FAR = 0.01, 0.08  # smoothing across the edge at the seam and far from it, of its length
+
+Array = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Reframed:
+    """The base in the new frame, the product's mask in it, and what was done."""
+
+    image: Image.Image
+    product: ProductMask | None
+    record: dict[str, Any]
+
+
+def plan(
+    base: tuple[int, int], frame: tuple[int, int], product: tuple[int, int, int, int] | None
+) -> tuple[float, tuple[int, int]]:
+    """The scale of the base and where its top-left corner lands in the frame (may be < 0)."""
+    width, height = base
+    new_width, new_height = frame
+    cover = max(new_width / width, new_height / height)
+    contain = min(new_width / width, new_height / height)
+    if product is None:
+        scale = max(contain, min(cover, UPSCALE_LIMIT))
+    else:
+        margin = _MARGIN * min(frame)
+        left, top, right, bottom = product
+        fit = min(
+            (new_width - 2 * margin) / max(1, right - left),
+            (new_height - 2 * margin) / max(1, bottom - top),
+        )
+        # The product may grow a little with the frame, not fill it: the copy needs room too.
+        keep = min(frame) / min(base) * _GROW
+        scale = max(contain, min(cover, fit, keep, UPSCALE_LIMIT))
+    scaled = (round(width * scale), round(height * scale))
+    margin = _MARGIN * min(frame)
+    corner = []
+    for axis in (0, 1):
+        room, extent = frame[axis], scaled[axis]
+        centred = (room - extent) / 2
+        if extent <= room or product is None:
+            corner.append(round(centred))
+            continue
+        # Cropping on this axis: the window nearest the base's centre that keeps the product in.
+        start, end = product[axis] * scale, product[axis + 2] * scale
+        low = max(room - extent, min(margin - start, room - margin - end))
+        high = min(0.0, max(room - margin - end, margin - start))
+        corner.append(round(min(max(centred, low), high)))
+    return scale, (corner[0], corner[1])
+
+
+def reframe(base: Image.Image, frame: tuple[int, int], product: ProductMask | None) -> Reframed:
+    """The base reframed to exactly ``frame`` pixels, product first (see the module's notes)."""
+    box = product.box if product is not None else None
+    scale, (left, top) = plan(base.size, frame, box)
+    scaled_size = (round(base.width * scale), round(base.height * scale))
+    scaled = base.convert("RGB").resize(scaled_size, Image.Resampling.LANCZOS)
+    pixels = np.asarray(scaled, dtype=np.float32)
+    inside = _product_pixels(product, scaled_size)
+    # The part of the scaled base inside the frame; then the extension on each open side.
+    x0, y0 = max(0, -left), max(0, -top)
+    x1 = min(scaled_size[0], frame[0] - left)
+    y1 = min(scaled_size[1], frame[1] - top)
+    visible, visible_product = pixels[y0:y1, x0:x1], inside[y0:y1, x0:x1]
+    before_x, before_y = max(0, left), max(0, top)
+    after_x = frame[0] - before_x - visible.shape[1]
+    after_y = frame[1] - before_y - visible.shape[0]
+    framed = _extend(visible, visible_product, before_x, after_x)
+    framed = _extend(
+        framed.transpose(1, 0, 2),
+        np.pad(visible_product, ((0, 0), (before_x, after_x))).T,
+        before_y,
+        after_y,
+    ).transpose(1, 0, 2)
+    image = Image.fromarray(np.clip(np.rint(framed), 0, 255).astype(np.uint8), "RGB")
+    extended = {
+        side: amount
+        for side, amount in (
+            ("left", before_x),
+            ("right", after_x),
+            ("top", before_y),
+            ("bottom", after_y),
+        )
+        if amount > 0
+    }
+    cropped = scaled_size[0] > frame[0] or scaled_size[1] > frame[1]
+    method = (
+        "+".join(name for name, done in (("crop", cropped), ("extend", extended)) if done)
+        or "scale"
+    )
+    record: dict[str, Any] = {
+        "canvas": list(frame),
+        "from": list(base.size),
+        "method": method,
+        "scale": round(scale, 4),
+        "base_box": [left, top, left + scaled_size[0], top + scaled_size[1]],
+        "extended": extended,
+        "upscaled": round(scale, 4) if scale > UPSCALE_LIMIT else None,
+    }
+    moved = (
+        _framed_mask(visible_product, (before_x, before_y), frame, product.source)
+        if product is not None
+        else None
+    )
+    if moved is not None:
+        record["product_box"] = list(moved.box) if moved.box else None
+    return Reframed(image, moved, record)
+
+
+def _product_pixels(product: ProductMask | None, size: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    if product is None:
+        return np.zeros((size[1], size[0]), dtype=bool)
+    grid = Image.fromarray(product.grid.astype(np.uint8) * 255)
+    # The grid's last cell may overhang the canvas: resize the grid to its own pixel extent.
+    extent = (
+        round(product.grid.shape[1] * product.cell * size[0] / product.canvas[0]),
+        round(product.grid.shape[0] * product.cell * size[1] / product.canvas[1]),
+    )
+    pixels = np.asarray(grid.resize(extent, Image.Resampling.NEAREST)) > 0
+    return pixels[: size[1], : size[0]]
+
+
+def _framed_mask(
+    pixels: npt.NDArray[np.bool_], corner: tuple[int, int], frame: tuple[int, int], source: str
+) -> ProductMask:
+    """The product's pixels in the new frame as a coarse mask: a cell any product pixel touches
+    is product, so the edge is never rounded away."""
+    cell = max(frame) / _CELLS
+    size = (max(1, math.ceil(frame[0] / cell)), max(1, math.ceil(frame[1] / cell)))
+    canvas = Image.new("L", frame)
+    canvas.paste(Image.fromarray(pixels.astype(np.uint8) * 255), corner)
+    grid = np.asarray(canvas.resize(size, Image.Resampling.BOX)) > 0
+    return ProductMask(grid, cell, frame, source)
+
+
+def _extend(pixels: Array, product: npt.NDArray[np.bool_], before: int, after: int) -> Array:
+    """The rows of ``pixels`` carried on ``before`` columns to the left, ``after`` to the right."""
+    parts = []
+    if before:
+        parts.append(_continue(pixels[:, ::-1], product[:, ::-1], before)[:, ::-1])
+    parts.append(pixels)
+    if after:
+        parts.append(_continue(pixels, product, after))
+    return np.concatenate(parts, axis=1) if len(parts) > 1 else pixels
+
+
+def _continue(pixels: Array, product: npt.NDArray[np.bool_], amount: int) -> Array:
+    """``amount`` new columns after the last one, carrying on each row's colour and slope."""
+    rows, width = pixels.shape[:2]
+    strip = max(2, min(width, round(_STRIP * width), 96))
+    quarter = max(1, strip // 4)
+    near = pixels[:, width - quarter :].mean(axis=1)  # (rows, 3), centred (quarter-1)/2 inside
+    far = pixels[:, width - strip : width - strip + quarter].mean(axis=1)
+    slope = (near - far) / max(1, strip - quarter)
+    edge = pixels[:, -1]
+    touched = product[:, width - strip :].any(axis=1)
+    if touched.any() and not touched.all():  # the backdrop beside the product, never the product
+        clear = np.flatnonzero(~touched)
+        for profile in (near, slope, edge):
+            for channel in range(3):
+                profile[touched, channel] = np.interp(
+                    np.flatnonzero(touched), clear, profile[clear, channel]
+                )
+    distance = np.arange(1, amount + 1, dtype=np.float32)
+    offset = distance + (quarter - 1) / 2
+    fine = _smooth(near, _NEAR * rows), _smooth(slope, _NEAR * rows)
+    coarse = _smooth(near, _FAR * rows), _smooth(slope, _FAR * rows)
+    # From the edge's own pixels at the seam to the smoothed trend, then to the broad trend.
+    seam = np.exp(-distance / max(2.0, quarter))[None, :, None]
+    spread = np.clip(distance / max(1.0, 0.5 * rows), 0, 1)[None, :, None]
+    trend_fine = fine[0][:, None] + fine[1][:, None] * offset[None, :, None]
+    trend_coarse = coarse[0][:, None] + coarse[1][:, None] * offset[None, :, None]
+    trend = trend_fine * (1 - spread) + trend_coarse * spread
+    at_edge = edge[:, None] + slope[:, None] * distance[None, :, None]
+    return np.asarray(np.clip(seam * at_edge + (1 - seam) * trend, 0, 255), dtype=np.float32)
+
+
+def _smooth(profile: Array, radius: float) -> Array:
+    """A profile along the edge, smoothed with a triangular kernel (edges held, not wrapped)."""
+    half = int(radius)
+    if half < 1:
+        return profile
+    kernel = np.concatenate([np.arange(1, half + 2), np.arange(half, 0, -1)]).astype(np.float32)
+    kernel /= kernel.sum()
+    padded = np.pad(profile, ((half, half), (0, 0)), mode="edge")
+    return np.stack(
+        [np.convolve(padded[:, channel], kernel, mode="valid") for channel in range(3)], axis=1
+    )
+
+
+# --- the copy in a reframed size ----------------------------------------------------------------
+
+#: The roles a size too small for the whole copy drops, first to last: the end date is detail;
+#: on a banner the whole ad is the link, so the button goes before the offer, which is the reason
+#: to click. The headline is never dropped.
+DROP_ORDER: tuple[str, ...] = ("ends", "cta", "offer")
+
+
+def set_copy(
+    image: Image.Image,
+    blocks: Sequence[TextBlock],
+    position: str,
+    locale: str,
+    *,
+    product: ProductMask | None,
+    common: float | None,
+    layout: str = "auto",
+) -> tuple[Image.Image, dict[str, Any]]:
+    """The copy set on a reframed creative: all of it where it fits off the product at a
+    comfortable size (``layout.COMFORTABLE`` of the nominal), else without the roles of DROP_ORDER
+    one after the other until it does; when no choice is comfortable, the one set largest off the
+    product (the fewest dropped at equal size). The record's ``dropped`` lists what went."""
+    kept = list(blocks)
+    dropped: list[str] = []
+    best: tuple[float, tuple[Image.Image, dict[str, Any]]] | None = None
+    failure: TypesettingError | None = None
+    while True:
+        try:
+            edited, record = typeset(
+                image, kept, position, locale, layout=layout, product=product, common=common
+            )
+        except TypesettingError as error:  # the exact layout has no room even at the least size
+            failure = failure or error
+        else:
+            record["dropped"] = list(dropped)
+            if layout == "exact":
+                return edited, record
+            scale = record.get("scale") or 0.0
+            if record.get("fallback") is not None:
+                scale = -1.0  # on a plate over the product: only when nothing else is possible
+            if scale >= COMFORTABLE - 1e-9:
+                return edited, record
+            if best is None or scale > best[0] + 1e-9:
+                best = (scale, (edited, record))
+        droppable = [role for role in DROP_ORDER if any(b.role == role for b in kept)]
+        if not droppable:
+            break
+        dropped.append(droppable[0])
+        kept = [block for block in kept if block.role != droppable[0]]
+    if best is not None:
+        return best[1]
+    assert failure is not None
+    raise failure
