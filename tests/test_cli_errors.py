@@ -138,7 +138,10 @@ OPTIONS = st.sampled_from(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(st.tuples(OPTIONS, OPTION_VALUES), max_size=3))
-def test_fuzzed_options_never_end_in_a_traceback(tmp_path, sample_campaign, sample_image, pairs):
+def test_fuzzed_options_never_end_in_a_traceback(
+    tmp_path, sample_campaign, sample_image, monkeypatch, pairs
+):
+    monkeypatch.chdir(tmp_path)  # a relative --out lands here, never in the checkout
     args = [str(sample_campaign), "-i", str(sample_image), "-o", str(tmp_path), "--locales", "en"]
     for option, value in pairs:
         args += [option, value]
