@@ -24,7 +24,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API holds an event loop in this thread while it is
+# open, and later tests that call asyncio.run() must not find one.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
