@@ -64,14 +64,15 @@ def test_policy_blocked_jobs_are_never_sent_and_say_why(sheet, sample_image, tmp
 def test_an_instruction_over_the_limit_is_blocked_for_a_model_but_not_for_overlay(
     sheet, sample_image, tmp_path, model
 ):
+    # 40: below the 51 characters of the instruction sent (Chinese, the copy quoted in it)
     common = {"campaign": str(sheet), "image": str(sample_image), "locales": "en"}
     summary = run_campaign(
-        RunRequest(**common, out=str(tmp_path / "m"), backend="openai", max_instruction_chars=60)
+        RunRequest(**common, out=str(tmp_path / "m"), backend="openai", max_instruction_chars=40)
     )
     good = next(r for r in records(tmp_path / "m") if r["variant"] == "good")
-    assert good["status"] == "blocked" and "the limit is 60" in good["error"]
+    assert good["status"] == "blocked" and "the limit is 40" in good["error"]
     assert model.edits == 0
-    local = run_campaign(RunRequest(**common, out=str(tmp_path / "l"), max_instruction_chars=60))
+    local = run_campaign(RunRequest(**common, out=str(tmp_path / "l"), max_instruction_chars=40))
     assert local.counts["ok"] == 2 and summary.counts["ok"] == 0
 
 
