@@ -64,6 +64,7 @@ def test_policy_blocked_jobs_are_never_sent_and_say_why(sheet, sample_image, tmp
 def test_an_instruction_over_the_limit_is_blocked_for_a_model_but_not_for_overlay(
     sheet, sample_image, tmp_path, model
 ):
+    # 40: below the 51 characters of the instruction sent (Chinese, the copy quoted in it)
     common = {"campaign": str(sheet), "image": str(sample_image), "locales": "en"}
     summary = run_campaign(
         RunRequest(**common, out=str(tmp_path / "m"), backend="openai", max_instruction_chars=40)
