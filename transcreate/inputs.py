@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from transcreate.campaign import split_sheet
 from transcreate.errors import CampaignError, EditError, PermanentEditError
 
 What = Literal["campaign", "image"]
@@ -86,12 +87,15 @@ def read_input(location: str, *, what: What | None = None, max_bytes: int | None
     StorageError for S3) says what is wrong in one sentence."""
     if location.startswith(("https://", "http://")):
         return fetch(location, what=what, max_bytes=max_bytes)
+    # A workbook's sheet may follow its name (sale.xlsx#Q4): the file is sale.xlsx, and the name
+    # keeps the sheet for the campaign reader.
+    file = split_sheet(location)[0] if what == "campaign" else location
     if location.startswith("s3://"):
         from transcreate.storage.s3 import S3Storage  # boto3 loads only for S3
 
-        bucket = urlsplit(location).netloc
-        return Input(location, S3Storage(f"s3://{bucket}").read_uri(location, max_bytes=max_bytes))
-    return Input(location, _read_local(location, what, max_bytes))
+        bucket = urlsplit(file).netloc
+        return Input(location, S3Storage(f"s3://{bucket}").read_uri(file, max_bytes=max_bytes))
+    return Input(location, _read_local(file, what, max_bytes))
 
 
 def _read_local(location: str, what: What | None, max_bytes: int | None) -> bytes:
@@ -107,7 +111,11 @@ def _read_local(location: str, what: What | None, max_bytes: int | None) -> byte
         if max_bytes is not None and size > max_bytes:
             raise CampaignError(
                 f"{location}: the {noun} is {size:,} bytes; the limit is {max_bytes:,}"
-                + (" (raise max_image_mb to allow more)" if what == "image" else "")
+                + (
+                    " (raise it with --max-image-mb, or max_image_mb in the flow)"
+                    if what == "image"
+                    else ""
+                )
             )
         return path.read_bytes()
     except FileNotFoundError:

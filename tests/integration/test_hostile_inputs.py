@@ -216,7 +216,7 @@ UNUSABLE: list[tuple[str, Setup, str]] = [
     ("campaign-is-a-folder", special("folder"), "is a folder, not a campaign file"),
     ("campaign-missing", special("missing"), "no such campaign file"),
     ("xlsx-unknown-sheet", special("unknown-sheet"), "no sheet named 'Q5'; its sheets are 'Q3'"),
-    ("image-is-a-folder", image_file("creative.png", None), "is a folder, not an image"),
+    ("image-is-a-folder", image_file("creative.png", None), "is a folder, not a base image"),
     ("image-missing", special("missing"), "no such campaign file"),
     ("image-text", image_file("creative.png", b"hello"), "not a readable image"),
     ("image-empty", image_file("creative.png", b""), "not a readable image"),
