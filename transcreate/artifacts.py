@@ -22,7 +22,8 @@ SERVE_HINT = (
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}  # no HTML gets through, whatever renders it
 _URL_UNSAFE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "\n": "", "\r": ""}
-_LABELS = {"needs_review": "needs review"}
+# A cell's status in a manager's words (the gallery and the run's summary speak the same way).
+_LABELS = {"ok": "made", "cached": "made earlier", "needs_review": "needs review"}
 
 
 def text(value: str) -> str:
@@ -44,7 +45,7 @@ def _clip(reason: str, limit: int = CELL_REASON_CHARS) -> str:
 
 
 def cell(result: JobResult | None) -> str:
-    """One cell: ``[ok](link)``, ``[needs review](link): reason``, ``failed: reason``."""
+    """One cell: ``[made](link)``, ``[needs review](link): reason``, ``failed: reason``."""
     if result is None:
         return "—"
     label = _LABELS.get(result.status, result.status)

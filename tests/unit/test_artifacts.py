@@ -24,8 +24,8 @@ def unescaped_pipes(line: str) -> int:
 
 
 def test_a_finished_cell_is_a_link_labelled_by_its_status():
-    assert cell(JobResult("summer", "th", "ok", link=LINK)) == f"[ok]({LINK})"
-    assert cell(JobResult("summer", "th", "cached", link=LINK)) == f"[cached]({LINK})"
+    assert cell(JobResult("summer", "th", "ok", link=LINK)) == f"[made]({LINK})"
+    assert cell(JobResult("summer", "th", "cached", link=LINK)) == f"[made earlier]({LINK})"
 
 
 def test_a_flagged_cell_links_the_image_and_says_why():
@@ -43,7 +43,7 @@ def test_a_cell_without_an_image_says_its_status_and_reason():
 
 def test_a_file_link_is_not_offered_as_a_browser_link():
     result = JobResult("summer", "th", "ok", uri="file:///out/a.png", link="file:///out/a.png")
-    assert cell(result) == "ok"
+    assert cell(result) == "made"
     text = manifest_markdown([result], ["summer"], ["th"])
     assert "file://" not in text and SERVE_HINT in text
 
