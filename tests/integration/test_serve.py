@@ -156,15 +156,15 @@ def test_links_of_a_run_open_over_the_served_folder(
 def test_the_command_serves_on_loopback_by_default(folder):
     process = subprocess.Popen(
         [sys.executable, "-m", "transcreate.cli", "serve", str(folder), "--port", "0"],
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,  # the address is the command's result: stdout, for scripts
         text=True,
         env={**os.environ, "COLUMNS": "200"},
     )
     try:
         deadline, url = time.monotonic() + 60, ""
-        assert process.stderr is not None
+        assert process.stdout is not None
         while not url and time.monotonic() < deadline:
-            line = process.stderr.readline()
+            line = process.stdout.readline()
             if line.startswith("serving "):
                 url = line.split(" at ", 1)[1].split()[0]
             elif not line and process.poll() is not None:
