@@ -287,8 +287,10 @@ def _check_prefect_api() -> None:
     if not url:
         return  # Prefect starts a temporary local server itself
     from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with get_client(sync_client=True) as client:
+    # Prefect reads its settings once, at import; ask the server the environment names now
+    with temporary_settings(updates={PREFECT_API_URL: url}), get_client(sync_client=True) as client:
         problem = client.api_healthcheck()
     if problem is not None:
         raise SetupError(

@@ -61,6 +61,14 @@ class RunInputs(BaseModel):
             raise ValueError(f"is empty; give {what}")
         return value
 
+    @field_validator("campaign", "image", "out")
+    @classmethod
+    def _no_control_characters(cls, value: str) -> str:
+        # no file system or URL takes them; the OS would answer with a bare ValueError
+        if any(ord(character) < 32 for character in value):
+            raise ValueError("contains a control character (such as a NUL byte or a line break)")
+        return value
+
     @field_validator("locales", mode="before")
     @classmethod
     def _split_locales(cls, value: Any) -> Any:
