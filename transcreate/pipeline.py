@@ -503,6 +503,7 @@ def write_manifest(
 ) -> RunSummary:
     """Write manifest.csv (the matrix) and manifest.json (every job) beside the outputs."""
     order = {variant: index for index, variant in enumerate(plan.variants)}  # not a list scan
+    results = _with_earlier_records(results, storage, plan.campaign.name)
     sizes = run_sizes(plan, results)
     rank = {size: index for index, size in enumerate(sizes)}
     everything = sorted(
@@ -558,6 +559,40 @@ def write_manifest(
         warnings=[*plan.campaign.warnings, *_script_warnings(plan.request)],
         seconds=round(seconds, 3),
     )
+
+
+def _with_earlier_records(
+    results: Sequence[JobResult], storage: Storage, campaign: str
+) -> Sequence[JobResult]:
+    """Outputs found stored keep the layout and reframe records the run that made them wrote in
+    the manifest: one read of the last manifest.json, not one read of every stored image."""
+
+    def bare(result: JobResult) -> bool:
+        unknown = result.layout is None or (result.size is not None and result.reframe is None)
+        return result.status in STORED_STATUSES and bool(result.key) and unknown
+
+    if not any(bare(result) for result in results):
+        return results
+    try:
+        earlier = json.loads(storage.get(object_key(campaign, "manifest.json")))
+        records = {
+            (job["variant"], job["locale"], job.get("size"), job["key"]): job
+            for job in earlier["jobs"]
+            if isinstance(job, dict) and job.get("key")
+        }
+    except (TranscreateError, ValueError, KeyError, TypeError):
+        return results  # none yet, or not one of ours: the records stay empty
+    carried = []
+    for result in results:
+        record = records.get((result.variant, result.locale, result.size, result.key))
+        if bare(result) and record is not None:
+            result = replace(
+                result,
+                layout=result.layout or record.get("layout"),
+                reframe=result.reframe or record.get("reframe"),
+            )
+        carried.append(result)
+    return carried
 
 
 def _script_warnings(request: RunRequest) -> list[str]:

@@ -93,11 +93,37 @@ def test_the_headline_box_is_where_pixels_changed(first_run, sample_image):
 def test_a_second_run_is_all_cached_and_edits_nothing(first_run, sample_campaign, sample_image):
     _, out = first_run
     before = {p: p.stat().st_mtime_ns for p in out.glob("*/*/*.png")}
+    layouts = {(job["variant"], job["locale"]): job["layout"] for job in manifest(out)["jobs"]}
     request = RunRequest(campaign=str(sample_campaign), image=str(sample_image), out=str(out))
     summary = run_campaign(request)
     assert summary.counts == counts(cached=22, skipped=2)
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/*/*.png")} == before
     assert all(record["status"] in ("cached", "skipped") for record in manifest(out)["jobs"])
+    # the layout each output was made with is still on record, without reading the images back
+    assert {(job["variant"], job["locale"]): job["layout"] for job in manifest(out)["jobs"]} == (
+        layouts
+    )
+    assert sum(layout is not None for layout in layouts.values()) == 22
+
+
+def test_a_cached_size_keeps_its_reframe_record(tmp_path, sample_campaign, sample_image):
+    request = RunRequest(
+        campaign=str(sample_campaign),
+        image=str(sample_image),
+        out=str(tmp_path),
+        locales=("th",),
+        sizes=("story",),
+    )
+    run_campaign(request)
+    first = manifest(tmp_path)["jobs"]
+    summary = run_campaign(request)
+    assert summary.counts["ok"] == 0 and summary.counts["cached"] > 0
+    again = manifest(tmp_path)["jobs"]
+    made = [job for job in first if job["status"] == "ok"]
+    assert made and all(job["reframe"] for job in made)
+    assert [job["reframe"] for job in again if job["status"] == "cached"] == [
+        job["reframe"] for job in made
+    ]
 
 
 def test_a_bad_row_is_reported_and_the_others_are_rendered(tmp_path, sample_campaign, sample_image):
