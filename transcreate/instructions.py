@@ -132,6 +132,7 @@ class InstructionRenderer:
             autoescape=False,
             undefined=StrictUndefined,
             keep_trailing_newline=False,
+            auto_reload=False,  # templates do not change during a run: no stat per render
         )
         self.environment.policies["ext.i18n.trimmed"] = True
         self.environment.install_gettext_translations(  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -450,7 +450,10 @@ def run_jobs(
     """Run jobs on ``concurrency`` threads; results in the order of ``jobs``. ``slots``, when
     given, bounds the edits in flight across every batch that shares it."""
     results: list[JobResult | None] = [None] * len(jobs)
-    workers = max(1, min(concurrency, len(jobs)))
+    # With a shared ``slots`` bounding the edits, twice as many threads: while some store a
+    # result or look for a stored one, the others keep every slot calling the model (with one
+    # thread per slot, each slot idled through its job's disk work).
+    workers = max(1, min(concurrency if slots is None else 2 * concurrency, len(jobs)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edit") as pool:
         futures = {
             pool.submit(
@@ -685,7 +688,7 @@ def write_contact_sheet(
         )
 
     sizes = run_sizes(plan, results)
-    variants = plan.variants[: max(1, CONTACT_SHEET_VARIANTS // len(sizes))]
+    variants = sheet_variants(plan, sizes)
     locales = list(plan.request.locales)
     cells = [*results, *plan.settled]  # skipped and blocked cells say so on the sheet
     key = object_key(campaign, "contact-sheet.png")
@@ -694,6 +697,46 @@ def write_contact_sheet(
         sheet = contact_sheet(cells, variants, locales, read, sizes, text={SHEET_DIGEST: digest})
         storage.put(key, sheet, "image/png")
     return storage.url(key), len(variants)
+
+
+def sheet_variants(plan: RunPlan, sizes: Sequence[str | None]) -> list[str]:
+    """The variants the contact sheet shows: the first ones, a block of rows per size."""
+    return plan.variants[: max(1, CONTACT_SHEET_VARIANTS // len(sizes))]
+
+
+class EarlySheet:
+    """Draws the contact sheet beside the run as soon as every cell it shows is done.
+
+    It shows the first variants, which are made first: on a long run the drawing (decoding a
+    hundred outputs) overlaps the remaining edits instead of following the last one. Feed it each
+    result as it comes (`add`); `link` waits for the sheet, or draws it when it never started."""
+
+    def __init__(self, plan: RunPlan, storage: Storage):
+        self._plan, self._storage = plan, storage
+        self._shown = set(sheet_variants(plan, run_sizes(plan, ())))
+        self._waiting = sum(job.variant in self._shown for job in plan.jobs)
+        self._done: list[JobResult] = []
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-sheet")
+        self._drawing: Future[tuple[str, int]] | None = None
+
+    def add(self, result: JobResult) -> None:
+        if result.variant not in self._shown or self._drawing is not None:
+            return
+        self._done.append(result)
+        self._waiting -= 1
+        if self._waiting == 0:
+            self._drawing = self._pool.submit(
+                write_contact_sheet, self._plan, list(self._done), self._storage
+            )
+
+    def link(self, results: Sequence[JobResult]) -> tuple[str, int]:
+        """The stored sheet's link and the variants it shows."""
+        try:
+            if self._drawing is None:
+                return write_contact_sheet(self._plan, results, self._storage)
+            return self._drawing.result()
+        finally:
+            self._pool.shutdown()
 
 
 SHEET_DIGEST = "transcreate:cells"
@@ -755,8 +798,15 @@ def run_campaign(
     if on_plan is not None:
         on_plan(plan)
     audit = AuditLog(adapters.storage, plan.campaign.name, plan.run_id)
-    results = run_with(adapters, plan.jobs, request, on_result, audit)
-    write_contact_sheet(plan, results, adapters.storage)
+    sheet = EarlySheet(plan, adapters.storage)
+
+    def on_each(result: JobResult) -> None:
+        sheet.add(result)
+        if on_result is not None:
+            on_result(result)
+
+    results = run_with(adapters, plan.jobs, request, on_each, audit)
+    sheet.link(results)
     return write_manifest(plan, results, adapters.storage, time.monotonic() - started)
 
 

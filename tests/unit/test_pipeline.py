@@ -234,3 +234,45 @@ def test_two_concurrent_runs_into_one_folder_make_each_job_once(jobs, tmp_path):
     assert {r.status for r in results["first"]} == {"ok"}
     assert {r.status for r in results["second"]} == {"cached"}
     assert all("another run" in (r.note or "") for r in results["second"])
+
+
+def test_the_contact_sheet_is_drawn_once_its_cells_are_done_not_after_the_last_job(tmp_path):
+    from transcreate.pipeline import EarlySheet, plan_run, sheet_variants, write_contact_sheet
+    from transcreate.wiring import build
+
+    sheet_csv = tmp_path / "long.csv"
+    rows = "\n".join(f"v{index:02d},Sale {index}" for index in range(30))
+    sheet_csv.write_text(f"variant,headline\n{rows}\n", encoding="utf-8")
+    request = RunRequest(
+        campaign=str(sheet_csv),
+        image=str(Path(__file__).parents[2] / "examples" / "creative.png"),
+        out=str(tmp_path / "out"),
+        locales=("en",),
+    )
+    adapters = build(request)
+    plan = plan_run(request, adapters)
+    shown = set(sheet_variants(plan, [None]))
+    assert len(shown) < len(plan.variants)  # some variants are not on the sheet
+    results = run_jobs(
+        plan.jobs,
+        image=adapters.creative.data,
+        editor=adapters.editor,
+        storage=adapters.storage,
+        concurrency=4,
+    )
+    first = [result for result in results if result.variant in shown]
+    rest = [result for result in results if result.variant not in shown]
+    early = EarlySheet(plan, adapters.storage)
+    for result in first:
+        early.add(result)
+    key = "long/contact-sheet.png"
+    # drawn beside the rest of the run: stored before any other result has come in
+    poll(lambda: adapters.storage.verify(key) is None, "the contact sheet")
+    for result in rest:
+        early.add(result)
+    link, variants = early.link(results)
+    assert variants == len(shown) and link == adapters.storage.url(key)
+    drawn = (tmp_path / "out" / key).stat().st_mtime_ns
+    # exactly the sheet the whole run's results make: drawing it again keeps the stored one
+    assert write_contact_sheet(plan, results, adapters.storage) == (link, variants)
+    assert (tmp_path / "out" / key).stat().st_mtime_ns == drawn

@@ -47,6 +47,7 @@ from transcreate.locales import SupportedLocale
 from transcreate.manifest import JobResult
 from transcreate.pipeline import (
     AuditLog,
+    EarlySheet,
     RunPlan,
     RunSummary,
     batches,
@@ -61,12 +62,15 @@ from transcreate.storage import Storage, object_key
 from transcreate.wiring import Adapters, built_once, forget
 
 # Batches are small enough that the progress moves while the run works (a small campaign still
-# gets ~10 steps), and never one task run per job. Every batch may run at once: the edits in
-# flight are bounded by the request's concurrency (one semaphore shared by every batch in the
-# process), not by the number of batches.
+# gets ~10 steps), and never one task run per job. Two batches run at a time, each with threads
+# for every edit in flight: the second keeps the slots busy through the first one's last jobs,
+# and batches finish one after another, so progress moves steadily (with every batch running at
+# once, all finished together at the end, and a thousand threads fought over 32 slots). The
+# edits in flight stay bounded by the request's concurrency (one semaphore shared by every batch
+# in the process).
 MAX_BATCHES = 32
 MIN_BATCH = 2
-BATCH_WORKERS = MAX_BATCHES
+BATCH_WORKERS = 2
 LOG_STEP = 10  # percent between progress log lines
 REVIEW_POLL_SECONDS = 10  # how often a paused run checks for the reviewer's answer
 CALLBACK_RETRY_WAIT = 1.0  # first wait before re-sending an undelivered completion event
@@ -190,9 +194,9 @@ def _localize(request: RunRequest, review: bool, review_timeout_hours: float) ->
     adapters = built_once(working)
     logger.info("edits in flight: at most %d (%s)", adapters.concurrency, adapters.bound)
 
-    plan, results = _render(working, adapters)
+    plan, results, sheet = _render(working, adapters)
     summary = write_manifest(plan, results, adapters.storage, time.monotonic() - started)
-    _publish_results(request, plan, results, summary, adapters.storage)
+    _publish_results(request, plan, results, summary, adapters.storage, sheet.link(results))
 
     if review:
         decision = _ask_reviewer(request, plan, summary, adapters.storage, review_timeout_hours)
@@ -217,7 +221,7 @@ def _localize(request: RunRequest, review: bool, review_timeout_hours: float) ->
         final = built_once(request).storage
         results = publish(results, plan.campaign.name, adapters.storage, final)
         summary = write_manifest(plan, results, final, time.monotonic() - started)
-        _publish_results(request, plan, results, summary, final)
+        _publish_results(request, plan, results, summary, final, None)
 
     words = counts_in_words(summary.counts)
     logger.info("done: %s; manifest %s", words, summary.manifest_csv)
@@ -240,7 +244,7 @@ def _refused(error: Exception) -> State[RunSummary]:
     return Failed(message=sentence, data=cause)
 
 
-def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobResult]]:
+def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobResult], EarlySheet]:
     logger = get_run_logger()
     # Planned leniently so every rejected row is listed first; strict mode then stops the run.
     plan = plan_run(request.model_copy(update={"strict": False}), adapters)
@@ -279,10 +283,13 @@ def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobR
         for batch in batches(plan.jobs, max_batches=MAX_BATCHES, min_size=MIN_BATCH)
     ]
     results: list[JobResult] = []
+    sheet = EarlySheet(plan, adapters.storage)
     failed, shown = 0, 0
     for future in as_completed(futures):
         batch = future.result()
         results.extend(batch)
+        for result in batch:
+            sheet.add(result)
         failed += sum(result.status == "failed" for result in batch)
         percent = whole_percent(len(results), total)
         if percent // LOG_STEP > shown // LOG_STEP:
@@ -292,7 +299,7 @@ def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobR
             shown = percent
     if not futures:
         update_progress_artifact(progress, 100.0)
-    return plan, results
+    return plan, results, sheet
 
 
 def _publish_results(
@@ -301,10 +308,12 @@ def _publish_results(
     results: list[JobResult],
     summary: RunSummary,
     storage: Storage,
+    drawn: tuple[str, int] | None,
 ) -> None:
-    """Store the contact sheet; post the outcome (with it inline) and the linked manifest."""
+    """Store the contact sheet (unless ``drawn`` already: its link and the variants shown); post
+    the outcome (with it inline) and the linked manifest."""
     campaign = plan.campaign.name
-    sheet, shown = write_contact_sheet(plan, results, storage)
+    sheet, shown = drawn or write_contact_sheet(plan, results, storage)
     linked = [*results, *plan.settled]  # storage links open in a browser (see storage.url)
     create_markdown_artifact(
         key=_artifact_key(f"results-{campaign}"),

@@ -103,8 +103,9 @@ class Storage(Protocol):
         ...
 
     def append(self, key: str, data: bytes) -> None:
-        """Add ``data`` to the log at ``key`` durably, now (a local file grows; S3 has no append,
-        so each call stores a small object under ``<key without .jsonl>/``)."""
+        """Add ``data`` to the log at ``key`` now, so that it outlives a killed process (a local
+        file grows; S3 has no append, so each call stores a small object under
+        ``<key without .jsonl>/``)."""
         ...
 
     def lease(self, key: str, seconds: float) -> Lease | None:
