@@ -446,14 +446,18 @@ def run_jobs(
     slots: AbstractContextManager[Any] | None = None,
     on_result: OnResult | None = None,
     audit: AuditLog | None = None,
+    threads: int | None = None,
 ) -> list[JobResult]:
     """Run jobs on ``concurrency`` threads; results in the order of ``jobs``. ``slots``, when
-    given, bounds the edits in flight across every batch that shares it."""
+    given, bounds the edits in flight across every batch that shares it, and ``threads`` (by
+    default twice the concurrency) run them."""
     results: list[JobResult | None] = [None] * len(jobs)
-    # With a shared ``slots`` bounding the edits, twice as many threads: while some store a
-    # result or look for a stored one, the others keep every slot calling the model (with one
-    # thread per slot, each slot idled through its job's disk work).
-    workers = max(1, min(concurrency if slots is None else 2 * concurrency, len(jobs)))
+    # With ``slots`` bounding the edits, more threads than slots: while some store a result or
+    # look for a stored one, the others keep every slot calling the model (with one thread per
+    # slot, each slot idled through its job's disk work).
+    if threads is None:
+        threads = concurrency if slots is None else 2 * concurrency
+    workers = max(1, min(threads, len(jobs)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edit") as pool:
         futures = {
             pool.submit(
@@ -484,6 +488,7 @@ def run_with(
     request: RunRequest,
     on_result: OnResult | None = None,
     audit: AuditLog | None = None,
+    threads: int | None = None,
 ) -> list[JobResult]:
     """`run_jobs` on a run's adapters: its creative, editor, storage, checks and limit."""
     return run_jobs(
@@ -498,6 +503,7 @@ def run_with(
         slots=adapters.slots,
         on_result=on_result,
         audit=audit,
+        threads=threads,
     )
 
 

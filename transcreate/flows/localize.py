@@ -62,16 +62,17 @@ from transcreate.storage import Storage, object_key
 from transcreate.wiring import Adapters, built_once, forget
 
 # Batches are small enough that the progress moves while the run works (a small campaign still
-# gets ~10 steps), and never one task run per job. Two batches run at a time, each with threads
-# for every edit in flight: the second keeps the slots busy through the first one's last jobs,
-# and batches finish one after another, so progress moves steadily (with every batch running at
-# once, all finished together at the end, and a thousand threads fought over 32 slots). The
-# edits in flight stay bounded by the request's concurrency (one semaphore shared by every batch
-# in the process).
+# gets ~10 steps), and never one task run per job. A few batches run at a time, sharing twice as
+# many threads as edits in flight: while one batch's task run starts or ends (a few API calls),
+# the others keep every slot busy, and batches finish one after another, so progress moves
+# steadily. (With every batch at once, all finished together at the end, and a thousand threads
+# fought over 32 slots.) The edits in flight stay bounded by the request's concurrency: one
+# semaphore shared by every batch in the process.
 MAX_BATCHES = 32
 MIN_BATCH = 2
-BATCH_WORKERS = 2
+BATCH_WORKERS = 4
 LOG_STEP = 10  # percent between progress log lines
+PROGRESS_SECONDS = 1.0  # between updates of the progress artifact
 REVIEW_POLL_SECONDS = 10  # how often a paused run checks for the reviewer's answer
 CALLBACK_RETRY_WAIT = 1.0  # first wait before re-sending an undelivered completion event
 
@@ -110,7 +111,8 @@ def render_batch(
     """Edit and store one batch of jobs, with per-job retries; each call is in the run's audit."""
     adapters = built_once(request, image_sha256)
     audit = AuditLog(adapters.storage, jobs[0].campaign, run_id) if jobs else None
-    return run_with(adapters, jobs, request, audit=audit)
+    threads = -(-2 * adapters.concurrency // BATCH_WORKERS)  # this batch's share, rounded up
+    return run_with(adapters, jobs, request, audit=audit, threads=threads)
 
 
 @flow(
@@ -284,7 +286,7 @@ def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobR
     ]
     results: list[JobResult] = []
     sheet = EarlySheet(plan, adapters.storage)
-    failed, shown = 0, 0
+    failed, shown, logged, updated = 0, 0, 0, time.monotonic()
     for future in as_completed(futures):
         batch = future.result()
         results.extend(batch)
@@ -292,12 +294,16 @@ def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobR
             sheet.add(result)
         failed += sum(result.status == "failed" for result in batch)
         percent = whole_percent(len(results), total)
-        if percent // LOG_STEP > shown // LOG_STEP:
+        if percent // LOG_STEP > logged // LOG_STEP:
             logger.info(progress_line(len(results), total, failed))
-        if percent > shown:
+            logged = percent
+        # One API call per update, made here while batches finish: at most one a second (the
+        # UI looks every few seconds), and always the last.
+        now = time.monotonic()
+        if percent > shown and (now - updated >= PROGRESS_SECONDS or len(results) == total):
             update_progress_artifact(progress, float(percent))
-            shown = percent
-    if not futures:
+            shown, updated = percent, now
+    if shown < 100:
         update_progress_artifact(progress, 100.0)
     return plan, results, sheet
 
