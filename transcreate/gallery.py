@@ -123,13 +123,20 @@ def gallery_html(
     image_link: Callable[[JobResult], str | None],
     files: Mapping[str, str] | None = None,
     facts: Sequence[str] = (),
+    counts: Mapping[str, int] | None = None,
+    sizes: int = 1,
 ) -> str:
     """The page. ``image_link`` gives each stored output's link (relative or presigned);
     ``files`` are the run's other files by label (manifest.csv …); ``facts`` short lines about
-    the run (source, backend, when)."""
+    the run (source, backend, when). With ``sizes`` above one, each row is a variant in one size
+    (the caller names the rows) and ``counts`` are the run's, each job once."""
     cells = {(result.variant, result.locale): result for result in results}
     rows = list(dict.fromkeys([*variants, *(variant for variant, _ in cells)]))
-    counts = count_by_status(cells.values())
+    counts = counts or count_by_status(cells.values())
+    shape = (
+        f"{len(rows) // sizes} variants × {sizes} sizes" if sizes > 1 else f"{len(rows)} variants"
+    )
+
     summary = "".join(
         f'<li class="s-{status}">{counts[status]} {_e(LABELS[status])}</li>'
         for status in STATUSES
@@ -162,7 +169,7 @@ def gallery_html(
         '<meta name="referrer" content="no-referrer">'
         f"<title>{_e(title)} · gallery</title><style>{_STYLE}</style></head><body>"
         f"<header><h1>{_e(title)}</h1>"
-        f'<p class="facts"><span>{len(rows)} variants × {len(locales)} locales</span>'
+        f'<p class="facts"><span>{shape} × {len(locales)} locales</span>'
         f"{facts_line}</p>"
         f'<ul class="summary">{summary}</ul><p class="files">{links}</p></header>'
         f'<main><table><thead><tr><th scope="col">variant</th>{head}</tr></thead>'

@@ -665,6 +665,8 @@ def write_gallery(
             f"{run_info['backend']} ({run_info['mode']})",
             f"finished {run_info['finished'].replace('T', ' ').replace('+00:00', ' UTC')}",
         ],
+        counts=count_by_status(results),  # a skipped cell shows in every size, counts once
+        sizes=len(sizes),
     )
     key = object_key(campaign, "index.html")
     storage.put(key, page.encode("utf-8"), "text/html; charset=utf-8")
@@ -673,7 +675,11 @@ def write_gallery(
 
 def run_sizes(plan: RunPlan, results: Sequence[JobResult]) -> list[str | None]:
     """The run's sizes in order (None: the base's own), then any a row's sizes column added."""
-    made = [job.size for job in plan.jobs] + [result.size for result in results]
+    made = [job.size for job in plan.jobs] + [
+        result.size
+        for result in results
+        if result.size is not None or result.status != "skipped"  # skipped: in every size
+    ]
     return list(dict.fromkeys([*plan.request.size_names, *made]))
 
 

@@ -3,6 +3,7 @@ through a presigned link: every image it shows is reachable from where the page 
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from pathlib import Path
@@ -113,3 +114,23 @@ def test_the_gallery_is_rewritten_by_a_rerun(sample_image, tmp_path: Path):
     assert first.gallery == again.gallery
     text = (tmp_path / "pasted-rows" / "index.html").read_text(encoding="utf-8")
     assert "1 already made" in text and "1 made" not in text
+
+
+def test_a_gallery_in_several_sizes_counts_variants_and_jobs_as_the_manifest_does(
+    sample_campaign, sample_image, tmp_path
+):
+    summary = run_campaign(
+        RunRequest(
+            campaign=str(sample_campaign),
+            image=str(sample_image),
+            locales=LOCALES,
+            out=str(tmp_path),
+            sizes=("square", "landscape"),
+        )
+    )
+    text = (tmp_path / "skincare-sale" / "index.html").read_text(encoding="utf-8")
+    # six variants in two sizes, not "12 variants"
+    assert "6 variants × 2 sizes × 2 locales" in text
+    # the bundle-deal's zh cell is skipped once, though the page shows it in both sizes
+    assert summary.counts["skipped"] == 1
+    assert re.search(r'<li class="s-skipped">1 skipped</li>', text)
