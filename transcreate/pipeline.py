@@ -251,12 +251,7 @@ def process_job(
     """
     started = time.monotonic()
     key = output_key(job.campaign, job.locale, job.variant, job.key, job.size)
-    common: dict[str, Any] = {
-        "size": job.size,
-        "instruction": job.instruction,
-        "backend": job.backend,
-        "key": job.key,
-    }
+    common = _common(job)
     calls: list[dict[str, Any]] = []
     try:
         verdict = storage.verify(key)
@@ -308,6 +303,41 @@ def process_job(
             calls=tuple(calls),
             **common,
         )
+
+
+def _common(job: EditJob) -> dict[str, Any]:
+    """What every result of a job records, whatever became of it."""
+    return {
+        "size": job.size,
+        "instruction": job.instruction,
+        "backend": job.backend,
+        "key": job.key,
+    }
+
+
+def split_stored(
+    jobs: Sequence[EditJob], adapters: Adapters
+) -> tuple[list[JobResult], list[EditJob]]:
+    """The jobs whose complete output is stored already, as their results, and the jobs left to
+    make. A flow hands only the latter to task runs, so a re-run of a finished campaign starts
+    none. A job that cannot be looked at now (storage down) is left to make: its batch records
+    why it failed."""
+
+    def look(job: EditJob) -> JobResult | None:
+        key = output_key(job.campaign, job.locale, job.variant, job.key, job.size)
+        try:
+            if adapters.storage.verify(key) is not None:
+                return None
+            return _stored(
+                job, adapters.creative.data, key, adapters.storage, adapters.checks, _common(job)
+            )
+        except Exception:
+            return None
+
+    with ThreadPoolExecutor(max(1, min(adapters.concurrency, len(jobs)))) as pool:
+        found = list(pool.map(look, jobs))
+    stored = [result for result in found if result is not None]
+    return stored, [job for job, result in zip(jobs, found, strict=True) if result is None]
 
 
 def _stored(

@@ -71,8 +71,11 @@ def test_a_second_flow_run_is_all_cached(flow_run):
     from transcreate.flows.localize import flow_parameters, localize_campaign
 
     _, _, request = flow_run
-    summary = localize_campaign(**flow_parameters(request))
-    assert summary.counts == counts(cached=22, skipped=2)
+    state = localize_campaign(**flow_parameters(request), return_state=True)
+    assert state.result().counts == counts(cached=22, skipped=2)
+    # found before any batch starts: a finished campaign's re-run starts no task run at all
+    task_runs = asyncio.run(_task_runs(state.state_details.flow_run_id))
+    assert not [run.name for run in task_runs if run.name.startswith("render-batch")]
 
 
 def test_the_flow_parameters_render_as_a_form():

@@ -54,6 +54,7 @@ from transcreate.pipeline import (
     plan_run,
     publish,
     run_with,
+    split_stored,
     write_contact_sheet,
     write_manifest,
 )
@@ -280,12 +281,17 @@ def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobR
             progress=0.0, description=f"Images made for {plan.campaign.name} (of {total})"
         ),
     )
+    # Outputs stored already are reported at once; only the jobs left become task runs.
+    results, to_make = split_stored(plan.jobs, adapters)
+    if results:
+        logger.info("%d of %d images found made already", len(results), total)
+    sheet = EarlySheet(plan, adapters.storage)
+    for result in results:
+        sheet.add(result)
     futures = [
         render_batch.submit(request, plan.creative.sha256, batch, plan.run_id)
-        for batch in batches(plan.jobs, max_batches=MAX_BATCHES, min_size=MIN_BATCH)
+        for batch in batches(to_make, max_batches=MAX_BATCHES, min_size=MIN_BATCH)
     ]
-    results: list[JobResult] = []
-    sheet = EarlySheet(plan, adapters.storage)
     failed, shown, logged, updated = 0, 0, 0, time.monotonic()
     for future in as_completed(futures):
         batch = future.result()
