@@ -7,7 +7,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 # ok: made now; cached: found stored; failed: the edit failed (after retries); skipped: no job
@@ -108,19 +108,21 @@ def matrix_csv(rows: Sequence[Mapping[str, str]], locales: Sequence[str]) -> byt
 
 
 def records_json(results: Sequence[JobResult], run: Mapping[str, Any]) -> bytes:
-    """Every job's record plus run information, as indented UTF-8 JSON."""
-    document = {
-        **run,
-        "counts": count_by_status(results),
-        "jobs": [_record(result) for result in results],
-    }
-    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+    """Every job's record plus run information, as UTF-8 JSON: the run's fields indented, each
+    job on a line of its own (one object a line reads and diffs well; indenting every field
+    took the pure-Python encoder, 2 s and 40 MB for 10,000 jobs)."""
+    head = json.dumps({**run, "counts": count_by_status(results)}, ensure_ascii=False, indent=2)
+    lines = [json.dumps(_record(result), ensure_ascii=False) for result in results]
+    jobs = "[\n    " + ",\n    ".join(lines) + "\n  ]" if lines else "[]"
+    return f'{head.removesuffix("}").rstrip()},\n  "jobs": {jobs}\n}}\n'.encode()
+
+
+_RECORDED = tuple(f.name for f in fields(JobResult) if f.name != "calls")  # calls: the audit log
 
 
 def _record(result: JobResult) -> dict[str, Any]:
-    record = asdict(result)
-    del record["calls"]  # they go to the audit log
-    return record
+    # not dataclasses.asdict: its deep copy of every layout record was most of a manifest's cost
+    return {name: getattr(result, name) for name in _RECORDED}
 
 
 LOGGED = "logged"  # set on a call record once the durable audit log has it
