@@ -283,7 +283,7 @@ def process_job(
             attempts=len(calls),
             error=reason,
             note=None if verdict == MISSING else f"made again: {verdict}",
-            calls=tuple(calls),
+            calls=_unlogged(calls),
             layout=read_layout(edited),
             **common,
         )
@@ -300,9 +300,15 @@ def process_job(
             seconds=round(time.monotonic() - started, 3),
             attempts=len(calls),
             error=message,
-            calls=tuple(calls),
+            calls=_unlogged(calls),
             **common,
         )
+
+
+def _unlogged(calls: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """The calls the durable audit log does not hold yet (all of them without one): a result
+    carries only those to the run's end, not a record of every call of a long run."""
+    return tuple(call for call in calls if not call.get(LOGGED))
 
 
 def _common(job: EditJob) -> dict[str, Any]:
