@@ -539,7 +539,7 @@ def run_with(
         slots=adapters.slots,
         on_result=on_result,
         audit=audit,
-        threads=threads,
+        threads=threads or 2 * adapters.concurrency,
     )
 
 

@@ -46,11 +46,15 @@ class Adapters:
     #: what instructions are written in: "locale", "en" or "zh" (`request.instruction_language`
     #: with "auto" decided for the backend and its model)
     instruction_language: str = "locale"
-    #: one slot per edit in flight, shared by every batch of the run in this process
-    slots: threading.BoundedSemaphore = field(init=False, repr=False, compare=False)
+    #: a model editor bounds its own calls (built with ``concurrency``): around the call only,
+    #: so a job waiting for the same edit another job is making (the result cache) holds no slot
+    editor_bounds_calls: bool = False
+    #: otherwise one slot per edit in flight, shared by every batch of the run in this process
+    slots: threading.BoundedSemaphore | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "slots", threading.BoundedSemaphore(self.concurrency))
+        slots = None if self.editor_bounds_calls else threading.BoundedSemaphore(self.concurrency)
+        object.__setattr__(self, "slots", slots)
 
 
 def build(
@@ -109,6 +113,7 @@ def build(
         bound=bound,
         callback_secret=callback_secret(request.callback_secret_block),
         instruction_language=language,
+        editor_bounds_calls=request.backend != "local",
     )
 
 

@@ -60,3 +60,26 @@ def test_the_config_files_max_concurrency_can_only_lower_it(tmp_path, sample_ima
         assert server.max_in_flight <= 3
         higher = build(request.model_copy(update={"concurrency": 2}))
         assert (higher.concurrency, higher.bound) == (2, "the run's concurrency (2)")
+
+
+def test_a_job_waiting_for_the_same_edit_in_flight_holds_no_slot(
+    tmp_path, sample_image, monkeypatch
+):
+    # v0 and v1 ask the same edit: v1 waits for v0's result (the result cache) and must not hold
+    # one of the two slots meanwhile, or w0 would wait behind a job that calls nothing.
+    path = tmp_path / "same.csv"
+    path.write_text("variant,headline\nv0,Sale\nv1,Sale\nw0,Other\n", encoding="utf-8")
+    with FakeOpenAIImages(latency=1.0, echo=True) as server:
+        use_fake_model(monkeypatch, tmp_path, server)
+        request = RunRequest(
+            campaign=str(path),
+            image=str(sample_image),
+            out=str(tmp_path / "out"),
+            locales="en",
+            backend="openai",
+            concurrency=2,
+        )
+        summary = run_campaign(request)
+        assert summary.counts["ok"] == 3
+        assert server.edits == 2  # one call for v0 and v1
+        assert server.max_in_flight == 2  # w0's call went alongside v0's
