@@ -211,12 +211,6 @@ class RunOptions(BaseModel):
             check_mode(self.backend, self.effective_mode)
         except SetupError as error:
             raise ValueError(str(error)) from None
-        if self.backend != "local" and self.size_names != (None,):
-            # Until a model is asked to extend the scene, only the compositor reframes.
-            raise ValueError(
-                f"sizes {', '.join(self.sizes)} need the local backend (it reframes the base); "
-                "run the other sizes with --backend local, or leave sizes empty"
-            )
         return self
 
     @property

@@ -87,6 +87,56 @@ def test_a_result_on_the_model_canvas_comes_back_at_the_base_size(
     assert {image.size for image in outputs(tmp_path / "out")} == {BASE}
 
 
+def test_model_mode_in_ad_sizes_draws_on_the_reframed_base(
+    configured, base, sample_campaign, tmp_path
+):
+    # the model draws the copy, so it is sent the base already in each size's frame
+    request = RunRequest(
+        campaign=str(sample_campaign),
+        image=str(base),
+        out=str(tmp_path / "out"),
+        locales=("zh",),
+        backend="dashscope",
+        sizes=("story", "landscape"),
+        retry_wait=0.01,
+    )
+    summary = run_campaign(request)
+    assert summary.counts["failed"] == 0 and summary.counts["ok"] == 10  # 5 zh rows × 2 sizes
+    generations = [r for r in configured.requests if r.path == GENERATION]
+    sent = set()
+    for generation in generations[-10:]:
+        [message] = generation.json()["input"]["messages"]
+        data = base64.b64decode(message["content"][0]["image"].split(",", 1)[1])
+        width, height = Image.open(io.BytesIO(data)).size
+        sent.add(round(width / height, 2))
+    assert sent == {round(1080 / 1920, 2), round(1200 / 628, 2)}  # each size's own frame
+    sizes = {image.size for image in outputs(tmp_path / "out")}
+    assert sizes == {(1080, 1920), (1200, 628)}
+
+
+def test_model_and_overlay_in_ad_sizes_pays_one_edit_for_every_size(
+    configured, base, sample_campaign, tmp_path
+):
+    sheet = clean_background_sheet(sample_campaign, tmp_path)  # a non-text edit to ask for
+    before = configured.edits
+    request = RunRequest(
+        campaign=str(sheet),
+        image=str(base),
+        out=str(tmp_path / "out"),
+        locales=("zh",),
+        backend="dashscope",
+        mode="model+overlay",
+        sizes=("base", "story", "landscape"),
+        retry_wait=0.01,
+    )
+    summary = run_campaign(request)
+    assert summary.counts["failed"] == 0 and summary.counts["ok"] == 15
+    # one model edit per variant (its size is not part of the call), reframed by the compositor
+    assert configured.edits - before <= 5
+    sizes = {image.size for image in outputs(tmp_path / "out")}
+    assert sizes == {BASE, (1080, 1920), (1200, 628)}
+
+
 def png(size: tuple[int, int], colour: tuple[int, int, int], left: tuple[int, int, int]) -> bytes:
     image = Image.new("RGB", size, colour)
     image.paste(left, (0, 0, size[0] // 2, size[1]))

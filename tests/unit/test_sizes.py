@@ -147,9 +147,8 @@ def test_a_re_run_that_adds_a_size_makes_only_that_size_s_jobs(campaign, tmp_pat
     assert all(r.uri.endswith(".png") and "-landscape-" in r.uri for r in again if r.size)
 
 
-def test_a_model_backend_refuses_sizes_in_one_sentence():
-    with pytest.raises(ValidationError, match="need the local backend"):
-        RunOptions(backend="dashscope", sizes="story")
+def test_a_model_backend_takes_sizes_too():
+    assert RunOptions(backend="dashscope", sizes="story").size_names == ("story",)
     assert RunOptions(backend="dashscope", sizes="base").size_names == (None,)
 
 

@@ -14,6 +14,7 @@ Modes say who sets the localized copy:
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from typing import Any, Literal, Protocol
 
 from transcreate.errors import SetupError
@@ -90,5 +91,7 @@ class ModelThenOverlay:
         self.identity = f"{model.identity}+{overlay.identity}"
 
     def edit(self, job: EditJob, image: bytes) -> bytes:
-        edited = self.model.edit(job, image) if job.instruction else image
+        # The model edits the base as it is (one paid call serves every ad size of the job:
+        # its size is not part of the call); the compositor reframes it and sets the copy.
+        edited = self.model.edit(replace(job, size=None), image) if job.instruction else image
         return self.overlay.edit(job, edited)

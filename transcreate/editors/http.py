@@ -525,7 +525,11 @@ class ModelEditor:
         self._count = threading.Lock()
 
     def edit(self, job: EditJob, image: bytes) -> bytes:
-        """The model's edit of ``image``, at the size of ``image`` (see `fit_to_base`)."""
+        """The model's edit of ``image``, at the size of ``image`` (see `fit_to_base`); for a job
+        in an ad size, of the base reframed to that size first (`reframed_base`), so that the
+        model draws the copy in the frame it will be seen in."""
+        if job.size is not None:
+            image = reframed_base(image, job.size)
         return fit_to_base(self._result(job, image), upright_size(image))
 
     def _result(self, job: EditJob, image: bytes) -> bytes:
@@ -553,6 +557,21 @@ class ModelEditor:
         prepared = _prepared(image, self.settings.max_side, self.settings.max_upload_bytes)
         link = self._links.get(prepared.sha256)  # only when the prepared bytes are the original
         return replace(prepared, url=link) if link else prepared
+
+
+@lru_cache(maxsize=8)
+def reframed_base(image: bytes, size: str) -> bytes:
+    """The base creative in an ad size, product first, framed as the built-in editor frames it
+    (crop where the aspect allows, else an edge-continuing fill): once per size, not per job."""
+    from transcreate.reframe import reframe  # numpy and the layout load only for sizes
+    from transcreate.saliency import product_mask
+    from transcreate.sizes import size_by_name
+
+    wanted = size_by_name(size)
+    if wanted is None:
+        return image
+    base = decode(image)
+    return encode_png(reframe(base, wanted.pixels, product_mask(base)).image)
 
 
 @lru_cache(maxsize=8)
