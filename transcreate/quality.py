@@ -25,6 +25,7 @@ from transcreate.errors import SetupError, TranscreateError
 from transcreate.images import decode
 from transcreate.jobs import EditJob, Overlay
 from transcreate.layout import read_layout
+from transcreate.reframe import reframed_base
 from transcreate.typesetting import TextBlock, contrasting_color, layout
 
 # Tesseract's trained data per language subtag; any other locale is read as English.
@@ -540,6 +541,8 @@ class OutputChecks:
         """Why a person should look at this output, or None when it passes."""
         # The compositor's own layout says exactly where the copy is, unless a model drew it.
         exact = self.mode != "model"
+        if self.mode == "model" and job.size is not None:  # the model edited the reframed base
+            base = reframed_base(base, job.size)[0]
         copy = copy_check(job, output, self.copy_threshold, exact_layout=exact, base=base)
         if not copy.passed:
             return (

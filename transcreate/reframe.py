@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -25,8 +26,10 @@ import numpy.typing as npt
 from PIL import Image
 
 from transcreate.errors import TypesettingError
+from transcreate.images import decode, encode_png
 from transcreate.layout import COMFORTABLE, typeset
-from transcreate.saliency import ProductMask
+from transcreate.saliency import ProductMask, product_mask
+from transcreate.sizes import size_by_name
 from transcreate.typesetting import TextBlock
 
 #: The most a base is enlarged before the record flags it (its detail gets soft beyond this).
@@ -278,3 +281,15 @@ def set_copy(
         return best[1]
     assert failure is not None
     raise failure
+
+
+@lru_cache(maxsize=8)
+def reframed_base(image: bytes, size: str) -> tuple[bytes, dict[str, Any]]:
+    """The base creative (encoded) in an ad size, framed as the built-in editor frames it, and
+    the reframe record: what a model edits for a job in that size (once per size, not per job)."""
+    wanted = size_by_name(size)
+    if wanted is None:
+        raise ValueError(f"unknown ad size {size!r}")
+    base = decode(image)
+    framed = reframe(base, wanted.pixels, product_mask(base))
+    return encode_png(framed.image), framed.record

@@ -112,6 +112,11 @@ def test_model_mode_in_ad_sizes_draws_on_the_reframed_base(
     assert sent == {round(1080 / 1920, 2), round(1200 / 628, 2)}  # each size's own frame
     sizes = {image.size for image in outputs(tmp_path / "out")}
     assert sizes == {(1080, 1920), (1200, 628)}
+    # how each size was framed is on record, as for the built-in editor's outputs
+    [manifest] = (tmp_path / "out").rglob("manifest.json")
+    jobs = json.loads(manifest.read_text(encoding="utf-8"))["jobs"]
+    framed = [job["reframe"]["canvas"] for job in jobs if job["size"]]
+    assert sorted(map(tuple, framed)) == [(1080, 1920)] * 5 + [(1200, 628)] * 5
 
 
 def test_model_and_overlay_in_ad_sizes_pays_one_edit_for_every_size(
@@ -232,3 +237,23 @@ def test_a_model_run_in_a_script_the_model_may_misdraw_says_model_overlay_is_saf
     assert "th (Thai)" in warning and "zh" not in warning
     overlaid = run_sample(sample_campaign, sample_image, tmp_path / "b", "model+overlay", "th")
     assert not [w for w in overlaid.warnings if "model+overlay" in w]
+
+
+def test_checks_of_a_model_output_in_an_ad_size_compare_it_with_its_own_frame(
+    configured, base, sample_campaign, tmp_path
+):
+    request = RunRequest(
+        campaign=str(sample_campaign),
+        image=str(base),
+        out=str(tmp_path / "out"),
+        locales=("zh",),
+        backend="dashscope",
+        sizes=("story",),
+        checks=True,
+        retry_wait=0.01,
+    )
+    summary = run_campaign(request)
+    # the fake draws a band, not the copy: every output is flagged for review, none fails
+    assert summary.counts["failed"] == 0
+    assert summary.counts["needs_review"] == 5
+    assert all("copy check" in reason for reason in summary.flagged)

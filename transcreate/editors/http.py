@@ -22,8 +22,10 @@ import json
 import logging
 import re
 import socket
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -528,9 +530,13 @@ class ModelEditor:
         """The model's edit of ``image``, at the size of ``image`` (see `fit_to_base`); for a job
         in an ad size, of the base reframed to that size first (`reframed_base`), so that the
         model draws the copy in the frame it will be seen in."""
-        if job.size is not None:
-            image = reframed_base(image, job.size)
-        return fit_to_base(self._result(job, image), upright_size(image))
+        if job.size is None:
+            return fit_to_base(self._result(job, image), upright_size(image))
+        from transcreate.reframe import reframed_base  # numpy and the layout load only for sizes
+
+        framed, record = reframed_base(image, job.size)
+        edited = fit_to_base(self._result(job, framed), upright_size(framed))
+        return with_layout_record(edited, {"reframe": record})  # for the manifest, as local's
 
     def _result(self, job: EditJob, image: bytes) -> bytes:
         """The model's own result (its canvas), from the cache or from a call."""
@@ -559,19 +565,17 @@ class ModelEditor:
         return replace(prepared, url=link) if link else prepared
 
 
-@lru_cache(maxsize=8)
-def reframed_base(image: bytes, size: str) -> bytes:
-    """The base creative in an ad size, product first, framed as the built-in editor frames it
-    (crop where the aspect allows, else an edge-continuing fill): once per size, not per job."""
-    from transcreate.reframe import reframe  # numpy and the layout load only for sizes
-    from transcreate.saliency import product_mask
-    from transcreate.sizes import size_by_name
+def with_layout_record(png: bytes, record: Mapping[str, Any]) -> bytes:
+    """``png`` with ``record`` in the layout chunk the built-in editor writes (an iTXt chunk
+    after the header), its image data untouched: no re-encoding of a model's result."""
+    from transcreate.layout import CHUNK
 
-    wanted = size_by_name(size)
-    if wanted is None:
-        return image
-    base = decode(image)
-    return encode_png(reframe(base, wanted.pixels, product_mask(base)).image)
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    data = CHUNK.encode("latin-1") + b"\0\0\0\0\0" + text  # no compression, no language
+    chunk = struct.pack(">I", len(data)) + b"iTXt" + data
+    chunk += struct.pack(">I", zlib.crc32(b"iTXt" + data))
+    header = 8 + 25  # the signature, then IHDR (always first, always 13 bytes of data)
+    return png[:header] + chunk + png[header:]
 
 
 @lru_cache(maxsize=8)
