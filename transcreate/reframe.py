@@ -104,6 +104,9 @@ def plan(
         scale = max(contain, min(cover, fit, keep, UPSCALE_LIMIT))
     scaled = (round(width * scale), round(height * scale))
     margin = _MARGIN * min(frame)
+    wider = frame[0] * height - frame[1] * width  # > 0: the copy goes beside the product
+    copy_axis = None if wider == 0 else (0 if wider > 0 else 1)
+    sides = copy_sides(position)
     corner = []
     for axis in (0, 1):
         room, extent = frame[axis], scaled[axis]
@@ -111,44 +114,22 @@ def plan(
         if product is None:
             corner.append(round(centred))
             continue
-        if extent < room:  # extended on this axis
-            shift = _shift(product, axis, scale, centred, room, margin, position)
-            corner.append(round(centred + shift))
-            continue
-        if extent == room:
-            corner.append(0)
-            continue
-        # Cropping on this axis: the window nearest the base's centre that keeps the product in,
-        # moved towards the copy's side so the product leaves it the most room.
         start, end = product[axis] * scale, product[axis + 2] * scale
-        low = max(room - extent, min(margin - start, room - margin - end))
-        high = min(0.0, max(room - margin - end, margin - start))
-        window = min(max(centred, low), high)
-        sides = copy_sides(position)
-        if sides is not None:
-            far = high if sides[axis] in ("left", "top") else low
-            window += _SHIFT * (far - window)
+        window = centred
+        if extent > room:
+            # Cropping on this axis: the window nearest the base's centre that keeps the
+            # product in.
+            low = max(room - extent, min(margin - start, room - margin - end))
+            high = min(0.0, max(room - margin - end, margin - start))
+            window = min(max(centred, low), high)
+        if axis == copy_axis and sides is not None:
+            # The product moves towards the far side, so the copy gets one large free side; the
+            # base may then be cropped on one side and extended on the other.
+            far = room - margin - end if sides[axis] in ("left", "top") else margin - start
+            if (far - window) * (1 if sides[axis] in ("left", "top") else -1) > 0:
+                window += _SHIFT * (far - window)
         corner.append(round(window))
     return scale, (corner[0], corner[1])
-
-
-def _shift(
-    product: tuple[int, int, int, int],
-    axis: int,
-    scale: float,
-    corner: float,
-    room: int,
-    margin: float,
-    position: str | None,
-) -> float:
-    """How far the product moves along an axis the frame extends, away from the copy's side."""
-    sides = copy_sides(position)
-    if sides is None:
-        return 0.0
-    start, end = corner + product[axis] * scale, corner + product[axis + 2] * scale
-    if sides[axis] in ("left", "top"):  # the product moves towards the far (right, bottom) side
-        return max(0.0, min(_SHIFT * (room - end), room - margin - end))
-    return -max(0.0, min(_SHIFT * start, start - margin))
 
 
 def reframe(

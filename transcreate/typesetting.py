@@ -512,9 +512,14 @@ def type_unit(canvas: tuple[int, int]) -> float:
     return max(math.sqrt(canvas[0] * canvas[1]), canvas[0] / _BANNER)
 
 
+def smallest_size(canvas: tuple[int, int]) -> int:
+    """The least font size, in pixels, copy is set at on a canvas of that size (its format's
+    minimum legible size)."""
+    return max(_MIN_SIZE_PX, round(_MIN_SIZE * type_unit(canvas)))
+
+
 def _sizes(blocks: Sequence[TextBlock], canvas: tuple[int, int], scale: float) -> list[int]:
-    unit = type_unit(canvas)
-    smallest = max(_MIN_SIZE_PX, round(_MIN_SIZE * unit))
+    unit, smallest = type_unit(canvas), smallest_size(canvas)
     return [max(smallest, round(_style(b.role).size * unit * scale)) for b in blocks]
 
 

@@ -203,3 +203,40 @@ def test_a_size_with_room_drops_nothing():
         "ends",
         "cta",
     }
+
+
+def edited(place, name, position, headline="Big sale"):
+    image, mask = shot(PLACES[place])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    output = LocalEditor(mask=mask).edit(job(name, "en", headline, position), buffer.getvalue())
+    return read_layout(output)
+
+
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize("name", ["landscape", "728x90"])
+@pytest.mark.parametrize(("position", "side"), [("center-left", "left"), ("bottom-right", "right")])
+def test_in_a_wider_frame_the_copy_takes_the_side_its_position_names(place, name, position, side):
+    record = edited(place, name, position)
+    left, _, right, _ = record["product"]["box"]
+    boxes = [element["box"] for element in record["elements"]]
+    if side == "left":
+        assert max(box[2] for box in boxes) <= left, boxes
+    else:
+        assert min(box[0] for box in boxes) >= right, boxes
+    assert "headline" in [element["role"] for element in record["elements"]]
+
+
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize("name", ["portrait", "story"])
+@pytest.mark.parametrize(("position", "side"), [("top-left", "above"), ("center", "below")])
+def test_in_a_taller_frame_the_copy_goes_above_or_below_the_product(place, name, position, side):
+    record = edited(place, name, position)
+    _, top, _, bottom = record["product"]["box"]
+    boxes = [element["box"] for element in record["elements"]]
+    if side == "above":
+        assert max(box[3] for box in boxes) <= top, boxes
+    else:
+        assert min(box[1] for box in boxes) >= bottom, boxes
+    assert record["dropped"] == []
+    assert record["reframe"]["copy_area"] is not None
