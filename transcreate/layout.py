@@ -59,8 +59,6 @@ COMFORTABLE = 0.7
 _ZONE_COST = 0.05
 _SPLIT_COST = 0.05  # the button apart from its copy
 _ROW_COST = 0.05  # the button beside its copy rather than below it
-#: A button set apart from its copy stays this close to it, in headline sizes: one block still.
-_ADJACENT = 1.5
 _COLUMNS = (
     0.88,
     0.72,
@@ -197,18 +195,6 @@ def zones(preferred: str) -> list[str]:
     return sorted(POSITIONS, key=lambda zone: (_distance(zone, preferred), POSITIONS.index(zone)))
 
 
-def _button_zones(copy: str) -> list[str]:
-    """Where a button set apart from its copy goes: below the copy first, in its column."""
-    vertical, horizontal = _parts(copy)
-
-    def order(zone: str) -> tuple[int, int, int, int]:
-        v, h = _parts(zone)
-        below = _ROW[v] - _ROW[vertical]
-        return (below <= 0, abs(_COLUMN[h] - _COLUMN[horizontal]), -below, POSITIONS.index(zone))
-
-    return sorted(POSITIONS, key=order)
-
-
 def _distance(zone: str, preferred: str) -> float:
     (v, h), (pv, ph) = _parts(zone), _parts(preferred)
     return 1.5 * abs(_ROW[v] - _ROW[pv]) + abs(_COLUMN[h] - _COLUMN[ph])
@@ -250,21 +236,6 @@ class _Room:
             return cls.of(np.zeros(shape, dtype=bool), cell)
         grown = product.grown(_CLEARANCE * min(canvas))
         return cls.of(grown.grid, grown.cell)
-
-    def without(self, box: Box, clearance: float) -> _Room:
-        """This room with a box (grown by ``clearance`` pixels) taken by copy already placed."""
-        grid = self.grid.copy()
-        left, top, right, bottom = box
-        rows = slice(
-            max(0, math.floor((top - clearance) / self.cell)),
-            math.ceil((bottom + clearance) / self.cell),
-        )
-        columns = slice(
-            max(0, math.floor((left - clearance) / self.cell)),
-            math.ceil((right + clearance) / self.cell),
-        )
-        grid[rows, columns] = True
-        return _Room.of(grid, self.cell)
 
     def _covered(self, box: Box) -> int:
         left, top, right, bottom = box
@@ -436,9 +407,11 @@ class _Search:
                 continue
             (button_width, button_height), size = stack_size(button), button[0].face.size
             gap = round(_GAP_SHARE * 2 * size)
-            if column - button_width - gap < 1:
+            # The copy's column is one of the columns tried, so its measures are shared.
+            narrower = [width for width in self.columns if width <= column - button_width - gap]
+            if not narrower:
                 continue
-            copy = self._stack(scale, column - button_width - gap, 0, last)
+            copy = self._stack(scale, narrower[0], 0, last)
             if copy is None:
                 continue
             copy_width, copy_height = stack_size(copy)
@@ -502,22 +475,42 @@ class _Search:
         return best[1] if best is not None else None
 
     def split(self) -> _Choice | None:
-        """The copy in one zone and its button in the nearest other place with room."""
+        """The copy in one zone and its button just apart from it: below it, or on the line of
+        its last block (a button anywhere else reads as another ad)."""
         if len(self.blocks) < 2 or self.blocks[-1].role != "cta":
             return None
         last = len(self.blocks) - 1
+        width, height = self.canvas
         for scale in self.scales:
+            button = self._stack(scale, self.columns[0], last, last + 1)
+            if button is None:
+                continue
+            button_width, button_height = stack_size(button)
             for zone in zones(self.preferred):
                 copy = self._fit(zone, scale, 0, last, self.room)
                 if copy is None:
                     continue
-                box = _box(copy)
-                rest = self.room.without(box, _GAP_SHARE * copy.stack[0].face.size)
-                for other in _button_zones(zone):
-                    button = self._fit(other, scale, last, last + 1, rest)
-                    # A button away from its copy reads as another ad: it stays beside it.
-                    if button is not None and _beside(copy, _box(button)):
-                        return _Choice(scale, (copy, button), arrangement="split")
+                left, _, right, bottom = _box(copy)
+                gap = round(_GAP_SHARE * copy.stack[0].face.size)
+                # Below the copy, aligned as its lines are (the stack's own box may not fit
+                # where the button alone does), else on the line of its last block.
+                horizontal = _parts(zone)[1]
+                below = {"left": left, "right": right - button_width}.get(
+                    horizontal, (left + right - button_width) // 2
+                )
+                beside = round(bottom - (copy.stack[-1].size[1] + button_height) / 2)
+                sides = [(right + gap, beside), (left - gap - button_width, beside)]
+                if horizontal == "right":
+                    sides.reverse()
+                for x, y in [(below, bottom + gap), *sides]:
+                    inside = (
+                        self.margin <= x <= width - self.margin - button_width
+                        and self.margin <= y <= height - self.margin - button_height
+                    )
+                    box = (x, y, x + button_width, y + button_height)
+                    if inside and self.room._covered(box) == 0:
+                        part = _Part(button, (x, y), zone)
+                        return _Choice(scale, (copy, part), arrangement="split")
         return None
 
     def least_cover(self) -> _Choice | None:
@@ -551,26 +544,6 @@ _GAP_SHARE = 0.6  # of the headline size, between the copy and a button set apar
 def _box(part: _Part) -> Box:
     width, height = stack_size(part.stack)
     return part.corner[0], part.corner[1], part.corner[0] + width, part.corner[1] + height
-
-
-def _beside(copy: _Part, button: Box) -> bool:
-    """Whether a button set apart still reads as the end of its copy: below it and aligned as
-    it is, or on the line of its last block, no farther from it than ``_ADJACENT`` headline
-    sizes."""
-    left, _, right, bottom = _box(copy)
-    size = copy.stack[0].face.size
-    if max(0, left - button[2], button[0] - right, button[1] - bottom) > _ADJACENT * size:
-        return False
-    if button[1] >= bottom:  # below, aligned with the copy's lines
-        offset = {
-            "left": button[0] - left,
-            "right": button[2] - right,
-        }.get(_parts(copy.zone)[1], (button[0] + button[2] - left - right) / 2)
-        return abs(offset) <= size
-    middle = (button[1] + button[3]) / 2  # beside: on the line of the last block
-    return bottom - copy.stack[-1].size[1] <= middle <= bottom and (
-        button[0] >= right or button[2] <= left
-    )
 
 
 def _search(

@@ -319,6 +319,7 @@ DROP_ORDER: tuple[str, ...] = ("ends", "cta", "offer")
 #: The least share of the nominal sizes the whole copy is kept at: a size drops lines only when
 #: it cannot hold them all this large off the product (the variant's shared headline floor).
 LEGIBLE = COMMON_FLOOR
+_DROP_COST = 0.1  # of the nominal sizes, what dropping a line must gain when none is legible
 
 
 def set_copy(
@@ -334,9 +335,9 @@ def set_copy(
 ) -> tuple[Image.Image, dict[str, Any]]:
     """The copy set on a reframed creative: all of it where it fits off the product at a
     legible size (``LEGIBLE`` of the nominal), else without the roles of DROP_ORDER one after
-    the other until it does; when none is legible, the one set largest off the product (the
-    fewest dropped at equal size). The record's ``dropped`` lists what went. ``area``: the
-    free side of the product (``Reframed.area``)."""
+    the other until it does; when none is legible, the one set largest off the product, less
+    0.1 of the nominal sizes for each line dropped. The record's ``dropped`` lists what went.
+    ``area``: the free side of the product (``Reframed.area``)."""
     kept = list(blocks)
     dropped: list[str] = []
     best: tuple[float, tuple[Image.Image, dict[str, Any]]] | None = None
@@ -364,8 +365,10 @@ def set_copy(
                 scale = -1.0  # on a plate over the product: only when nothing else is possible
             if scale >= LEGIBLE - 1e-9:
                 return edited, record
-            if best is None or scale > best[0] + 1e-9:
-                best = (scale, (edited, record))
+            # A line dropped must buy the rest a markedly larger size, not a step of it.
+            score = scale - _DROP_COST * len(dropped) if scale >= 0 else scale
+            if best is None or score > best[0] + 1e-9:
+                best = (score, (edited, record))
         droppable = [role for role in DROP_ORDER if any(b.role == role for b in kept)]
         if not droppable:
             break
