@@ -58,6 +58,7 @@ COMMON_FLOOR = SCALES[6]  # 0.6064: on the grid of SCALES, so the shared size is
 COMFORTABLE = 0.7
 _ZONE_COST = 0.05
 _SPLIT_COST = 0.05  # the button apart from its copy
+_ROW_COST = 0.05  # the button beside its copy rather than below it
 _COLUMNS = (
     0.88,
     0.72,
@@ -194,33 +195,21 @@ def zones(preferred: str) -> list[str]:
     return sorted(POSITIONS, key=lambda zone: (_distance(zone, preferred), POSITIONS.index(zone)))
 
 
-def _button_zones(copy: str) -> list[str]:
-    """Where a button set apart from its copy goes: below the copy first, in its column."""
-    vertical, horizontal = _parts(copy)
-
-    def order(zone: str) -> tuple[int, int, int, int]:
-        v, h = _parts(zone)
-        below = _ROW[v] - _ROW[vertical]
-        return (below <= 0, abs(_COLUMN[h] - _COLUMN[horizontal]), -below, POSITIONS.index(zone))
-
-    return sorted(POSITIONS, key=order)
-
-
 def _distance(zone: str, preferred: str) -> float:
     (v, h), (pv, ph) = _parts(zone), _parts(preferred)
     return 1.5 * abs(_ROW[v] - _ROW[pv]) + abs(_COLUMN[h] - _COLUMN[ph])
 
 
-def _anchor(
-    zone: str, size: tuple[int, int], canvas: tuple[int, int], margin: int
-) -> tuple[int, int]:
-    (width, height), (canvas_width, canvas_height) = size, canvas
+def _anchor(zone: str, size: tuple[int, int], area: Box, margin: int) -> tuple[int, int]:
+    """Where a block of that size sits in the zone of the area the copy may use."""
+    width, height = size
+    left, top, right, bottom = area
     vertical, horizontal = _parts(zone)
-    x = {"left": margin, "right": canvas_width - margin - width}.get(
-        horizontal, (canvas_width - width) // 2
+    x = {"left": left + margin, "right": right - margin - width}.get(
+        horizontal, (left + right - width) // 2
     )
-    y = {"top": margin, "bottom": canvas_height - margin - height}.get(
-        vertical, (canvas_height - height) // 2
+    y = {"top": top + margin, "bottom": bottom - margin - height}.get(
+        vertical, (top + bottom - height) // 2
     )
     return x, y
 
@@ -247,21 +236,6 @@ class _Room:
             return cls.of(np.zeros(shape, dtype=bool), cell)
         grown = product.grown(_CLEARANCE * min(canvas))
         return cls.of(grown.grid, grown.cell)
-
-    def without(self, box: Box, clearance: float) -> _Room:
-        """This room with a box (grown by ``clearance`` pixels) taken by copy already placed."""
-        grid = self.grid.copy()
-        left, top, right, bottom = box
-        rows = slice(
-            max(0, math.floor((top - clearance) / self.cell)),
-            math.ceil((bottom + clearance) / self.cell),
-        )
-        columns = slice(
-            max(0, math.floor((left - clearance) / self.cell)),
-            math.ceil((right + clearance) / self.cell),
-        )
-        grid[rows, columns] = True
-        return _Room.of(grid, self.cell)
 
     def _covered(self, box: Box) -> int:
         left, top, right, bottom = box
@@ -306,12 +280,12 @@ class _Places:
     covered: npt.NDArray[np.int64]  # rows × columns of corners
 
     def spot(
-        self, zone: str, canvas: tuple[int, int], margin: int, *, cover: bool = False
+        self, zone: str, area: Box, canvas: tuple[int, int], margin: int, *, cover: bool = False
     ) -> tuple[int, int, float, int] | None:
-        """The corner nearest the zone's anchor (within a slide of it) where the block covers
-        nothing (or, with ``cover``, the least): x, y, distance (a share of the canvas) and the
-        cells covered; None when the zone has no room."""
-        x0, y0 = _anchor(zone, self.size, canvas, margin)
+        """The corner nearest the zone's anchor in the area (within a slide of it) where the
+        block covers nothing (or, with ``cover``, the least): x, y, distance (a share of the
+        canvas) and the cells covered; None when the zone has no room."""
+        x0, y0 = _anchor(zone, self.size, area, margin)
         width, height = self.size
         exact = self.room._covered((x0, y0, x0 + width, y0 + height))
         if exact == 0:
@@ -350,6 +324,7 @@ class _Choice:
     scale: float
     parts: tuple[_Part, ...]
     covers: bool = False  # the fallback: the copy covers some of the product, on a plate
+    arrangement: str = "stack"  # the button below its copy; "row": beside it; "split": apart
 
     @property
     def zone(self) -> str:
@@ -368,17 +343,21 @@ class _Search:
         preferred: str,
         cap: float,
         hint: str | None = None,
+        area: Box | None = None,
     ) -> None:
         self.hint = hint
         self.blocks = list(blocks)
         self.locale = locale
         self.canvas = canvas
+        self.area = area or (0, 0, *canvas)
         self.room = room
         self.preferred = preferred
         self.margin = round(_MARGIN * min(canvas))
         self.scales = [scale for scale in SCALES if scale <= cap + 1e-9] or [SCALES[-1]]
+        across = self.area[2] - self.area[0]
         self.columns = sorted(
-            {min(canvas[0] - 2 * self.margin, round(f * canvas[0])) for f in _COLUMNS}, reverse=True
+            {max(1, min(across - 2 * self.margin, round(f * across))) for f in _COLUMNS},
+            reverse=True,
         )
         self._stacks: dict[tuple[float, int, int, int], list[Measured] | None] = {}
         self._places: dict[tuple[int, int], _Places | None] = {}
@@ -413,9 +392,59 @@ class _Search:
             if stack is None:
                 continue
             places = self._where(stack_size(stack), room)
-            found = places.spot(zone, self.canvas, self.margin) if places else None
+            found = places.spot(zone, self.area, self.canvas, self.margin) if places else None
             if found is not None and (best is None or found[2] < best[0]):
                 best = (found[2], _Part(stack, (found[0], found[1]), zone))
+        return best[1] if best is not None else None
+
+    def _fit_row(self, zone: str, scale: float) -> tuple[_Part, _Part] | None:
+        """The copy with its button beside it, as one block in this zone, nearest its anchor."""
+        last = len(self.blocks) - 1
+        best: tuple[float, tuple[_Part, _Part]] | None = None
+        for column in self.columns:
+            button = self._stack(scale, column, last, last + 1)
+            if button is None:
+                continue
+            (button_width, button_height), size = stack_size(button), button[0].face.size
+            gap = round(_GAP_SHARE * 2 * size)
+            # The copy's column is one of the columns tried, so its measures are shared.
+            narrower = [width for width in self.columns if width <= column - button_width - gap]
+            if not narrower:
+                continue
+            copy = self._stack(scale, narrower[0], 0, last)
+            if copy is None:
+                continue
+            copy_width, copy_height = stack_size(copy)
+            height = max(copy_height, button_height)
+            places = self._where((copy_width + gap + button_width, height), self.room)
+            found = places.spot(zone, self.area, self.canvas, self.margin) if places else None
+            if found is not None and (best is None or found[2] < best[0]):
+                x, y = found[0], found[1]
+                beside = (x + copy_width + gap, y + (height - button_height) // 2)
+                best = (
+                    found[2],
+                    (
+                        _Part(copy, (x, y + (height - copy_height) // 2), zone),
+                        _Part(button, beside, zone),
+                    ),
+                )
+        return best[1] if best is not None else None
+
+    def row(self) -> _Choice | None:
+        """The copy with its button beside it (a banner's reading order), where size less
+        distance from the preferred zone is best."""
+        if len(self.blocks) < 2 or self.blocks[-1].role != "cta":
+            return None
+        best: tuple[float, _Choice] | None = None
+        for zone in zones(self.preferred):
+            cost = 0.0 if zone == self.hint else _ZONE_COST * _distance(zone, self.preferred)
+            for scale in self.scales:
+                if best is not None and scale - cost <= best[0]:
+                    break
+                parts = self._fit_row(zone, scale)
+                if parts is not None:
+                    best = (scale - cost, _Choice(scale, parts, arrangement="row"))
+                    break
         return best[1] if best is not None else None
 
     def whole(self) -> _Choice | None:
@@ -446,21 +475,42 @@ class _Search:
         return best[1] if best is not None else None
 
     def split(self) -> _Choice | None:
-        """The copy in one zone and its button in the nearest other place with room."""
+        """The copy in one zone and its button just apart from it: below it, or on the line of
+        its last block (a button anywhere else reads as another ad)."""
         if len(self.blocks) < 2 or self.blocks[-1].role != "cta":
             return None
         last = len(self.blocks) - 1
+        width, height = self.canvas
         for scale in self.scales:
+            button = self._stack(scale, self.columns[0], last, last + 1)
+            if button is None:
+                continue
+            button_width, button_height = stack_size(button)
             for zone in zones(self.preferred):
                 copy = self._fit(zone, scale, 0, last, self.room)
                 if copy is None:
                     continue
-                box = _box(copy)
-                rest = self.room.without(box, _GAP_SHARE * copy.stack[0].face.size)
-                for other in _button_zones(zone):
-                    button = self._fit(other, scale, last, last + 1, rest)
-                    if button is not None:
-                        return _Choice(scale, (copy, button))
+                left, _, right, bottom = _box(copy)
+                gap = round(_GAP_SHARE * copy.stack[0].face.size)
+                # Below the copy, aligned as its lines are (the stack's own box may not fit
+                # where the button alone does), else on the line of its last block.
+                horizontal = _parts(zone)[1]
+                below = {"left": left, "right": right - button_width}.get(
+                    horizontal, (left + right - button_width) // 2
+                )
+                beside = round(bottom - (copy.stack[-1].size[1] + button_height) / 2)
+                sides = [(right + gap, beside), (left - gap - button_width, beside)]
+                if horizontal == "right":
+                    sides.reverse()
+                for x, y in [(below, bottom + gap), *sides]:
+                    inside = (
+                        self.margin <= x <= width - self.margin - button_width
+                        and self.margin <= y <= height - self.margin - button_height
+                    )
+                    box = (x, y, x + button_width, y + button_height)
+                    if inside and self.room._covered(box) == 0:
+                        part = _Part(button, (x, y), zone)
+                        return _Choice(scale, (copy, part), arrangement="split")
         return None
 
     def least_cover(self) -> _Choice | None:
@@ -474,7 +524,9 @@ class _Search:
                         continue
                     places = self._where(stack_size(stack), self.room)
                     found = (
-                        places.spot(zone, self.canvas, self.margin, cover=True) if places else None
+                        places.spot(zone, self.area, self.canvas, self.margin, cover=True)
+                        if places
+                        else None
                     )
                     if found is None:
                         continue
@@ -502,24 +554,27 @@ def _search(
     preferred: str,
     cap: float,
     hint: str | None = None,
+    area: Box | None = None,
 ) -> _Choice | None:
-    """Room for the copy: whole, else with its button apart, else over the least of the product
-    (None only when the copy fits nowhere even at the smallest legible size)."""
-    search = _Search(blocks, locale, canvas, room, preferred, cap, hint)
+    """Room for the copy: whole, else with its button beside it or just apart from it, else
+    over the least of the product (None only when the copy fits nowhere even at the smallest
+    legible size)."""
+    search = _Search(blocks, locale, canvas, room, preferred, cap, hint, area)
     whole = search.whole()
     if whole is not None and whole.zone in (preferred, hint) and whole.scale >= COMFORTABLE:
         return whole
-    split = search.split()
-    choices = [choice for choice in (whole, split) if choice is not None]
+    choices = [choice for choice in (whole, search.row(), search.split()) if choice is not None]
     if choices:
         return max(choices, key=lambda choice: _score(choice, preferred))
+    if area is not None:  # the free side is too small for this copy: the whole frame, then
+        return _search(blocks, locale, canvas, room, preferred, cap, hint)
     return search.least_cover()
 
 
 def _score(choice: _Choice, preferred: str) -> float:
     """Larger is better: the size, less the distance moved, less a little for a split block."""
-    split = _SPLIT_COST if len(choice.parts) > 1 else 0.0
-    return choice.scale - _ZONE_COST * _distance(choice.zone, preferred) - split
+    apart = {"split": _SPLIT_COST, "row": _ROW_COST}.get(choice.arrangement, 0.0)
+    return choice.scale - _ZONE_COST * _distance(choice.zone, preferred) - apart
 
 
 def best_fit(
@@ -528,13 +583,15 @@ def best_fit(
     canvas: tuple[int, int],
     locale: str,
     product: ProductMask | None,
+    area: Box | None = None,
 ) -> tuple[float, str] | None:
     """The scale of the nominal sizes and the zone this copy gets from the auto layout on its
     own; None when it fits in no zone (it will sit on a plate)."""
     ordered = prepare(blocks, locale)
     if not ordered:
         return None
-    choice = _search(ordered, locale, canvas, _Room.around(product, canvas), position, 1.0)
+    room = _Room.around(product, canvas)
+    choice = _search(ordered, locale, canvas, room, position, 1.0, area=area)
     return (choice.scale, choice.zone) if choice is not None and not choice.covers else None
 
 
@@ -568,12 +625,15 @@ def typeset(
     product: ProductMask | None = None,
     common: float | None = None,
     zone: str | None = None,
+    area: Box | None = None,
 ) -> tuple[Image.Image, dict[str, Any]]:
     """A new RGB image with the copy set, and the record of the layout used.
 
     ``common``: the headline scale the variant's locales share (see ``common_scale``); the copy
     is set no larger, and the record says when it had to go smaller. ``zone``: where most of
     the variant's locales go (see ``variant_zone``), as welcome as the position itself.
+    ``area``: the part of the image the zones divide (a reframed size's free side of the
+    product); the whole image by default.
     """
     check_position(position, image.size)
     canvas = image.size
@@ -585,7 +645,7 @@ def typeset(
     ordered = prepare(blocks, locale)
     cap = common if common is not None else 1.0
     room = _Room.around(product, canvas)
-    choice = _search(ordered, locale, canvas, room, position, cap, zone) if ordered else None
+    choice = _search(ordered, locale, canvas, room, position, cap, zone, area) if ordered else None
     if choice is None:
         # No zone has room even at the smallest legible size: the exact layout, on a plate.
         placed = arrange(blocks, position, canvas, locale)
@@ -604,8 +664,12 @@ def typeset(
         record["fallback"] = "plate"
         for element in record["elements"]:
             element["fallback"] = "plate"
-    if choice is not None and len(choice.parts) > 1:
-        record["button_zone"] = choice.parts[1].zone
+    if choice is not None:
+        record["arrangement"] = choice.arrangement
+        if choice.arrangement == "split":
+            record["button_zone"] = choice.parts[1].zone
+    if area is not None:
+        record["area"] = list(area)
     return draw(image, placed, [t.treatment for t in treated]), record
 
 

@@ -542,7 +542,7 @@ class OutputChecks:
         # The compositor's own layout says exactly where the copy is, unless a model drew it.
         exact = self.mode != "model"
         if self.mode == "model" and job.size is not None:  # the model edited the reframed base
-            base = reframed_base(base, job.size)[0]
+            base = reframed_base(base, job.size, job.position)[0]
         copy = copy_check(job, output, self.copy_threshold, exact_layout=exact, base=base)
         if not copy.passed:
             return (

@@ -27,7 +27,7 @@ from PIL import Image
 
 from transcreate.errors import TypesettingError
 from transcreate.images import decode, encode_png
-from transcreate.layout import COMFORTABLE, typeset
+from transcreate.layout import COMMON_FLOOR, typeset
 from transcreate.saliency import ProductMask, product_mask
 from transcreate.sizes import size_by_name
 from transcreate.typesetting import TextBlock
@@ -35,7 +35,12 @@ from transcreate.typesetting import TextBlock
 #: The most a base is enlarged before the record flags it (its detail gets soft beyond this).
 UPSCALE_LIMIT = 1.5
 _MARGIN = 0.04  # of the new frame's shorter side, kept between the product and the frame
-_GROW = 1.25  # how much larger, against the frame's shorter side, the product may become
+_GROW = 1.0  # how much larger, against the frame's shorter side, the product may become
+#: Of the backdrop a new frame adds beside the product on the copy's side, the share the product
+#: gives up on the far side: the copy gets one large free side, not two thin ones.
+_SHIFT = 0.7
+_WIDE_SHARE = 0.4  # of a wider frame's width, the most the product takes when it grows
+_AREA = 0.3  # the least share of the frame's side a free side must have to take the copy
 _CELLS = 96  # grid cells on the long side of the reframed product mask
 _STRIP = 0.12  # of the base's extent, the strip along an edge the extension continues
 _NEAR, _FAR = 0.01, 0.08  # smoothing across the edge at the seam and far from it, of its length
@@ -50,12 +55,34 @@ class Reframed:
     image: Image.Image
     product: ProductMask | None
     record: dict[str, Any]
+    #: The free side of the product in a frame of another aspect, where the copy goes (left,
+    #: top, right, bottom), or None: the layout's zones divide the whole frame.
+    area: tuple[int, int, int, int] | None = None
+
+
+def copy_sides(position: str | None) -> tuple[str, str] | None:
+    """The side of the product the copy takes in a frame wider than the base (``left`` or
+    ``right``) and in one taller (``top`` or ``bottom``), from the sheet's position; a centred
+    position reads copy first in a wide frame, and below the product in a tall one."""
+    if position is None:
+        return None
+    vertical, _, horizontal = position.partition("-")
+    return (
+        horizontal if horizontal in ("left", "right") else "left",
+        vertical if vertical in ("top", "bottom") else "bottom",
+    )
 
 
 def plan(
-    base: tuple[int, int], frame: tuple[int, int], product: tuple[int, int, int, int] | None
+    base: tuple[int, int],
+    frame: tuple[int, int],
+    product: tuple[int, int, int, int] | None,
+    position: str | None = None,
 ) -> tuple[float, tuple[int, int]]:
-    """The scale of the base and where its top-left corner lands in the frame (may be < 0)."""
+    """The scale of the base and where its top-left corner lands in the frame (may be < 0).
+
+    With the sheet's ``position``, a frame the base is extended to fit moves the product away
+    from the copy's side (``copy_sides``), so the copy gets one large free side."""
     width, height = base
     new_width, new_height = frame
     cover = max(new_width / width, new_height / height)
@@ -71,28 +98,53 @@ def plan(
         )
         # The product may grow a little with the frame, not fill it: the copy needs room too.
         keep = min(frame) / min(base) * _GROW
+        cut = left <= 0 or top <= 0 or right >= width or bottom >= height
+        if new_width / new_height > width / height and not cut:
+            # A wider frame sets the copy beside the product: the product keeps its share of
+            # the frame's height (up to ``fit``) as long as it takes no more of the width. (A
+            # product the base cuts keeps its scale: growing it would set the cut at the edge.)
+            keep = max(keep, _WIDE_SHARE * new_width / max(1, right - left))
         scale = max(contain, min(cover, fit, keep, UPSCALE_LIMIT))
     scaled = (round(width * scale), round(height * scale))
     margin = _MARGIN * min(frame)
+    wider = frame[0] * height - frame[1] * width  # > 0: the copy goes beside the product
+    copy_axis = None if wider == 0 else (0 if wider > 0 else 1)
+    sides = copy_sides(position)
     corner = []
     for axis in (0, 1):
         room, extent = frame[axis], scaled[axis]
         centred = (room - extent) / 2
-        if extent <= room or product is None:
+        if product is None:
             corner.append(round(centred))
             continue
-        # Cropping on this axis: the window nearest the base's centre that keeps the product in.
         start, end = product[axis] * scale, product[axis + 2] * scale
-        low = max(room - extent, min(margin - start, room - margin - end))
-        high = min(0.0, max(room - margin - end, margin - start))
-        corner.append(round(min(max(centred, low), high)))
+        window = centred
+        if extent > room:
+            # Cropping on this axis: the window nearest the base's centre that keeps the
+            # product in.
+            low = max(room - extent, min(margin - start, room - margin - end))
+            high = min(0.0, max(room - margin - end, margin - start))
+            window = min(max(centred, low), high)
+        if axis == copy_axis and sides is not None:
+            # The product moves towards the far side, so the copy gets one large free side; the
+            # base may then be cropped on one side and extended on the other.
+            far = room - margin - end if sides[axis] in ("left", "top") else margin - start
+            if (far - window) * (1 if sides[axis] in ("left", "top") else -1) > 0:
+                window += _SHIFT * (far - window)
+        corner.append(round(window))
     return scale, (corner[0], corner[1])
 
 
-def reframe(base: Image.Image, frame: tuple[int, int], product: ProductMask | None) -> Reframed:
-    """The base reframed to exactly ``frame`` pixels, product first (see the module's notes)."""
+def reframe(
+    base: Image.Image,
+    frame: tuple[int, int],
+    product: ProductMask | None,
+    position: str | None = None,
+) -> Reframed:
+    """The base reframed to exactly ``frame`` pixels, product first (see the module's notes);
+    with the sheet's ``position``, the product leaves the copy's side the most room."""
     box = product.box if product is not None else None
-    scale, (left, top) = plan(base.size, frame, box)
+    scale, (left, top) = plan(base.size, frame, box, position)
     scaled_size = (round(base.width * scale), round(base.height * scale))
     scaled = base.convert("RGB").resize(scaled_size, Image.Resampling.LANCZOS)
     pixels = np.asarray(scaled, dtype=np.float32)
@@ -123,7 +175,9 @@ def reframe(base: Image.Image, frame: tuple[int, int], product: ProductMask | No
         )
         if amount > 0
     }
-    cropped = scaled_size[0] > frame[0] or scaled_size[1] > frame[1]
+    cropped = (
+        min(left, top) < 0 or left + scaled_size[0] > frame[0] or top + scaled_size[1] > frame[1]
+    )
     method = (
         "+".join(name for name, done in (("crop", cropped), ("extend", extended)) if done)
         or "scale"
@@ -142,9 +196,40 @@ def reframe(base: Image.Image, frame: tuple[int, int], product: ProductMask | No
         if product is not None
         else None
     )
-    if moved is not None:
-        record["product_box"] = list(moved.box) if moved.box else None
-    return Reframed(image, moved, record)
+    area = None
+    if moved is not None and moved.box is not None:
+        record["product_box"] = list(moved.box)
+        area = _copy_area(base.size, frame, moved.box, position)
+        if area is not None:
+            record["copy_area"] = list(area)
+    return Reframed(image, moved, record, area)
+
+
+def _copy_area(
+    base: tuple[int, int],
+    frame: tuple[int, int],
+    product: tuple[int, int, int, int],
+    position: str | None,
+) -> tuple[int, int, int, int] | None:
+    """The side of the product the copy takes in a frame of another aspect than the base's
+    (beside it in a wider one, above or below in a taller one), when that side is a real share
+    of the frame."""
+    sides = copy_sides(position)
+    width, height = frame
+    wider = width * base[1] - height * base[0]
+    if sides is None or wider == 0:
+        return None
+    left, top, right, bottom = product
+    axis = 0 if wider > 0 else 1
+    side = sides[axis]
+    area = {
+        "left": (0, 0, left, height),
+        "right": (right, 0, width, height),
+        "top": (0, 0, width, top),
+        "bottom": (0, bottom, width, height),
+    }[side]
+    share = (area[2] - area[0]) / width if axis == 0 else (area[3] - area[1]) / height
+    return area if share >= _AREA else None
 
 
 def _product_pixels(product: ProductMask | None, size: tuple[int, int]) -> npt.NDArray[np.bool_]:
@@ -234,6 +319,10 @@ def _smooth(profile: Array, radius: float) -> Array:
 #: on a banner the whole ad is the link, so the button goes before the offer, which is the reason
 #: to click. The headline is never dropped.
 DROP_ORDER: tuple[str, ...] = ("ends", "cta", "offer")
+#: The least share of the nominal sizes the whole copy is kept at: a size drops lines only when
+#: it cannot hold them all this large off the product (the variant's shared headline floor).
+LEGIBLE = COMMON_FLOOR
+_DROP_COST = 0.1  # of the nominal sizes, what dropping a line must gain when none is legible
 
 
 def set_copy(
@@ -245,11 +334,13 @@ def set_copy(
     product: ProductMask | None,
     common: float | None,
     layout: str = "auto",
+    area: tuple[int, int, int, int] | None = None,
 ) -> tuple[Image.Image, dict[str, Any]]:
     """The copy set on a reframed creative: all of it where it fits off the product at a
-    comfortable size (``layout.COMFORTABLE`` of the nominal), else without the roles of DROP_ORDER
-    one after the other until it does; when no choice is comfortable, the one set largest off the
-    product (the fewest dropped at equal size). The record's ``dropped`` lists what went."""
+    legible size (``LEGIBLE`` of the nominal), else without the roles of DROP_ORDER one after
+    the other until it does; when none is legible, the one set largest off the product, less
+    0.1 of the nominal sizes for each line dropped. The record's ``dropped`` lists what went.
+    ``area``: the free side of the product (``Reframed.area``)."""
     kept = list(blocks)
     dropped: list[str] = []
     best: tuple[float, tuple[Image.Image, dict[str, Any]]] | None = None
@@ -257,7 +348,14 @@ def set_copy(
     while True:
         try:
             edited, record = typeset(
-                image, kept, position, locale, layout=layout, product=product, common=common
+                image,
+                kept,
+                position,
+                locale,
+                layout=layout,
+                product=product,
+                common=common,
+                area=area,
             )
         except TypesettingError as error:  # the exact layout has no room even at the least size
             failure = failure or error
@@ -268,10 +366,12 @@ def set_copy(
             scale = record.get("scale") or 0.0
             if record.get("fallback") is not None:
                 scale = -1.0  # on a plate over the product: only when nothing else is possible
-            if scale >= COMFORTABLE - 1e-9:
+            if scale >= LEGIBLE - 1e-9:
                 return edited, record
-            if best is None or scale > best[0] + 1e-9:
-                best = (scale, (edited, record))
+            # A line dropped must buy the rest a markedly larger size, not a step of it.
+            score = scale - _DROP_COST * len(dropped) if scale >= 0 else scale
+            if best is None or score > best[0] + 1e-9:
+                best = (score, (edited, record))
         droppable = [role for role in DROP_ORDER if any(b.role == role for b in kept)]
         if not droppable:
             break
@@ -283,13 +383,16 @@ def set_copy(
     raise failure
 
 
-@lru_cache(maxsize=8)
-def reframed_base(image: bytes, size: str) -> tuple[bytes, dict[str, Any]]:
-    """The base creative (encoded) in an ad size, framed as the built-in editor frames it, and
-    the reframe record: what a model edits for a job in that size (once per size, not per job)."""
+@lru_cache(maxsize=32)
+def reframed_base(
+    image: bytes, size: str, position: str | None = None
+) -> tuple[bytes, dict[str, Any]]:
+    """The base creative (encoded) in an ad size, framed as the built-in editor frames it for
+    copy at ``position``, and the reframe record: what a model edits for a job in that size (once
+    per size and position, not per job)."""
     wanted = size_by_name(size)
     if wanted is None:
         raise ValueError(f"unknown ad size {size!r}")
     base = decode(image)
-    framed = reframe(base, wanted.pixels, product_mask(base))
+    framed = reframe(base, wanted.pixels, product_mask(base), position)
     return encode_png(framed.image), framed.record

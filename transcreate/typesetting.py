@@ -58,7 +58,7 @@ _MARGIN = 0.06  # of the shorter side
 _WIDE_COLUMN = 0.88  # of the canvas width, for *-center positions
 _SIDE_COLUMN = 0.50
 _MAX_HEIGHT = 0.45  # of the canvas height
-_MIN_SIZE = 0.022  # of the canvas height; never below _MIN_SIZE_PX
+_MIN_SIZE = 0.022  # of the type unit (see type_unit); never below _MIN_SIZE_PX
 _MIN_SIZE_PX = 12
 _BANNER = 2.5  # width:height beyond which type is sized by the width (see type_unit)
 _SHRINK = 0.92
@@ -504,14 +504,22 @@ def prepare(blocks: Sequence[TextBlock], locale: str) -> list[TextBlock]:
 
 
 def type_unit(canvas: tuple[int, int]) -> float:
-    """The length type sizes are shares of: the canvas height, but on a banner wider than
-    _BANNER:1 a share of its width, or the copy would be too small to read (728×90)."""
-    return max(canvas[1], canvas[0] / _BANNER)
+    """The length type sizes are shares of: the side of a square of the canvas's area, so type
+    takes the same share of every frame (a story's headline is not a third larger than the
+    square's, a link ad's not a third smaller); on a banner wider than _BANNER:1 at least a
+    share of its width, or the copy would be too small to read (728×90). A square canvas's
+    unit is its side, as before."""
+    return max(math.sqrt(canvas[0] * canvas[1]), canvas[0] / _BANNER)
+
+
+def smallest_size(canvas: tuple[int, int]) -> int:
+    """The least font size, in pixels, copy is set at on a canvas of that size (its format's
+    minimum legible size)."""
+    return max(_MIN_SIZE_PX, round(_MIN_SIZE * type_unit(canvas)))
 
 
 def _sizes(blocks: Sequence[TextBlock], canvas: tuple[int, int], scale: float) -> list[int]:
-    unit = type_unit(canvas)
-    smallest = max(_MIN_SIZE_PX, round(_MIN_SIZE * unit))
+    unit, smallest = type_unit(canvas), smallest_size(canvas)
     return [max(smallest, round(_style(b.role).size * unit * scale)) for b in blocks]
 
 

@@ -534,7 +534,7 @@ class ModelEditor:
             return fit_to_base(self._result(job, image), upright_size(image))
         from transcreate.reframe import reframed_base  # numpy and the layout load only for sizes
 
-        framed, record = reframed_base(image, job.size)
+        framed, record = reframed_base(image, job.size, job.position)
         edited = fit_to_base(self._result(job, framed), upright_size(framed))
         return with_layout_record(edited, {"reframe": record})  # for the manifest, as local's
 

@@ -45,14 +45,14 @@ class LocalEditor:
         self.mask = mask
         # Bump the version when a change to typesetting changes pixels, so stored outputs are
         # re-rendered; the layout and the mask change outputs too.
-        identity = "local/2" if layout == "auto" else "local/2+exact"
+        identity = "local/3" if layout == "auto" else "local/3+exact"
         if mask is not None:
             identity += "+mask-" + hashlib.sha256(mask).hexdigest()[:12]
         self.identity = identity
         self._lock = threading.Lock()
         self._products: dict[tuple[str, tuple[int, int]], ProductMask] = {}
         self._fits: dict[tuple[Any, ...], tuple[float, str] | None] = {}
-        self._frames: dict[tuple[str, tuple[int, int]], Reframed] = {}
+        self._frames: dict[tuple[str, tuple[int, int], str], Reframed] = {}
 
     def _product(self, image_key: str, base: Image.Image) -> ProductMask:
         key = (image_key, base.size)
@@ -71,7 +71,12 @@ class LocalEditor:
         return found
 
     def _variant(
-        self, job: EditJob, image_key: str, base: Image.Image, product: ProductMask
+        self,
+        job: EditJob,
+        image_key: str,
+        base: Image.Image,
+        product: ProductMask,
+        area: tuple[int, int, int, int] | None = None,
     ) -> tuple[float, str | None]:
         """The headline scale and the zone the variant's locales share: a pure function of its
         copy in every locale, so jobs edited apart (other threads, other machines) agree."""
@@ -82,7 +87,7 @@ class LocalEditor:
                 known = key in self._fits
                 fit = self._fits.get(key)
             if not known:
-                fit = best_fit(_blocks(overlays), job.position, base.size, locale, product)
+                fit = best_fit(_blocks(overlays), job.position, base.size, locale, product, area)
                 with self._lock:
                     if len(self._fits) >= _CACHED_FITS:
                         self._fits.pop(next(iter(self._fits)))
@@ -98,11 +103,12 @@ class LocalEditor:
         if size is None:
             return None
         image_key = hashlib.sha256(image).hexdigest()
-        key = (image_key, size.pixels)
+        # The product leaves the copy's side the most room: one frame per size and position.
+        key = (image_key, size.pixels, job.position)
         with self._lock:
             found = self._frames.get(key)
         if found is None:
-            found = reframe(base, size.pixels, self._product(image_key, base))
+            found = reframe(base, size.pixels, self._product(image_key, base), job.position)
             with self._lock:
                 if len(self._frames) >= _CACHED_PRODUCTS:
                     self._frames.pop(next(iter(self._frames)))
@@ -119,7 +125,7 @@ class LocalEditor:
                 common = None
                 if auto and product is not None and job.siblings:
                     frame_key = f"{hashlib.sha256(image).hexdigest()}@{job.size}"
-                    common, _ = self._variant(job, frame_key, framed.image, product)
+                    common, _ = self._variant(job, frame_key, framed.image, product, framed.area)
                 edited, record = set_copy(
                     framed.image,
                     _blocks(job.overlays),
@@ -128,6 +134,7 @@ class LocalEditor:
                     product=product,
                     common=common,
                     layout=self.layout,
+                    area=framed.area if auto else None,
                 )
                 return encode_png(edited, {**record, "reframe": framed.record})
             if self.layout == "exact":

@@ -1,0 +1,141 @@
+"""The sample campaign in every size, judged as a designer would: geometric properties of the
+layout records, not pixels.
+
+Every variant × locale of the sample is made in every preset and two banners by the built-in
+editor, as a run makes them, once for the module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from transcreate.campaign import read_campaign
+from transcreate.editors.local import LocalEditor
+from transcreate.jobs import expand
+from transcreate.layout import read_layout
+from transcreate.sizes import PRESETS, parse_size
+from transcreate.typesetting import smallest_size
+
+pytestmark = pytest.mark.slow  # 154 creatives
+
+LOCALES = ["id", "th", "zh", "en"]
+SIZES = [None, *PRESETS, "728x90", "300x250"]
+WIDE = ["landscape", "728x90", "300x250"]  # wider than the sample's square base
+Box = Sequence[int]
+Made = dict[tuple[str, str, str | None], dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def made(sample_image) -> Made:  # type: ignore[no-untyped-def]
+    campaign = read_campaign(sample_image.parent / "skincare-sale.csv")
+    editor = LocalEditor()
+    base = sample_image.read_bytes()
+    jobs = expand(campaign, LOCALES, image_sha256="s", backend=editor.identity, sizes=SIZES).jobs
+    records = {}
+    for job in jobs:
+        record = read_layout(editor.edit(job, base))
+        assert record is not None
+        records[(job.variant, job.locale, job.size)] = record
+    return records
+
+
+def roles(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {element["role"]: element for element in record["elements"]}
+
+
+def union(boxes: Sequence[Box]) -> tuple[int, int, int, int]:
+    return (
+        min(box[0] for box in boxes),
+        min(box[1] for box in boxes),
+        max(box[2] for box in boxes),
+        max(box[3] for box in boxes),
+    )
+
+
+def apart(first: Box, second: Box) -> float:
+    across = max(0, first[0] - second[2], second[0] - first[2])
+    down = max(0, first[1] - second[3], second[1] - first[3])
+    return math.hypot(across, down)
+
+
+def test_the_button_ends_its_copy_in_every_size(made: Made) -> None:
+    """Headline, offer and button are one block: the button below the copy's last block or
+    beside the copy on its lines, never farther than 1.5 headline sizes from it."""
+    scattered = []
+    for key, record in made.items():
+        elements = roles(record)
+        copy = [element for element in record["elements"] if element["role"] != "cta"]
+        if "cta" not in elements or not copy:
+            continue
+        button, block = elements["cta"]["box"], union([element["box"] for element in copy])
+        middle = (button[1] + button[3]) / 2
+        below = button[1] >= copy[-1]["box"][3]
+        beside = block[1] <= middle <= block[3] and (button[0] >= block[2] or button[2] <= block[0])
+        near = apart(button, block) <= 1.5 * copy[0]["font_size"]
+        if not (near and (below or beside)):
+            scattered.append((key, button, block))
+    assert scattered == []
+
+
+def test_the_copy_reads_in_hierarchy_order_in_every_size(made: Made) -> None:
+    for key, record in made.items():
+        copy = [element for element in record["elements"] if element["role"] != "cta"]
+        tops = [element["box"][1] for element in copy]
+        assert tops == sorted(tops), key
+        assert copy[0]["role"] == "headline", key
+
+
+@pytest.mark.parametrize("size", WIDE)
+def test_in_a_wide_frame_all_the_copy_is_on_one_side_of_the_product(made: Made, size: str) -> None:
+    """A leaderboard's copy and button read on one side of the product, never around it."""
+    for (variant, locale, name), record in made.items():
+        if name != size:
+            continue
+        left, _, right, _ = record["product"]["box"]
+        sides = {
+            (element["box"][0] + element["box"][2]) < left + right for element in record["elements"]
+        }
+        assert len(sides) == 1, (variant, locale, record["elements"])
+
+
+def test_a_link_ads_type_is_scaled_to_the_frame(made: Made) -> None:
+    """The landscape's headline is at least the square's scaled by the frames' linear size."""
+    ratio = math.sqrt(1200 * 628) / 1080
+    for (variant, locale, name), record in made.items():
+        if name != "landscape":
+            continue
+        square = roles(made[(variant, locale, "square")])["headline"]["font_size"]
+        assert roles(record)["headline"]["font_size"] >= 0.95 * ratio * square, (variant, locale)
+
+
+def test_a_link_ads_copy_takes_the_free_side_of_the_product(made: Made) -> None:
+    record = made[("summer-sale", "th", "landscape")]
+    left, _, right, _ = record["product"]["box"]
+    block = union([element["box"] for element in record["elements"]])
+    assert block[2] <= left or block[0] >= right
+    free = left if block[2] <= left else 1200 - right
+    assert free >= 0.45 * 1200  # one large free side, not two thin ones
+    assert record["product"]["box"][3] - record["product"]["box"][1] >= 0.6 * 628
+
+
+def test_the_portraits_copy_is_not_smaller_than_the_squares(made: Made) -> None:
+    for (variant, locale, name), record in made.items():
+        if name != "portrait":
+            continue
+        square = roles(made[(variant, locale, "square")])["headline"]["font_size"]
+        assert roles(record)["headline"]["font_size"] >= square, (variant, locale)
+
+
+def test_the_story_holds_all_the_copy_well_above_the_least_legible_size(made: Made) -> None:
+    story = parse_size("story").pixels
+    least = smallest_size(story)
+    for (variant, locale, name), record in made.items():
+        if name != "story":
+            continue
+        assert record["dropped"] == [], (variant, locale)
+        for element in record["elements"]:
+            assert element["font_size"] >= 1.25 * least, (variant, locale, element["role"])
