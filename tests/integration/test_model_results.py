@@ -58,6 +58,19 @@ def outputs(out: Path) -> list[Image.Image]:
     return [Image.open(job["uri"].removeprefix("file://")) for job in done]
 
 
+def zh_request(campaign: Path, base: Path, tmp_path: Path, **options: object) -> RunRequest:
+    """A run of ``campaign`` in Chinese on the DashScope fake, into ``tmp_path / "out"``."""
+    return RunRequest(
+        campaign=str(campaign),
+        image=str(base),
+        out=str(tmp_path / "out"),
+        locales=("zh",),
+        backend="dashscope",
+        retry_wait=0.01,
+        **options,
+    )
+
+
 def clean_background_sheet(sample_campaign: Path, folder: Path) -> Path:
     text = sample_campaign.read_text(encoding="utf-8").replace(",default\n", ",clean-background\n")
     sheet = folder / "clean.csv"
@@ -71,15 +84,7 @@ def test_a_result_on_the_model_canvas_comes_back_at_the_base_size(
 ):
     sheet = clean_background_sheet(sample_campaign, tmp_path)  # a non-text edit in both modes
     before = configured.edits
-    request = RunRequest(
-        campaign=str(sheet),
-        image=str(base),
-        out=str(tmp_path / "out"),
-        locales=("zh",),
-        backend="dashscope",
-        mode=mode,
-        retry_wait=0.01,
-    )
+    request = zh_request(sheet, base, tmp_path, mode=mode)
     summary = run_campaign(request)
     assert summary.counts["failed"] == 0
     assert configured.edits > before  # the model was asked …
@@ -91,15 +96,7 @@ def test_model_mode_in_ad_sizes_draws_on_the_reframed_base(
     configured, base, sample_campaign, tmp_path
 ):
     # the model draws the copy, so it is sent the base already in each size's frame
-    request = RunRequest(
-        campaign=str(sample_campaign),
-        image=str(base),
-        out=str(tmp_path / "out"),
-        locales=("zh",),
-        backend="dashscope",
-        sizes=("story", "landscape"),
-        retry_wait=0.01,
-    )
+    request = zh_request(sample_campaign, base, tmp_path, sizes=("story", "landscape"))
     summary = run_campaign(request)
     assert summary.counts["failed"] == 0 and summary.counts["ok"] == 10  # 5 zh rows × 2 sizes
     generations = [r for r in configured.requests if r.path == GENERATION]
@@ -124,16 +121,8 @@ def test_model_and_overlay_in_ad_sizes_pays_one_edit_for_every_size(
 ):
     sheet = clean_background_sheet(sample_campaign, tmp_path)  # a non-text edit to ask for
     before = configured.edits
-    request = RunRequest(
-        campaign=str(sheet),
-        image=str(base),
-        out=str(tmp_path / "out"),
-        locales=("zh",),
-        backend="dashscope",
-        mode="model+overlay",
-        sizes=("base", "story", "landscape"),
-        retry_wait=0.01,
-    )
+    sizes = ("base", "story", "landscape")
+    request = zh_request(sheet, base, tmp_path, mode="model+overlay", sizes=sizes)
     summary = run_campaign(request)
     assert summary.counts["failed"] == 0 and summary.counts["ok"] == 15
     # one model edit per variant (its size is not part of the call), reframed by the compositor
@@ -242,16 +231,7 @@ def test_a_model_run_in_a_script_the_model_may_misdraw_says_model_overlay_is_saf
 def test_checks_of_a_model_output_in_an_ad_size_compare_it_with_its_own_frame(
     configured, base, sample_campaign, tmp_path
 ):
-    request = RunRequest(
-        campaign=str(sample_campaign),
-        image=str(base),
-        out=str(tmp_path / "out"),
-        locales=("zh",),
-        backend="dashscope",
-        sizes=("story",),
-        checks=True,
-        retry_wait=0.01,
-    )
+    request = zh_request(sample_campaign, base, tmp_path, sizes=("story",), checks=True)
     summary = run_campaign(request)
     # the fake draws a band, not the copy: every output is flagged for review, none fails
     assert summary.counts["failed"] == 0
