@@ -13,7 +13,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -93,6 +93,10 @@ class RunPlan:
     jobs: tuple[EditJob, ...]
     settled: tuple[JobResult, ...]  # skipped, rejected and blocked cells, known before any edit
     run_id: str = field(default_factory=_new_run_id)
+    #: the version and digest of the policy the jobs were checked with
+    policy: tuple[str, str] = ("", "")
+    #: the records of the campaign's last manifest, by (variant, locale, size, job key)
+    earlier: Mapping[tuple[str, str, str | None, str], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def variants(self) -> list[str]:
@@ -150,19 +154,61 @@ def plan_run(request: RunRequest, adapters: Adapters) -> RunPlan:
         for skip in expansion.skipped
     ]
     settled += _rejected_rows(campaign, request.locales)
-    jobs, blocked = guard(expansion.jobs, request, adapters.policy)
-    return RunPlan(request, campaign, creative, tuple(jobs), tuple(settled + blocked))
+    earlier, earlier_policy = _last_manifest(adapters.storage, campaign.name)
+    passed = (
+        {key for (_, _, _, key), job in earlier.items() if job.get("status") in PASSED_POLICY}
+        if earlier_policy == adapters.policy.digest
+        else set()
+    )
+    jobs, blocked = guard(expansion.jobs, request, adapters.policy, passed)
+    return RunPlan(
+        request,
+        campaign,
+        creative,
+        tuple(jobs),
+        tuple(settled + blocked),
+        policy=(adapters.policy.version, adapters.policy.digest),
+        earlier=earlier,
+    )
+
+
+# Statuses of jobs the policy let through (a blocked or skipped job never reached an editor).
+PASSED_POLICY = frozenset({"ok", "cached", "needs_review", "failed"})
+
+
+def _last_manifest(
+    storage: Storage, campaign: str
+) -> tuple[dict[tuple[str, str, str | None, str], dict[str, Any]], str | None]:
+    """The job records of the campaign's last manifest.json, and the digest of the policy that
+    run checked them with; nothing when there is none (or it is not one of ours)."""
+    try:
+        earlier = json.loads(storage.get(object_key(campaign, "manifest.json")))
+        records = {
+            (job["variant"], job["locale"], job.get("size"), job["key"]): job
+            for job in earlier["jobs"]
+            if isinstance(job, dict) and job.get("key")
+        }
+        policy = earlier.get("policy_digest")
+    except (TranscreateError, ValueError, KeyError, TypeError, AttributeError):
+        return {}, None
+    return records, policy if isinstance(policy, str) else None
 
 
 def guard(
-    jobs: Sequence[EditJob], request: RunRequest, policy: Policy
+    jobs: Sequence[EditJob],
+    request: RunRequest,
+    policy: Policy,
+    passed: Collection[str] = (),
 ) -> tuple[list[EditJob], list[JobResult]]:
-    """Refuse, before anything is paid for, jobs the policy blocks or a model would not take."""
+    """Refuse, before anything is paid for, jobs the policy blocks or a model would not take.
+
+    ``passed``: keys of jobs this same policy let through before (a job's key covers every text
+    the policy reads), which a re-run need not check again."""
     limit = request.max_instruction_chars
     sends_instruction = request.effective_mode != "overlay"
     allowed, blocked = [], []
     for job in jobs:
-        match = policy.check_job(job)
+        match = None if job.key in passed else policy.check_job(job)
         reason = f"policy {policy.version}: {match}" if match else None
         if reason is None and sends_instruction and len(job.instruction) > limit:
             reason = (
@@ -340,8 +386,12 @@ def split_stored(
         except Exception:
             return None
 
-    with ThreadPoolExecutor(max(1, min(adapters.concurrency, len(jobs)))) as pool:
-        found = list(pool.map(look, jobs))
+    threads = min(adapters.storage.lookups, len(jobs))
+    if threads <= 1:
+        found = [look(job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(threads, thread_name_prefix="look") as pool:
+            found = list(pool.map(look, jobs))
     stored = [result for result in found if result is not None]
     return stored, [job for job, result in zip(jobs, found, strict=True) if result is None]
 
@@ -548,7 +598,7 @@ def write_manifest(
 ) -> RunSummary:
     """Write manifest.csv (the matrix) and manifest.json (every job) beside the outputs."""
     order = {variant: index for index, variant in enumerate(plan.variants)}  # not a list scan
-    results = _with_earlier_records(results, storage, plan.campaign.name)
+    results = _with_earlier_records(results, plan.earlier)
     sizes = run_sizes(plan, results)
     rank = {size: index for index, size in enumerate(sizes)}
     everything = sorted(
@@ -571,6 +621,8 @@ def write_manifest(
         "seconds": round(seconds, 3),
         "run": plan.run_id,
         "transcreate": __version__,
+        "policy_version": plan.policy[0],
+        "policy_digest": plan.policy[1],  # a re-run under the same one need not check again
     }
     csv_uri = storage.put(
         object_key(plan.campaign.name, "manifest.csv"),
@@ -607,30 +659,15 @@ def write_manifest(
 
 
 def _with_earlier_records(
-    results: Sequence[JobResult], storage: Storage, campaign: str
+    results: Sequence[JobResult], earlier: Mapping[tuple[str, str, str | None, str], dict[str, Any]]
 ) -> Sequence[JobResult]:
     """Outputs found stored keep the layout and reframe records the run that made them wrote in
-    the manifest: one read of the last manifest.json, not one read of every stored image."""
-
-    def bare(result: JobResult) -> bool:
-        unknown = result.layout is None or (result.size is not None and result.reframe is None)
-        return result.status in STORED_STATUSES and bool(result.key) and unknown
-
-    if not any(bare(result) for result in results):
-        return results
-    try:
-        earlier = json.loads(storage.get(object_key(campaign, "manifest.json")))
-        records = {
-            (job["variant"], job["locale"], job.get("size"), job["key"]): job
-            for job in earlier["jobs"]
-            if isinstance(job, dict) and job.get("key")
-        }
-    except (TranscreateError, ValueError, KeyError, TypeError):
-        return results  # none yet, or not one of ours: the records stay empty
+    the manifest (read once at planning), not one read of every stored image."""
     carried = []
     for result in results:
-        record = records.get((result.variant, result.locale, result.size, result.key))
-        if bare(result) and record is not None:
+        unknown = result.layout is None or (result.size is not None and result.reframe is None)
+        record = earlier.get((result.variant, result.locale, result.size, result.key or ""))
+        if record is not None and unknown and result.status in STORED_STATUSES:
             result = replace(
                 result,
                 layout=result.layout or record.get("layout"),
@@ -853,7 +890,11 @@ def run_campaign(
         if on_result is not None:
             on_result(result)
 
-    results = run_with(adapters, plan.jobs, request, on_each, audit)
+    # Outputs stored already are found first, without a thread each (a cached re-run's cost).
+    results, to_make = split_stored(plan.jobs, adapters)
+    for result in results:
+        on_each(result)
+    results += run_with(adapters, to_make, request, on_each, audit)
     sheet.link(results)
     return write_manifest(plan, results, adapters.storage, time.monotonic() - started)
 

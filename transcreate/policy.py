@@ -43,6 +43,8 @@ which phrase matched, and quoting the text around it, happens only for a blocked
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import itertools
 import re
 import tomllib
@@ -78,6 +80,15 @@ _KEPT_SYMBOLS = frozenset("@$")  # leetspeak letters, resolved in the skeleton
 _LEET = str.maketrans("013457@$", "oieastas")
 _THAI_MARKS = "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e"
 _LATIN = "a-z0-9\u00c0-\u024f"
+# The same letters as word edges, each a pair of look-arounds: one class of three ranges compiles
+# to a 64K-entry table (re's "big charset"), and a policy has hundreds of edges — that was most
+# of the time a process spent loading it. (Alternatives of one character each would be merged
+# back into one class by re's parser; two look-arounds in a row are not.)
+_NO_LATIN_BEFORE = "(?<![a-z0-9])(?<![\u00c0-\u024f])"
+_NO_LATIN_AFTER = "(?![a-z0-9])(?![\u00c0-\u024f])"
+# This module's own code: a change to how text is normalized or matched is a new digest, so no
+# verdict recorded by older code is trusted.
+_ENGINE = hashlib.sha256(Path(__file__).read_bytes()).digest()
 _CACHE_LIMIT = 65536  # distinct characters remembered by the fold table
 
 
@@ -213,10 +224,22 @@ class PolicyMatch:
 
 @dataclass(frozen=True)
 class _CompiledRule:
+    """A rule's regexes, checked when the policy loads and compiled on the first check: a
+    re-run whose every job was checked under this same policy before compiles none (``re``
+    takes a fifth of a second over a policy of this size)."""
+
     rule: Rule
-    searches: tuple[re.Pattern[str], ...]  # together, any of the phrases
+    search_patterns: tuple[str, ...]  # together, any of the phrases
     phrases: tuple[tuple[str, str], ...]  # each phrase's own pattern, compiled on a match only
-    allow: re.Pattern[str] | None
+    allow_pattern: str | None
+
+    @functools.cached_property
+    def searches(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(pattern) for pattern in self.search_patterns)
+
+    @functools.cached_property
+    def allow(self) -> re.Pattern[str] | None:
+        return re.compile(self.allow_pattern) if self.allow_pattern else None
 
     def phrase_in(self, words: str) -> str | None:
         """The first of the rule's phrases found in a skeleton, if any."""
@@ -240,8 +263,17 @@ class Policy:
         self.version = version
         self.source = source
         self.rules = tuple(rules)
+        gap_stops = tuple(gap_stops)
         stops = _GapStops.of(gap_stops, f"{source}: [gap] stop")
+        #: what a verdict depends on: these rules and the code that reads text against them (a
+        #: verdict recorded under one digest holds for any process with the same digest)
+        self.digest = hashlib.sha256(
+            repr((self.version, self.rules, gap_stops)).encode() + _ENGINE
+        ).hexdigest()[:16]
         self._compiled = tuple(_compile_rule(rule, source, stops) for rule in self.rules)
+        # A campaign repeats its texts (one CTA in every job, a headline in two locales): each
+        # distinct text is checked once per process.
+        self._verdict = functools.lru_cache(maxsize=4096)(self._check_text)
 
     def check(self, *texts: str) -> PolicyMatch | None:
         """The first rule any of the texts breaks, or None when all of them may be sent.
@@ -251,24 +283,30 @@ class Policy:
         person or a model would read.
         """
         for text in texts:
-            control = bidi_control(text)
-            if control is not None:
+            match = self._verdict(text)
+            if match is not None:
+                return match
+        return None
+
+    def _check_text(self, text: str) -> PolicyMatch | None:
+        control = bidi_control(text)
+        if control is not None:
+            return PolicyMatch(
+                rule_id="invisible-controls",
+                description="text that displays differently from what it says",
+                phrase=control,
+                text_excerpt=_printable(text[:80]),
+            )
+        words = skeleton(text)
+        for compiled in self._compiled:
+            phrase = compiled.phrase_in(words)
+            if phrase is not None:
                 return PolicyMatch(
-                    rule_id="invisible-controls",
-                    description="text that displays differently from what it says",
-                    phrase=control,
-                    text_excerpt=_printable(text[:80]),
+                    rule_id=compiled.rule.id,
+                    description=compiled.rule.description,
+                    phrase=phrase,
+                    text_excerpt=_excerpt(text, compiled),
                 )
-            words = skeleton(text)
-            for compiled in self._compiled:
-                phrase = compiled.phrase_in(words)
-                if phrase is not None:
-                    return PolicyMatch(
-                        rule_id=compiled.rule.id,
-                        description=compiled.rule.description,
-                        phrase=phrase,
-                        text_excerpt=_excerpt(text, compiled),
-                    )
         return None
 
     def check_job(self, job: EditJob) -> PolicyMatch | None:
@@ -335,7 +373,7 @@ def _alternative(alternative: str, where: str) -> tuple[str, str, str, str]:
     if " " in core or "|" in core:
         raise SetupError(f"{where}: write {alternative!r} as separate words of the phrase")
     if re.fullmatch(f"[{_LATIN}]+", core):
-        body, start, end = re.escape(core), f"(?<![{_LATIN}])", f"(?![{_LATIN}])"
+        body, start, end = re.escape(core), _NO_LATIN_BEFORE, _NO_LATIN_AFTER
     else:  # Chinese skips spaces between its characters; Thai letters must touch
         body = re.escape(core[0])
         for before, after in itertools.pairwise(core):
@@ -385,7 +423,7 @@ class _GapStops:
 
     def latin_gap(self, words: int) -> str:
         """Up to ``words`` whole words between two Latin words of a phrase."""
-        stop = f"(?!(?:{self.latin})(?![{_LATIN}]))" if self.latin else ""
+        stop = f"(?!(?:{self.latin}){_NO_LATIN_AFTER})" if self.latin else ""
         return f" (?:{stop}{_GAP_WORD} ){{0,{words}}}"
 
     def other_gap(self, words: int) -> str:
@@ -403,8 +441,8 @@ def _phrase_pattern(phrase: str, where: str, stops: _GapStops = _NO_STOPS) -> _P
     words = phrase.split()
     if not words:
         raise SetupError(f"{where}: empty phrase")
-    heads: list[str] = []  # first-word alternatives, with and without their start boundary
-    bare_heads: list[str] = []
+    heads: list[_Spelling] = []  # first-word alternatives, with and without their start edge
+    bare_heads: list[_Spelling] = []
     first_characters: set[str] | None = set()
     tail = ""
     previous: list[str] = []
@@ -425,19 +463,19 @@ def _phrase_pattern(phrase: str, where: str, stops: _GapStops = _NO_STOPS) -> _P
         spellings = [a for a in word.removesuffix("?").split("/") if a]
         if not spellings:
             raise SetupError(f"{where}: {word!r} is an empty word")
-        alternatives = []
+        alternatives: list[_Spelling] = []
         for spelling in spellings:
             start, body, end, first_character = _alternative(spelling, where)
             end = end if last or end == _WILD else ""
             if first:
-                heads.append(start + body + end)
-                bare_heads.append((start if start == _WILD else "") + body + end)
+                heads.append((start, body, end))
+                bare_heads.append((start if start == _WILD else "", body, end))
                 if first_characters is not None:
                     first_characters = (
                         None if start == _WILD else {*first_characters, first_character}
                     )
             else:
-                alternatives.append((start if start == _WILD else "") + body + end)
+                alternatives.append((start if start == _WILD else "", body, end))
         # Thai words of a compound touch; anything else may be written with a space or without.
         cores = [skeleton(a.strip("*")).strip(" |") for a in spellings]
         touching = all(_is_thai(core[-1:]) for core in previous) and all(
@@ -451,17 +489,35 @@ def _phrase_pattern(phrase: str, where: str, stops: _GapStops = _NO_STOPS) -> _P
                 gap = None
             else:
                 joint = "" if touching else " ?"
-            slot = joint + "(?:" + "|".join(alternatives) + ")"
+            slot = joint + _either(alternatives)
             tail += f"(?:{slot})?" if optional else slot
-    latin_start = all(head.startswith((f"(?<![{_LATIN}])", _WILD)) for head in heads)
+    latin_start = all(start in (_NO_LATIN_BEFORE, _WILD) for start, _, _ in heads)
     return _PhrasePattern(
-        full="(?:" + "|".join(heads) + ")" + tail,
-        after_word_start=("(?:" + "|".join(bare_heads) + ")" + tail) if latin_start else None,
+        full=_either(heads) + tail,
+        after_word_start=(_either(bare_heads) + tail) if latin_start else None,
         first_characters=frozenset(first_characters) if first_characters is not None else None,
     )
 
 
-def _any_of(patterns: list[_PhrasePattern], *, word_start: bool) -> re.Pattern[str] | None:
+_Spelling = tuple[str, str, str]  # one way to write a word: (start edge, body, end edge)
+
+
+def _either(spellings: list[_Spelling]) -> str:
+    """A regex of any of the spellings. Neighbours with the same edges share them:
+    ``S(?:a|b)E`` tries exactly what ``SaE|SbE`` tries, in the same order, with one edge
+    to compile instead of one per spelling (edges were most of a policy's compile time)."""
+    runs = itertools.groupby(spellings, key=lambda spelling: (spelling[0], spelling[2]))
+    return (
+        "(?:"
+        + "|".join(
+            start + "(?:" + "|".join(body for _, body, _ in run) + ")" + end
+            for (start, end), run in runs
+        )
+        + ")"
+    )
+
+
+def _any_of(patterns: list[_PhrasePattern], *, word_start: bool) -> str | None:
     """One regex for many phrases; a look-ahead on their first characters keeps it fast."""
     if not patterns:
         return None
@@ -471,8 +527,8 @@ def _any_of(patterns: list[_PhrasePattern], *, word_start: bool) -> re.Pattern[s
     if all(chars is not None for chars in firsts):
         characters = sorted(set().union(*(chars or () for chars in firsts)))
         guard = "(?=[" + "".join(re.escape(char) for char in characters) + "])"
-    start = f"(?<![{_LATIN}])" if word_start else ""
-    return re.compile(start + guard + "(?:" + "|".join(f"(?:{b})" for b in bodies) + ")")
+    start = _NO_LATIN_BEFORE if word_start else ""
+    return start + guard + "(?:" + "|".join(f"(?:{b})" for b in bodies) + ")"
 
 
 def _compile_rule(rule: Rule, source: Path, stops: _GapStops = _NO_STOPS) -> _CompiledRule:
@@ -495,11 +551,11 @@ def _compile_rule(rule: Rule, source: Path, stops: _GapStops = _NO_STOPS) -> _Co
     )
     return _CompiledRule(
         rule=rule,
-        searches=tuple(search for search in searches if search is not None),
+        search_patterns=tuple(search for search in searches if search is not None),
         # compiling every phrase's own pattern up front took most of a second per process;
         # the combined searches above tell whether any matched, these only which one
         phrases=tuple((phrase, pattern.full) for phrase, pattern in phrases),
-        allow=re.compile("|".join(allowed)) if allowed else None,
+        allow_pattern="|".join(allowed) if allowed else None,
     )
 
 

@@ -276,3 +276,41 @@ def test_the_contact_sheet_is_drawn_once_its_cells_are_done_not_after_the_last_j
     # exactly the sheet the whole run's results make: drawing it again keeps the stored one
     assert write_contact_sheet(plan, results, adapters.storage) == (link, variants)
     assert (tmp_path / "out" / key).stat().st_mtime_ns == drawn
+
+
+def test_a_rerun_checks_no_job_the_same_policy_passed_and_a_changed_policy_checks_them_all(
+    tmp_path, monkeypatch
+):
+    from transcreate.pipeline import plan_run, run_campaign
+    from transcreate.wiring import build
+
+    sheet = tmp_path / "c.csv"
+    sheet.write_text("variant,headline\nv1,Sale today\nv2,Free gift\n", encoding="utf-8")
+    image = str(Path(__file__).parents[2] / "examples" / "creative.png")
+    request = RunRequest(
+        campaign=str(sheet), image=image, out=str(tmp_path / "out"), locales=("en",)
+    )
+    assert run_campaign(request).counts["ok"] == 2
+
+    def planned(request: RunRequest) -> tuple[list[str], object]:
+        adapters = build(request)
+        checked: list[str] = []
+        check = adapters.policy.check_job
+        monkeypatch.setattr(
+            adapters.policy, "check_job", lambda job: checked.append(job.variant) or check(job)
+        )
+        return checked, plan_run(request, adapters)
+
+    checked, plan = planned(request)
+    assert checked == [] and [job.variant for job in plan.jobs] == ["v1", "v2"]
+
+    stricter = tmp_path / "policy.toml"
+    stricter.write_text(
+        'version = "t1"\n[[rule]]\nid = "gifts"\ndescription = "no gifts"\n'
+        'phrases = { en = ["free gift"] }\n',
+        encoding="utf-8",
+    )
+    checked, plan = planned(request.model_copy(update={"policy": str(stricter)}))
+    assert sorted(checked) == ["v1", "v2"]  # another policy: every job is checked again
+    assert [job.variant for job in plan.jobs] == ["v1"]
+    assert [(cell.variant, cell.status) for cell in plan.settled] == [("v2", "blocked")]

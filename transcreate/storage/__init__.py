@@ -14,6 +14,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import quote, urlsplit
@@ -79,6 +80,10 @@ class Lease:
 class Storage(Protocol):
     """A destination for outputs and manifests."""
 
+    #: how many `verify` calls are worth making at once: 1 where each is work for this process
+    #: (threads only take turns with it), more where each waits on a round trip
+    lookups: int
+
     def put(
         self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> str:
@@ -117,6 +122,7 @@ class Storage(Protocol):
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+@lru_cache(maxsize=8192)  # a run names the same campaign, locales and variants again and again
 def key_part(text: str) -> str:
     """One path segment that is safe on every store: no separators, no dot-only names."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

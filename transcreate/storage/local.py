@@ -23,6 +23,7 @@ import io
 import json
 import os
 import secrets
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -44,6 +45,8 @@ LEASES = ".transcreate/leases"
 class LocalStorage:
     """Objects are files under ``root``; writes are atomic (temp file, then rename)."""
 
+    lookups = 1  # a look is a few system calls and a hash under the GIL: threads only contend
+
     def __init__(self, root: str | Path, *, base_url: str | None = None):
         if isinstance(root, str) and not root.strip():
             # Path("") is the current folder: a blank option must not write outputs there.
@@ -61,8 +64,10 @@ class LocalStorage:
             raise StorageError(f"{self.root}: is a file, not a folder; give a folder")
         if not os.access(self.root, os.W_OK):
             raise StorageError(f"{self.root}: the output folder is not writable")
+        self._root = str(self.root)
+        self._inside = os.path.join(self._root, "")  # the root and a separator: what is under it
+        self._folders_inside: dict[str, bool] = {}
         self.removed_parts = self._remove_abandoned_parts()
-        self._folders_inside: dict[Path, bool] = {}
 
     def _remove_abandoned_parts(self) -> int:
         """Delete temporary files a killed run left behind; never those of a live writer."""
@@ -82,23 +87,29 @@ class LocalStorage:
     def path(self, key: str) -> Path:
         """The file for ``key``; refuses any key that would land outside the root, by its name
         (``..``) or through a symlink."""
-        target = Path(os.path.normpath(self.root / key))
-        if not target.is_relative_to(self.root) or target == self.root:
+        return Path(self._file(key))
+
+    def _file(self, key: str) -> str:
+        """`path` as a string: plain string operations, since pathlib's parsing was most of the
+        time a cached re-run spent looking at stored outputs."""
+        target = os.path.normpath(os.path.join(self._root, key))
+        if not target.startswith(self._inside) or target == self._root:
             raise StorageError(f"{key!r}: refused, it points outside {self.root}")
-        if self._folder_inside(target.parent) and not target.is_symlink():
+        if self._folder_inside(os.path.dirname(target)) and not os.path.islink(target):
             return target
-        resolved = target.resolve()
-        if not resolved.is_relative_to(self.root) or resolved == self.root:
+        resolved = os.path.realpath(target)
+        if not resolved.startswith(self._inside) or resolved == self._root:
             raise StorageError(f"{key!r}: refused, it points outside {self.root}")
         return resolved
 
-    def _folder_inside(self, folder: Path) -> bool:
+    def _folder_inside(self, folder: str) -> bool:
         """Whether ``folder`` really lies under the root, symlinks followed; remembered per
         folder (resolving every path took thousands of stat calls a run: a handful of folders
         hold all its files)."""
         inside = self._folders_inside.get(folder)
         if inside is None:
-            inside = folder.resolve().is_relative_to(self.root)
+            real = os.path.realpath(folder)
+            inside = real == self._root or real.startswith(self._inside)
             self._folders_inside[folder] = inside
         return inside
 
@@ -143,27 +154,29 @@ class LocalStorage:
     def verify(self, key: str) -> str | None:
         """None when a complete object is stored under ``key``; MISSING when none is; else why
         the stored one cannot be trusted."""
-        target = self.path(key)
+        target = self._file(key)
         try:
-            size = target.stat().st_size
+            status = os.stat(target)
         except FileNotFoundError:
             return MISSING
         except OSError as error:
             return f"the stored file cannot be read ({error.strerror})"
-        if not target.is_file():
+        if not stat.S_ISREG(status.st_mode):
             return "something that is not a file stands at the output's name"
+        size = status.st_size
         try:
-            recorded = json.loads(self._sidecar(key).read_text(encoding="utf-8"))
+            with open(self._file(f"{CHECKSUMS}/{key}.json"), encoding="utf-8") as sidecar:
+                recorded = json.loads(sidecar.read())
             expected_size, expected_sha = int(recorded["size"]), str(recorded["sha256"])
         except (OSError, ValueError, KeyError, TypeError):
             if size == 0:
                 return "the stored file is empty"
             # Written before checksums were recorded, or copied in by hand: it must decode.
-            return None if _decodes(target) else "the stored file is not a readable image"
+            return None if _decodes(Path(target)) else "the stored file is not a readable image"
         if size != expected_size:
             return f"the stored file is {size:,} bytes, but {expected_size:,} were written"
         try:
-            with target.open("rb") as file:
+            with open(target, "rb") as file:
                 actual = hashlib.file_digest(file, "sha256").hexdigest()
         except OSError as error:
             return f"the stored file cannot be read ({error.strerror})"

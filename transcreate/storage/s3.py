@@ -55,6 +55,8 @@ class S3Storage:
     """Objects under ``s3://bucket/prefix``. Each PUT is atomic: a reader (or a re-run after a
     crash) sees the whole object or none, so there is no temporary-then-rename step."""
 
+    lookups = 10  # a look is a HEAD round trip; botocore keeps 10 connections per client
+
     def __init__(
         self,
         destination: str,
