@@ -125,12 +125,13 @@ def gallery_html(
     facts: Sequence[str] = (),
     counts: Mapping[str, int] | None = None,
     sizes: int = 1,
-) -> str:
-    """The page. ``image_link`` gives each stored output's link (relative or presigned);
-    ``files`` are the run's other files by label (manifest.csv …); ``facts`` short lines about
-    the run (source, backend, when). With ``sizes`` above one, each row is a variant in one size
-    (the caller names the rows) and ``counts`` are the run's, each job once."""
-    cells = {(result.variant, result.locale): result for result in results}
+    row: Callable[[JobResult], str] | None = None,
+) -> bytes:
+    """The page, as UTF-8. ``image_link`` gives each stored output's link (relative or
+    presigned); ``files`` are the run's other files by label (manifest.csv …); ``facts`` short
+    lines about the run (source, backend, when). With ``sizes`` above one, each row is a variant
+    in one size: ``row`` names a result's row, and ``counts`` are the run's, each job once."""
+    cells = {(row(result) if row else result.variant, result.locale): result for result in results}
     rows = list(dict.fromkeys([*variants, *(variant for variant, _ in cells)]))
     counts = counts or count_by_status(cells.values())
     shape = (
@@ -150,19 +151,13 @@ def gallery_html(
     head = "".join(
         f"<th>{_e(locale)}<small>{_e(_language(locale))}</small></th>" for locale in locales
     )
-    body = "".join(
-        f"<tr><th>{_e(variant)}</th>"
-        + "".join(_cell(cells.get((variant, locale)), image_link) for locale in locales)
-        + "</tr>"
-        for variant in rows
-    )
     legend = "".join(
         f'<dt><span class="status s-{status}">{_e(LABELS[status])}</span></dt>'
         f"<dd>{_e(MEANINGS[status])}</dd>"
         for status in STATUSES
     )
     facts_line = "".join(f"<span>{_e(fact)}</span>" for fact in facts)
-    return (
+    top = (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -172,11 +167,22 @@ def gallery_html(
         f'<p class="facts"><span>{shape} × {len(locales)} locales</span>'
         f"{facts_line}</p>"
         f'<ul class="summary">{summary}</ul><p class="files">{links}</p></header>'
-        f'<main><table><thead><tr><th scope="col">variant</th>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table></main>"
-        f'<footer><dl class="legend">{legend}</dl></footer>'
-        "</body></html>\n"
+        f'<main><table><thead><tr><th scope="col">variant</th>{head}</tr></thead><tbody>'
     )
+    bottom = (
+        f'</tbody></table></main><footer><dl class="legend">{legend}</dl></footer></body></html>\n'
+    )
+    # Each row is encoded as it is made and the page joined once: for 10,000 jobs the page is
+    # megabytes, and building it as one text first held it several times over.
+    body = (
+        (
+            f"<tr><th>{_e(variant)}</th>"
+            + "".join(_cell(cells.get((variant, locale)), image_link) for locale in locales)
+            + "</tr>"
+        ).encode()
+        for variant in rows
+    )
+    return b"".join([top.encode(), *body, bottom.encode()])
 
 
 def _cell(result: JobResult | None, image_link: Callable[[JobResult], str | None]) -> str:

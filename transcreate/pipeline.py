@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import itertools
 import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -534,9 +535,9 @@ def run_jobs(
     audit: AuditLog | None = None,
     threads: int | None = None,
 ) -> list[JobResult]:
-    """Run jobs on ``concurrency`` threads; results in the order of ``jobs``. ``slots``, when
-    given, bounds the edits in flight across every batch that shares it, and ``threads`` (by
-    default twice the concurrency) run them."""
+    """Run jobs on threads, at most ``concurrency`` edits at once; results in the order of
+    ``jobs``. ``slots``, when given, bounds the edits in flight across every batch that shares
+    it, and ``threads`` (by default twice the concurrency) run them."""
     results: list[JobResult | None] = [None] * len(jobs)
     # With ``slots`` bounding the edits, more threads than slots: while some store a result or
     # look for a stored one, the others keep every slot calling the model (with one thread per
@@ -544,27 +545,37 @@ def run_jobs(
     if threads is None:
         threads = concurrency if slots is None else 2 * concurrency
     workers = max(1, min(threads, len(jobs)))
+    # Jobs are handed to the pool a few at a time, not all at once: a future and its arguments
+    # for each of 10,000 jobs held memory for the whole run.
+    waiting = iter(enumerate(jobs))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edit") as pool:
-        futures = {
-            pool.submit(
-                process_job,
-                job,
-                image=image,
-                editor=editor,
-                storage=storage,
-                retries=retries,
-                retry_wait=retry_wait,
-                checks=checks,
-                slots=slots,
-                audit=audit,
-            ): index
-            for index, job in enumerate(jobs)
-        }
-        for future in as_completed(futures):
-            result = future.result()
-            results[futures[future]] = result
-            if on_result is not None:
-                on_result(result)
+        running: dict[Future[JobResult], int] = {}
+
+        def hand_out(count: int) -> None:
+            for index, job in itertools.islice(waiting, count):
+                future = pool.submit(
+                    process_job,
+                    job,
+                    image=image,
+                    editor=editor,
+                    storage=storage,
+                    retries=retries,
+                    retry_wait=retry_wait,
+                    checks=checks,
+                    slots=slots,
+                    audit=audit,
+                )
+                running[future] = index
+
+        hand_out(2 * workers)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            hand_out(len(done))
+            for future in done:
+                result = future.result()
+                results[running.pop(future)] = result
+                if on_result is not None:
+                    on_result(result)
     return [result for result in results if result is not None]
 
 
@@ -721,8 +732,9 @@ def write_gallery(
         return f"{variant} · {size or 'base'}" if sized else variant
 
     rows = [row(variant, size) for size in sizes for variant in plan.variants]
-    cells = [  # each cell keeps its own image's link, made before it is renamed to its row
-        replace(result, variant=row(result.variant, size), link=image_link(result))
+    # A skipped cell of the base size stands for every size; any other is in its own size's row.
+    cells = [
+        replace(result, size=size) if size != result.size else result
         for result in results
         for size in (sizes if result.size is None and result.status == "skipped" else [result.size])
     ]
@@ -731,7 +743,7 @@ def write_gallery(
         rows,
         list(plan.request.locales),
         title=campaign,
-        image_link=lambda cell: cell.link,
+        image_link=image_link,
         files={label: link(key) for label, key in files.items()},
         facts=[
             f"from {run_info['source']} and {run_info['image']}",
@@ -740,9 +752,10 @@ def write_gallery(
         ],
         counts=count_by_status(results),  # a skipped cell shows in every size, counts once
         sizes=len(sizes),
+        row=lambda result: row(result.variant, result.size),
     )
     key = object_key(campaign, "index.html")
-    storage.put(key, page.encode("utf-8"), "text/html; charset=utf-8")
+    storage.put(key, page, "text/html; charset=utf-8")
     return storage.url(key)
 
 

@@ -89,7 +89,7 @@ def page_of(results: list[JobResult], variants: list[str] | None = None) -> str:
         image_link=lambda result: result.link,
         files={"manifest.csv": "manifest.csv", "contact sheet": "contact-sheet.png"},
         facts=["from sale.csv and creative.png", "local (overlay)"],
-    )
+    ).decode()
 
 
 def test_every_status_is_shown_in_its_cell_with_its_reason(every_status):
@@ -133,7 +133,7 @@ def test_spreadsheet_text_is_escaped_everywhere():
         title=f"sale {hostile}",
         image_link=lambda r: r.link,
         facts=[f"from {hostile}.csv"],
-    )
+    ).decode()
     page = Page(text)
     assert "<script" not in text.lower()
     assert "script" not in page.tags and "onerror" not in page.attributes
@@ -163,7 +163,7 @@ def test_links_may_be_relative_beside_a_local_folder(every_status):
         LOCALES,
         title="sale",
         image_link=lambda r: f"{r.locale}/{r.variant}-{r.key[:8]}.png" if r.key else None,
-    )
+    ).decode()
     sources = [value for tag, name, value in Page(text).references if tag == "img"]
     assert sources and all(not re.match(r"[a-z]+:", source) for source in sources)
     assert "id/summer-summerid.png" in sources
@@ -176,7 +176,7 @@ def test_links_that_are_not_http_or_relative_are_never_used(link):
     assert safe_link(link) is None
     text = gallery_html(
         [cell("summer", "id", "ok")], ["summer"], ["id"], title="t", image_link=lambda _: link
-    )
+    ).decode()
     assert link not in text and "<img" not in text
 
 

@@ -25,6 +25,7 @@ import socket
 import struct
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -428,7 +429,11 @@ class ResultCache:
     def __init__(self, folder: Path, ttl: float):
         self.folder = folder
         self.ttl = ttl
-        self._locks: dict[str, threading.Lock] = {}
+        # A lock per key while someone holds it, gone after: a long-lived worker does not keep one
+        # for every edit it ever made.
+        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self._guard = threading.Lock()
 
     @staticmethod
