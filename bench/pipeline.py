@@ -68,12 +68,12 @@ def child(arguments: argparse.Namespace) -> None:
         retries=3,
         retry_wait=0.05,
     )
+    if arguments.runner == "prefect":  # imported before the clock starts, as for the CLI
+        from transcreate.campaign import read_campaign
+        from transcreate.flows.localize import MAX_BATCHES, localize_request
     started = time.perf_counter()
     task_runs = 0
     if arguments.runner == "prefect":
-        from transcreate.campaign import read_campaign
-        from transcreate.flows.localize import MAX_BATCHES, localize_request
-
         summary = localize_request(request)
         count = len(read_campaign(arguments.campaign).variants) * len(LOCALES)
         task_runs = len(batches(range(count), max_batches=MAX_BATCHES))  # type: ignore[arg-type]
