@@ -12,10 +12,11 @@ import io
 import itertools
 import json
 import logging
+import queue
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -548,6 +549,7 @@ def run_jobs(
     # Jobs are handed to the pool a few at a time, not all at once: a future and its arguments
     # for each of 10,000 jobs held memory for the whole run.
     waiting = iter(enumerate(jobs))
+    finished: queue.SimpleQueue[Future[JobResult]] = queue.SimpleQueue()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edit") as pool:
         running: dict[Future[JobResult], int] = {}
 
@@ -566,16 +568,16 @@ def run_jobs(
                     audit=audit,
                 )
                 running[future] = index
+                future.add_done_callback(finished.put)
 
         hand_out(2 * workers)
         while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            hand_out(len(done))
-            for future in done:
-                result = future.result()
-                results[running.pop(future)] = result
-                if on_result is not None:
-                    on_result(result)
+            future = finished.get()  # the next to finish, whichever it is
+            hand_out(1)
+            result = future.result()
+            results[running.pop(future)] = result
+            if on_result is not None:
+                on_result(result)
     return [result for result in results if result is not None]
 
 
