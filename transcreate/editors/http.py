@@ -456,9 +456,12 @@ class ResultCache:
 
     def put(self, key: str, data: bytes) -> None:
         path = self.folder / key[:2] / f"{key}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{threading.get_ident()}.part")
-        temporary.write_bytes(data)
+        try:
+            temporary.write_bytes(data)
+        except FileNotFoundError:  # the first result in its folder (not an mkdir per result)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(data)
         temporary.replace(path)
 
 

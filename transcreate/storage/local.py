@@ -89,12 +89,18 @@ class LocalStorage:
         (``..``) or through a symlink."""
         return Path(self._file(key))
 
-    def _file(self, key: str) -> str:
-        """`path` as a string: plain string operations, since pathlib's parsing was most of the
-        time a cached re-run spent looking at stored outputs."""
+    def _named(self, key: str) -> str:
+        """The file's name for ``key``, refused by its name alone when outside the root: what
+        a link or URI needs (every read or write of the file goes through `_file`)."""
         target = os.path.normpath(os.path.join(self._root, key))
         if not target.startswith(self._inside) or target == self._root:
             raise StorageError(f"{key!r}: refused, it points outside {self.root}")
+        return target
+
+    def _file(self, key: str) -> str:
+        """`path` as a string: plain string operations, since pathlib's parsing was most of the
+        time a cached re-run spent looking at stored outputs."""
+        target = self._named(key)
         if self._folder_inside(os.path.dirname(target)) and not os.path.islink(target):
             return target
         resolved = os.path.realpath(target)
@@ -125,22 +131,22 @@ class LocalStorage:
         return self.uri(key)  # the stable name; url() may be a link under the served folder
 
     def _write(self, target: Path, data: bytes, key: str) -> None:
+        # A reader (or a re-run after a crash) sees the old file or the new one, never half.
+        # Not mkstemp: its files are 0600, unreadable to whoever serves the outputs; with mode
+        # 0666 the process umask decides, as for any other new file.
+        temporary = target.with_name(
+            f"{_PART}{_HOST}-{os.getpid()}-{secrets.token_hex(6)}{target.suffix}"
+        )
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # A reader (or a re-run after a crash) sees the old file or the new one, never half.
-            # Not mkstemp: its files are 0600, unreadable to whoever serves the outputs; with
-            # mode 0666 the process umask decides, as for any other new file.
-            temporary = target.with_name(
-                f"{_PART}{_HOST}-{os.getpid()}-{secrets.token_hex(6)}{target.suffix}"
-            )
-            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+            handle = _open_creating(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except OSError as error:
             raise StorageError(f"{key!r}: cannot write under {self.root} ({error})") from None
         try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())  # a stored file counts as finished: make it survive a crash
+            try:
+                _write_all(handle, data)
+                os.fsync(handle)  # a stored file counts as finished: make it survive a crash
+            finally:
+                os.close(handle)
             os.replace(temporary, target)
         except BaseException as error:
             temporary.unlink(missing_ok=True)
@@ -193,8 +199,7 @@ class LocalStorage:
         O_APPEND makes each write land whole at the end, whichever thread or process writes."""
         target = self.path(key)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _O_BINARY, 0o666)
+            handle = _open_creating(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             try:
                 written = os.write(handle, data)
             finally:
@@ -211,8 +216,7 @@ class LocalStorage:
         for _ in range(3):  # a takeover, or a folder removed under us, is tried again
             body = lease_body(token, seconds)
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+                handle = _open_creating(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
             except FileExistsError:
                 if not self._take_over(target):
                     return None
@@ -221,8 +225,10 @@ class LocalStorage:
                 continue
             except OSError as error:
                 raise StorageError(f"{key!r}: cannot lease under {self.root} ({error})") from None
-            with os.fdopen(handle, "wb") as file:
-                file.write(body)
+            try:
+                _write_all(handle, body)
+            finally:
+                os.close(handle)
             return Lease(key, token, functools.partial(self._release, target, token))
         return None
 
@@ -253,11 +259,12 @@ class LocalStorage:
     def url(self, key: str) -> str:
         """A link under the served base URL when there is one, else a ``file://`` URI."""
         if self.base_url:
-            return f"{self.base_url}/{quote(self.path(key).relative_to(self.root).as_posix())}"
-        return self.path(key).as_uri()
+            name = Path(self._named(key)).relative_to(self.root).as_posix()
+            return f"{self.base_url}/{quote(name)}"
+        return self.uri(key)
 
     def uri(self, key: str) -> str:
-        return self.path(key).as_uri()
+        return Path(self._named(key)).as_uri()
 
     def get(self, key: str) -> bytes:
         try:
@@ -267,6 +274,24 @@ class LocalStorage:
 
     def __repr__(self) -> str:
         return f"LocalStorage({str(self.root)!r})"
+
+
+def _open_creating(path: Path, flags: int) -> int:
+    """``os.open`` of a file being created, making the folders above it only when they are
+    missing: nearly every file goes into a folder made already, and an mkdir before each write
+    was a failed system call (and a turn of the GIL) every time."""
+    try:
+        return os.open(path, flags | _O_BINARY, 0o666)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags | _O_BINARY, 0o666)
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    """All of ``data`` to a file descriptor (``os.write`` may take part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(handle, view) :]
 
 
 @contextlib.contextmanager
