@@ -56,9 +56,12 @@ def fill_run(page: Any, stack: Stack, *, locales: set[str], review: bool) -> Non
     keep_locales(page, locales)
     field(page, "out").locator("textarea").fill(str(stack.out))
     if review:
+        from playwright.sync_api import expect
+
         switch = field(page, "review").get_by_role("switch")
         switch.click()
-        assert switch.get_attribute("aria-checked") == "true"
+        # the page re-renders the switch after the click: wait for it, as a person's eye does
+        expect(switch).to_have_attribute("aria-checked", "true")
 
 
 def submit(page: Any, shots: Path) -> None:
