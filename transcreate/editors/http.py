@@ -289,6 +289,17 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, min(seconds, MAX_RETRY_AFTER))
 
 
+def post_form(
+    client: httpx.Client, url: str, *, data: Mapping[str, str], files: Mapping[str, Any]
+) -> httpx.Response:
+    """POST a multipart form in one piece. httpx streams a form part by part — a system call
+    for every boundary, header and value, 17 for one edit, each a turn of the GIL among the edit
+    threads; a model request (a prepared image and a prompt) is small enough to send whole."""
+    request = client.build_request("POST", url, data=data, files=files)
+    request.read()  # the body joined into one buffer, sent with one write
+    return client.send(request)
+
+
 def download_image(
     client: httpx.Client,
     url: str,

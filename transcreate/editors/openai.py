@@ -33,6 +33,7 @@ from transcreate.editors.http import (
     decode_base64_image,
     download_image,
     new_client,
+    post_form,
     scrubbed,
     transport_errors,
 )
@@ -174,7 +175,7 @@ class OpenAIImagesAPI:
         fields = {"model": self.settings.model, "prompt": instruction, "n": "1", **self.fields}
         files = {"image": (f"image.{image.extension}", image.data, image.media_type)}
         with transport_errors(PROVIDER, self.redact):
-            response = self.client.post("images/edits", data=fields, files=files)
+            response = post_form(self.client, "images/edits", data=fields, files=files)
         check_response(response, PROVIDER, _error_message, self.redact)
         try:
             item = response.json()["data"][0]
