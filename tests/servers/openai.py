@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import base64
 import itertools
-from email.parser import BytesParser
-from email.policy import default
+import re
 
 from tests.servers.base import OVERSIZED, TIMEOUT, FakeServer, Fault, Reply, Request, edited
 
@@ -36,15 +35,29 @@ def error(status: int, message: str, code: str | None, param: str | None = None)
 
 
 def parse_multipart(request: Request) -> dict[str, tuple[str | None, bytes]]:
-    """Form fields by name: (filename or None, bytes)."""
-    head = f"Content-Type: {request.headers.get('content-type', '')}\r\n\r\n".encode()
-    message = BytesParser(policy=default).parsebytes(head + request.body)
+    """Form fields by name: (filename or None, bytes), as RFC 7578 frames them.
+
+    Split by hand rather than with the `email` parser, which cost the fake 3.5 ms a request: in
+    the benchmarks the fake shares the machine's cores with the run it measures."""
+    content_type = request.headers.get("content-type", "")
+    found = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not content_type.startswith("multipart/form-data") or not found:
+        return {}
     fields: dict[str, tuple[str | None, bytes]] = {}
-    if not message.is_multipart():
-        return fields
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        fields[str(name)] = (part.get_filename(), part.get_payload(decode=True) or b"")
+    delimiter = b"--" + found.group(1).encode("latin-1")
+    for part in request.body.split(delimiter)[1:]:
+        if part.startswith(b"--"):  # the close delimiter
+            break
+        head, _, data = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        data = data.removesuffix(b"\r\n")
+        disposition = ""
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-disposition":
+                disposition = value
+        params = dict(re.findall(r';\s*(\w+)="((?:[^"\\]|\\.)*)"', disposition))
+        if "name" in params:
+            fields[params["name"]] = (params.get("filename"), data)
     return fields
 
 
