@@ -45,6 +45,7 @@ class CallJournal:
         self.wait = wait  # seconds to wait for another live process's receipt
         self.ttl = ttl  # seconds a receipt is trusted (result links expire)
         self._memory: dict[str, dict[str, Any]] = {}
+        self._settled: set[str] = set()  # calls whose receipt `keep` has left unowned already
         self._lock = threading.Lock()
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
@@ -98,14 +99,20 @@ class CallJournal:
 
     def keep(self, key: str, data: bytes) -> None:
         """Keep a result that came inline (base64 in the answer), for the same reason a link is
-        written down: another process making the same call takes it instead of paying again."""
+        written down: another process making the same call takes it instead of paying again.
+
+        The receipt is left unowned at once, as `release` would leave it: one write instead of a
+        note and a release (every file written costs a new inode, which on a busy disk is most
+        of what a stored edit costs the system)."""
         if self.folder is None:
             return  # in one process the result cache already does this
-        path = self.folder / f"{key}.result"
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-        temporary.write_bytes(data)
-        temporary.replace(path)
-        self.note(key, result_file=path.name)
+        name = f"{key}.result"
+        _replace(self.folder / name, data)
+        path = self._path(key)
+        kept = {n: v for n, v in (_read(path) or {}).items() if n not in OWNER}
+        _replace(path, json.dumps({**kept, "result_file": name}).encode("utf-8"))
+        with self._lock:
+            self._settled.add(key)
 
     def kept(self, receipt: dict[str, Any]) -> bytes | None:
         """The result a receipt says was kept, if it is still there."""
@@ -113,7 +120,7 @@ class CallJournal:
         if self.folder is None or not isinstance(name, str) or "/" in name or "\\" in name:
             return None
         try:
-            return (self.folder / name).read_bytes()
+            return _slurp(self.folder / name)
         except FileNotFoundError:
             return None
 
@@ -121,6 +128,10 @@ class CallJournal:
         """Let go of our claim: its receipt stays for whoever makes the same call next."""
         if self.folder is None:
             return
+        with self._lock:
+            if key in self._settled:  # `keep` left the receipt for whoever comes next
+                self._settled.discard(key)
+                return
         path = self._path(key)
         record = _read(path) or {}
         if not _mine(record):  # forgotten already, or claimed by another process since
@@ -151,8 +162,10 @@ class CallJournal:
             descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         except FileExistsError:
             return False
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            json.dump(_me(), file)
+        try:
+            _write_all(descriptor, json.dumps(_me()).encode("utf-8"))
+        finally:
+            os.close(descriptor)
         return True
 
     def _write(self, path: Path, receipt: dict[str, Any]) -> None:
@@ -176,16 +189,46 @@ def _mine(record: dict[str, Any]) -> bool:
 
 def _read(path: Path) -> dict[str, Any] | None:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(_slurp(path))
     except (FileNotFoundError, ValueError):
         return None
     return document if isinstance(document, dict) else None
 
 
 def _atomic_write(path: Path, document: dict[str, Any]) -> None:
+    _replace(path, json.dumps(document).encode("utf-8"))
+
+
+# Plain descriptors, not Python's buffered files: opening one of those costs three more system
+# calls (fstat, ioctl, lseek), each a turn of the GIL among the edit threads.
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """``data`` at ``path``, whole: written beside it, then renamed over it."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-    temporary.write_text(json.dumps(document), encoding="utf-8")
-    temporary.replace(path)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        _write_all(descriptor, data)
+    finally:
+        os.close(descriptor)
+    os.replace(temporary, path)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+def _slurp(path: Path) -> bytes:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(descriptor, 1 << 20):
+            chunks.append(chunk)
+    finally:
+        os.close(descriptor)
+    return b"".join(chunks)
 
 
 def _alive(record: dict[str, Any]) -> bool:
