@@ -72,6 +72,14 @@ from transcreate.wiring import Adapters, built_once, forget
 MAX_BATCHES = 32
 MIN_BATCH = 2
 BATCH_WORKERS = 4
+
+
+def batch_threads(concurrency: int) -> int:
+    """Threads of one batch: its share of twice the edits in flight, rounded up. A batch holds at
+    least this many jobs, so the batches running at once can fill every slot (batches of two
+    jobs, four at a time, held eight edits in flight at a concurrency of 32)."""
+    return -(-2 * concurrency // BATCH_WORKERS)
+
 LOG_STEP = 10  # percent between progress log lines
 PROGRESS_SECONDS = 1.0  # between updates of the progress artifact
 REVIEW_POLL_SECONDS = 10  # how often a paused run checks for the reviewer's answer
@@ -112,7 +120,7 @@ def render_batch(
     """Edit and store one batch of jobs, with per-job retries; each call is in the run's audit."""
     adapters = built_once(request, image_sha256)
     audit = AuditLog(adapters.storage, jobs[0].campaign, run_id) if jobs else None
-    threads = -(-2 * adapters.concurrency // BATCH_WORKERS)  # this batch's share, rounded up
+    threads = batch_threads(adapters.concurrency)
     return run_with(adapters, jobs, request, audit=audit, threads=threads)
 
 
@@ -290,7 +298,11 @@ def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobR
         sheet.add(result)
     futures = [
         render_batch.submit(request, plan.creative.sha256, batch, plan.run_id)
-        for batch in batches(to_make, max_batches=MAX_BATCHES, min_size=MIN_BATCH)
+        for batch in batches(
+            to_make,
+            max_batches=MAX_BATCHES,
+            min_size=max(MIN_BATCH, batch_threads(adapters.concurrency)),
+        )
     ]
     failed, shown, logged, updated = 0, 0, 0, time.monotonic()
     for future in as_completed(futures):
