@@ -296,12 +296,14 @@ def _write_all(handle: int, data: bytes) -> None:
 
 @contextlib.contextmanager
 def _locked(target: Path) -> Iterator[None]:
-    with open(target.with_name(target.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    """An flock over the leases of ``target``'s folder: one lock file per folder, not one per
+    lease (a new file for every job made). Held only to read and remove a lease."""
+    handle = os.open(target.parent / ".lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released by the kernel if this process dies
+        yield
+    finally:
+        os.close(handle)  # closing drops the lock
 
 
 def _decodes(path: Path) -> bool:
@@ -322,7 +324,8 @@ def _abandoned(name: str) -> bool:
 def _read_lease(path: Path) -> tuple[str, float] | None:
     """(owner, expiry) of a lease file; None when there is none or it is half written."""
     try:
-        holder = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb", buffering=0) as file:  # unbuffered: one read, no extra calls
+            holder = json.loads(file.read())
         return str(holder["owner"]), float(holder["expires"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
