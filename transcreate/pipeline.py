@@ -16,7 +16,7 @@ import queue
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -535,10 +535,12 @@ def run_jobs(
     on_result: OnResult | None = None,
     audit: AuditLog | None = None,
     threads: int | None = None,
+    pool: Executor | None = None,
 ) -> list[JobResult]:
     """Run jobs on threads, at most ``concurrency`` edits at once; results in the order of
     ``jobs``. ``slots``, when given, bounds the edits in flight across every batch that shares
-    it, and ``threads`` (by default twice the concurrency) run them."""
+    it, and ``threads`` (by default twice the concurrency) run them: on ``pool`` when given
+    (the threads every batch of a run shares), else on threads of their own."""
     results: list[JobResult | None] = [None] * len(jobs)
     # With ``slots`` bounding the edits, more threads than slots: while some store a result or
     # look for a stored one, the others keep every slot calling the model (with one thread per
@@ -550,12 +552,14 @@ def run_jobs(
     # for each of 10,000 jobs held memory for the whole run.
     waiting = iter(enumerate(jobs))
     finished: queue.SimpleQueue[Future[JobResult]] = queue.SimpleQueue()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edit") as pool:
+    own = None if pool else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edit")
+    runner: Executor = pool or own  # type: ignore[assignment]  # one of the two is set
+    with own or nullcontext():
         running: dict[Future[JobResult], int] = {}
 
         def hand_out(count: int) -> None:
             for index, job in itertools.islice(waiting, count):
-                future = pool.submit(
+                future = runner.submit(
                     process_job,
                     job,
                     image=image,
@@ -588,6 +592,7 @@ def run_with(
     on_result: OnResult | None = None,
     audit: AuditLog | None = None,
     threads: int | None = None,
+    pool: Executor | None = None,
 ) -> list[JobResult]:
     """`run_jobs` on a run's adapters: its creative, editor, storage, checks and limit."""
     return run_jobs(
@@ -603,6 +608,7 @@ def run_with(
         on_result=on_result,
         audit=audit,
         threads=threads or 2 * adapters.concurrency,
+        pool=pool,
     )
 
 

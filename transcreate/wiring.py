@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -51,10 +52,16 @@ class Adapters:
     editor_bounds_calls: bool = False
     #: otherwise one slot per edit in flight, shared by every batch of the run in this process
     slots: threading.BoundedSemaphore | None = field(init=False, repr=False, compare=False)
+    #: the threads every batch of the run in this process hands its jobs to (twice the edits in
+    #: flight): while one batch's task run starts or ends, the others' jobs keep the slots busy
+    pool: ThreadPoolExecutor = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         slots = None if self.editor_bounds_calls else threading.BoundedSemaphore(self.concurrency)
         object.__setattr__(self, "slots", slots)
+        # Threads start as jobs come, not here: a run that never uses the pool costs nothing.
+        pool = ThreadPoolExecutor(max_workers=2 * self.concurrency, thread_name_prefix="edit")
+        object.__setattr__(self, "pool", pool)
 
 
 def build(
@@ -140,7 +147,7 @@ def forget(options: RunOptions) -> None:
     """Drop the adapters built for requests with these options (a run's end)."""
     with _built_lock:
         for key in [key for key in _built if key[0].options == options]:
-            del _built[key]
+            _built.pop(key).pool.shutdown(wait=False)
 
 
 def open_editor(

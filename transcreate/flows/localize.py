@@ -62,13 +62,13 @@ from transcreate.request import RunInputs, RunOptions, RunRequest
 from transcreate.storage import Storage, object_key
 from transcreate.wiring import Adapters, built_once, forget
 
-# Batches are small enough that the progress moves while the run works (a small campaign still
-# gets ~10 steps), and never one task run per job. A few batches run at a time, sharing twice as
-# many threads as edits in flight: while one batch's task run starts or ends (a few API calls),
-# the others keep every slot busy, and batches finish one after another, so progress moves
-# steadily. (With every batch at once, all finished together at the end, and a thousand threads
-# fought over 32 slots.) The edits in flight stay bounded by the request's concurrency: one
-# semaphore shared by every batch in the process.
+# Batches are small enough that the progress moves while the run works, and never one task run
+# per job. A few batches run at a time and hand their jobs to one pool of threads (twice the edits
+# in flight) that every batch of the run in the process shares: while one batch's task run starts
+# or ends (a few API calls), the others' jobs keep every slot busy, and batches finish one after
+# another, so progress moves steadily. (With every batch at once, all finished together at the
+# end; with threads of its own per batch, the slots idled as each round of batches drained.) The
+# edits in flight stay bounded by the request's concurrency: one semaphore shared by every batch.
 MAX_BATCHES = 32
 MIN_BATCH = 2
 BATCH_WORKERS = 4
@@ -120,8 +120,8 @@ def render_batch(
     """Edit and store one batch of jobs, with per-job retries; each call is in the run's audit."""
     adapters = built_once(request, image_sha256)
     audit = AuditLog(adapters.storage, jobs[0].campaign, run_id) if jobs else None
-    threads = batch_threads(adapters.concurrency)
-    return run_with(adapters, jobs, request, audit=audit, threads=threads)
+    threads = batch_threads(adapters.concurrency)  # how many of its jobs wait for a thread
+    return run_with(adapters, jobs, request, audit=audit, threads=threads, pool=adapters.pool)
 
 
 @flow(
