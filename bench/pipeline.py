@@ -74,7 +74,12 @@ def child(arguments: argparse.Namespace) -> None:
     )
     if arguments.runner == "prefect":  # imported before the clock starts, as for the CLI
         from transcreate.campaign import read_campaign
-        from transcreate.flows.localize import MAX_BATCHES, MIN_BATCH, batch_threads, localize_request
+        from transcreate.flows.localize import (
+            MAX_BATCHES,
+            MIN_BATCH,
+            batch_threads,
+            localize_request,
+        )
     started = time.perf_counter()
     task_runs = 0
     if arguments.runner == "prefect":

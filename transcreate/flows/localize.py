@@ -80,6 +80,7 @@ def batch_threads(concurrency: int) -> int:
     jobs, four at a time, held eight edits in flight at a concurrency of 32)."""
     return -(-2 * concurrency // BATCH_WORKERS)
 
+
 LOG_STEP = 10  # percent between progress log lines
 PROGRESS_SECONDS = 1.0  # between updates of the progress artifact
 REVIEW_POLL_SECONDS = 10  # how often a paused run checks for the reviewer's answer
