@@ -117,6 +117,16 @@ def test_batches_are_bounded_and_cover_every_job(jobs):
     assert len(batches(jobs[:3], max_batches=4)) == 1
 
 
+def test_flow_batches_running_at_once_can_fill_every_slot():
+    from transcreate.flows.localize import BATCH_WORKERS, MAX_BATCHES, MIN_BATCH, batch_threads
+
+    for concurrency, count in ((32, 64), (32, 100), (8, 22), (1, 3)):
+        smallest = max(MIN_BATCH, batch_threads(concurrency))
+        split = batches(list(range(count)), MAX_BATCHES, smallest)
+        in_flight = sum(len(batch) for batch in split[:BATCH_WORKERS])
+        assert in_flight >= min(count, concurrency)  # not 4 batches of 2 at concurrency 32
+
+
 def test_request_accepts_locales_as_text_and_rejects_unknown_ones():
     request = RunRequest(campaign="c.csv", image="i.png", locales="th, zh;id")
     assert request.locales == ("th", "zh", "id")

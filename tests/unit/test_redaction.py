@@ -91,3 +91,17 @@ def test_a_receipt_stays_unowned_after_its_call(tmp_path):
     assert journal.begin("k") == {"result_url": "https://x/1.png"}
     journal.end("k")
     assert not (tmp_path / "k.json").exists()
+
+
+def test_a_kept_inline_result_is_left_unowned_at_once_for_the_next_caller(tmp_path):
+    journal = CallJournal(tmp_path, wait=0.2)
+    assert journal.begin("k") == {}
+    journal.keep("k", b"result bytes")
+    # Left as `release` leaves a receipt: a process waiting on this claim takes it now.
+    assert json.loads((tmp_path / "k.json").read_text()) == {"result_file": "k.result"}
+    other = CallJournal(tmp_path, wait=0.2)
+    receipt = other.begin("k")
+    assert other.kept(receipt) == b"result bytes"
+    journal.release("k")  # ours no more: the other caller's claim is left alone
+    assert json.loads((tmp_path / "k.json").read_text())["pid"] == os.getpid()
+    assert not list(tmp_path.glob("*.part"))
