@@ -274,6 +274,20 @@ def test_an_expired_lease_is_taken_over_and_the_old_holder_cannot_release_it(
     assert storage.lease("sale/th/a.png", 60) is not None
 
 
+def test_a_lease_far_from_expiry_is_released_without_the_folders_lock(
+    storage: LocalStorage,
+) -> None:
+    held = storage.lease("sale/th/a.png", 900)
+    assert held is not None
+    held.release()  # nobody may take over an unexpired lease: nothing to lock against
+    assert not list(storage.root.rglob(".lock"))
+    near = storage.lease("sale/th/a.png", 5)  # near its expiry: released under the lock
+    assert near is not None
+    near.release()
+    assert list(storage.root.rglob(".lock"))
+    assert storage.lease("sale/th/a.png", 60) is not None
+
+
 def test_many_threads_racing_for_an_expired_lease_let_one_win(storage: LocalStorage) -> None:
     import threading
 

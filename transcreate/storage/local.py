@@ -40,6 +40,7 @@ _PART = ".part-"
 _STALE_PART_SECONDS = 24 * 3600
 CHECKSUMS = ".transcreate/checksums"
 LEASES = ".transcreate/leases"
+_RELEASE_MARGIN = 60.0  # seconds before its expiry a lease is still released without the lock
 
 
 class LocalStorage:
@@ -251,6 +252,15 @@ class LocalStorage:
             return True
 
     def _release(self, target: Path, token: str) -> None:
+        holder = _read_lease(target)
+        if holder is None or holder[0] != token:
+            return  # gone, or taken over once it had expired: not ours to remove
+        if holder[1] - time.time() > _RELEASE_MARGIN:
+            # Ours and far from expiry, so no other run may take it over (a takeover needs it
+            # expired, or this process gone): removed without the lock, which every edit
+            # thread releasing a lease in the folder would otherwise queue on.
+            target.unlink(missing_ok=True)
+            return
         with _locked(target):
             holder = _read_lease(target)
             if holder is not None and holder[0] == token:
