@@ -20,6 +20,7 @@ import io
 import ipaddress
 import json
 import logging
+import queue
 import re
 import socket
 import struct
@@ -129,12 +130,75 @@ def new_client(settings: ModelSettings, headers: Mapping[str, str] | None = None
         base_url=settings.base_url.rstrip("/") + "/",
         headers={**auth, **(headers or {})},
         timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-        limits=httpx.Limits(
-            max_connections=settings.max_concurrency,
-            max_keepalive_connections=settings.max_concurrency,
-        ),
+        transport=SpreadTransport(settings.max_concurrency or DEFAULT_POOLS),
         follow_redirects=False,
     )
+
+
+DEFAULT_POOLS = 8  # connection pools when nothing bounds the calls in flight
+
+
+class SpreadTransport(httpx.BaseTransport):
+    """The client's connections as many small pools, one lent to each request until its
+    response is closed.
+
+    httpcore's pool checks every connection it holds, under one lock, at every request and at
+    every response it closes (``ConnectionPool._assign_requests_to_connections``), and checking
+    an idle connection is a ``poll`` system call: at 32 calls in flight that was ~32 system calls
+    per edit, each a turn of the GIL among the edit threads. A pool of two connections (the
+    endpoint, and a result link's host) keeps each check to one or two."""
+
+    def __init__(self, pools: int, connections: int = 2):
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        verify = httpx.create_ssl_context()  # one for all pools: loading CAs takes ~20 ms
+        self._pools = [
+            httpx.HTTPTransport(limits=limits, verify=verify) for _ in range(max(1, pools))
+        ]
+        self._idle: queue.SimpleQueue[httpx.HTTPTransport] = queue.SimpleQueue()
+        for pool in self._pools:
+            self._idle.put(pool)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        waiting = request.extensions.get("timeout", {}).get("pool")
+        try:
+            pool = self._idle.get(timeout=waiting)
+        except queue.Empty:
+            raise httpx.PoolTimeout("no connection became free in time", request=request) from None
+        try:
+            response = pool.handle_request(request)
+        except BaseException:
+            self._idle.put(pool)
+            raise
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_LentStream(response.stream, lambda: self._idle.put(pool)),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        for pool in self._pools:
+            pool.close()
+
+
+class _LentStream(httpx.SyncByteStream):
+    """A response body that gives its pool back when it is closed (once)."""
+
+    def __init__(self, stream: httpx.SyncByteStream, give_back: Callable[[], None]):
+        self._stream, self._give_back = stream, give_back
+        self._lent = True
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._stream
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            if self._lent:
+                self._lent = False
+                self._give_back()
 
 
 class Redactor:
