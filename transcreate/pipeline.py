@@ -553,7 +553,8 @@ def run_jobs(
     waiting = iter(enumerate(jobs))
     finished: queue.SimpleQueue[Future[JobResult]] = queue.SimpleQueue()
     own = None if pool else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edit")
-    runner: Executor = pool or own  # type: ignore[assignment]  # one of the two is set
+    runner = pool or own
+    assert runner is not None
     with own or nullcontext():
         running: dict[Future[JobResult], int] = {}
 
