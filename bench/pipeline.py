@@ -59,7 +59,7 @@ def write_campaign(path: Path, jobs: int) -> None:
 
 def child(arguments: argparse.Namespace) -> None:
     """One measured run in this process; prints a JSON line."""
-    from transcreate.pipeline import batches, run_campaign
+    from transcreate.pipeline import run_campaign
     from transcreate.request import RunRequest
 
     request = RunRequest(
@@ -74,19 +74,13 @@ def child(arguments: argparse.Namespace) -> None:
     )
     if arguments.runner == "prefect":  # imported before the clock starts, as for the CLI
         from transcreate.campaign import read_campaign
-        from transcreate.flows.localize import (
-            MAX_BATCHES,
-            MIN_BATCH,
-            batch_threads,
-            localize_request,
-        )
+        from transcreate.flows.localize import batch_size, localize_request
     started = time.perf_counter()
     task_runs = 0
     if arguments.runner == "prefect":
         summary = localize_request(request)
         count = len(read_campaign(arguments.campaign).variants) * len(LOCALES)
-        smallest = max(MIN_BATCH, batch_threads(arguments.concurrency))
-        task_runs = len(batches(range(count), MAX_BATCHES, smallest))  # type: ignore[arg-type]
+        task_runs = -(-count // batch_size(count, arguments.concurrency))
     else:
         summary = run_campaign(request)
     wall = time.perf_counter() - started

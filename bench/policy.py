@@ -20,6 +20,7 @@ from transcreate.jobs import expand
 from transcreate.pipeline import RunRequest, plan_run
 from transcreate.policy import load_policy
 from transcreate.resources import data_dir
+from transcreate.wiring import build
 
 
 def main() -> None:
@@ -62,8 +63,10 @@ def main() -> None:
         sheet.write_text(
             "variant,headline\ngood,Big Sale\nlong," + "Diskon besar " * 800_000 + "\n"
         )
+        request = RunRequest(campaign=str(sheet), image=image, out=str(Path(folder) / "out"))
+        adapters = build(request)  # the policy loads once per run: timed above
         started = time.perf_counter()
-        plan = plan_run(RunRequest(campaign=str(sheet), image=image), "local/1")
+        plan = plan_run(request, adapters)
         print(
             f"plan of a sheet with a {sheet.stat().st_size / 1e6:.1f} MB headline cell: "
             f"{time.perf_counter() - started:.2f} s, {len(plan.jobs)} jobs, "
@@ -74,8 +77,10 @@ def main() -> None:
             lines = ["variant,headline,headline:th,price,currency"]
             lines += [f"v{n},Big Sale {n},ลดใหญ่ {n},{n % 900 + 1},USD" for n in range(rows)]
             sheet.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            request = RunRequest(campaign=str(sheet), image=image, out=str(Path(folder) / "out"))
+            adapters = build(request)
             started = time.perf_counter()
-            plan = plan_run(RunRequest(campaign=str(sheet), image=image), "local/1")
+            plan = plan_run(request, adapters)
             seconds = time.perf_counter() - started
             print(
                 f"plan of {rows:>7,} rows ({len(plan.jobs):,} jobs): {seconds:7.2f} s "

@@ -13,9 +13,10 @@ import itertools
 import json
 import logging
 import queue
+import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -34,7 +35,7 @@ from tenacity import (
 )
 
 from transcreate import __version__
-from transcreate.campaign import Campaign, RowProblem, read_campaign
+from transcreate.campaign import Campaign, RowProblem, Variant, read_campaign
 from transcreate.contact_sheet import contact_sheet
 from transcreate.editors import Editor
 from transcreate.errors import (
@@ -127,51 +128,153 @@ class RunSummary(BaseModel):
 
 def plan_run(request: RunRequest, adapters: Adapters) -> RunPlan:
     """Read and check the campaign, and expand every variant × locale into jobs."""
-    source = campaign_input(request.campaign, request.rows)  # a file, a link or pasted rows
-    campaign = read_campaign(
-        source.name,
-        data=source.data,
-        name=request.name or None,
-        templates=template_names(),
-        sheet=request.sheet or None,
-    )
-    if request.strict and campaign.problems:
-        listed = "\n".join(f"  {problem}" for problem in campaign.problems)
-        raise CampaignError(f"{len(campaign.problems)} row(s) rejected (strict mode):\n{listed}")
-    if not campaign.variants and not campaign.problems:
-        raise CampaignError(f"{campaign.source}: no rows; add one row per variant under the header")
-    creative = adapters.creative
-    expansion = expand(
-        campaign,
-        request.locales,
-        image_sha256=creative.sha256,
-        backend=adapters.editor.identity,
-        mode=request.effective_mode,
-        allow_fallback=request.allow_fallback,
-        instruction_language=adapters.instruction_language,
-        sizes=request.size_names,
-    )
-    settled = [
-        JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)
-        for skip in expansion.skipped
-    ]
-    settled += _rejected_rows(campaign, request.locales)
-    earlier, earlier_policy = _last_manifest(adapters.storage, campaign.name)
-    passed = (
-        {key for (_, _, _, key), job in earlier.items() if job.get("status") in PASSED_POLICY}
-        if earlier_policy == adapters.policy.digest
-        else set()
-    )
-    jobs, blocked = guard(expansion.jobs, request, adapters.policy, passed)
-    return RunPlan(
-        request,
-        campaign,
-        creative,
-        tuple(jobs),
-        tuple(settled + blocked),
-        policy=(adapters.policy.version, adapters.policy.digest),
-        earlier=earlier,
-    )
+    planner = Planner(request, adapters)
+    jobs, settled = planner.expand(planner.campaign.variants)
+    return planner.plan(jobs, settled)
+
+
+class Planner:
+    """A campaign read and checked, expanded into jobs a slice of variants at a time (`expand`),
+    so that a run can start its first edits while it plans the rest (`PlanAhead`)."""
+
+    def __init__(self, request: RunRequest, adapters: Adapters):
+        source = campaign_input(request.campaign, request.rows)  # a file, a link or pasted rows
+        campaign = read_campaign(
+            source.name,
+            data=source.data,
+            name=request.name or None,
+            templates=template_names(),
+            sheet=request.sheet or None,
+        )
+        if request.strict and campaign.problems:
+            listed = "\n".join(f"  {problem}" for problem in campaign.problems)
+            raise CampaignError(
+                f"{len(campaign.problems)} row(s) rejected (strict mode):\n{listed}"
+            )
+        if not campaign.variants and not campaign.problems:
+            raise CampaignError(
+                f"{campaign.source}: no rows; add one row per variant under the header"
+            )
+        self.request, self.adapters, self.campaign = request, adapters, campaign
+        self.run_id = _new_run_id()
+        self.earlier, earlier_policy = _last_manifest(adapters.storage, campaign.name)
+        self.passed = (
+            {
+                key
+                for (_, _, _, key), job in self.earlier.items()
+                if job.get("status") in PASSED_POLICY
+            }
+            if earlier_policy == adapters.policy.digest
+            else set()
+        )
+
+    def expand(self, variants: Sequence[Variant]) -> tuple[list[EditJob], list[JobResult]]:
+        """The jobs of ``variants`` the policy lets through, and their skipped and blocked cells
+        (a variant's jobs depend on no other variant: slices expand as the whole would)."""
+        request, adapters = self.request, self.adapters
+        expansion = expand(
+            replace(self.campaign, variants=tuple(variants)),
+            request.locales,
+            image_sha256=adapters.creative.sha256,
+            backend=adapters.editor.identity,
+            mode=request.effective_mode,
+            allow_fallback=request.allow_fallback,
+            instruction_language=adapters.instruction_language,
+            sizes=request.size_names,
+        )
+        skipped = [
+            JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)
+            for skip in expansion.skipped
+        ]
+        jobs, blocked = guard(expansion.jobs, request, adapters.policy, self.passed)
+        return jobs, skipped + blocked
+
+    def plan(self, jobs: Sequence[EditJob], settled: Sequence[JobResult]) -> RunPlan:
+        """The whole plan, once every variant is expanded."""
+        rejected = _rejected_rows(self.campaign, self.request.locales)
+        return RunPlan(
+            self.request,
+            self.campaign,
+            self.adapters.creative,
+            tuple(jobs),
+            (*settled, *rejected),
+            run_id=self.run_id,
+            policy=(self.adapters.policy.version, self.adapters.policy.digest),
+            earlier=self.earlier,
+        )
+
+
+class PlanAhead:
+    """Plans a run beside it, a chunk of variants at a time on a thread of its own: the run edits
+    the first jobs while the rest is planned. (Rendering and checking 1,000 instructions takes
+    about half a second, and the first edits' wait on the model leaves the process idle; at
+    10,000 jobs the run would otherwise wait five seconds before its first call.)
+
+    `chunks` yields each chunk's outputs found stored already (as results) and its jobs left to
+    make, in the campaign's order; `plan` waits for the whole plan, which ``on_plan`` callbacks
+    also receive (on the planning thread) as soon as it is made."""
+
+    CHUNK = 256  # jobs a chunk after the first holds, about
+
+    def __init__(
+        self,
+        planner: Planner,
+        first: int,
+        on_plan: Sequence[Callable[[RunPlan], None]] = (),
+    ):
+        self._planner = planner
+        self._first = max(1, first)
+        self._chunks: queue.SimpleQueue[tuple[list[JobResult], list[EditJob]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._plan: Future[RunPlan] = Future()
+        self._on_plan = tuple(on_plan)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="plan", daemon=True)
+        self._thread.start()
+
+    def chunks(self) -> Iterator[tuple[list[JobResult], list[EditJob]]]:
+        try:
+            while (chunk := self._chunks.get()) is not None:
+                yield chunk
+            self._plan.result()  # raises what stopped the planning, if anything did
+        finally:
+            self._stopped.set()  # the run stopped taking jobs: plan no further
+
+    def plan(self) -> RunPlan:
+        return self._plan.result()
+
+    def _work(self) -> None:
+        planner = self._planner
+        jobs: list[EditJob] = []
+        settled: list[JobResult] = []
+        try:
+            for variants in self._slices():
+                if self._stopped.is_set():
+                    raise RuntimeError("the run stopped before it was planned")
+                made, cells = planner.expand(variants)
+                jobs += made
+                settled += cells
+                self._chunks.put(split_stored(made, planner.adapters))
+            plan = planner.plan(jobs, settled)
+            for callback in self._on_plan:
+                callback(plan)
+            self._plan.set_result(plan)
+        except BaseException as error:  # the run's thread raises it (`chunks`, `plan`)
+            if not self._plan.done():
+                self._plan.set_exception(error)
+        finally:
+            self._chunks.put(None)
+
+    def _slices(self) -> Iterator[Sequence[Variant]]:
+        variants = self._planner.campaign.variants
+        request = self._planner.request
+        per_variant = max(1, len(request.locales) * len(request.size_names))
+        start, wanted = 0, self._first
+        while start < len(variants):
+            end = start + -(-wanted // per_variant)
+            yield variants[start:end]
+            start, wanted = end, self.CHUNK
 
 
 # Statuses of jobs the policy let through (a blocked or skipped job never reached an editor).
@@ -522,7 +625,7 @@ def _retry_wait(first: float) -> Callable[[RetryCallState], float]:
 
 
 def run_jobs(
-    jobs: Sequence[EditJob],
+    jobs: Iterable[EditJob],
     *,
     image: bytes,
     editor: Editor,
@@ -538,16 +641,19 @@ def run_jobs(
     pool: Executor | None = None,
 ) -> list[JobResult]:
     """Run jobs on threads, at most ``concurrency`` edits at once; results in the order of
-    ``jobs``. ``slots``, when given, bounds the edits in flight across every batch that shares
-    it, and ``threads`` (by default twice the concurrency) run them: on ``pool`` when given
-    (the threads every batch of a run shares), else on threads of their own."""
-    results: list[JobResult | None] = [None] * len(jobs)
+    ``jobs`` (which may still be being planned: it is read as threads free up). ``slots``, when
+    given, bounds the edits in flight across every batch that shares it, and ``threads`` (by
+    default twice the concurrency) run them: on ``pool`` when given (the threads every batch of
+    a run shares), else on threads of their own."""
+    results: dict[int, JobResult] = {}
     # With ``slots`` bounding the edits, more threads than slots: while some store a result or
     # look for a stored one, the others keep every slot calling the model (with one thread per
     # slot, each slot idled through its job's disk work).
     if threads is None:
         threads = concurrency if slots is None else 2 * concurrency
-    workers = max(1, min(threads, len(jobs)))
+    if isinstance(jobs, Sequence):
+        threads = min(threads, len(jobs))
+    workers = max(1, threads)
     # Jobs are handed to the pool a few at a time, not all at once: a future and its arguments
     # for each of 10,000 jobs held memory for the whole run.
     waiting = iter(enumerate(jobs))
@@ -583,12 +689,12 @@ def run_jobs(
             results[running.pop(future)] = result
             if on_result is not None:
                 on_result(result)
-    return [result for result in results if result is not None]
+    return [results[index] for index in sorted(results)]
 
 
 def run_with(
     adapters: Adapters,
-    jobs: Sequence[EditJob],
+    jobs: Iterable[EditJob],
     request: RunRequest,
     on_result: OnResult | None = None,
     audit: AuditLog | None = None,
@@ -816,30 +922,51 @@ class EarlySheet:
 
     It shows the first variants, which are made first: on a long run the drawing (decoding a
     hundred outputs) overlaps the remaining edits instead of following the last one. Feed it each
-    result as it comes (`add`); `link` waits for the sheet, or draws it when it never started."""
+    result as it comes (`add`, from before the plan is whole: `start` gives it the plan); `link`
+    waits for the sheet, or draws it when it never started."""
 
-    def __init__(self, plan: RunPlan, storage: Storage):
-        self._plan, self._storage = plan, storage
-        self._shown = set(sheet_variants(plan, run_sizes(plan, ())))
-        self._waiting = sum(job.variant in self._shown for job in plan.jobs)
+    def __init__(self, storage: Storage, plan: RunPlan | None = None):
+        self._storage = storage
+        self._plan: RunPlan | None = None
+        self._shown: set[str] = set()
+        self._waiting = 0
         self._done: list[JobResult] = []
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-sheet")
         self._drawing: Future[tuple[str, int]] | None = None
+        self._lock = threading.Lock()  # `start` comes from the planning thread
+        if plan is not None:
+            self.start(plan)
+
+    def start(self, plan: RunPlan) -> None:
+        with self._lock:
+            self._plan = plan
+            self._shown = set(sheet_variants(plan, run_sizes(plan, ())))
+            self._done = [result for result in self._done if result.variant in self._shown]
+            self._waiting = sum(job.variant in self._shown for job in plan.jobs) - len(self._done)
+            self._draw_when_done()
 
     def add(self, result: JobResult) -> None:
-        if result.variant not in self._shown or self._drawing is not None:
-            return
-        self._done.append(result)
-        self._waiting -= 1
-        if self._waiting == 0:
+        with self._lock:
+            if self._drawing is not None:
+                return
+            if self._plan is None:  # which variants it shows is known with the plan
+                self._done.append(result)
+            elif result.variant in self._shown:
+                self._done.append(result)
+                self._waiting -= 1
+                self._draw_when_done()
+
+    def _draw_when_done(self) -> None:
+        if self._waiting == 0 and self._plan is not None:
             self._drawing = self._pool.submit(
                 write_contact_sheet, self._plan, list(self._done), self._storage
             )
 
     def link(self, results: Sequence[JobResult]) -> tuple[str, int]:
-        """The stored sheet's link and the variants it shows."""
+        """The stored sheet's link and the variants it shows (the plan is whole by now)."""
         try:
             if self._drawing is None:
+                assert self._plan is not None, "link before the plan was made"
                 return write_contact_sheet(self._plan, results, self._storage)
             return self._drawing.result()
         finally:
@@ -901,35 +1028,30 @@ def run_campaign(
     """The whole run in this process, without Prefect: what the CLI does by default."""
     started = time.monotonic()
     adapters = adapters or build(request)
-    plan = plan_run(request, adapters)
-    if on_plan is not None:
-        on_plan(plan)
-    audit = AuditLog(adapters.storage, plan.campaign.name, plan.run_id)
-    sheet = EarlySheet(plan, adapters.storage)
+    planner = Planner(request, adapters)
+    audit = AuditLog(adapters.storage, planner.campaign.name, planner.run_id)
+    sheet = EarlySheet(adapters.storage)
+    ahead = PlanAhead(
+        planner,
+        first=2 * adapters.concurrency,  # a job for every slot, and one waiting for each
+        on_plan=[sheet.start, *([on_plan] if on_plan else [])],
+    )
 
     def on_each(result: JobResult) -> None:
         sheet.add(result)
         if on_result is not None:
             on_result(result)
 
-    # Outputs stored already are found first, without a thread each (a cached re-run's cost).
-    results, to_make = split_stored(plan.jobs, adapters)
-    for result in results:
-        on_each(result)
-    results += run_with(adapters, to_make, request, on_each, audit)
+    stored: list[JobResult] = []
+
+    def to_make() -> Iterator[EditJob]:
+        for found, jobs in ahead.chunks():
+            for result in found:  # outputs stored already: reported at once, no thread each
+                stored.append(result)
+                on_each(result)
+            yield from jobs
+
+    made = run_with(adapters, to_make(), request, on_each, audit)
+    plan, results = ahead.plan(), stored + made
     sheet.link(results)
     return write_manifest(plan, results, adapters.storage, time.monotonic() - started)
-
-
-def batches(jobs: Sequence[EditJob], max_batches: int, min_size: int = 8) -> list[list[EditJob]]:
-    """Split jobs into at most ``max_batches`` nearly equal batches of at least ``min_size``."""
-    if not jobs:
-        return []
-    count = max(1, min(max_batches, len(jobs) // min_size or 1))
-    size, remainder = divmod(len(jobs), count)
-    out, start = [], 0
-    for index in range(count):
-        end = start + size + (1 if index < remainder else 0)
-        out.append(list(jobs[start:end]))
-        start = end
-    return out

@@ -11,7 +11,7 @@ from tests.fakes import ScriptedEditor
 from transcreate.campaign import read_campaign
 from transcreate.errors import PermanentEditError, RetryableEditError
 from transcreate.jobs import EditJob, expand
-from transcreate.pipeline import RunRequest, batches, process_job, run_jobs
+from transcreate.pipeline import RunRequest, process_job, run_jobs
 from transcreate.storage.local import LocalStorage
 
 IMAGE = b"\x89PNG not really, the scripted editor echoes it"
@@ -107,23 +107,14 @@ def test_process_job_reports_the_key_and_instruction(jobs, tmp_path):
     assert result.uri.endswith(f"{jobs[0].variant}-{jobs[0].key[:8]}.png")
 
 
-def test_batches_are_bounded_and_cover_every_job(jobs):
-    many = jobs * 50
-    split = batches(many, max_batches=7)
-    assert len(split) == 7
-    assert sum(len(batch) for batch in split) == len(many)
-    assert max(map(len, split)) - min(map(len, split)) <= 1
-    assert batches([], max_batches=4) == []
-    assert len(batches(jobs[:3], max_batches=4)) == 1
+def test_flow_batches_are_bounded_and_running_at_once_can_fill_every_slot():
+    from transcreate.flows.localize import BATCH_WORKERS, MAX_BATCHES, batch_size, batch_threads
 
-
-def test_flow_batches_running_at_once_can_fill_every_slot():
-    from transcreate.flows.localize import BATCH_WORKERS, MAX_BATCHES, MIN_BATCH, batch_threads
-
-    for concurrency, count in ((32, 64), (32, 100), (8, 22), (1, 3)):
-        smallest = max(MIN_BATCH, batch_threads(concurrency))
-        split = batches(list(range(count)), MAX_BATCHES, smallest)
-        in_flight = sum(len(batch) for batch in split[:BATCH_WORKERS])
+    for concurrency, count in ((32, 64), (32, 100), (32, 1000), (8, 22), (1, 3), (4, 10_000)):
+        size = batch_size(count, concurrency)
+        assert -(-count // size) <= MAX_BATCHES  # never one task run per job
+        assert size >= batch_threads(concurrency)
+        in_flight = min(count, BATCH_WORKERS * size)
         assert in_flight >= min(count, concurrency)  # not 4 batches of 2 at concurrency 32
 
 
@@ -272,8 +263,10 @@ def test_the_contact_sheet_is_drawn_once_its_cells_are_done_not_after_the_last_j
     )
     first = [result for result in results if result.variant in shown]
     rest = [result for result in results if result.variant not in shown]
-    early = EarlySheet(plan, adapters.storage)
-    for result in first:
+    early = EarlySheet(adapters.storage)
+    early.add(first[0])  # a result can come before the whole plan (which says what is shown)
+    early.start(plan)
+    for result in first[1:]:
         early.add(result)
     key = "long/contact-sheet.png"
     # drawn beside the rest of the run: stored before any other result has come in

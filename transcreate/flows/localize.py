@@ -48,13 +48,12 @@ from transcreate.manifest import JobResult
 from transcreate.pipeline import (
     AuditLog,
     EarlySheet,
+    PlanAhead,
+    Planner,
     RunPlan,
     RunSummary,
-    batches,
-    plan_run,
     publish,
     run_with,
-    split_stored,
     write_contact_sheet,
     write_manifest,
 )
@@ -79,6 +78,12 @@ def batch_threads(concurrency: int) -> int:
     least this many jobs, so the batches running at once can fill every slot (batches of two
     jobs, four at a time, held eight edits in flight at a concurrency of 32)."""
     return -(-2 * concurrency // BATCH_WORKERS)
+
+
+def batch_size(jobs: int, concurrency: int) -> int:
+    """Jobs per task run for a run of about ``jobs`` jobs: at most `MAX_BATCHES` task runs, each
+    holding at least its share of the threads (`batch_threads`)."""
+    return max(-(-jobs // MAX_BATCHES), MIN_BATCH, batch_threads(concurrency))
 
 
 LOG_STEP = 10  # percent between progress log lines
@@ -259,53 +264,62 @@ def _refused(error: Exception) -> State[RunSummary]:
 def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobResult], EarlySheet]:
     logger = get_run_logger()
     # Planned leniently so every rejected row is listed first; strict mode then stops the run.
-    plan = plan_run(request.model_copy(update={"strict": False}), adapters)
-    problems = [str(problem) for problem in plan.campaign.problems]
+    planner = Planner(request.model_copy(update={"strict": False}), adapters)
+    campaign = planner.campaign
+    problems = [str(problem) for problem in campaign.problems]
     if problems:
         for problem in problems:
             logger.warning("rejected: %s", problem)
         create_markdown_artifact(
-            key=_artifact_key(f"rejected-rows-{plan.campaign.name}"),
-            markdown=rejected_rows_markdown(plan.campaign.name, problems, strict=request.strict),
-            description=f"{len(problems)} row(s) of {plan.campaign.name} rejected",
+            key=_artifact_key(f"rejected-rows-{campaign.name}"),
+            markdown=rejected_rows_markdown(campaign.name, problems, strict=request.strict),
+            description=f"{len(problems)} row(s) of {campaign.name} rejected",
         )
         if request.strict:
             raise CampaignError(
-                f"{plan.campaign.source}: {len(problems)} row(s) rejected and strict mode is on, "
+                f"{campaign.source}: {len(problems)} row(s) rejected and strict mode is on, "
                 "so nothing was made; the rows are listed in the artifact rejected-rows "
                 "(correct them, or turn off strict under advanced)"
             )
+    # Batches start as their jobs are planned (the first within a few hundredths of a second);
+    # outputs stored already are reported at once, and only the jobs left become task runs.
+    sheet = EarlySheet(adapters.storage)
+    ahead = PlanAhead(planner, first=2 * adapters.concurrency, on_plan=[sheet.start])
+    cells = len(campaign.variants) * len(request.locales) * len(request.size_names)
+    size = batch_size(cells, adapters.concurrency)
+    creative = adapters.creative.sha256
+    results: list[JobResult] = []
+    futures, waiting = [], []
+    for found, jobs in ahead.chunks():
+        results += found
+        for result in found:
+            sheet.add(result)
+        waiting += jobs
+        while len(waiting) >= size:
+            ready, waiting = waiting[:size], waiting[size:]
+            futures.append(render_batch.submit(request, creative, ready, planner.run_id))
+    if waiting:
+        futures.append(render_batch.submit(request, creative, waiting, planner.run_id))
+    plan = ahead.plan()
     total = len(plan.jobs)
     logger.info(
         "%s: %d variants × %d locales → %d images to make (%d skipped)",
-        plan.campaign.name,
-        len(plan.campaign.variants),
+        campaign.name,
+        len(campaign.variants),
         len(request.locales),
         total,
         len(plan.settled),
     )
+    if results:
+        logger.info("%d of %d images found made already", len(results), total)
+    shown = whole_percent(len(results), total)
     progress = cast(
         UUID,
         create_progress_artifact(
-            progress=0.0, description=f"Images made for {plan.campaign.name} (of {total})"
+            progress=float(shown), description=f"Images made for {campaign.name} (of {total})"
         ),
     )
-    # Outputs stored already are reported at once; only the jobs left become task runs.
-    results, to_make = split_stored(plan.jobs, adapters)
-    if results:
-        logger.info("%d of %d images found made already", len(results), total)
-    sheet = EarlySheet(plan, adapters.storage)
-    for result in results:
-        sheet.add(result)
-    futures = [
-        render_batch.submit(request, plan.creative.sha256, batch, plan.run_id)
-        for batch in batches(
-            to_make,
-            max_batches=MAX_BATCHES,
-            min_size=max(MIN_BATCH, batch_threads(adapters.concurrency)),
-        )
-    ]
-    failed, shown, logged, updated = 0, 0, 0, time.monotonic()
+    failed, logged, updated = 0, 0, time.monotonic()
     for future in as_completed(futures):
         batch = future.result()
         results.extend(batch)
