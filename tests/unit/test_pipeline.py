@@ -317,3 +317,103 @@ def test_a_rerun_checks_no_job_the_same_policy_passed_and_a_changed_policy_check
     assert sorted(checked) == ["v1", "v2"]  # another policy: every job is checked again
     assert [job.variant for job in plan.jobs] == ["v1"]
     assert [(cell.variant, cell.status) for cell in plan.settled] == [("v2", "blocked")]
+
+
+def _long_campaign(tmp_path: Path, variants: int) -> RunRequest:
+    sheet_csv = tmp_path / "long.csv"
+    rows = "\n".join(f"v{index:03d},Sale {index},Diskon {index}" for index in range(variants))
+    sheet_csv.write_text(f"variant,headline,headline:id\n{rows}\n", encoding="utf-8")
+    return RunRequest(
+        campaign=str(sheet_csv),
+        image=str(Path(__file__).parents[2] / "examples" / "creative.png"),
+        out=str(tmp_path / "out"),
+        locales=("id", "en"),
+    )
+
+
+def test_a_run_gets_its_first_jobs_before_the_rest_is_planned_and_the_same_plan_in_the_end(
+    tmp_path,
+):
+    import threading
+
+    from transcreate.pipeline import PlanAhead, Planner, plan_run
+    from transcreate.wiring import build
+
+    request = _long_campaign(tmp_path, 40)
+    adapters = build(request)
+    release = threading.Event()
+
+    class HeldPlanner(Planner):
+        """Plans the first two variants at once, the others only once the test says so."""
+
+        def expand(self, variants):  # type: ignore[no-untyped-def]
+            if variants[0].variant not in ("v000", "v001"):
+                assert release.wait(30), "the test never released the planner"
+            return super().expand(variants)
+
+    planned: list[object] = []
+    ahead = PlanAhead(HeldPlanner(request, adapters), first=4, on_plan=[planned.append])
+    chunks = ahead.chunks()
+    found, first = next(chunks)
+    # the first jobs are there to edit while the rest of the campaign is not planned yet
+    assert [(job.variant, job.locale) for job in first] == [
+        ("v000", "id"), ("v000", "en"), ("v001", "id"), ("v001", "en"),
+    ]  # fmt: skip
+    assert found == [] and planned == []
+    release.set()
+    rest = [job for _, jobs in chunks for job in jobs]
+    plan = ahead.plan()
+    assert planned == [plan]
+    whole = plan_run(request, adapters)  # planned at once: the very same jobs, in the same order
+    assert [job.key for job in [*first, *rest]] == [job.key for job in plan.jobs]
+    assert [job.key for job in plan.jobs] == [job.key for job in whole.jobs]
+    assert plan.settled == whole.settled and len(plan.jobs) == 80
+
+
+def test_a_planning_error_reaches_the_run_after_the_jobs_planned_before_it(tmp_path):
+    from transcreate.pipeline import PlanAhead, Planner
+    from transcreate.wiring import build
+
+    request = _long_campaign(tmp_path, 10)
+
+    class Broken(Planner):
+        def expand(self, variants):  # type: ignore[no-untyped-def]
+            if variants[0].variant == "v005":
+                raise RuntimeError("a bug in planning")
+            return super().expand(variants)
+
+    ahead = PlanAhead(Broken(request, build(request)), first=2)
+    taken = []
+    with pytest.raises(RuntimeError, match="a bug in planning"):
+        for _, jobs in ahead.chunks():
+            taken += jobs
+    assert {job.variant for job in taken} <= {f"v00{index}" for index in range(5)}
+    with pytest.raises(RuntimeError, match="a bug in planning"):
+        ahead.plan()
+
+
+def test_a_run_that_stops_taking_jobs_stops_the_planning(tmp_path):
+    import threading
+
+    from transcreate.pipeline import PlanAhead, Planner
+    from transcreate.wiring import build
+
+    request = _long_campaign(tmp_path, 200)
+    seen: list[str] = []
+    closed = threading.Event()
+
+    class Counting(Planner):
+        def expand(self, variants):  # type: ignore[no-untyped-def]
+            seen.append(variants[0].variant)
+            if variants[0].variant != "v000":
+                assert closed.wait(30)
+            return super().expand(variants)
+
+    ahead = PlanAhead(Counting(request, build(request)), first=2)
+    chunks = ahead.chunks()
+    next(chunks)
+    chunks.close()  # the run gave up (an error of its own): nothing more is planned for it
+    closed.set()
+    with pytest.raises(RuntimeError, match="stopped before it was planned"):
+        ahead.plan()
+    assert seen == ["v000", "v001"]  # the variant under way is finished, no other is begun
