@@ -98,6 +98,24 @@ def child(arguments: argparse.Namespace) -> None:
     )
 
 
+def empty_flow_child() -> None:
+    """Prefect's own floor: an empty flow called the way the measured runs call theirs (a fresh
+    process, the same server); prints a JSON line with its wall time, before and after its body."""
+    from prefect import flow
+
+    marks: dict[str, float] = {}
+
+    @flow(name="bench-empty-flow")
+    def empty() -> None:
+        marks["body"] = time.perf_counter()
+
+    started = time.perf_counter()
+    empty()
+    ended = time.perf_counter()
+    print(json.dumps({"wall": ended - started, "to_body": marks["body"] - started,
+                      "after_body": ended - marks["body"]}))  # fmt: skip
+
+
 def measure(arguments: argparse.Namespace, campaign: Path, out: Path, env: dict[str, str]) -> dict:
     command = [
         sys.executable, __file__, "--child", "--campaign", str(campaign), "--out", str(out),
@@ -141,9 +159,13 @@ def main() -> None:
         "folder); the disk under it is part of what is measured",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--empty-flow", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--campaign", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
+    if arguments.empty_flow:
+        empty_flow_child()
+        return
     if arguments.child:
         child(arguments)
         return
@@ -168,6 +190,11 @@ def main() -> None:
             "PREFECT_LOGGING_LEVEL": "WARNING",
             **({"PREFECT_API_URL": api_url} if api_url else {}),
         }
+        floor = None
+        if api_url:
+            command = [sys.executable, __file__, "--empty-flow"]
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+            floor = json.loads(done.stdout.strip().splitlines()[-1])
         for size in (int(text) for text in arguments.sizes.split(",")):
             campaign = Path(folder) / f"bench-{size}.csv"
             write_campaign(campaign, size)
@@ -185,6 +212,11 @@ def main() -> None:
         f"{arguments.runner}, fail every {arguments.fail_every or '-'}; {os.cpu_count()} cores; "
         f"folder {arguments.folder or tempfile.gettempdir()}\n"
     )
+    if floor is not None:
+        print(
+            f"Prefect's floor: an empty flow takes {floor['wall']:.2f} s here ("
+            f"{floor['to_body']:.2f} s to its body, {floor['after_body']:.2f} s after it)\n"
+        )
     header = f"{'N':>6} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'calls':>6} {'tasks':>6}"
     header += f" {'RSS MB':>7} {'jobs/s':>7} {'ok':>6} {'cached re-run s':>16} {'inside':>7}"
     print(header)
