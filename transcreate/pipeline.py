@@ -214,7 +214,7 @@ class PlanAhead:
     make, in the campaign's order; `plan` waits for the whole plan, which ``on_plan`` callbacks
     also receive (on the planning thread) as soon as it is made."""
 
-    CHUNK = 32  # jobs a chunk after the first holds, about
+    CHUNK = 128  # jobs a chunk after the first holds, about
 
     def __init__(
         self,
@@ -250,17 +250,11 @@ class PlanAhead:
         settled: list[JobResult] = []
         try:
             for variants in self._slices():
-                made: list[EditJob] = []
-                for variant in variants:
-                    if self._stopped.is_set():
-                        raise RuntimeError("the run stopped before it was planned")
-                    variant_jobs, cells = planner.expand([variant])
-                    made += variant_jobs
-                    settled += cells
-                    # A thread that computes holds the GIL 5 ms at a time, and every edit thread
-                    # waits that long for each read of its answer: give it back every variant.
-                    time.sleep(0)
+                if self._stopped.is_set():
+                    raise RuntimeError("the run stopped before it was planned")
+                made, cells = planner.expand(variants)
                 jobs += made
+                settled += cells
                 self._chunks.put(split_stored(made, planner.adapters))
             plan = planner.plan(jobs, settled)
             for callback in self._on_plan:
