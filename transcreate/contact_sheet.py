@@ -16,6 +16,7 @@ from transcreate.manifest import STORED_STATUSES, JobResult
 THUMBNAIL = 256
 LABEL = 28  # pixels for the labels on top and on the left
 LABEL_WIDTH = 160
+MIN_ROW = 64  # a row's height at least: its variant and size labels, or a status
 
 
 def contact_sheet(
@@ -34,13 +35,6 @@ def contact_sheet(
         for size in sizes if done.size is None and done.status == "skipped" else [done.size]:
             cells.setdefault((_row(done.variant, size, sizes), done.locale), done)
     variants = [_row(variant, size, sizes) for size in sizes for variant in variants]
-    width = LABEL_WIDTH + THUMBNAIL * len(locales)
-    height = LABEL + THUMBNAIL * len(variants)
-    sheet = Image.new("RGB", (width, height), (245, 245, 245))
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=16)
-    for column, locale in enumerate(locales):
-        draw.text((LABEL_WIDTH + column * THUMBNAIL + 8, 6), locale, fill=(40, 40, 40), font=font)
     wanted = [
         (row, column, cells[variant, locale])
         for row, variant in enumerate(variants)
@@ -53,12 +47,30 @@ def contact_sheet(
     placed = {
         (row, column): image for (row, column, _), image in zip(wanted, thumbnails, strict=True)
     }
+    # A row is as tall as its tallest picture: a banner's row (728×90) is not a square cell
+    # with its picture a thin strip in it, and a row of statuses only holds its labels.
+    heights = [
+        max(
+            MIN_ROW,
+            8 + max((placed[row, column].height for column in range(len(locales))
+                     if (row, column) in placed), default=0),
+        )
+        for row in range(len(variants))
+    ]  # fmt: skip
+    width = LABEL_WIDTH + THUMBNAIL * len(locales)
+    sheet = Image.new("RGB", (width, LABEL + sum(heights)), (245, 245, 245))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=16)
+    for column, locale in enumerate(locales):
+        draw.text((LABEL_WIDTH + column * THUMBNAIL + 8, 6), locale, fill=(40, 40, 40), font=font)
+    top = LABEL
     for row, variant in enumerate(variants):
-        top = LABEL + row * THUMBNAIL
+        height = heights[row]
         name, _, size = variant.partition("\n")
-        draw.text((8, top + THUMBNAIL // 2 - 8), name[:18], fill=(40, 40, 40), font=font)
+        middle = top + height // 2
+        draw.text((8, middle - (18 if size else 8)), name[:18], fill=(40, 40, 40), font=font)
         if size:
-            draw.text((8, top + THUMBNAIL // 2 + 12), size[:18], fill=(110, 110, 110), font=font)
+            draw.text((8, middle + 2), size[:18], fill=(110, 110, 110), font=font)
         for column, locale in enumerate(locales):
             left = LABEL_WIDTH + column * THUMBNAIL
             thumbnail = placed.get((row, column))
@@ -68,10 +80,11 @@ def contact_sheet(
             result = cells.get((variant, locale))
             status = result.status if result else "no job"
             draw.rectangle(
-                (left + 4, top + 4, left + THUMBNAIL - 4, top + THUMBNAIL - 4),
+                (left + 4, top + 4, left + THUMBNAIL - 4, top + height - 4),
                 outline=(200, 200, 200),
             )
-            draw.text((left + 16, top + THUMBNAIL // 2 - 8), status, fill=(150, 60, 60), font=font)
+            draw.text((left + 16, middle - 8), status, fill=(150, 60, 60), font=font)
+        top += height
     info = PngInfo()
     for name, value in (text or {}).items():
         info.add_text(name, value)

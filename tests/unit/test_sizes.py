@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from tests.fakes import ScriptedEditor
 from transcreate.campaign import read_campaign
-from transcreate.contact_sheet import LABEL, LABEL_WIDTH, THUMBNAIL, contact_sheet
+from transcreate.contact_sheet import LABEL, LABEL_WIDTH, MIN_ROW, THUMBNAIL, contact_sheet
 from transcreate.jobs import expand
 from transcreate.manifest import JobResult, matrix, matrix_csv
 from transcreate.pipeline import run_jobs
@@ -176,10 +176,13 @@ def test_the_manifest_csv_has_a_size_column_and_one_block_per_size():
     )
 
 
-def test_the_contact_sheet_has_one_block_of_rows_per_size():
-    image = Image.new("RGB", (60, 30), (200, 40, 40))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+def test_the_contact_sheet_has_one_block_of_rows_per_size_each_row_as_tall_as_its_pictures():
+    def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
+        buffer = io.BytesIO()
+        Image.new("RGB", (width, height), colour).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    square, banner = png(600, 600, (40, 40, 200)), png(728, 90, (200, 40, 40))
     results = [
         JobResult("sale", "th", "ok", key="k1"),
         JobResult("sale", "th", "ok", key="k2", size="728x90"),
@@ -188,11 +191,13 @@ def test_the_contact_sheet_has_one_block_of_rows_per_size():
 
     def read(result):
         read_keys.append(result.key)
-        return buffer.getvalue()
+        return banner if result.size else square
 
     sheet = Image.open(io.BytesIO(contact_sheet(results, ["sale"], ["th"], read, [None, "728x90"])))
-    assert sheet.height == LABEL + 2 * THUMBNAIL
     assert sorted(read_keys) == ["k1", "k2"]
-    # the banner's block is the second row: its thumbnail sits there
+    # the square output fills its cell; the banner's row is as short as its labels allow, not a
+    # square cell with a thin strip in it
+    assert sheet.height == LABEL + THUMBNAIL + MIN_ROW
+    first = sheet.getpixel((LABEL_WIDTH + 10, LABEL + THUMBNAIL - 10))
     second = sheet.getpixel((LABEL_WIDTH + 10, LABEL + THUMBNAIL + 10))
-    assert second == (200, 40, 40)
+    assert first == (40, 40, 200) and second == (200, 40, 40)
