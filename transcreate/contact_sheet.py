@@ -49,14 +49,10 @@ def contact_sheet(
     }
     # A row is as tall as its tallest picture: a banner's row (728×90) is not a square cell
     # with its picture a thin strip in it, and a row of statuses only holds its labels.
-    heights = [
-        max(
-            MIN_ROW,
-            8 + max((placed[row, column].height for column in range(len(locales))
-                     if (row, column) in placed), default=0),
-        )
-        for row in range(len(variants))
-    ]  # fmt: skip
+    tallest: dict[int, int] = {}
+    for (row, _), image in placed.items():
+        tallest[row] = max(tallest.get(row, 0), image.height)
+    heights = [max(MIN_ROW, 8 + tallest.get(row, 0)) for row in range(len(variants))]
     width = LABEL_WIDTH + THUMBNAIL * len(locales)
     sheet = Image.new("RGB", (width, LABEL + sum(heights)), (245, 245, 245))
     draw = ImageDraw.Draw(sheet)

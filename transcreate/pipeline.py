@@ -925,7 +925,7 @@ class EarlySheet:
     result as it comes (`add`, from before the plan is whole: `start` gives it the plan); `link`
     waits for the sheet, or draws it when it never started."""
 
-    def __init__(self, storage: Storage, plan: RunPlan | None = None):
+    def __init__(self, storage: Storage):
         self._storage = storage
         self._plan: RunPlan | None = None
         self._shown: set[str] = set()
@@ -934,8 +934,6 @@ class EarlySheet:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-sheet")
         self._drawing: Future[tuple[str, int]] | None = None
         self._lock = threading.Lock()  # `start` comes from the planning thread
-        if plan is not None:
-            self.start(plan)
 
     def start(self, plan: RunPlan) -> None:
         with self._lock:
