@@ -499,10 +499,8 @@ class _Search:
                     horizontal, (left + right - button_width) // 2
                 )
                 beside = round(bottom - (copy.stack[-1].size[1] + button_height) / 2)
-                sides = [(right + gap, beside), (left - gap - button_width, beside)]
-                if horizontal == "right":
-                    sides.reverse()
-                for x, y in [(below, bottom + gap), *sides]:
+                after = (right + gap, beside)  # after its last words, as it is read
+                for x, y in [(below, bottom + gap), after]:
                     inside = (
                         self.margin <= x <= width - self.margin - button_width
                         and self.margin <= y <= height - self.margin - button_height

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
+from tests.conftest import EXAMPLES
 from transcreate.campaign import POSITIONS, read_campaign
 from transcreate.editors.local import LocalEditor
 from transcreate.errors import SetupError
@@ -314,3 +315,37 @@ def test_shuffled_positions_give_the_same_bytes() -> None:
     first = {p: typeset(image, blocks("zh"), p, "zh", product=found)[1] for p in POSITIONS}
     again = {p: typeset(image, blocks("zh"), p, "zh", product=found)[1] for p in order}
     assert first == again
+
+
+BUNDLE = {  # the demo's bundle deal: a call to action as long as the column beside the product
+    "id": ("Beli 2 Lebih Hemat", "Diskon 30%, kini Rp349.000", "Masukkan keranjang"),
+    "en": ("Buy 2, Save More", "30% off, now $24.99", "Add to cart"),
+}
+
+
+@pytest.fixture(scope="module")
+def creative() -> tuple[Image.Image, object]:
+    image = Image.open(EXAMPLES / "creative.png").convert("RGB")
+    return image, product_mask(image)
+
+
+@pytest.mark.parametrize("locale", sorted(BUNDLE))
+@pytest.mark.parametrize("position", POSITIONS)
+def test_a_button_set_apart_comes_after_its_copy_as_it_is_read(
+    creative: tuple[Image.Image, object], locale: str, position: str
+) -> None:
+    """Below the copy, or after the last words of its last line: never before them (a button
+    left of a right-aligned line is read first, as if it were another ad's)."""
+    image, product = creative
+    headline, offer, cta = BUNDLE[locale]
+    copy = [
+        TextBlock("headline", headline, "#FF8C00"),
+        TextBlock("offer", offer, "#FF8C00"),
+        TextBlock("cta", cta, "#FF8C00"),
+    ]
+    _, record = typeset(image, copy, position, locale, product=product)  # type: ignore[arg-type]
+    *text, button = record["elements"]
+    left, top, _, bottom = button["box"]
+    last_line = text[-1]["line_boxes"][-1]
+    beside = top < last_line[3] and bottom > last_line[1]  # on the band of the last line
+    assert not beside or left >= last_line[2], (record["zone"], button["box"], last_line)
