@@ -256,6 +256,8 @@ _WEAK = 40.0  # between two one-character CJK words: likely a word the dictionar
 _GLUED = 4_000.0  # between a number and its unit or currency
 _INSIDE_WORD = 100_000.0  # only when nothing else fits
 _ORPHAN = 20_000.0  # a lone numeral, one-letter word or single CJK character on a last line
+_LONE_WORD = 30.0  # a last line of one short word under a long line ("Beli 2 Lebih|Hemat")
+_LONELY = 2 / 3  # "short": narrower than this share of the line above
 _LINE = 1_000.0  # each line after the first: fewer lines win over balance
 _SLACK = 100.0  # a line's cost at zero width; (slack / width)² of it
 _BREAK_AFTER = frozenset("，、。！？；：,.;:!?)）」』】〉》")
@@ -331,6 +333,13 @@ def _is_orphan(line: str) -> bool:
     return len(bare) == 1  # one letter, one digit or one CJK character
 
 
+def _is_lone_word(line: str) -> bool:
+    """One word of a language that spaces its words (a Thai line is a phrase, a Chinese one
+    has no spaces to go by)."""
+    word = line.strip()
+    return " " not in word and not any(_is_cjk(char) or _is_thai(char) for char in word)
+
+
 @dataclass(frozen=True)
 class _Piece:
     text: str
@@ -379,8 +388,19 @@ def _break_lines(
                     continue
                 cost = previous + _SLACK * ((max_width - width) / max_width) ** 2
                 cost += pieces[end - 1].penalty if end < count else 0.0
-                if end == count and _is_orphan("".join(p.text for p in pieces[start:end])):
-                    cost += _ORPHAN if lines > 1 else 0.0
+                if end == count and lines > 1:
+                    last = "".join(p.text for p in pieces[start:end])
+                    above = best[lines - 1][start][1]
+                    lonely = width < _LONELY * (
+                        starts[start]
+                        - starts[above]
+                        - pieces[start - 1].width
+                        + pieces[start - 1].trimmed
+                    )
+                    if _is_orphan(last):
+                        cost += _ORPHAN
+                    elif lonely and _is_lone_word(last):
+                        cost += _LONE_WORD
                 if cost < best[lines][end][0]:
                     best[lines][end] = (cost, start)
     found = {}

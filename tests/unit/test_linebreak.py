@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pythainlp.tokenize import word_tokenize
 
 from transcreate.errors import TypesettingError
-from transcreate.typesetting import TextBlock, layout
+from transcreate.typesetting import TextBlock, layout, measure_stack
 
 
 def headline_lines(
@@ -123,3 +123,25 @@ def test_every_character_appears_once_and_in_order(
     except TypesettingError:
         return  # too long for this canvas even at the smallest size: nothing was set
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+
+
+@pytest.mark.parametrize("column", [380, 440, 520])
+def test_no_short_word_is_left_alone_under_a_long_line(column: int) -> None:
+    """ "Beli 2 Lebih | Hemat" leaves its last word alone; "Beli 2 | Lebih Hemat" reads as two
+    phrases of a headline."""
+    [measured] = measure_stack(
+        [TextBlock("headline", "Beli 2 Lebih Hemat", "#FFD700")],
+        "id", (1024, 1024), 0.6, column, strict=True,
+    ) or [None]  # fmt: skip
+    assert measured is not None
+    assert measured.lines == ("Beli 2", "Lebih Hemat")
+
+
+def test_a_long_last_word_may_stand_alone() -> None:
+    """Balance decides when the last word is nearly as wide as the line above it."""
+    [measured] = measure_stack(
+        [TextBlock("headline", "New members: up to 50% off everything", "#FFD700")],
+        "en", (1024, 1024), 0.6, 560, strict=True,
+    ) or [None]  # fmt: skip
+    assert measured is not None
+    assert measured.lines == ("New members:", "up to 50% off", "everything")
