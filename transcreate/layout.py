@@ -18,7 +18,7 @@ import io
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -138,10 +138,15 @@ def _required(measured: Measured) -> float:
 class _Treated:
     treatment: Treatment
     contrast: tuple[float, ...]  # per line
+    fill: str | None = None  # "shade": the colour the block is set in instead of its own
+    shade: int = 0  # "shade": the step towards black (or white) `fill` is
 
 
-def _treat(image: Image.Image, placed: Placed, *, plate: bool, outline_only: bool) -> _Treated:
-    """How this block stands out against the pixels under it, and the contrast that gives."""
+def _treat(
+    image: Image.Image, placed: Placed, *, plate: bool, outline_only: bool, shade_from: int = 1
+) -> _Treated:
+    """How this block stands out against the pixels under it, and the contrast that gives
+    (a shade of its colour is looked for from step ``shade_from`` on)."""
     block = placed.measured.block
     lines = len(placed.measured.lines)
     if block.role == "cta":  # letters of the contrasting colour on a button of the copy's
@@ -159,8 +164,14 @@ def _treat(image: Image.Image, placed: Placed, *, plate: bool, outline_only: boo
         levels = [luminance(pixels) for pixels in under]
         plain = [float(np.percentile(_ratios(fill, level), _WORST)) for level in levels]
         busy = any(float(level.std()) > _BUSY for level in levels)
-        if not busy and min(plain) >= _required(placed.measured):
+        required = _required(placed.measured)
+        if not busy and min(plain) >= required:
             return _Treated("none", tuple(round(ratio, 2) for ratio in plain))
+        # Small type outlined reads as a smudge: it is set in a deeper shade of its colour.
+        small = required == _NORMAL_TEXT
+        shaded = _shade(block.color, levels, required, shade_from) if small else None
+        if not busy and shaded is not None:
+            return _Treated("shade", shaded[1], fill=shaded[0], shade=shaded[2])
         if not busy:
             return _Treated("outline", (outlined,) * lines)
     # On a plate: measured on the plate as composited over the pixels under each line.
@@ -175,6 +186,35 @@ def _treat(image: Image.Image, placed: Placed, *, plate: bool, outline_only: boo
         "plate",
         tuple(round(float(np.percentile(_ratios(fill, level), _WORST)), 2) for level in composited),
     )
+
+
+_SHADES = 20  # steps from a colour to black (or white) tried for a shade of it
+
+
+def _shade(
+    color: str, levels: Sequence[Luminance], required: float, first: int = 1
+) -> tuple[str, tuple[float, ...], int] | None:
+    """The lightest step of ``color`` (from ``first`` on) towards black, or over dark pixels
+    towards white, whose every line meets ``required``: the colour, each line's contrast with it
+    and the step; None if only the end does (black or white is no longer the colour asked for)."""
+    rgb = np.array(ImageColor.getrgb(color)[:3], dtype=np.float32)
+    under = float(np.median(np.concatenate([level.ravel() for level in levels])))
+    target = 0.0 if under > color_luminance(color) else 255.0
+    for step in range(first, _SHADES):
+        mixed = np.round(rgb + (target - rgb) * step / _SHADES).astype(np.uint8)
+        fill = float(luminance(mixed))
+        ratios = [float(np.percentile(_ratios(fill, level), _WORST)) for level in levels]
+        if min(ratios) >= required:
+            shade = "#" + "".join(f"{int(c):02X}" for c in mixed)
+            return shade, tuple(round(r, 2) for r in ratios), step
+    return None
+
+
+def _with_fill(placed: Placed, fill: str | None) -> Placed:
+    if fill is None:
+        return placed
+    block = replace(placed.measured.block, color=fill)
+    return replace(placed, measured=replace(placed.measured, block=block))
 
 
 # --- finding room for the copy ------------------------------------------------------------------
@@ -656,6 +696,18 @@ def typeset(
         scale = choice.scale
     on_plate = choice is None or choice.covers
     treated = [_treat(image, p, plate=on_plate, outline_only=False) for p in placed]
+    # Blocks of one colour shaded to different depths look like a mistake: all take the deepest.
+    deepest: dict[str, int] = {}
+    for p, how in zip(placed, treated, strict=True):
+        color = p.measured.block.color
+        deepest[color] = max(deepest.get(color, 0), how.shade)
+    treated = [
+        _treat(image, p, plate=False, outline_only=False, shade_from=deepest[color])
+        if 0 < how.shade < deepest[color := p.measured.block.color]
+        else how
+        for p, how in zip(placed, treated, strict=True)
+    ]
+    placed = [_with_fill(p, how.fill) for p, how in zip(placed, treated, strict=True)]
     used = choice.zone if choice is not None else position
     record = _record("auto", canvas, position, used, product, placed, treated, scale, common)
     if on_plate and placed:

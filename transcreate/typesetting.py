@@ -713,7 +713,8 @@ def _draw_lines(draw: ImageDraw.ImageDraw, placed: Placed, fill: str, stroke: in
 
 
 #: How a block of copy is made to stand out: "outline" (a stroke of the contrasting colour),
-#: "plate" (a panel of the contrasting colour behind it) or "none" (the fill alone suffices).
+#: "plate" (a panel of the contrasting colour behind it), "shade" (set in a deeper shade of its
+#: colour, the block's colour already) or "none" (the fill alone suffices).
 Treatment = str
 PLATE_OPACITY = 0.85
 

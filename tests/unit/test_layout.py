@@ -349,3 +349,48 @@ def test_a_button_set_apart_comes_after_its_copy_as_it_is_read(
     last_line = text[-1]["line_boxes"][-1]
     beside = top < last_line[3] and bottom > last_line[1]  # on the band of the last line
     assert not beside or left >= last_line[2], (record["zone"], button["box"], last_line)
+
+
+def _hue(color: str) -> float:
+    import colorsys
+
+    red, green, blue = (int(color[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    return colorsys.rgb_to_hsv(red, green, blue)[0]
+
+
+def test_small_type_short_of_contrast_is_set_in_a_deeper_shade_not_outlined(
+    creative: tuple[Image.Image, object],
+) -> None:
+    """The flash deal's end date: red on peach passes as large type, not as small; an outline
+    around 23 px letters smudges them, a deeper red reads cleanly."""
+    image, product = creative
+    red = "#E53935"
+    copy = [
+        TextBlock("headline", "Flash Sale", red),
+        TextBlock("offer", "50% off", red),
+        TextBlock("ends", "Ends Dec 12, 2026", red),
+        TextBlock("cta", "Grab it", red),
+    ]
+    _, record = typeset(image, copy, "bottom-left", "en", product=product, common=0.6)  # type: ignore[arg-type]
+    ends = next(element for element in record["elements"] if element["role"] == "ends")
+    assert ends["font_size"] < 24 and ends["treatment"] == "shade", ends
+    assert ends["outline"] is None and min(ends["contrast"]) >= 4.5
+    assert ends["fill"] != red and abs(_hue(ends["fill"]) - _hue(red)) < 0.02
+
+
+def test_blocks_of_one_colour_share_one_shade(creative: tuple[Image.Image, object]) -> None:
+    """In a banner every line is small: they all take the deepest shade any of them needs."""
+    image, _ = creative
+    banner = image.resize((728, 90))
+    red = "#E53935"
+    copy = [
+        TextBlock("headline", "Flash Sale", red),
+        TextBlock("offer", "50% off", red),
+        TextBlock("ends", "Ends Dec 12, 2026", red),
+        TextBlock("cta", "Grab it", red),
+    ]
+    _, record = typeset(banner, copy, "center-left", "en", product=product_mask(banner))
+    shaded = [element for element in record["elements"] if element["treatment"] == "shade"]
+    assert len(shaded) >= 2
+    assert len({element["fill"] for element in shaded}) == 1
+    assert all(min(element["contrast"]) >= 4.5 for element in shaded)
