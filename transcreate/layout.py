@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -470,20 +470,57 @@ class _Search:
                 )
         return best[1] if best is not None else None
 
+    def _fit_columns(self, zone: str, scale: float) -> tuple[_Part, ...] | None:
+        """The headline, the rest of the copy and the button side by side, as one block in this
+        zone, nearest its anchor: a banner's copy, which stacked would be too small to read."""
+        groups = _column_groups(self.blocks)
+        best: tuple[float, tuple[_Part, ...]] | None = None
+        for column in self.columns:  # the widest any group may be
+            stacks = [self._stack(scale, column, start, end) for start, end in groups]
+            measured = [stack for stack in stacks if stack is not None]
+            if len(measured) < len(stacks):
+                continue
+            sizes = [stack_size(stack) for stack in measured]
+            gap = round(_GAP_SHARE * 2 * measured[0][0].face.size)
+            width = sum(w for w, _ in sizes) + gap * (len(sizes) - 1)
+            height = max(h for _, h in sizes)
+            places = self._where((width, height), self.room)
+            found = places.spot(zone, self.area, self.canvas, self.margin) if places else None
+            if found is not None and (best is None or found[2] < best[0]):
+                x, parts = found[0], []
+                for stack, (w, h) in zip(measured, sizes, strict=True):
+                    parts.append(_Part(stack, (x, found[1] + (height - h) // 2), zone))
+                    x += w + gap
+                best = (found[2], tuple(parts))
+        return best[1] if best is not None else None
+
     def row(self) -> _Choice | None:
         """The copy with its button beside it (a banner's reading order), where size less
         distance from the preferred zone is best."""
         if len(self.blocks) < 2 or self.blocks[-1].role != "cta":
             return None
+        return self._across("row", self._fit_row)
+
+    def in_columns(self) -> _Choice | None:
+        """On a banner, the headline, the rest and the button side by side."""
+        if self.canvas[0] < _BANNER * self.canvas[1] or len(_column_groups(self.blocks)) < 3:
+            return None
+        return self._across("columns", self._fit_columns)
+
+    def _across(
+        self, arrangement: str, fit: Callable[[str, float], tuple[_Part, ...] | None]
+    ) -> _Choice | None:
+        """The parts ``fit`` sets side by side, where size less distance from the preferred
+        zone is best."""
         best: tuple[float, _Choice] | None = None
         for zone in zones(self.preferred):
             cost = 0.0 if zone == self.hint else _ZONE_COST * _distance(zone, self.preferred)
             for scale in self.scales:
                 if best is not None and scale - cost <= best[0]:
                     break
-                parts = self._fit_row(zone, scale)
+                parts = fit(zone, scale)
                 if parts is not None:
-                    best = (scale - cost, _Choice(scale, parts, arrangement="row"))
+                    best = (scale - cost, _Choice(scale, parts, arrangement=arrangement))
                     break
         return best[1] if best is not None else None
 
@@ -576,6 +613,16 @@ class _Search:
 
 
 _NARROW = 0.4  # of the canvas width: a column this narrow lets a headline take one more line
+_BANNER = 3.0  # width:height from which the copy may be set in columns, as a leaderboard's is
+
+
+def _column_groups(blocks: Sequence[TextBlock]) -> list[tuple[int, int]]:
+    """The block ranges a banner sets side by side: the headline, what follows it, the button."""
+    last = len(blocks) - 1 if blocks and blocks[-1].role == "cta" else len(blocks)
+    groups = [(0, 1), (1, last), (last, len(blocks))]
+    return [(start, end) for start, end in groups if start < end]
+
+
 _GAP_SHARE = 0.6  # of the headline size, between the copy and a button set apart from it
 
 
@@ -601,7 +648,8 @@ def _search(
     whole = search.whole()
     if whole is not None and whole.zone in (preferred, hint) and whole.scale >= COMFORTABLE:
         return whole
-    choices = [choice for choice in (whole, search.row(), search.split()) if choice is not None]
+    found = (whole, search.row(), search.split(), search.in_columns())
+    choices = [choice for choice in found if choice is not None]
     if choices:
         return max(choices, key=lambda choice: _score(choice, preferred))
     if area is not None:  # the free side is too small for this copy: the whole frame, then
@@ -611,7 +659,9 @@ def _search(
 
 def _score(choice: _Choice, preferred: str) -> float:
     """Larger is better: the size, less the distance moved, less a little for a split block."""
-    apart = {"split": _SPLIT_COST, "row": _ROW_COST}.get(choice.arrangement, 0.0)
+    apart = {"split": _SPLIT_COST, "row": _ROW_COST, "columns": _ROW_COST}.get(
+        choice.arrangement, 0.0
+    )
     return choice.scale - _ZONE_COST * _distance(choice.zone, preferred) - apart
 
 

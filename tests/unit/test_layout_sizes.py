@@ -7,6 +7,7 @@ editor, as a run makes them, once for the module.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -82,11 +83,26 @@ def test_the_button_ends_its_copy_in_every_size(made: Made) -> None:
 
 
 def test_the_copy_reads_in_hierarchy_order_in_every_size(made: Made) -> None:
+    """The headline first, then each block below the one before it or, in a banner's columns,
+    to its right."""
     for key, record in made.items():
         copy = [element for element in record["elements"] if element["role"] != "cta"]
-        tops = [element["box"][1] for element in copy]
-        assert tops == sorted(tops), key
         assert copy[0]["role"] == "headline", key
+        for before, after in itertools.pairwise(copy):
+            below = after["box"][1] >= before["box"][1]
+            right = after["box"][0] >= before["box"][2]
+            assert below or right, (key, before["box"], after["box"])
+
+
+def test_a_leaderboards_copy_is_set_large_enough_to_read(made: Made) -> None:
+    """728×90 with an offer: the headline at least twice the format's least legible size. (A
+    stack of headline, offer and date in 90 px set it at 16 px; side by side, in columns or
+    with the button beside, it has the banner's whole height.)"""
+    least = smallest_size(parse_size("728x90").pixels)
+    for (variant, locale, name), record in made.items():
+        if name != "728x90" or len(record["elements"]) < 3:
+            continue
+        assert roles(record)["headline"]["font_size"] >= 2 * least, (variant, locale)
 
 
 @pytest.mark.parametrize("size", WIDE)
