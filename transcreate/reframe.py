@@ -28,7 +28,7 @@ from PIL import Image
 from transcreate.errors import TypesettingError
 from transcreate.images import decode, encode_png
 from transcreate.layout import COMMON_FLOOR, typeset
-from transcreate.saliency import ProductMask, product_mask
+from transcreate.saliency import ProductMask, mask_from_image, product_mask
 from transcreate.sizes import size_by_name
 from transcreate.typesetting import TextBlock
 
@@ -385,14 +385,16 @@ def set_copy(
 
 @lru_cache(maxsize=32)
 def reframed_base(
-    image: bytes, size: str, position: str | None = None
+    image: bytes, size: str, position: str | None = None, mask: bytes | None = None
 ) -> tuple[bytes, dict[str, Any]]:
     """The base creative (encoded) in an ad size, framed as the built-in editor frames it for
     copy at ``position``, and the reframe record: what a model edits for a job in that size (once
-    per size and position, not per job)."""
+    per size and position, not per job). ``mask``: where the product is (image bytes, white or
+    opaque there), as the user drew it; found by saliency without one."""
     wanted = size_by_name(size)
     if wanted is None:
         raise ValueError(f"unknown ad size {size!r}")
     base = decode(image)
-    framed = reframe(base, wanted.pixels, product_mask(base), position)
+    product = mask_from_image(mask, base.size) if mask is not None else product_mask(base)
+    framed = reframe(base, wanted.pixels, product, position)
     return encode_png(framed.image), framed.record

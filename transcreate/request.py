@@ -140,8 +140,8 @@ class RunOptions(BaseModel):
     )
     product_mask: str = Field(
         default="",
-        description="An image, white or opaque where the product is, that the copy must not "
-        "cover (empty: found automatically); a path or s3:// URI",
+        description="An image, white or opaque where the product is: the copy never covers "
+        "it and ad sizes are framed around it (empty: found automatically); a path or s3:// URI",
     )
     allow_fallback: bool = Field(
         default=False,

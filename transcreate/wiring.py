@@ -99,7 +99,8 @@ def build(
                     bound = f"the Prefect global concurrency limit transcreate-{request.backend}"
     language = instruction_language(request.instruction_language, request.backend, model)
     link = input_link(request.image)
-    compositor = compositor_for(request)
+    mask = read_input(request.product_mask) if request.product_mask else None
+    compositor = compositor_for(request, mask)
     editor = open_editor(
         request.backend,
         request.effective_mode,
@@ -108,6 +109,7 @@ def build(
         gate=gate,
         input_links={creative.sha256: link} if link else None,
         compositor=compositor,
+        product_mask=mask,
     )
     chosen_policy = request.policy or os.environ.get("TRANSCREATE_POLICY")
     return Adapters(
@@ -159,9 +161,12 @@ def open_editor(
     gate: Gate | None = None,
     input_links: dict[str, str] | None = None,
     compositor: Editor | None = None,
+    product_mask: bytes | None = None,
 ) -> Editor:
     """The editor registered under ``backend`` in ``mode``, with its limits; an unknown name
-    lists the known ones. ``compositor`` sets the copy (backend local, mode model+overlay)."""
+    lists the known ones. ``compositor`` sets the copy (backend local, mode model+overlay);
+    ``product_mask`` (image bytes) is where the product is when a model's input is framed in an
+    ad size."""
     editor_class = load_editor_class(backend)
     check_mode(backend, mode)
     if backend == "local":
@@ -172,21 +177,25 @@ def open_editor(
     settings = model_settings(backend, load_config() if config is None else config)
     if max_concurrency is not None:
         settings = replace(settings, max_concurrency=max_concurrency)
-    model = ModelEditor(editor_class(settings), settings, gate=gate, input_links=input_links)
+    model = ModelEditor(
+        editor_class(settings),
+        settings,
+        gate=gate,
+        input_links=input_links,
+        product_mask=product_mask,
+    )
     if mode == "model+overlay":
         return ModelThenOverlay(model, compositor or LocalEditor())
     return model
 
 
-def compositor_for(request: RunRequest) -> Editor | None:
-    """The built-in compositor with the request's layout and product mask, when it sets copy."""
+def compositor_for(request: RunRequest, mask: bytes | None = None) -> Editor | None:
+    """The built-in compositor with the request's layout and product ``mask``, when it sets
+    copy."""
     if request.effective_mode == "model":
         return None
     from transcreate.editors.local import LocalEditor
 
-    mask = None
-    if request.product_mask:
-        mask = read_input(request.product_mask)
     return LocalEditor(layout=request.layout, mask=mask)
 
 

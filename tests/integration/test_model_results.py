@@ -116,6 +116,57 @@ def test_model_mode_in_ad_sizes_draws_on_the_reframed_base(
     assert sorted(map(tuple, framed)) == [(1080, 1920)] * 5 + [(1200, 628)] * 5
 
 
+def manifest_jobs(out: Path) -> list[dict]:
+    """The manifest's records of the jobs made."""
+    [manifest] = out.rglob("manifest.json")
+    jobs = json.loads(manifest.read_text(encoding="utf-8"))["jobs"]
+    return [job for job in jobs if job["status"] == "ok"]
+
+
+def test_a_product_mask_frames_the_models_input_in_ad_sizes(
+    configured, base, sample_campaign, tmp_path
+):
+    """The user's mask says where the product is (top left here, where saliency sees only
+    backdrop): the story frame is built around it, as the built-in editor's is."""
+    mask = tmp_path / "inputs" / "mask.png"
+    drawn = Image.new("L", BASE, 0)
+    drawn.paste(255, (40, 40, 300, 300))
+    drawn.save(mask)
+    found = zh_request(sample_campaign, base, tmp_path / "found", sizes=("story",))
+    run_campaign(found)
+    masked = zh_request(
+        sample_campaign, base, tmp_path / "masked", sizes=("story",), product_mask=str(mask)
+    )
+    summary = run_campaign(masked)
+    assert summary.counts["failed"] == 0
+    found_boxes = [
+        job["reframe"]["product_box"] for job in manifest_jobs(tmp_path / "found" / "out")
+    ]
+    mask_boxes = [
+        job["reframe"]["product_box"] for job in manifest_jobs(tmp_path / "masked" / "out")
+    ]
+    assert found_boxes and all(box[0] > 200 for box in found_boxes)  # the bottle, mid-frame
+    # the drawn product, at the left, as small as it was drawn
+    assert mask_boxes and all(box[2] < 1080 // 2 for box in mask_boxes), mask_boxes
+    assert all(box[2] - box[0] < 1080 // 3 for box in mask_boxes), mask_boxes
+
+
+def test_a_new_mask_makes_the_outputs_again_without_paying_for_unchanged_calls(
+    configured, base, sample_campaign, tmp_path
+):
+    """The mask decides an ad size's framing, so it is part of every job's key; a base-size call
+    it did not change is found in the result cache, not paid for again."""
+    run_campaign(zh_request(sample_campaign, base, tmp_path))
+    mask = tmp_path / "inputs" / "mask.png"
+    drawn = Image.new("L", BASE, 0)
+    drawn.paste(255, (340, 400, 740, 950))
+    drawn.save(mask)
+    before = configured.edits
+    summary = run_campaign(zh_request(sample_campaign, base, tmp_path, product_mask=str(mask)))
+    assert summary.counts["ok"] == 5 and summary.counts["cached"] == 0  # made again …
+    assert configured.edits == before  # … from the result cache
+
+
 def test_model_and_overlay_in_ad_sizes_pays_one_edit_for_every_size(
     configured, base, sample_campaign, tmp_path
 ):

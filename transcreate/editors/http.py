@@ -583,7 +583,9 @@ class ModelEditor:
     Built once per run by `transcreate.wiring`, with everything it needs: ``gate`` takes a slot of
     a cross-process limit (a Prefect global concurrency limit) around each call, and
     ``input_links`` maps the SHA-256 of an input image to a link the provider may fetch it from
-    (a presigned link to the creative in object storage) instead of an upload per call.
+    (a presigned link to the creative in object storage) instead of an upload per call, and
+    ``product_mask`` (image bytes, white or opaque where the product is) frames the base in an ad
+    size around the product the user drew rather than the one saliency finds.
     """
 
     def __init__(
@@ -593,10 +595,18 @@ class ModelEditor:
         *,
         gate: Gate | None = None,
         input_links: Mapping[str, str] | None = None,
+        product_mask: bytes | None = None,
     ):
         self.api = api
         self.settings = settings
-        self.identity = model_identity(api.identity, settings)
+        # What decides a model's answer (the result cache's key) and, with the mask that frames
+        # its input in ad sizes, what decides an output (the job key): a new mask makes the
+        # outputs again, but a call whose input it did not change is not paid for again.
+        self.model_identity = model_identity(api.identity, settings)
+        self.identity = self.model_identity
+        if product_mask is not None:
+            self.identity += "+mask-" + hashlib.sha256(product_mask).hexdigest()[:12]
+        self._mask = product_mask
         slots = settings.max_concurrency
         self._slots: contextlib.AbstractContextManager[Any] = (
             threading.BoundedSemaphore(slots) if slots else contextlib.nullcontext()
@@ -617,7 +627,7 @@ class ModelEditor:
             return fit_to_base(self._result(job, image), upright_size(image))
         from transcreate.reframe import reframed_base  # numpy and the layout load only for sizes
 
-        framed, record = reframed_base(image, job.size, job.position)
+        framed, record = reframed_base(image, job.size, job.position, self._mask)
         edited = fit_to_base(self._result(job, framed), upright_size(framed))
         return with_layout_record(edited, {"reframe": record})  # for the manifest, as local's
 
@@ -626,7 +636,7 @@ class ModelEditor:
         prepared = self._prepare(image)
         if self._cache is None:
             return self._call(prepared, job.instruction)
-        key = ResultCache.key(prepared, job.instruction, self.identity)
+        key = ResultCache.key(prepared, job.instruction, self.model_identity)
         with self._cache.lock(key):
             cached = self._cache.get(key)
             if cached is not None:
