@@ -59,6 +59,7 @@ COMFORTABLE = 0.7
 _ZONE_COST = 0.05
 _SPLIT_COST = 0.05  # the button apart from its copy
 _ROW_COST = 0.05  # the button beside its copy rather than below it
+_APART = {"split": _SPLIT_COST, "row": _ROW_COST, "columns": _ROW_COST}  # by arrangement
 _COLUMNS = (
     0.88,
     0.72,
@@ -208,6 +209,25 @@ def _shade(
             shade = "#" + "".join(f"{int(c):02X}" for c in mixed)
             return shade, tuple(round(r, 2) for r in ratios), step
     return None
+
+
+def _one_shade_a_colour(
+    image: Image.Image, placed: Sequence[Placed], treated: Sequence[_Treated]
+) -> list[_Treated]:
+    """Blocks of one colour shaded to different depths look like a mistake: each takes the
+    deepest shade any block of its colour needed."""
+    deepest: dict[str, int] = {}
+    for p, how in zip(placed, treated, strict=True):
+        color = p.measured.block.color
+        deepest[color] = max(deepest.get(color, 0), how.shade)
+    again = []
+    for p, how in zip(placed, treated, strict=True):
+        step = deepest[p.measured.block.color]
+        shallower = 0 < how.shade < step
+        again.append(
+            _treat(image, p, plate=False, outline_only=False, shade_from=step) if shallower else how
+        )
+    return again
 
 
 def _with_fill(placed: Placed, fill: str | None) -> Placed:
@@ -659,9 +679,7 @@ def _search(
 
 def _score(choice: _Choice, preferred: str) -> float:
     """Larger is better: the size, less the distance moved, less a little for a split block."""
-    apart = {"split": _SPLIT_COST, "row": _ROW_COST, "columns": _ROW_COST}.get(
-        choice.arrangement, 0.0
-    )
+    apart = _APART.get(choice.arrangement, 0.0)
     return choice.scale - _ZONE_COST * _distance(choice.zone, preferred) - apart
 
 
@@ -745,18 +763,9 @@ def typeset(
             placed += place_stack(part.stack, *part.corner, width, _parts(part.zone)[1])
         scale = choice.scale
     on_plate = choice is None or choice.covers
-    treated = [_treat(image, p, plate=on_plate, outline_only=False) for p in placed]
-    # Blocks of one colour shaded to different depths look like a mistake: all take the deepest.
-    deepest: dict[str, int] = {}
-    for p, how in zip(placed, treated, strict=True):
-        color = p.measured.block.color
-        deepest[color] = max(deepest.get(color, 0), how.shade)
-    treated = [
-        _treat(image, p, plate=False, outline_only=False, shade_from=deepest[color])
-        if 0 < how.shade < deepest[color := p.measured.block.color]
-        else how
-        for p, how in zip(placed, treated, strict=True)
-    ]
+    treated = _one_shade_a_colour(
+        image, placed, [_treat(image, p, plate=on_plate, outline_only=False) for p in placed]
+    )
     placed = [_with_fill(p, how.fill) for p, how in zip(placed, treated, strict=True)]
     used = choice.zone if choice is not None else position
     record = _record("auto", canvas, position, used, product, placed, treated, scale, common)
