@@ -100,6 +100,10 @@ def build(
     language = instruction_language(request.instruction_language, request.backend, model)
     link = input_link(request.image)
     mask = read_input(request.product_mask) if request.product_mask else None
+    if mask is not None:
+        from transcreate.saliency import mask_from_image  # numpy: only when there is a mask
+
+        mask_from_image(mask, (8, 8))  # an unreadable mask fails now, not on every sized job
     compositor = compositor_for(request, mask)
     editor = open_editor(
         request.backend,

@@ -38,6 +38,20 @@ def test_a_missing_product_mask_is_one_sentence(sample_campaign, sample_image, t
         build(request(sample_campaign, sample_image, tmp_path, product_mask="no-mask.png"))
 
 
+def test_an_unreadable_product_mask_fails_before_anything_runs_in_model_mode_too(
+    sample_campaign, sample_image, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    mask = tmp_path / "mask.png"
+    mask.write_bytes(b"not an image")
+    with pytest.raises(CampaignError, match="the product mask is not a readable image"):
+        build(
+            request(
+                sample_campaign, sample_image, tmp_path, backend="openai", product_mask=str(mask)
+            )
+        )
+
+
 def test_a_model_backend_without_its_key_fails_before_anything_runs(
     sample_campaign, sample_image, tmp_path, monkeypatch
 ):
