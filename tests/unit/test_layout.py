@@ -358,19 +358,26 @@ def _hue(color: str) -> float:
     return colorsys.rgb_to_hsv(red, green, blue)[0]
 
 
+FLASH_RED = "#E53935"  # the demo's flash deal: red on a peach backdrop
+
+
+def flash_deal(color: str) -> list[TextBlock]:
+    return [
+        TextBlock("headline", "Flash Sale", color),
+        TextBlock("offer", "50% off", color),
+        TextBlock("ends", "Ends Dec 12, 2026", color),
+        TextBlock("cta", "Grab it", color),
+    ]
+
+
 def test_small_type_short_of_contrast_is_set_in_a_deeper_shade_not_outlined(
     creative: tuple[Image.Image, object],
 ) -> None:
     """The flash deal's end date: red on peach passes as large type, not as small; an outline
     around 23 px letters smudges them, a deeper red reads cleanly."""
     image, product = creative
-    red = "#E53935"
-    copy = [
-        TextBlock("headline", "Flash Sale", red),
-        TextBlock("offer", "50% off", red),
-        TextBlock("ends", "Ends Dec 12, 2026", red),
-        TextBlock("cta", "Grab it", red),
-    ]
+    red = FLASH_RED
+    copy = flash_deal(red)
     _, record = typeset(image, copy, "bottom-left", "en", product=product, common=0.6)  # type: ignore[arg-type]
     ends = next(element for element in record["elements"] if element["role"] == "ends")
     assert ends["font_size"] < 24 and ends["treatment"] == "shade", ends
@@ -382,13 +389,7 @@ def test_blocks_of_one_colour_share_one_shade(creative: tuple[Image.Image, objec
     """In a banner every line is small: they all take the deepest shade any of them needs."""
     image, _ = creative
     banner = image.resize((728, 90))
-    red = "#E53935"
-    copy = [
-        TextBlock("headline", "Flash Sale", red),
-        TextBlock("offer", "50% off", red),
-        TextBlock("ends", "Ends Dec 12, 2026", red),
-        TextBlock("cta", "Grab it", red),
-    ]
+    copy = flash_deal(FLASH_RED)
     _, record = typeset(banner, copy, "center-left", "en", product=product_mask(banner))
     shaded = [element for element in record["elements"] if element["treatment"] == "shade"]
     assert len(shaded) >= 2
