@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, UnidentifiedImageError
 
 from transcreate.errors import CampaignError
 
@@ -137,6 +137,10 @@ def mask_from_image(data: bytes, canvas: tuple[int, int]) -> ProductMask:
         with Image.open(io.BytesIO(data)) as opened:
             mask = opened.getchannel("A") if opened.mode in ("RGBA", "LA") else opened.convert("L")
             mask.load()
+    except UnidentifiedImageError:  # its message is the repr of an in-memory buffer
+        raise CampaignError(
+            "the product mask is not a readable image (not PNG, JPEG or WebP data)"
+        ) from None
     except (OSError, ValueError) as error:
         raise CampaignError(f"the product mask is not a readable image ({error})") from None
     size, cell = _grid_size(canvas)

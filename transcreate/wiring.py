@@ -21,7 +21,7 @@ from typing import Any
 
 from transcreate.editors import Editor, Mode, ModelThenOverlay, check_mode, load_editor_class
 from transcreate.editors.http import Gate, ModelEditor
-from transcreate.errors import StorageError
+from transcreate.errors import CampaignError, StorageError
 from transcreate.images import BaseCreative, load_base_creative
 from transcreate.inputs import image_input
 from transcreate.instructions import instruction_language
@@ -103,7 +103,10 @@ def build(
     if mask is not None:
         from transcreate.saliency import mask_from_image  # numpy: only when there is a mask
 
-        mask_from_image(mask, (8, 8))  # an unreadable mask fails now, not on every sized job
+        try:  # an unreadable mask fails now, not on every sized job
+            mask_from_image(mask, (8, 8))
+        except CampaignError as error:
+            raise CampaignError(f"{request.product_mask}: {error}") from None
     compositor = compositor_for(request, mask)
     editor = open_editor(
         request.backend,

@@ -44,7 +44,9 @@ def test_an_unreadable_product_mask_fails_before_anything_runs_in_model_mode_too
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     mask = tmp_path / "mask.png"
     mask.write_bytes(b"not an image")
-    with pytest.raises(CampaignError, match="the product mask is not a readable image"):
+    with pytest.raises(
+        CampaignError, match=r"mask\.png: the product mask is not a readable image \(not PNG"
+    ):
         build(
             request(
                 sample_campaign, sample_image, tmp_path, backend="openai", product_mask=str(mask)
