@@ -26,10 +26,13 @@ def contact_sheet(
     read: Callable[[JobResult], bytes],
     sizes: Sequence[str | None] = (None,),
     text: Mapping[str, str] | None = None,
+    shrunk: Mapping[tuple[str, str, str | None], Image.Image] | None = None,
 ) -> bytes:
     """PNG bytes of the grid, one block of rows per size; a cell without an output says the job's
     status instead. ``text`` is written into the PNG's text chunks (before the image data:
-    readable without decoding)."""
+    readable without decoding). ``shrunk``: thumbnails made already, by (variant, locale, size);
+    the other outputs are read and shrunk here."""
+    shrunk = shrunk or {}
     cells: dict[tuple[str, str], JobResult] = {}
     for done in results:  # a cell skipped before any edit holds for every size of its row
         for size in sizes if done.size is None and done.status == "skipped" else [done.size]:
@@ -41,9 +44,14 @@ def contact_sheet(
         for column, locale in enumerate(locales)
         if (variant, locale) in cells and cells[variant, locale].status in STORED_STATUSES
     ]
+
+    def picture(result: JobResult) -> Image.Image:
+        made = shrunk.get((result.variant, result.locale, result.size))
+        return made if made is not None else thumbnail(read(result))
+
     # Decoding the outputs is most of the cost; Pillow decodes outside the GIL.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        thumbnails = list(pool.map(lambda item: _thumbnail(read(item[2])), wanted))
+        thumbnails = list(pool.map(lambda item: picture(item[2]), wanted))
     placed = {
         (row, column): image for (row, column, _), image in zip(wanted, thumbnails, strict=True)
     }
@@ -69,9 +77,9 @@ def contact_sheet(
             draw.text((8, middle + 2), size[:18], fill=(110, 110, 110), font=font)
         for column, locale in enumerate(locales):
             left = LABEL_WIDTH + column * THUMBNAIL
-            thumbnail = placed.get((row, column))
-            if thumbnail is not None:
-                sheet.paste(thumbnail, (left + 4, top + 4))
+            small = placed.get((row, column))
+            if small is not None:
+                sheet.paste(small, (left + 4, top + 4))
                 continue
             result = cells.get((variant, locale))
             status = result.status if result else "no job"
@@ -94,7 +102,8 @@ def _row(variant: str, size: str | None, sizes: Sequence[str | None]) -> str:
     return variant if list(sizes) == [None] else f"{variant}\n{size or 'base'}"
 
 
-def _thumbnail(data: bytes) -> Image.Image:
+def thumbnail(data: bytes) -> Image.Image:
+    """An output shrunk to fit a cell of the sheet."""
     with Image.open(io.BytesIO(data)) as image:
         # Shrunk as it is decoded (a JPEG at a fraction of its size, any image reduced by whole
         # factors first), and converted once small: a third less time than converting first.

@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -36,7 +37,7 @@ from tenacity import (
 
 from transcreate import __version__
 from transcreate.campaign import Campaign, RowProblem, Variant, read_campaign
-from transcreate.contact_sheet import contact_sheet
+from transcreate.contact_sheet import contact_sheet, thumbnail
 from transcreate.editors import Editor
 from transcreate.errors import (
     CampaignError,
@@ -884,21 +885,26 @@ def run_sizes(plan: RunPlan, results: Sequence[JobResult]) -> list[str | None]:
     return list(dict.fromkeys([*plan.request.size_names, *made]))
 
 
+Cell = tuple[str, str, str | None]  # (variant, locale, size) of an output
+
+
 def write_contact_sheet(
-    plan: RunPlan, results: Sequence[JobResult], storage: Storage
+    plan: RunPlan,
+    results: Sequence[JobResult],
+    storage: Storage,
+    shrunk: Mapping[Cell, Image.Image] | None = None,
 ) -> tuple[str, int]:
     """Store ``contact-sheet.png`` beside the manifest; returns its link and the variants shown.
 
     A contact sheet is for eyes: the first variants tell whether a run looks right, and decoding
     thousands of outputs would cost more than rendering them. A sheet already stored for exactly
     these cells (a cached re-run) is kept: its PNG carries the digest of what it shows.
+    ``shrunk``: the thumbnails of outputs made already (the others are read and shrunk here).
     """
     campaign = plan.campaign.name
 
     def read(result: JobResult) -> bytes:
-        return storage.get(
-            output_key(campaign, result.locale, result.variant, result.key or "", result.size)
-        )
+        return _output(storage, campaign, result)
 
     sizes = run_sizes(plan, results)
     variants = sheet_variants(plan, sizes)
@@ -907,9 +913,17 @@ def write_contact_sheet(
     key = object_key(campaign, "contact-sheet.png")
     digest = _cells_digest(cells, variants, locales)
     if _stored_sheet_digest(storage, key) != digest:
-        sheet = contact_sheet(cells, variants, locales, read, sizes, text={SHEET_DIGEST: digest})
+        sheet = contact_sheet(
+            cells, variants, locales, read, sizes, text={SHEET_DIGEST: digest}, shrunk=shrunk
+        )
         storage.put(key, sheet, "image/png")
     return storage.url(key), len(variants)
+
+
+def _output(storage: Storage, campaign: str, result: JobResult) -> bytes:
+    return storage.get(
+        output_key(campaign, result.locale, result.variant, result.key or "", result.size)
+    )
 
 
 def sheet_variants(plan: RunPlan, sizes: Sequence[str | None]) -> list[str]:
@@ -921,9 +935,11 @@ class EarlySheet:
     """Draws the contact sheet beside the run as soon as every cell it shows is done.
 
     It shows the first variants, which are made first: on a long run the drawing (decoding a
-    hundred outputs) overlaps the remaining edits instead of following the last one. Feed it each
-    result as it comes (`add`, from before the plan is whole: `start` gives it the plan); `link`
-    waits for the sheet, or draws it when it never started."""
+    hundred outputs) overlaps the remaining edits instead of following the last one. Each output
+    it shows is shrunk as it comes, while the other edits wait on the model: on a short run the
+    sheet is otherwise a second of decoding after the last edit. Feed it each result as it comes
+    (`add`, from before the plan is whole: `start` gives it the plan); `link` waits for the
+    sheet, or draws it when it never started."""
 
     def __init__(self, storage: Storage):
         self._storage = storage
@@ -931,6 +947,9 @@ class EarlySheet:
         self._shown: set[str] = set()
         self._waiting = 0
         self._done: list[JobResult] = []
+        self._shrunk: dict[Cell, Future[Image.Image]] = {}
+        # Pillow decodes outside the GIL: a thread a core keeps up with outputs as they come.
+        self._shrinking = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="thumbnail")
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-sheet")
         self._drawing: Future[tuple[str, int]] | None = None
         self._lock = threading.Lock()  # `start` comes from the planning thread
@@ -940,6 +959,8 @@ class EarlySheet:
             self._plan = plan
             self._shown = set(sheet_variants(plan, run_sizes(plan, ())))
             self._done = [result for result in self._done if result.variant in self._shown]
+            for result in self._done:
+                self._shrink(result)
             self._waiting = sum(job.variant in self._shown for job in plan.jobs) - len(self._done)
             self._draw_when_done()
 
@@ -951,24 +972,42 @@ class EarlySheet:
                 self._done.append(result)
             elif result.variant in self._shown:
                 self._done.append(result)
+                self._shrink(result)
                 self._waiting -= 1
                 self._draw_when_done()
 
+    def _shrink(self, result: JobResult) -> None:
+        """Shrink an output made by this run now. One found stored is left for the drawing to
+        read: a re-run whose stored sheet still holds decodes none."""
+        if result.attempts and result.status in STORED_STATUSES and self._plan is not None:
+            campaign = self._plan.campaign.name
+            self._shrunk[(result.variant, result.locale, result.size)] = self._shrinking.submit(
+                lambda: thumbnail(_output(self._storage, campaign, result))
+            )
+
     def _draw_when_done(self) -> None:
         if self._waiting == 0 and self._plan is not None:
-            self._drawing = self._pool.submit(
-                write_contact_sheet, self._plan, list(self._done), self._storage
-            )
+            self._drawing = self._pool.submit(self._draw, self._plan, list(self._done))
+
+    def _draw(self, plan: RunPlan, results: Sequence[JobResult]) -> tuple[str, int]:
+        shrunk = {}
+        for cell, future in self._shrunk.items():
+            try:
+                shrunk[cell] = future.result()
+            except Exception:  # read again by the drawing, which says what is wrong with it
+                continue
+        return write_contact_sheet(plan, results, self._storage, shrunk)
 
     def link(self, results: Sequence[JobResult]) -> tuple[str, int]:
         """The stored sheet's link and the variants it shows (the plan is whole by now)."""
         try:
             if self._drawing is None:
                 assert self._plan is not None, "link before the plan was made"
-                return write_contact_sheet(self._plan, results, self._storage)
+                return self._draw(self._plan, results)
             return self._drawing.result()
         finally:
             self._pool.shutdown()
+            self._shrinking.shutdown()
 
 
 SHEET_DIGEST = "transcreate:cells"

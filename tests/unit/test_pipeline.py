@@ -281,6 +281,55 @@ def test_the_contact_sheet_is_drawn_once_its_cells_are_done_not_after_the_last_j
     assert (tmp_path / "out" / key).stat().st_mtime_ns == drawn
 
 
+def test_the_sheet_shrinks_each_output_made_as_it_comes_and_reads_none_twice(tmp_path):
+    import dataclasses
+    from collections import Counter
+
+    from transcreate.pipeline import EarlySheet, plan_run, run_campaign
+    from transcreate.wiring import build
+
+    request = _long_campaign(tmp_path, 3)
+    adapters = build(request)
+    plan = plan_run(request, adapters)
+    made = run_jobs(
+        plan.jobs,
+        image=adapters.creative.data,
+        editor=adapters.editor,
+        storage=adapters.storage,
+        concurrency=2,
+    )
+    assert all(result.status == "ok" and result.attempts == 1 for result in made)
+    reads: Counter[str] = Counter()
+    get = adapters.storage.get
+
+    def counted(key: str) -> bytes:
+        reads[key] += 1
+        return get(key)
+
+    adapters.storage.get = counted  # type: ignore[method-assign]
+    early = EarlySheet(adapters.storage)
+    early.start(plan)
+    for result in made[:-1]:
+        early.add(result)
+    # shrunk while the last edit is still out, not after it
+    poll(lambda: sum(reads.values()) == len(made) - 1, "the thumbnails of the outputs so far")
+    early.add(made[-1])
+    early.link(made)
+    outputs = {key: n for key, n in reads.items() if key.endswith(".png") and "sheet" not in key}
+    assert len(outputs) == len(made) and set(outputs.values()) == {1}  # each read once
+    assert adapters.storage.verify("long/contact-sheet.png") is None
+
+    # found stored (a re-run), an output is not read for a sheet that already shows it
+    reads.clear()
+    rerun = EarlySheet(adapters.storage)
+    rerun.start(plan)
+    for result in made:
+        rerun.add(dataclasses.replace(result, status="cached", attempts=0))
+    rerun.link([dataclasses.replace(result, status="cached", attempts=0) for result in made])
+    assert not [key for key in reads if key.endswith(".png") and "sheet" not in key]
+    assert run_campaign(request).counts["cached"] == len(made)
+
+
 def test_a_rerun_checks_no_job_the_same_policy_passed_and_a_changed_policy_checks_them_all(
     tmp_path, monkeypatch
 ):
