@@ -404,6 +404,9 @@ def test_a_run_gets_its_first_jobs_before_the_rest_is_planned_and_the_same_plan_
     ahead = PlanAhead(HeldPlanner(request, adapters), first=4, on_plan=[planned.append])
     chunks = ahead.chunks()
     found, first = next(chunks)
+    assert [job.variant for job in first] == ["v000", "v000"]  # one variant: its edits start
+    more_found, more = next(chunks)  # while the rest of the first ``first`` jobs are planned
+    found, first = found + more_found, first + more
     # the first jobs are there to edit while the rest of the campaign is not planned yet
     assert [(job.variant, job.locale) for job in first] == [
         ("v000", "id"), ("v000", "en"), ("v001", "id"), ("v001", "en"),

@@ -113,7 +113,7 @@ def _acceptable_as_is(data: bytes, max_side: int, max_bytes: int) -> PreparedIma
     if len(data) > max_bytes:
         return None
     with Image.open(io.BytesIO(data)) as image:
-        upright = image.getexif().get(0x0112, 1) == 1  # no EXIF rotation to apply
+        upright = _orientation(data) == 1  # no EXIF rotation to apply
         if image.format not in ("PNG", "JPEG") or image.mode != "RGB" or not upright:
             return None
         if max(image.size) > max_side:
@@ -488,12 +488,21 @@ def fit_to_base(result: bytes, size: tuple[int, int]) -> bytes:
 
 @lru_cache(maxsize=8)
 def upright_size(data: bytes) -> tuple[int, int]:
-    """The size of an image as it is shown (EXIF rotation applied), read from its header."""
+    """The size of an image as it is shown (EXIF rotation applied)."""
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
-        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter: sides swap
-            return height, width
-        return width, height
+    if _orientation(data) in (5, 6, 7, 8):  # turned a quarter: sides swap
+        return height, width
+    return width, height
+
+
+@lru_cache(maxsize=8)
+def _orientation(data: bytes) -> int:
+    """An image's EXIF orientation (1: upright). A PNG may keep its EXIF after the image data,
+    so Pillow decodes the whole image to find it: once per image, not per question."""
+    with Image.open(io.BytesIO(data)) as image:
+        orientation = image.getexif().get(0x0112, 1)
+    return orientation if isinstance(orientation, int) else 1
 
 
 class ResultCache:

@@ -52,6 +52,7 @@ from transcreate.pipeline import (
     Planner,
     RunPlan,
     RunSummary,
+    name_languages,
     publish,
     run_with,
     write_contact_sheet,
@@ -284,7 +285,9 @@ def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobR
     # Batches start as their jobs are planned (the first within a few hundredths of a second);
     # outputs stored already are reported at once, and only the jobs left become task runs.
     sheet = EarlySheet(adapters.storage)
-    ahead = PlanAhead(planner, first=2 * adapters.concurrency, on_plan=[sheet.start])
+    ahead = PlanAhead(
+        planner, first=2 * adapters.concurrency, on_plan=[sheet.start, name_languages]
+    )
     cells = len(campaign.variants) * len(request.locales) * len(request.size_names)
     size = batch_size(cells, adapters.concurrency)
     creative = adapters.creative.sha256
