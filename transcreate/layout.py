@@ -19,7 +19,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,10 @@ _ZONE_COST = 0.05
 _SPLIT_COST = 0.05  # the button apart from its copy
 _ROW_COST = 0.05  # the button beside its copy rather than below it
 _APART = {"split": _SPLIT_COST, "row": _ROW_COST, "columns": _ROW_COST}  # by arrangement
+#: A locale takes the look its variant's other locales share (zone and arrangement) when its copy
+#: fits that way at this share of the size it gets alone, or more (two steps of SCALES).
+_SHARED_LOOK = 0.84
+ARRANGEMENTS = ("stack", "split", "row", "columns")  # the simplest first, on a tie
 _COLUMNS = (
     0.88,
     0.72,
@@ -523,9 +527,12 @@ class _Search:
 
     def in_columns(self) -> _Choice | None:
         """On a banner, the headline, the rest and the button side by side."""
-        if self.canvas[0] < _BANNER * self.canvas[1] or len(_column_groups(self.blocks)) < 3:
+        if not self.in_columns_allowed():
             return None
         return self._across("columns", self._fit_columns)
+
+    def in_columns_allowed(self) -> bool:
+        return self.canvas[0] >= _BANNER * self.canvas[1] and len(_column_groups(self.blocks)) == 3
 
     def _across(
         self, arrangement: str, fit: Callable[[str, float], tuple[_Part, ...] | None]
@@ -576,36 +583,63 @@ class _Search:
         its last block (a button anywhere else reads as another ad)."""
         if len(self.blocks) < 2 or self.blocks[-1].role != "cta":
             return None
-        last = len(self.blocks) - 1
-        width, height = self.canvas
         for scale in self.scales:
-            button = self._stack(scale, self.columns[0], last, last + 1)
-            if button is None:
-                continue
-            button_width, button_height = stack_size(button)
             for zone in zones(self.preferred):
-                copy = self._fit(zone, scale, 0, last, self.room)
-                if copy is None:
-                    continue
-                left, _, right, bottom = _box(copy)
-                gap = round(_GAP_SHARE * copy.stack[0].face.size)
-                # Below the copy, aligned as its lines are (the stack's own box may not fit
-                # where the button alone does), else on the line of its last block.
-                horizontal = _parts(zone)[1]
-                below = {"left": left, "right": right - button_width}.get(
-                    horizontal, (left + right - button_width) // 2
-                )
-                beside = round(bottom - (copy.stack[-1].size[1] + button_height) / 2)
-                after = (right + gap, beside)  # after its last words, as it is read
-                for x, y in [(below, bottom + gap), after]:
-                    inside = (
-                        self.margin <= x <= width - self.margin - button_width
-                        and self.margin <= y <= height - self.margin - button_height
-                    )
-                    box = (x, y, x + button_width, y + button_height)
-                    if inside and self.room._covered(box) == 0:
-                        part = _Part(button, (x, y), zone)
-                        return _Choice(scale, (copy, part), arrangement="split")
+                parts = self._split_at(zone, scale)
+                if parts is not None:
+                    return _Choice(scale, parts, arrangement="split")
+        return None
+
+    def _split_at(self, zone: str, scale: float) -> tuple[_Part, _Part] | None:
+        """The copy in this zone at this scale, its button below it or after its last words."""
+        last = len(self.blocks) - 1
+        button = self._stack(scale, self.columns[0], last, last + 1)
+        copy = self._fit(zone, scale, 0, last, self.room) if button is not None else None
+        if button is None or copy is None:
+            return None
+        width, height = self.canvas
+        button_width, button_height = stack_size(button)
+        left, _, right, bottom = _box(copy)
+        gap = round(_GAP_SHARE * copy.stack[0].face.size)
+        # Below the copy, aligned as its lines are (the stack's own box may not fit where the
+        # button alone does), else on the line of its last block.
+        horizontal = _parts(zone)[1]
+        below = {"left": left, "right": right - button_width}.get(
+            horizontal, (left + right - button_width) // 2
+        )
+        beside = round(bottom - (copy.stack[-1].size[1] + button_height) / 2)
+        after = (right + gap, beside)  # after its last words, as it is read
+        for x, y in [(below, bottom + gap), after]:
+            inside = (
+                self.margin <= x <= width - self.margin - button_width
+                and self.margin <= y <= height - self.margin - button_height
+            )
+            box = (x, y, x + button_width, y + button_height)
+            if inside and self.room._covered(box) == 0:
+                return copy, _Part(button, (x, y), zone)
+        return None
+
+    def shaped(self, zone: str, arrangement: str, floor: float) -> _Choice | None:
+        """The copy in ``zone`` set as ``arrangement``, at the largest size down to ``floor``:
+        the look a variant's other locales have, when this copy can take it."""
+        with_button = len(self.blocks) >= 2 and self.blocks[-1].role == "cta"
+        fits: dict[str, Callable[[float], tuple[_Part, ...] | None]] = {
+            "stack": lambda scale: _one(self._fit(zone, scale, 0, len(self.blocks), self.room)),
+            "row": lambda scale: self._fit_row(zone, scale) if with_button else None,
+            "split": lambda scale: self._split_at(zone, scale) if with_button else None,
+            "columns": lambda scale: (
+                self._fit_columns(zone, scale) if self.in_columns_allowed() else None
+            ),
+        }
+        fit = fits.get(arrangement)
+        if fit is None:
+            return None
+        for scale in self.scales:
+            if scale < floor - 1e-9:
+                break
+            parts = fit(scale)
+            if parts is not None:
+                return _Choice(scale, parts, arrangement=arrangement)
         return None
 
     def least_cover(self) -> _Choice | None:
@@ -646,6 +680,10 @@ def _column_groups(blocks: Sequence[TextBlock]) -> list[tuple[int, int]]:
 _GAP_SHARE = 0.6  # of the headline size, between the copy and a button set apart from it
 
 
+def _one(part: _Part | None) -> tuple[_Part] | None:
+    return (part,) if part is not None else None
+
+
 def _box(part: _Part) -> Box:
     width, height = stack_size(part.stack)
     return part.corner[0], part.corner[1], part.corner[0] + width, part.corner[1] + height
@@ -660,11 +698,33 @@ def _search(
     cap: float,
     hint: str | None = None,
     area: Box | None = None,
+    arrangement: str | None = None,
 ) -> _Choice | None:
     """Room for the copy: whole, else with its button beside it or just apart from it, else
     over the least of the product (None only when the copy fits nowhere even at the smallest
-    legible size)."""
+    legible size). With ``hint`` and ``arrangement`` (the look the variant's locales share), the
+    copy takes that look when it can at no less than _SHARED_LOOK of the size it gets alone."""
     search = _Search(blocks, locale, canvas, room, preferred, cap, hint, area)
+    alone = _alone(search, blocks, locale, canvas, room, preferred, cap, hint, area)
+    if hint is None or arrangement is None or alone is None or alone.covers:
+        return alone
+    if (alone.zone, alone.arrangement) == (hint, arrangement):
+        return alone
+    return search.shaped(hint, arrangement, _SHARED_LOOK * alone.scale) or alone
+
+
+def _alone(
+    search: _Search,
+    blocks: Sequence[TextBlock],
+    locale: str,
+    canvas: tuple[int, int],
+    room: _Room,
+    preferred: str,
+    cap: float,
+    hint: str | None,
+    area: Box | None,
+) -> _Choice | None:
+    """The best place this copy finds on its own (the zone ``hint`` costs nothing)."""
     whole = search.whole()
     if whole is not None and whole.zone in (preferred, hint) and whole.scale >= COMFORTABLE:
         return whole
@@ -683,6 +743,14 @@ def _score(choice: _Choice, preferred: str) -> float:
     return choice.scale - _ZONE_COST * _distance(choice.zone, preferred) - apart
 
 
+class Fit(NamedTuple):
+    """Where a copy goes on its own: the scale of the nominal sizes, the zone, the arrangement."""
+
+    scale: float
+    zone: str
+    arrangement: str
+
+
 def best_fit(
     blocks: Sequence[TextBlock],
     position: str,
@@ -690,25 +758,62 @@ def best_fit(
     locale: str,
     product: ProductMask | None,
     area: Box | None = None,
-) -> tuple[float, str] | None:
-    """The scale of the nominal sizes and the zone this copy gets from the auto layout on its
-    own; None when it fits in no zone (it will sit on a plate)."""
+) -> Fit | None:
+    """Where this copy goes from the auto layout on its own; None when it fits in no zone (it
+    will sit on a plate)."""
     ordered = prepare(blocks, locale)
     if not ordered:
         return None
     room = _Room.around(product, canvas)
     choice = _search(ordered, locale, canvas, room, position, 1.0, area=area)
-    return (choice.scale, choice.zone) if choice is not None and not choice.covers else None
+    if choice is None or choice.covers:
+        return None
+    return Fit(choice.scale, choice.zone, choice.arrangement)
 
 
-def variant_zone(fits: Iterable[tuple[float, str] | None], position: str) -> str | None:
-    """The zone most of a variant's locales take on their own (the nearer one on a tie)."""
-    counts: dict[str, int] = {}
-    for fit in fits:
-        if fit is not None:
-            counts[fit[1]] = counts.get(fit[1], 0) + 1
+def variant_look(
+    copies: Sequence[tuple[Sequence[TextBlock], str, Fit | None]],
+    position: str,
+    canvas: tuple[int, int],
+    product: ProductMask | None,
+    common: float,
+    area: Box | None = None,
+) -> tuple[str, str] | None:
+    """The look (zone and arrangement) a variant's locales share, from its copies in every
+    locale (blocks, locale, and where each goes alone): of the looks they take alone, the one
+    most of them can take (at _SHARED_LOOK of their size alone or more), then the one that keeps
+    them largest; on a tie the look most of them take alone. One campaign, one ad in every
+    language."""
+    alone = [(blocks, locale, fit) for blocks, locale, fit in copies if fit is not None]
+    if not alone:
+        return None
     order = zones(position)
-    return min(counts, key=lambda zone: (-counts[zone], order.index(zone)), default=None)
+    looks = [(fit.zone, fit.arrangement) for _, _, fit in alone]
+    candidates = sorted(
+        set(looks),
+        key=lambda look: (-looks.count(look), order.index(look[0]), ARRANGEMENTS.index(look[1])),
+    )
+    if len(candidates) == 1:
+        return candidates[0]
+    room = _Room.around(product, canvas)
+    # One search a locale for every look tried: its stacks are measured once.
+    searches = [
+        _Search(prepare(blocks, locale), locale, canvas, room, position, common)
+        for blocks, locale, _ in alone
+    ]
+
+    def kept(look: tuple[str, str]) -> tuple[int, float]:
+        shares = []
+        for search, (_, _, fit) in zip(searches, alone, strict=True):
+            own = min(fit.scale, common)
+            if (fit.zone, fit.arrangement) == look:
+                shares.append(1.0)
+                continue
+            shaped = search.shaped(*look, floor=_SHARED_LOOK * own)
+            shares.append(min(shaped.scale, common) / own if shaped is not None else 0.0)
+        return sum(share > 0 for share in shares), sum(shares)
+
+    return max(candidates, key=kept)  # the first of the best: the most taken on a tie
 
 
 def common_scale(scales: Iterable[float | None]) -> float:
@@ -732,6 +837,7 @@ def typeset(
     common: float | None = None,
     zone: str | None = None,
     area: Box | None = None,
+    arrangement: str | None = None,
 ) -> tuple[Image.Image, dict[str, Any]]:
     """A new RGB image with the copy set, and the record of the layout used.
 
@@ -739,7 +845,9 @@ def typeset(
     is set no larger, and the record says when it had to go smaller. ``zone``: where most of
     the variant's locales go (see ``variant_zone``), as welcome as the position itself.
     ``area``: the part of the image the zones divide (a reframed size's free side of the
-    product); the whole image by default.
+    product); the whole image by default. ``arrangement``: how most of the variant's locales set
+    their copy in ``zone`` (see ``variant_look``), taken when this copy fits so at about its own
+    size.
     """
     check_position(position, image.size)
     canvas = image.size
@@ -751,7 +859,11 @@ def typeset(
     ordered = prepare(blocks, locale)
     cap = common if common is not None else 1.0
     room = _Room.around(product, canvas)
-    choice = _search(ordered, locale, canvas, room, position, cap, zone, area) if ordered else None
+    choice = (
+        _search(ordered, locale, canvas, room, position, cap, zone, area, arrangement)
+        if ordered
+        else None
+    )
     if choice is None:
         # No zone has room even at the smallest legible size: the exact layout, on a plate.
         placed = arrange(blocks, position, canvas, locale)

@@ -16,7 +16,7 @@ from transcreate.campaign import POSITIONS, read_campaign
 from transcreate.editors.local import LocalEditor
 from transcreate.errors import SetupError
 from transcreate.jobs import EditJob, Overlay, expand
-from transcreate.layout import CHUNK, read_layout, typeset
+from transcreate.layout import CHUNK, best_fit, read_layout, typeset
 from transcreate.saliency import mask_from_image, product_mask
 from transcreate.typesetting import TextBlock, layout
 
@@ -395,3 +395,65 @@ def test_blocks_of_one_colour_share_one_shade(creative: tuple[Image.Image, objec
     assert len(shaded) >= 2
     assert len({element["fill"] for element in shaded}) == 1
     assert all(min(element["contrast"]) >= 4.5 for element in shaded)
+
+
+def jobs_of(copy: dict[str, tuple[str, str]], position: str) -> list[EditJob]:
+    """A variant's jobs, one a locale, each carrying its siblings' copy as a run's do."""
+    overlays = {
+        locale: (Overlay("headline", headline, "#FFC107"), Overlay("cta", cta, "#FFC107"))
+        for locale, (headline, cta) in copy.items()
+    }
+    siblings = tuple(overlays.items())
+    return [
+        EditJob("c", "v", locale, "default", "", overlays[locale], position, "s", "local/4",
+                siblings=siblings)
+        for locale in copy
+    ]  # fmt: skip
+
+
+FREE_SHIPPING = {
+    "id": ("Gratis Ongkir", "Pesan hari ini"),
+    "th": ("ส่งฟรีทั่วประเทศ", "สั่งซื้อวันนี้"),
+    "zh": ("全国包邮", "今天下单"),
+    "en": ("Free Shipping", "Order today"),
+}
+MEMBER_PROMO = {
+    "id": ("Promo khusus member baru, hemat hingga 50% untuk semua produk", "Daftar sekarang"),
+    "th": (
+        "โปรโมชั่นพิเศษสำหรับสมาชิกใหม่ ลดราคาสูงสุดถึงห้าสิบเปอร์เซ็นต์ทุกรายการ",
+        "สมัครเลย",
+    ),
+    "zh": ("新会员专享优惠，全场商品最高立减50%", "立即加入"),
+    "en": ("New members: up to 50% off everything", "Join now"),
+}
+
+
+@pytest.mark.parametrize(
+    ("copy", "position"), [(FREE_SHIPPING, "top-center"), (MEMBER_PROMO, "center")]
+)
+def test_a_variants_locales_share_one_look_at_about_their_own_size(
+    creative: tuple[Image.Image, object], copy: dict[str, tuple[str, str]], position: str
+) -> None:
+    """The sample's free-shipping used to set its button below the headline at the top left in
+    English and Indonesian, beside it at the top centre in Thai, and a centred stack in Chinese:
+    four ads, not one ad in four languages."""
+    image, product = creative
+    base = (EXAMPLES / "creative.png").read_bytes()
+    editor = LocalEditor()
+    looks, scales = {}, {}
+    for job in jobs_of(copy, position):
+        record = read_layout(editor.edit(job, base))
+        assert record is not None and record["fallback"] is None
+        looks[job.locale] = (record["zone"], record["arrangement"])
+        scales[job.locale] = record["scale"]
+        alone = best_fit(
+            [TextBlock(o.role, o.text, o.color) for o in job.overlays],
+            position,
+            image.size,
+            job.locale,
+            product,  # type: ignore[arg-type]
+        )
+        assert alone is not None
+        # the shared look costs a locale at most two steps of size, never more
+        assert scales[job.locale] >= 0.84 * min(alone.scale, record["common_scale"]) - 1e-9
+    assert len(set(looks.values())) == 1, looks

@@ -12,14 +12,22 @@ from transcreate.errors import PermanentEditError, SetupError, TypesettingError
 from transcreate.fonts import check_text_support
 from transcreate.images import decode
 from transcreate.jobs import EditJob, Overlay
-from transcreate.layout import LAYOUTS, best_fit, common_scale, encode_png, typeset, variant_zone
+from transcreate.layout import (
+    LAYOUTS,
+    Fit,
+    best_fit,
+    common_scale,
+    encode_png,
+    typeset,
+    variant_look,
+)
 from transcreate.reframe import Reframed, reframe, set_copy
 from transcreate.saliency import ProductMask, mask_from_image, product_mask
 from transcreate.sizes import size_by_name
 from transcreate.typesetting import TextBlock
 
 _CACHED_PRODUCTS = 8  # base images (× sizes) whose product region is kept
-_CACHED_FITS = 4096  # (variant copy, locale) whose scale and zone are kept for its siblings
+_CACHED_FITS = 4096  # (variant copy, locale) whose fit alone is kept for its siblings
 
 
 def _blocks(overlays: tuple[Overlay, ...]) -> list[TextBlock]:
@@ -45,13 +53,14 @@ class LocalEditor:
         self.mask = mask
         # Bump the version when a change to typesetting changes pixels, so stored outputs are
         # re-rendered; the layout and the mask change outputs too.
-        identity = "local/3" if layout == "auto" else "local/3+exact"
+        identity = "local/4" if layout == "auto" else "local/3+exact"
         if mask is not None:
             identity += "+mask-" + hashlib.sha256(mask).hexdigest()[:12]
         self.identity = identity
         self._lock = threading.Lock()
         self._products: dict[tuple[str, tuple[int, int]], ProductMask] = {}
-        self._fits: dict[tuple[Any, ...], tuple[float, str] | None] = {}
+        self._fits: dict[tuple[Any, ...], Fit | None] = {}
+        self._looks: dict[tuple[Any, ...], tuple[str, str] | None] = {}
         self._frames: dict[tuple[str, tuple[int, int], str], Reframed] = {}
 
     def _product(self, image_key: str, base: Image.Image) -> ProductMask:
@@ -77,9 +86,10 @@ class LocalEditor:
         base: Image.Image,
         product: ProductMask,
         area: tuple[int, int, int, int] | None = None,
-    ) -> tuple[float, str | None]:
-        """The headline scale and the zone the variant's locales share: a pure function of its
-        copy in every locale, so jobs edited apart (other threads, other machines) agree."""
+    ) -> tuple[float, list[Fit | None]]:
+        """The headline scale the variant's locales share, and where each locale's copy goes
+        alone: a pure function of its copy in every locale, so jobs edited apart (other
+        threads, other machines) agree."""
         fits = []
         for locale, overlays in job.siblings:
             key = (image_key, base.size, job.position, locale, overlays)
@@ -93,8 +103,28 @@ class LocalEditor:
                         self._fits.pop(next(iter(self._fits)))
                     self._fits[key] = fit
             fits.append(fit)
-        scales = [fit[0] if fit is not None else None for fit in fits]
-        return common_scale(scales), variant_zone(fits, job.position)
+        return common_scale(fit.scale if fit is not None else None for fit in fits), fits
+
+    def _look(
+        self, job: EditJob, image_key: str, base: Image.Image, product: ProductMask
+    ) -> tuple[float, tuple[str, str] | None]:
+        """The shared scale and the look (zone, arrangement) the variant's locales share."""
+        common, fits = self._variant(job, image_key, base, product)
+        key = (image_key, base.size, job.position, job.siblings)
+        with self._lock:
+            known = key in self._looks
+            look = self._looks.get(key)
+        if not known:
+            copies = [
+                (_blocks(overlays), locale, fit)
+                for (locale, overlays), fit in zip(job.siblings, fits, strict=True)
+            ]
+            look = variant_look(copies, job.position, base.size, product, common)
+            with self._lock:
+                if len(self._looks) >= _CACHED_FITS:
+                    self._looks.pop(next(iter(self._looks)))
+                self._looks[key] = look
+        return common, look
 
     def _reframed(self, job: EditJob, image: bytes, base: Image.Image) -> Reframed | None:
         """The base reframed to the job's size (None: its own size), kept for the job's other
@@ -144,9 +174,10 @@ class LocalEditor:
             else:
                 image_key = hashlib.sha256(image).hexdigest()
                 product = self._product(image_key, base)
-                common, zone = (
-                    self._variant(job, image_key, base, product) if job.siblings else (None, None)
+                common, look = (
+                    self._look(job, image_key, base, product) if job.siblings else (None, None)
                 )
+                zone, arrangement = look or (None, None)
                 edited, record = typeset(
                     base,
                     _blocks(job.overlays),
@@ -155,6 +186,7 @@ class LocalEditor:
                     product=product,
                     common=common,
                     zone=zone,
+                    arrangement=arrangement,
                 )
         except TypesettingError as error:
             raise PermanentEditError(
