@@ -780,21 +780,26 @@ def variant_look(
     area: Box | None = None,
 ) -> tuple[str, str] | None:
     """The look (zone and arrangement) a variant's locales share, from its copies in every
-    locale (blocks, locale, and where each goes alone): of the looks they take alone, the one
-    most of them can take (at _SHARED_LOOK of their size alone or more), then the one that keeps
-    them largest; on a tie the look most of them take alone. One campaign, one ad in every
-    language."""
+    locale (blocks, locale, and where each goes alone): the look most of them can take (at
+    _SHARED_LOOK of their size alone or more), then the one that keeps them largest; on a tie
+    the look most of them take alone, then the nearest the position, the simplest. Every look
+    is tried, not only the ones they take alone: two locales that each go their own way may
+    both fit a third at their own size. One campaign, one ad in every language."""
     alone = [(blocks, locale, fit) for blocks, locale, fit in copies if fit is not None]
     if not alone:
         return None
+    taken = [(fit.zone, fit.arrangement) for _, _, fit in alone]
+    if len(set(taken)) == 1:  # they agree already, each at its own size
+        return taken[0]
     order = zones(position)
-    looks = [(fit.zone, fit.arrangement) for _, _, fit in alone]
     candidates = sorted(
-        set(looks),
-        key=lambda look: (-looks.count(look), order.index(look[0]), ARRANGEMENTS.index(look[1])),
+        {(zone, arrangement) for zone in order for arrangement in ARRANGEMENTS},
+        key=lambda look: (
+            -taken.count(look),
+            order.index(look[0]),
+            ARRANGEMENTS.index(look[1]),
+        ),
     )
-    if len(candidates) == 1:
-        return candidates[0]
     room = _Room.around(product, canvas)
     # One search a locale for every look tried: its stacks are measured once.
     searches = [
@@ -802,18 +807,24 @@ def variant_look(
         for blocks, locale, _ in alone
     ]
 
-    def kept(look: tuple[str, str]) -> tuple[int, float]:
-        shares = []
+    best: tuple[tuple[int, float], tuple[str, str]] | None = None
+    for look in candidates:
+        count, total, left = 0, 0.0, len(alone)
         for search, (_, _, fit) in zip(searches, alone, strict=True):
+            if best is not None and count + left < best[0][0]:
+                break  # fewer locales can take it than take the best so far
+            left -= 1
             own = min(fit.scale, common)
             if (fit.zone, fit.arrangement) == look:
-                shares.append(1.0)
-                continue
-            shaped = search.shaped(*look, floor=_SHARED_LOOK * own)
-            shares.append(min(shaped.scale, common) / own if shaped is not None else 0.0)
-        return sum(share > 0 for share in shares), sum(shares)
-
-    return max(candidates, key=kept)  # the first of the best: the most taken on a tie
+                share = 1.0
+            else:
+                shaped = search.shaped(*look, floor=_SHARED_LOOK * own)
+                share = min(shaped.scale, common) / own if shaped is not None else 0.0
+            count, total = count + (share > 0), total + share
+        else:
+            if best is None or (count, total) > best[0]:  # the first of the best on a tie
+                best = ((count, total), look)
+    return best[1] if best is not None else None
 
 
 def common_scale(scales: Iterable[float | None]) -> float:

@@ -429,7 +429,14 @@ MEMBER_PROMO = {
 
 
 @pytest.mark.parametrize(
-    ("copy", "position"), [(FREE_SHIPPING, "top-center"), (MEMBER_PROMO, "center")]
+    ("copy", "position"),
+    [
+        (FREE_SHIPPING, "top-center"),
+        (MEMBER_PROMO, "center"),
+        # alone, Thai sets its button beside its copy at the top and Chinese stacks at the left;
+        # both fit a third look, the button below the copy at the top left, at their own size
+        ({locale: MEMBER_PROMO[locale] for locale in ("th", "zh")}, "center"),
+    ],
 )
 def test_a_variants_locales_share_one_look_at_about_their_own_size(
     creative: tuple[Image.Image, object], copy: dict[str, tuple[str, str]], position: str
