@@ -417,6 +417,7 @@ class _Search:
         self.room = room
         self.preferred = preferred
         self.margin = round(_MARGIN * min(canvas))
+        self.cap = cap
         self.scales = [scale for scale in SCALES if scale <= cap + 1e-9] or [SCALES[-1]]
         across = self.area[2] - self.area[0]
         self.columns = sorted(
@@ -642,6 +643,22 @@ class _Search:
                 return _Choice(scale, parts, arrangement=arrangement)
         return None
 
+    def alone(self) -> _Choice | None:
+        """The best place this copy finds on its own (the zone ``hint`` costs nothing)."""
+        whole = self.whole()
+        if whole and whole.zone in (self.preferred, self.hint) and whole.scale >= COMFORTABLE:
+            return whole
+        found = (whole, self.row(), self.split(), self.in_columns())
+        choices = [choice for choice in found if choice is not None]
+        if choices:
+            return max(choices, key=lambda choice: _score(choice, self.preferred))
+        if self.area != (0, 0, *self.canvas):  # the free side is too small: the whole frame
+            return _Search(
+                self.blocks, self.locale, self.canvas, self.room, self.preferred, self.cap,
+                self.hint,
+            ).alone()  # fmt: skip
+        return self.least_cover()
+
     def least_cover(self) -> _Choice | None:
         """The whole stack where it covers the least of the product (it will sit on a plate)."""
         best: tuple[tuple[int, int, float], _Choice] | None = None
@@ -705,36 +722,12 @@ def _search(
     legible size). With ``hint`` and ``arrangement`` (the look the variant's locales share), the
     copy takes that look when it can at no less than _SHARED_LOOK of the size it gets alone."""
     search = _Search(blocks, locale, canvas, room, preferred, cap, hint, area)
-    alone = _alone(search, blocks, locale, canvas, room, preferred, cap, hint, area)
+    alone = search.alone()
     if hint is None or arrangement is None or alone is None or alone.covers:
         return alone
     if (alone.zone, alone.arrangement) == (hint, arrangement):
         return alone
     return search.shaped(hint, arrangement, _SHARED_LOOK * alone.scale) or alone
-
-
-def _alone(
-    search: _Search,
-    blocks: Sequence[TextBlock],
-    locale: str,
-    canvas: tuple[int, int],
-    room: _Room,
-    preferred: str,
-    cap: float,
-    hint: str | None,
-    area: Box | None,
-) -> _Choice | None:
-    """The best place this copy finds on its own (the zone ``hint`` costs nothing)."""
-    whole = search.whole()
-    if whole is not None and whole.zone in (preferred, hint) and whole.scale >= COMFORTABLE:
-        return whole
-    found = (whole, search.row(), search.split(), search.in_columns())
-    choices = [choice for choice in found if choice is not None]
-    if choices:
-        return max(choices, key=lambda choice: _score(choice, preferred))
-    if area is not None:  # the free side is too small for this copy: the whole frame, then
-        return _search(blocks, locale, canvas, room, preferred, cap, hint)
-    return search.least_cover()
 
 
 def _score(choice: _Choice, preferred: str) -> float:
