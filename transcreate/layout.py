@@ -796,7 +796,7 @@ def variant_look(
     room = _Room.around(product, canvas)
     # One search a locale for every look tried: its stacks are measured once.
     searches = [
-        _Search(prepare(blocks, locale), locale, canvas, room, position, common)
+        _Search(prepare(blocks, locale), locale, canvas, room, position, common, area=area)
         for blocks, locale, _ in alone
     ]
 

@@ -335,12 +335,15 @@ def set_copy(
     common: float | None,
     layout: str = "auto",
     area: tuple[int, int, int, int] | None = None,
+    look: tuple[str, str] | None = None,
 ) -> tuple[Image.Image, dict[str, Any]]:
     """The copy set on a reframed creative: all of it where it fits off the product at a
     legible size (``LEGIBLE`` of the nominal), else without the roles of DROP_ORDER one after
     the other until it does; when none is legible, the one set largest off the product, less
     0.1 of the nominal sizes for each line dropped. The record's ``dropped`` lists what went.
-    ``area``: the free side of the product (``Reframed.area``)."""
+    ``area``: the free side of the product (``Reframed.area``); ``look``: the zone and the
+    arrangement the variant's locales share in this size (``layout.variant_look``)."""
+    zone, arrangement = look or (None, None)
     kept = list(blocks)
     dropped: list[str] = []
     best: tuple[float, tuple[Image.Image, dict[str, Any]]] | None = None
@@ -356,6 +359,8 @@ def set_copy(
                 product=product,
                 common=common,
                 area=area,
+                zone=zone,
+                arrangement=arrangement,
             )
         except TypesettingError as error:  # the exact layout has no room even at the least size
             failure = failure or error

@@ -464,3 +464,18 @@ def test_a_variants_locales_share_one_look_at_about_their_own_size(
         # the shared look costs a locale at most two steps of size, never more
         assert scales[job.locale] >= 0.84 * min(alone.scale, record["common_scale"]) - 1e-9
     assert len(set(looks.values())) == 1, looks
+
+
+def test_a_variants_locales_share_one_look_in_an_ad_size_too() -> None:
+    """On a 728×90 leaderboard member-promo's button went below its copy in English and
+    Chinese, beside it in Thai and after its last words in Indonesian."""
+    import dataclasses
+
+    base = (EXAMPLES / "creative.png").read_bytes()
+    editor = LocalEditor()
+    looks = {}
+    for job in jobs_of(MEMBER_PROMO, "center"):
+        record = read_layout(editor.edit(dataclasses.replace(job, size="728x90"), base))
+        assert record is not None and not record["dropped"]
+        looks[job.locale] = (record["zone"], record["arrangement"])
+    assert len(set(looks.values())) == 1, looks

@@ -106,10 +106,15 @@ class LocalEditor:
         return common_scale(fit.scale if fit is not None else None for fit in fits), fits
 
     def _look(
-        self, job: EditJob, image_key: str, base: Image.Image, product: ProductMask
+        self,
+        job: EditJob,
+        image_key: str,
+        base: Image.Image,
+        product: ProductMask,
+        area: tuple[int, int, int, int] | None = None,
     ) -> tuple[float, tuple[str, str] | None]:
         """The shared scale and the look (zone, arrangement) the variant's locales share."""
-        common, fits = self._variant(job, image_key, base, product)
+        common, fits = self._variant(job, image_key, base, product, area)
         key = (image_key, base.size, job.position, job.siblings)
         with self._lock:
             known = key in self._looks
@@ -119,7 +124,7 @@ class LocalEditor:
                 (_blocks(overlays), locale, fit)
                 for (locale, overlays), fit in zip(job.siblings, fits, strict=True)
             ]
-            look = variant_look(copies, job.position, base.size, product, common)
+            look = variant_look(copies, job.position, base.size, product, common, area)
             with self._lock:
                 if len(self._looks) >= _CACHED_FITS:
                     self._looks.pop(next(iter(self._looks)))
@@ -152,10 +157,10 @@ class LocalEditor:
             if framed is not None:  # the layout rules apply to the new frame, product first
                 auto = self.layout == "auto"
                 product = framed.product if auto else None
-                common = None
+                common, look = None, None
                 if auto and product is not None and job.siblings:
                     frame_key = f"{hashlib.sha256(image).hexdigest()}@{job.size}"
-                    common, _ = self._variant(job, frame_key, framed.image, product, framed.area)
+                    common, look = self._look(job, frame_key, framed.image, product, framed.area)
                 edited, record = set_copy(
                     framed.image,
                     _blocks(job.overlays),
@@ -165,6 +170,7 @@ class LocalEditor:
                     common=common,
                     layout=self.layout,
                     area=framed.area if auto else None,
+                    look=look,
                 )
                 return encode_png(edited, {**record, "reframe": framed.record})
             if self.layout == "exact":
