@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
 from PIL import Image
 
@@ -27,6 +29,7 @@ from transcreate.sizes import size_by_name
 from transcreate.typesetting import TextBlock
 
 _CACHED_PRODUCTS = 8  # base images (× sizes) whose product region is kept
+T = TypeVar("T")
 _CACHED_FITS = 4096  # (variant copy, locale) whose fit alone is kept for its siblings
 
 
@@ -63,21 +66,30 @@ class LocalEditor:
         self._looks: dict[tuple[Any, ...], tuple[str, str] | None] = {}
         self._frames: dict[tuple[str, tuple[int, int], str], Reframed] = {}
 
-    def _product(self, image_key: str, base: Image.Image) -> ProductMask:
-        key = (image_key, base.size)
+    def _kept(self, cache: dict[Any, T], key: Any, limit: int, make: Callable[[], T]) -> T:
+        """``cache[key]``, made (outside the lock: other jobs go on) when it is not there yet;
+        the oldest entry goes when the cache holds ``limit``."""
         with self._lock:
-            found = self._products.get(key)
-        if found is None:
-            found = (
+            if key in cache:
+                return cache[key]
+        made = make()
+        with self._lock:
+            if len(cache) >= limit:
+                cache.pop(next(iter(cache)))
+            cache[key] = made
+        return made
+
+    def _product(self, image_key: str, base: Image.Image) -> ProductMask:
+        return self._kept(
+            self._products,
+            (image_key, base.size),
+            _CACHED_PRODUCTS,
+            lambda: (
                 mask_from_image(self.mask, base.size)
                 if self.mask is not None
                 else product_mask(base)
-            )
-            with self._lock:
-                if len(self._products) >= _CACHED_PRODUCTS:
-                    self._products.pop(next(iter(self._products)))
-                self._products[key] = found
-        return found
+            ),
+        )
 
     def _variant(
         self,
@@ -90,19 +102,17 @@ class LocalEditor:
         """The headline scale the variant's locales share, and where each locale's copy goes
         alone: a pure function of its copy in every locale, so jobs edited apart (other
         threads, other machines) agree."""
-        fits = []
-        for locale, overlays in job.siblings:
-            key = (image_key, base.size, job.position, locale, overlays)
-            with self._lock:
-                known = key in self._fits
-                fit = self._fits.get(key)
-            if not known:
-                fit = best_fit(_blocks(overlays), job.position, base.size, locale, product, area)
-                with self._lock:
-                    if len(self._fits) >= _CACHED_FITS:
-                        self._fits.pop(next(iter(self._fits)))
-                    self._fits[key] = fit
-            fits.append(fit)
+        fits = [
+            self._kept(
+                self._fits,
+                (image_key, base.size, job.position, locale, overlays),
+                _CACHED_FITS,
+                partial(
+                    best_fit, _blocks(overlays), job.position, base.size, locale, product, area
+                ),
+            )
+            for locale, overlays in job.siblings
+        ]
         return common_scale(fit.scale if fit is not None else None for fit in fits), fits
 
     def _look(
@@ -115,20 +125,16 @@ class LocalEditor:
     ) -> tuple[float, tuple[str, str] | None]:
         """The shared scale and the look (zone, arrangement) the variant's locales share."""
         common, fits = self._variant(job, image_key, base, product, area)
-        key = (image_key, base.size, job.position, job.siblings)
-        with self._lock:
-            known = key in self._looks
-            look = self._looks.get(key)
-        if not known:
-            copies = [
-                (_blocks(overlays), locale, fit)
-                for (locale, overlays), fit in zip(job.siblings, fits, strict=True)
-            ]
-            look = variant_look(copies, job.position, base.size, product, common, area)
-            with self._lock:
-                if len(self._looks) >= _CACHED_FITS:
-                    self._looks.pop(next(iter(self._looks)))
-                self._looks[key] = look
+        copies = [
+            (_blocks(overlays), locale, fit)
+            for (locale, overlays), fit in zip(job.siblings, fits, strict=True)
+        ]
+        look = self._kept(
+            self._looks,
+            (image_key, base.size, job.position, job.siblings),
+            _CACHED_FITS,
+            lambda: variant_look(copies, job.position, base.size, product, common, area),
+        )
         return common, look
 
     def _reframed(self, job: EditJob, image: bytes, base: Image.Image) -> Reframed | None:
@@ -139,16 +145,12 @@ class LocalEditor:
             return None
         image_key = hashlib.sha256(image).hexdigest()
         # The product leaves the copy's side the most room: one frame per size and position.
-        key = (image_key, size.pixels, job.position)
-        with self._lock:
-            found = self._frames.get(key)
-        if found is None:
-            found = reframe(base, size.pixels, self._product(image_key, base), job.position)
-            with self._lock:
-                if len(self._frames) >= _CACHED_PRODUCTS:
-                    self._frames.pop(next(iter(self._frames)))
-                self._frames[key] = found
-        return found
+        return self._kept(
+            self._frames,
+            (image_key, size.pixels, job.position),
+            _CACHED_PRODUCTS,
+            lambda: reframe(base, size.pixels, self._product(image_key, base), job.position),
+        )
 
     def edit(self, job: EditJob, image: bytes) -> bytes:
         try:
