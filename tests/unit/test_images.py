@@ -124,3 +124,58 @@ def test_an_oversized_image_names_the_option_as_it_is_typed(tmp_path):
     path.write_bytes(encoded(Image.new("RGB", (64, 64)), "PNG"))
     with pytest.raises(CampaignError, match="--max-image-mb"):
         load_base_creative(path, max_bytes=10)
+
+
+# --- the creative as a model receives it: upright, read without decoding when it can be ---------
+
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_with_exif_after_its_pixels(orientation: int) -> bytes:
+    """A PNG whose eXIf chunk comes after IDAT, as some editors write it (the PNG spec allows
+    either place)."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    plain = encoded(Image.new("RGB", (40, 20), (0, 0, 0)), "PNG")
+    assert plain.endswith(chunk(b"IEND", b""))
+    return plain[:-12] + chunk(b"eXIf", exif.tobytes()[6:]) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_png_turned_by_its_exif_is_sent_upright(where: str) -> None:
+    from transcreate.editors.http import prepare_image, upright_size
+
+    if where == "after":
+        data = png_with_exif_after_its_pixels(6)
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        data = encoded(Image.new("RGB", (40, 20), (0, 0, 0)), "PNG", exif=exif)
+    prepared = prepare_image(data, 1024, 10 << 20)
+    assert (prepared.width, prepared.height) == (20, 40)
+    assert prepared.data != data  # re-encoded upright, not the turned original
+    assert upright_size(data) == (20, 40)
+
+
+def test_an_upright_png_is_sent_as_it_is_and_never_decoded(monkeypatch) -> None:
+    from transcreate.editors.http import prepare_image, upright_size
+
+    data = png_with_exif_after_its_pixels(1)
+
+    def decoded(*_):
+        raise AssertionError("the image was decoded to read its orientation")
+
+    monkeypatch.setattr(Image.Image, "load", decoded)
+    monkeypatch.setattr("PIL.ImageFile.ImageFile.load", decoded)
+    assert prepare_image(data, 1024, 10 << 20).data == data
+    assert upright_size(data) == (40, 20)
+
+
+def test_a_png_whose_chunk_lengths_lie_is_read_as_upright_without_an_error() -> None:
+    from transcreate.editors.http import upright_size
+
+    plain = encoded(Image.new("RGB", (40, 20), (0, 0, 0)), "PNG")
+    lying = plain[:-12] + struct.pack(">I", 2**31) + b"tEXt" + b"short"
+    assert upright_size(lying) == (40, 20)
