@@ -1,7 +1,7 @@
 """Benchmark: the whole pipeline against a fake model server with a set latency.
 
     .venv/bin/python bench/pipeline.py [--sizes 100,1000,10000] [--concurrency 32] [--latency 0.5]
-                                       [--fail-every 0] [--runner local|prefect]
+                                       [--fail-every 0] [--runner local|prefect] [--floor]
 
 For each N it builds a campaign of N jobs (N/4 variants × id, th, zh, en), runs it in a fresh
 child process against the OpenAI-compatible fake (tests/servers/openai.py, answering after
@@ -9,6 +9,11 @@ child process against the OpenAI-compatible fake (tests/servers/openai.py, answe
 ideal ceil(N/C) × latency, model calls, Prefect task runs, peak RSS and jobs per second, and for
 the cached re-run both its wall time (a fresh process: imports included) and its time inside the
 run. The prefect runner talks to one Prefect server started before the runs, as a deployment does.
+
+The floors under those figures: `--floor` also times, for each N, C threads doing nothing but the
+bare HTTP request against the same fake (what the HTTP client and the fake cost on this machine,
+before any of the pipeline's work); the prefect runner also times an empty flow given the run's
+parameters (what Prefect costs a call to a flow, before any of the flow's work).
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transcreate.request import RunRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,12 +66,10 @@ def write_campaign(path: Path, jobs: int) -> None:
             )
 
 
-def child(arguments: argparse.Namespace) -> None:
-    """One measured run in this process; prints a JSON line."""
-    from transcreate.pipeline import run_campaign
+def run_request(arguments: argparse.Namespace) -> RunRequest:
     from transcreate.request import RunRequest
 
-    request = RunRequest(
+    return RunRequest(
         campaign=arguments.campaign,
         image=str(ROOT / "examples" / "creative.png"),
         out=arguments.out,
@@ -72,6 +79,13 @@ def child(arguments: argparse.Namespace) -> None:
         retries=3,
         retry_wait=0.05,
     )
+
+
+def child(arguments: argparse.Namespace) -> None:
+    """One measured run in this process; prints a JSON line."""
+    from transcreate.pipeline import run_campaign
+
+    request = run_request(arguments)
     if arguments.runner == "prefect":  # imported before the clock starts, as for the CLI
         from transcreate.campaign import read_campaign
         from transcreate.flows.localize import batch_size, localize_request
@@ -98,22 +112,69 @@ def child(arguments: argparse.Namespace) -> None:
     )
 
 
-def empty_flow_child() -> None:
-    """Prefect's own floor: an empty flow called the way the measured runs call theirs (a fresh
-    process, the same server); prints a JSON line with its wall time, before and after its body."""
+def empty_flow_child(arguments: argparse.Namespace) -> None:
+    """Prefect's own floor: an empty flow given the parameters the measured flow is given, called
+    the same way (a fresh process, the same server); prints a JSON line with its wall time,
+    before and after its body. (Prefect serializes a flow's parameters with FastAPI's encoder,
+    and imports FastAPI to do so at the first call in a process: part of every call's cost.)"""
+    from typing import Any
+
     from prefect import flow
 
+    from transcreate.flows.localize import flow_parameters
+
+    parameters = flow_parameters(run_request(arguments))
     marks: dict[str, float] = {}
 
     @flow(name="bench-empty-flow")
-    def empty() -> None:
+    def empty(parameters: dict[str, Any]) -> None:
         marks["body"] = time.perf_counter()
 
     started = time.perf_counter()
-    empty()
+    empty(parameters)
     ended = time.perf_counter()
     print(json.dumps({"wall": ended - started, "to_body": marks["body"] - started,
                       "after_body": ended - marks["body"]}))  # fmt: skip
+
+
+def http_floor_child(arguments: argparse.Namespace, jobs: int) -> None:
+    """The HTTP client's floor: ``jobs`` bare requests, ``concurrency`` in flight from twice as
+    many threads (as the pipeline has), each the form an edit sends and its answer decoded;
+    prints a JSON line with the wall time."""
+    import base64
+    import threading
+
+    import httpx
+
+    image = (ROOT / "examples" / "creative.png").read_bytes()
+    numbers = iter(range(jobs))
+    taking, slots = threading.Lock(), threading.BoundedSemaphore(arguments.concurrency)
+    url = os.environ["OPENAI_BASE_URL"] + "/images/edits"
+    headers = {"Authorization": f"Bearer {os.environ['OPENAI_API_KEY']}"}
+    clients = [httpx.Client() for _ in range(2 * arguments.concurrency)]
+
+    def work(client: httpx.Client) -> None:
+        while True:
+            with taking:
+                number = next(numbers, None)
+            if number is None:
+                return
+            with slots:
+                answer = client.post(
+                    url,
+                    headers=headers,
+                    files={"image": ("creative.png", image, "image/png")},
+                    data={"prompt": f"edit {number}", "model": "qwen-image-edit"},
+                )
+            base64.b64decode(answer.json()["data"][0]["b64_json"])
+
+    threads = [threading.Thread(target=work, args=(client,)) for client in clients]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(json.dumps({"wall": time.perf_counter() - started}))
 
 
 def measure(arguments: argparse.Namespace, campaign: Path, out: Path, env: dict[str, str]) -> dict:
@@ -158,13 +219,23 @@ def main() -> None:
         help="where the outputs, caches and campaigns go (default: the system's temporary "
         "folder); the disk under it is part of what is measured",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time each N as bare HTTP requests alone (the HTTP client's and the fake's "
+        "own cost: the floor under the pipeline's figure)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--empty-flow", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--http-floor", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--campaign", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.empty_flow:
-        empty_flow_child()
+        empty_flow_child(arguments)
+        return
+    if arguments.http_floor:
+        http_floor_child(arguments, arguments.http_floor)
         return
     if arguments.child:
         child(arguments)
@@ -192,13 +263,19 @@ def main() -> None:
         }
         floor = None
         if api_url:
-            command = [sys.executable, __file__, "--empty-flow"]
+            command = [sys.executable, __file__, "--empty-flow", "--campaign", "-", "--out", "-"]
             done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
             floor = json.loads(done.stdout.strip().splitlines()[-1])
+        http_floors = {}
         for size in (int(text) for text in arguments.sizes.split(",")):
             campaign = Path(folder) / f"bench-{size}.csv"
             write_campaign(campaign, size)
             out = Path(folder) / f"out-{size}"
+            if arguments.floor:
+                command = [sys.executable, __file__, "--http-floor", str(size),
+                           "--concurrency", str(arguments.concurrency)]  # fmt: skip
+                done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+                http_floors[size] = json.loads(done.stdout.strip().splitlines()[-1])["wall"]
             env["TRANSCREATE_CACHE_DIR"] = str(Path(folder) / f"cache-{size}")
             calls_before = server.edits
             first = measure(arguments, campaign, out, env)
@@ -214,8 +291,8 @@ def main() -> None:
     )
     if floor is not None:
         print(
-            f"Prefect's floor: an empty flow takes {floor['wall']:.2f} s here ("
-            f"{floor['to_body']:.2f} s to its body, {floor['after_body']:.2f} s after it)\n"
+            f"Prefect's floor: an empty flow given the run's parameters takes {floor['wall']:.2f} s"
+            f" here ({floor['to_body']:.2f} s to its body, {floor['after_body']:.2f} s after it)\n"
         )
     header = f"{'N':>6} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'calls':>6} {'tasks':>6}"
     header += f" {'RSS MB':>7} {'jobs/s':>7} {'ok':>6} {'cached re-run s':>16} {'inside':>7}"
@@ -227,6 +304,9 @@ def main() -> None:
             f"{size / first['wall']:>7.1f} {first['counts']['ok']:>6} {cached['wall']:>16.2f}"
             f" {cached['inside']:>7.2f}"
         )
+    for size, wall in http_floors.items():
+        ideal = math.ceil(size / arguments.concurrency) * arguments.latency
+        print(f"HTTP floor, N = {size}: bare requests alone take {wall:.2f} s ({wall / ideal:.3f})")
 
 
 if __name__ == "__main__":
