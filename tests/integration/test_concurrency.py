@@ -3,7 +3,6 @@ max_concurrency or a Prefect global concurrency limit, and the run says which on
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.conftest import use_fake_model
@@ -84,29 +83,3 @@ def test_a_job_waiting_for_the_same_edit_in_flight_holds_no_slot(
         assert summary.counts["ok"] == 3
         assert server.edits == 2  # one call for v0 and v1
         assert server.max_in_flight == 2  # w0's call went alongside v0's
-
-
-def test_a_rerun_with_every_output_stored_opens_no_connection_pool(
-    tmp_path, sample_image, monkeypatch
-):
-    """The model client's pools, and the TLS context they share, are made as calls need them:
-    once for a run's every pool, and not at all for a re-run that finds its outputs stored."""
-    loaded: list[object] = []
-    real = httpx.create_ssl_context
-    monkeypatch.setattr(httpx, "create_ssl_context", lambda: loaded.append(1) or real())
-    with FakeOpenAIImages(latency=0.1, echo=True) as server:
-        use_fake_model(monkeypatch, tmp_path, server)
-        request = RunRequest(
-            campaign=str(sheet(tmp_path, 8)),
-            image=str(sample_image),
-            out=str(tmp_path / "out"),
-            locales="en",
-            backend="openai",
-            concurrency=4,
-        )
-        assert run_campaign(request).counts["ok"] == 8
-        assert len(loaded) == 1
-        assert server.max_in_flight > 1  # so more than one pool was lent
-        loaded.clear()
-        assert run_campaign(request).counts["cached"] == 8
-        assert loaded == []

@@ -23,7 +23,6 @@ import logging
 import queue
 import re
 import socket
-import ssl
 import struct
 import threading
 import time
@@ -150,30 +149,21 @@ class SpreadTransport(httpx.BaseTransport):
     endpoint, and a result link's host) keeps each check to one or two."""
 
     def __init__(self, pools: int, connections: int = 2):
-        self._limits = httpx.Limits(
-            max_connections=connections, max_keepalive_connections=connections
-        )
-        # Pools are made as they are first lent, and the TLS context with the first of them:
-        # a run whose outputs are all stored makes no call, and loading the CA bundle (and
-        # importing httpcore) was a tenth of such a re-run.
-        self._pools: list[httpx.HTTPTransport] = []
-        self._tls: ssl.SSLContext | None = None
-        self._making = threading.Lock()
-        self._idle: queue.SimpleQueue[httpx.HTTPTransport | None] = queue.SimpleQueue()
-        for _ in range(max(1, pools)):
-            self._idle.put(None)
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        verify = httpx.create_ssl_context()  # one for all pools: loading CAs takes ~20 ms
+        self._pools = [
+            httpx.HTTPTransport(limits=limits, verify=verify) for _ in range(max(1, pools))
+        ]
+        self._idle: queue.SimpleQueue[httpx.HTTPTransport] = queue.SimpleQueue()
+        for pool in self._pools:
+            self._idle.put(pool)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         waiting = request.extensions.get("timeout", {}).get("pool")
         try:
-            lent = self._idle.get(timeout=waiting)
+            pool = self._idle.get(timeout=waiting)
         except queue.Empty:
             raise httpx.PoolTimeout("no connection became free in time", request=request) from None
-        try:
-            pool = lent or self._new_pool()
-        except BaseException:
-            self._idle.put(lent)
-            raise
         try:
             response = pool.handle_request(request)
         except BaseException:
@@ -187,18 +177,9 @@ class SpreadTransport(httpx.BaseTransport):
             extensions=response.extensions,
         )
 
-    def _new_pool(self) -> httpx.HTTPTransport:
-        with self._making:
-            if self._tls is None:
-                self._tls = httpx.create_ssl_context()  # one for all pools: ~35 ms to load
-            pool = httpx.HTTPTransport(limits=self._limits, verify=self._tls)
-            self._pools.append(pool)
-        return pool
-
     def close(self) -> None:
-        with self._making:
-            for pool in self._pools:
-                pool.close()
+        for pool in self._pools:
+            pool.close()
 
 
 class _LentStream(httpx.SyncByteStream):
