@@ -253,7 +253,7 @@ def _paragraphs(text: str) -> list[str]:
 _PREFERRED = 0.0  # after ，、。 or a space in Thai and CJK, after punctuation and a space in Latin
 _NORMAL = 8.0  # between two Latin words, between two longer CJK words, between two Thai words
 _WEAK = 40.0  # between two one-character CJK words: likely a word the dictionary lacks
-_GLUED = 4_000.0  # between a number and its unit or currency
+_GLUED = 4_000.0  # between a number and its unit, its currency or the short word before it
 _INSIDE_WORD = 100_000.0  # only when nothing else fits
 _ORPHAN = 20_000.0  # a lone numeral, one-letter word or single CJK character on a last line
 _LONE_WORD = 30.0  # a last line of one short word under a long line ("Beli 2 Lebih|Hemat")
@@ -263,6 +263,7 @@ _SLACK = 100.0  # a line's cost at zero width; (slack / width)² of it
 _BREAK_AFTER = frozenset("，、。！？；：,.;:!?)）」』】〉》")
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)*%?$")
 _UNIT_LENGTH = 4  # "kg", "pcs", "Des", "บาท", "ชิ้น": a short word after a number is its unit
+_QUALIFIER_LENGTH = 6  # "to", "only", "Beli", "hingga": a short word before a number qualifies it
 
 
 def _is_currency(word: str) -> bool:
@@ -271,6 +272,19 @@ def _is_currency(word: str) -> bool:
         or (len(word) == 1 and unicodedata.category(word) == "Sc")
         or (len(word) == 3 and word.isascii() and word.isupper())
     )
+
+
+def _qualifies(word: str) -> bool:
+    """A short word before a number reads with it ("up to 50%", "Beli 2", "only $12"): a line
+    ending in it leaves the reader holding half a phrase."""
+    return word.isalpha() and len(word) <= _QUALIFIER_LENGTH
+
+
+def _counted(words: list[str]) -> bool:
+    """Whether the words after a break start with a number, or with a short word and then a
+    number: a break before "up to 50%" leaves it whole, and so does a break before "to 50%"."""
+    number = [_NUMBER.match(word.lstrip("$€£¥฿").rstrip(".,;:!?")) for word in words[:2]]
+    return bool(number[0]) or (len(number) > 1 and bool(number[1]) and _qualifies(words[0]))
 
 
 def _is_cjk(char: str) -> bool:
@@ -306,6 +320,8 @@ def _break_penalty(text: str, cut: int, locale: str) -> float:
         return _GLUED  # "50 บาท", "2 ชิ้น", "12 Des", "3 kg", "20 USD"
     if _is_currency(previous_word) and spaced and next_word[:1].isdigit():
         return _GLUED  # "Rp 199.000", "USD 12"
+    if spaced and _qualifies(previous_word) and _counted(after.split(" ", 2)):
+        return _GLUED  # "up to 50%", "hingga 50%", "Beli 2", "only $12"
     if last in _BREAK_AFTER:
         return _PREFERRED
     if _is_cjk(last) or _is_cjk(first):
@@ -319,7 +335,7 @@ def _break_penalty(text: str, cut: int, locale: str) -> float:
         return _WEAK if single and _is_cjk(last) and _is_cjk(first) else _NORMAL
     if spaced and (_is_thai(last) or _is_thai(first)):
         return _PREFERRED  # a space in Thai separates phrases
-    if spaced and not last.isalnum():
+    if spaced and not last.isalnum() and last != "%":  # "50% off" is not "50%, off"
         return _PREFERRED
     return _NORMAL
 

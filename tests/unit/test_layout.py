@@ -405,7 +405,7 @@ def jobs_of(copy: dict[str, tuple[str, str]], position: str) -> list[EditJob]:
     }
     siblings = tuple(overlays.items())
     return [
-        EditJob("c", "v", locale, "default", "", overlays[locale], position, "s", "local/4",
+        EditJob("c", "v", locale, "default", "", overlays[locale], position, "s", "local/5",
                 siblings=siblings)
         for locale in copy
     ]  # fmt: skip
@@ -479,3 +479,19 @@ def test_a_variants_locales_share_one_look_in_an_ad_size_too() -> None:
         assert record is not None and not record["dropped"]
         looks[job.locale] = (record["zone"], record["arrangement"])
     assert len(set(looks.values())) == 1, looks
+
+
+@pytest.mark.parametrize("size", [None, "story", "landscape"])
+def test_the_sample_keeps_each_number_with_the_words_that_qualify_it(size: str | None) -> None:
+    """The story and landscape member-promo read "New members: up to / 50% off everything"."""
+    import dataclasses
+
+    base = (EXAMPLES / "creative.png").read_bytes()
+    editor = LocalEditor()
+    together = {"en": "up to 50%", "id": "hingga 50%"}
+    copy = {locale: MEMBER_PROMO[locale] for locale in together}
+    for job in jobs_of(copy, "center"):
+        record = read_layout(editor.edit(dataclasses.replace(job, size=size), base))
+        assert record is not None
+        [headline] = [e for e in record["elements"] if e["role"] == "headline"]
+        assert any(together[job.locale] in line for line in headline["lines"]), headline["lines"]

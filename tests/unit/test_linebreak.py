@@ -145,3 +145,21 @@ def test_a_long_last_word_may_stand_alone() -> None:
     ) or [None]  # fmt: skip
     assert measured is not None
     assert measured.lines == ("New members:", "up to 50% off", "everything")
+
+
+@pytest.mark.parametrize("width", [300, 420, 560, 720, 1080])
+@pytest.mark.parametrize(
+    ("text", "locale", "together"),
+    [
+        ("New members: up to 50% off everything", "en", "up to 50%"),
+        ("Promo khusus member baru, hemat hingga 50% untuk semua produk", "id", "hingga 50%"),
+        ("Shop now and save 50% on every order", "en", "save 50%"),
+    ],
+)
+def test_a_number_keeps_the_short_words_that_qualify_it(
+    text: str, locale: str, together: str, width: int
+) -> None:
+    # "up to | 50%" leaves the reader holding half a phrase, as "50 | ribu" would.
+    for position in ("top-center", "bottom-left"):
+        lines = headline_lines(text, locale, width, position)
+        assert any(together in line for line in lines), lines

@@ -56,7 +56,7 @@ class LocalEditor:
         self.mask = mask
         # Bump the version when a change to typesetting changes pixels, so stored outputs are
         # re-rendered; the layout and the mask change outputs too.
-        identity = "local/4" if layout == "auto" else "local/3+exact"
+        identity = "local/5" if layout == "auto" else "local/5+exact"
         if mask is not None:
             identity += "+mask-" + hashlib.sha256(mask).hexdigest()[:12]
         self.identity = identity
