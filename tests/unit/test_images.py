@@ -179,3 +179,27 @@ def test_a_png_whose_chunk_lengths_lie_is_read_as_upright_without_an_error() -> 
     plain = encoded(Image.new("RGB", (40, 20), (0, 0, 0)), "PNG")
     lying = plain[:-12] + struct.pack(">I", 2**31) + b"tEXt" + b"short"
     assert upright_size(lying) == (40, 20)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_png_turned_by_imagemagicks_raw_exif_profile_is_sent_upright(where: str) -> None:
+    from PIL import PngImagePlugin
+
+    from transcreate.editors.http import prepare_image, upright_size
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    raw = exif.tobytes()
+    profile = "\nexif\n" + f"{len(raw):8d}\n" + raw.hex()  # as ImageMagick writes it
+    picture = Image.new("RGB", (40, 20), (0, 0, 0))
+    if where == "before":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Raw profile type exif", profile)
+        data = encoded(picture, "PNG", pnginfo=info)
+    else:
+        plain = encoded(picture, "PNG")
+        text = chunk(b"tEXt", b"Raw profile type exif\0" + profile.encode())
+        data = plain[:-12] + text + chunk(b"IEND", b"")
+    assert upright_size(data) == (20, 40)
+    prepared = prepare_image(data, 1024, 10 << 20)
+    assert (prepared.width, prepared.height) == (20, 40)

@@ -500,29 +500,35 @@ def upright_size(data: bytes) -> tuple[int, int]:
 def _orientation(data: bytes) -> int:
     """An image's EXIF orientation (1: upright), once per image, not per question."""
     with Image.open(io.BytesIO(data)) as image:
-        if image.format == "PNG" and "exif" not in image.info:
-            # A PNG may keep its EXIF after the image data, and Pillow decodes the whole image
-            # to look for it (18 ms for a 1024² creative, on a run's first job): walk the
-            # chunks instead.
-            exif = Image.Exif()
-            exif.load(_png_chunk(data, b"eXIf") or b"")
-        else:
+        # A PNG may keep its EXIF after the image data, and Pillow decodes the whole image to
+        # look for it (18 ms for a 1024² creative, on a run's first job): walk the chunks.
+        found = _png_exif(data) if image.format == "PNG" and "exif" not in image.info else None
+        if found is None:
             exif = image.getexif()
+        else:
+            exif = Image.Exif()
+            exif.load(found)
         orientation = exif.get(0x0112, 1)
     return orientation if isinstance(orientation, int) else 1
 
 
-def _png_chunk(png: bytes, kind: bytes) -> bytes | None:
-    """The data of a PNG's first chunk of ``kind``, read by the chunks' lengths alone."""
+_RAW_PROFILE = b"Raw profile type exif\0"  # ImageMagick's text chunk, which Pillow reads too
+
+
+def _png_exif(png: bytes) -> bytes | None:
+    """A PNG's EXIF found by the chunks' lengths alone: its eXIf chunk's data, or b"" when it
+    has none; None when it keeps its EXIF in a text chunk (left to Pillow)."""
     at = 8  # after the signature
     while at + 8 <= len(png):
-        length, found = struct.unpack_from(">I4s", png, at)
-        if found == kind:
+        length, kind = struct.unpack_from(">I4s", png, at)
+        if kind == b"eXIf":
             return png[at + 8 : at + 8 + length]
-        if found == b"IEND":
+        if kind in (b"tEXt", b"zTXt", b"iTXt") and png.startswith(_RAW_PROFILE, at + 8):
             return None
+        if kind == b"IEND":
+            break
         at += 12 + length  # length, type, data, CRC
-    return None
+    return b""
 
 
 class ResultCache:
