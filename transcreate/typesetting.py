@@ -331,6 +331,8 @@ def _break_penalty(text: str, cut: int, locale: str) -> float:
             return _INSIDE_WORD
         left = next(span for span in spans if span[1] == cut)
         right = next(span for span in spans if span[0] == cut)
+        if first.isdigit() or text[right[1] : right[1] + 1].isdigit():
+            return _GLUED  # "最高立减 | 50%", "最高 | 立减50%": a number and the word before it
         single = left[1] - left[0] == 1 and right[1] - right[0] == 1
         return _WEAK if single and _is_cjk(last) and _is_cjk(first) else _NORMAL
     if spaced and (_is_thai(last) or _is_thai(first)):

@@ -483,12 +483,13 @@ def test_a_variants_locales_share_one_look_in_an_ad_size_too() -> None:
 
 @pytest.mark.parametrize("size", [None, "story", "landscape"])
 def test_the_sample_keeps_each_number_with_the_words_that_qualify_it(size: str | None) -> None:
-    """The story and landscape member-promo read "New members: up to / 50% off everything"."""
+    """The story and landscape member-promo read "New members: up to / 50% off everything", and
+    the base one in Chinese "商品最高 / 立减50%"."""
     import dataclasses
 
     base = (EXAMPLES / "creative.png").read_bytes()
     editor = LocalEditor()
-    together = {"en": "up to 50%", "id": "hingga 50%"}
+    together = {"en": "up to 50%", "id": "hingga 50%", "zh": "最高立减50%"}
     copy = {locale: MEMBER_PROMO[locale] for locale in together}
     for job in jobs_of(copy, "center"):
         record = read_layout(editor.edit(dataclasses.replace(job, size=size), base))

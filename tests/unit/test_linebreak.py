@@ -154,6 +154,8 @@ def test_a_long_last_word_may_stand_alone() -> None:
         ("New members: up to 50% off everything", "en", "up to 50%"),
         ("Promo khusus member baru, hemat hingga 50% untuk semua produk", "id", "hingga 50%"),
         ("Shop now and save 50% on every order", "en", "save 50%"),
+        ("新会员专享优惠，全场商品最高立减50%", "zh", "最高立减50%"),
+        ("限时抢购，全场5折起", "zh", "全场5折"),
     ],
 )
 def test_a_number_keeps_the_short_words_that_qualify_it(
