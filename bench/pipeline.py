@@ -83,7 +83,7 @@ def run_request(arguments: argparse.Namespace) -> RunRequest:
 
 def child(arguments: argparse.Namespace) -> None:
     """One measured run in this process; prints a JSON line."""
-    from transcreate.pipeline import run_campaign
+    from transcreate.wiring import localize
 
     request = run_request(arguments)
     if arguments.runner == "prefect":  # imported before the clock starts, as for the CLI
@@ -96,7 +96,7 @@ def child(arguments: argparse.Namespace) -> None:
         count = len(read_campaign(arguments.campaign).variants) * len(LOCALES)
         task_runs = -(-count // batch_size(count, arguments.concurrency))
     else:
-        summary = run_campaign(request)
+        summary = localize(request)
     wall = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from transcreate.campaign import read_campaign
 from transcreate.jobs import expand
-from transcreate.pipeline import RunRequest, plan_run
 from transcreate.policy import load_policy
+from transcreate.request import RunRequest
 from transcreate.resources import data_dir
+from transcreate.run.plan import plan_run
 from transcreate.wiring import build
 
 

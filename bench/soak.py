@@ -104,10 +104,10 @@ def write_creative(path: Path) -> None:
 
 def child(arguments: argparse.Namespace) -> None:
     """One run in this process (the parent may kill it at any point)."""
-    from transcreate.pipeline import run_campaign
     from transcreate.request import RunRequest
+    from transcreate.wiring import localize
 
-    summary = run_campaign(
+    summary = localize(
         RunRequest(
             campaign=arguments.campaign,
             image=str(Path(arguments.campaign).with_name("creative.png")),

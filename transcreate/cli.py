@@ -30,9 +30,10 @@ from rich.table import Table
 from transcreate import __version__
 from transcreate.errors import SetupError, TranscreateError
 from transcreate.manifest import JobResult
-from transcreate.pipeline import RunPlan, RunSummary, run_campaign
 from transcreate.request import RunInputs, RunOptions, RunRequest
 from transcreate.resources import data_dir
+from transcreate.run import RunPlan, RunSummary
+from transcreate.wiring import localize
 
 app = typer.Typer(
     help="Localize advertising creatives: one base image + a campaign sheet → every locale.",
@@ -260,7 +261,7 @@ def _run_here(request: RunRequest) -> RunSummary:
             progress.update(bar, advance=1, status=status)
 
         try:
-            return run_campaign(request, on_result=on_result, on_plan=on_plan)
+            return localize(request, on_result=on_result, on_plan=on_plan)
         except TranscreateError:
             progress.remove_task(bar)  # unusable input is one line: no half-drawn bar above it
             raise

@@ -10,8 +10,9 @@ from PIL import Image
 from transcreate.campaign import clean_text
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.jobs import EditJob
-from transcreate.pipeline import guard, retrying
 from transcreate.request import BackendName, RunRequest
+from transcreate.run.execute import retrying
+from transcreate.run.plan import guard
 from transcreate.wiring import build
 
 

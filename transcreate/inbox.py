@@ -38,7 +38,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from transcreate.errors import StorageError
-from transcreate.pipeline import RunSummary
+from transcreate.run import RunSummary
 
 if TYPE_CHECKING:
     from transcreate.storage.s3 import S3Storage

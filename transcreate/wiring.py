@@ -12,9 +12,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,46 +21,16 @@ from typing import Any
 from transcreate.editors import Editor, Mode, ModelThenOverlay, check_mode, load_editor_class
 from transcreate.editors.http import Gate, ModelEditor
 from transcreate.errors import CampaignError, StorageError
-from transcreate.images import BaseCreative, load_base_creative
+from transcreate.images import load_base_creative
 from transcreate.inputs import image_input
 from transcreate.instructions import instruction_language
 from transcreate.policy import Policy, load_policy
 from transcreate.quality import OutputChecks, require_tesseract
 from transcreate.request import RunOptions, RunRequest
+from transcreate.run import Adapters, RunPlan, RunSummary, run_campaign
+from transcreate.run.schedule import OnResult
 from transcreate.settings import load_config, model_settings
 from transcreate.storage import Storage, input_link, open_storage, read_input
-
-
-@dataclass(frozen=True)
-class Adapters:
-    """Everything a run talks to, built for one request."""
-
-    editor: Editor
-    storage: Storage
-    creative: BaseCreative
-    policy: Policy
-    checks: OutputChecks | None
-    concurrency: int  # edits in flight at once, after every bound
-    bound: str  # which setting decided `concurrency`, in words
-    callback_secret: str | None = field(default=None, repr=False)
-    #: what instructions are written in: "locale", "en" or "zh" (`request.instruction_language`
-    #: with "auto" decided for the backend and its model)
-    instruction_language: str = "locale"
-    #: a model editor bounds its own calls (built with ``concurrency``): around the call only,
-    #: so a job waiting for the same edit another job is making (the result cache) holds no slot
-    editor_bounds_calls: bool = False
-    #: otherwise one slot per edit in flight, shared by every batch of the run in this process
-    slots: threading.BoundedSemaphore | None = field(init=False, repr=False, compare=False)
-    #: the threads every batch of the run in this process hands its jobs to (twice the edits in
-    #: flight): while one batch's task run starts or ends, the others' jobs keep the slots busy
-    pool: ThreadPoolExecutor = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        slots = None if self.editor_bounds_calls else threading.BoundedSemaphore(self.concurrency)
-        object.__setattr__(self, "slots", slots)
-        # Threads start as jobs come, not here: a run that never uses the pool costs nothing.
-        pool = ThreadPoolExecutor(max_workers=2 * self.concurrency, thread_name_prefix="edit")
-        object.__setattr__(self, "pool", pool)
 
 
 def build(
@@ -138,6 +107,21 @@ def build(
 # and checks that it sees the same creative. Module-level, so tasks pickle it by reference.
 _built: dict[tuple[RunRequest, str], Adapters] = {}
 _built_lock = threading.Lock()
+
+
+def localize(
+    request: RunRequest,
+    on_result: OnResult | None = None,
+    on_plan: Callable[[RunPlan], None] | None = None,
+    adapters: Adapters | None = None,
+) -> RunSummary:
+    """Build what ``request`` needs and run it in this process (the CLI's run without Prefect)."""
+    return run_campaign(request, adapters or build(request), on_result, on_plan)
+
+
+def destination(request: RunRequest) -> Storage:
+    """The request's destination storage alone (publishing an approved review needs no more)."""
+    return open_storage(request.out)
 
 
 def built_once(request: RunRequest, image_sha256: str | None = None) -> Adapters:

@@ -7,9 +7,8 @@ import pytest
 
 from tests.conftest import use_fake_model
 from tests.servers.openai import FakeOpenAIImages
-from transcreate.pipeline import run_campaign
 from transcreate.request import RunRequest
-from transcreate.wiring import build
+from transcreate.wiring import build, localize
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +33,7 @@ def test_the_runs_concurrency_is_the_number_of_calls_in_flight(tmp_path, sample_
         )
         adapters = build(request)
         assert (adapters.concurrency, adapters.bound) == (12, "the run's concurrency (12)")
-        summary = run_campaign(request, adapters=adapters)
+        summary = localize(request, adapters=adapters)
         assert summary.counts["ok"] == 24
         # Never more than asked; more than the old per-endpoint default of 8 (a busy machine may
         # start the twelfth call after the first answer, so "exactly 12" would be a timing test).
@@ -56,7 +55,7 @@ def test_the_config_files_max_concurrency_can_only_lower_it(tmp_path, sample_ima
         adapters = build(request)
         assert adapters.concurrency == 3
         assert adapters.bound == "max_concurrency = 3 in [backends.openai] of the config"
-        run_campaign(request, adapters=adapters)
+        localize(request, adapters=adapters)
         assert server.max_in_flight <= 3
         higher = build(request.model_copy(update={"concurrency": 2}))
         assert (higher.concurrency, higher.bound) == (2, "the run's concurrency (2)")
@@ -79,7 +78,7 @@ def test_a_job_waiting_for_the_same_edit_in_flight_holds_no_slot(
             backend="openai",
             concurrency=2,
         )
-        summary = run_campaign(request)
+        summary = localize(request)
         assert summary.counts["ok"] == 3
         assert server.edits == 2  # one call for v0 and v1
         assert server.max_in_flight == 2  # w0's call went alongside v0's

@@ -24,9 +24,11 @@ from transcreate.editors.dashscope import DashScopeAPI
 from transcreate.editors.http import ModelEditor, prepare_image
 from transcreate.errors import SetupError
 from transcreate.jobs import EditJob, expand
-from transcreate.pipeline import RunRequest, process_job, run_campaign
+from transcreate.request import RunRequest
+from transcreate.run.execute import JobContext, process_job
 from transcreate.settings import ModelSettings
 from transcreate.storage.local import LocalStorage
+from transcreate.wiring import localize
 
 KEY = "sk-test-dashscope-secret-value"
 
@@ -80,11 +82,13 @@ def editor(settings: ModelSettings) -> ModelEditor:
 def attempt(job, settings, tmp_path, retries=2, image=None):
     return process_job(
         job,
-        image=image or png(1500, 1000),
-        editor=editor(settings),
-        storage=LocalStorage(tmp_path / "out"),
-        retries=retries,
-        retry_wait=0.01,
+        JobContext(
+            image=image or png(1500, 1000),
+            editor=editor(settings),
+            storage=LocalStorage(tmp_path / "out"),
+            retries=retries,
+            retry_wait=0.01,
+        ),
     )
 
 
@@ -212,11 +216,11 @@ def test_a_campaign_runs_on_the_model_and_a_rerun_pays_nothing(
 ):
     caplog.set_level(logging.DEBUG)  # httpx and httpcore log requests at DEBUG
     edits, calls = configured.edits, configured.calls(GENERATION)
-    summary = run_campaign(request(sample_campaign, sample_image, tmp_path / "a"))
+    summary = localize(request(sample_campaign, sample_image, tmp_path / "a"))
     assert summary.counts == counts(ok=22, skipped=2)
     assert configured.edits - edits == 22 and configured.calls(GENERATION) - calls == 22
     # another destination, so stored outputs cannot help: the result cache does
-    again = run_campaign(request(sample_campaign, sample_image, tmp_path / "b"))
+    again = localize(request(sample_campaign, sample_image, tmp_path / "b"))
     assert again.counts["ok"] == 22
     assert configured.edits - edits == 22 and configured.calls(GENERATION) - calls == 22
     manifest = (tmp_path / "a" / "skincare-sale" / "manifest.json").read_text(encoding="utf-8")

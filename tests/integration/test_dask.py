@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import counts
-from transcreate.pipeline import RunRequest
+from transcreate.request import RunRequest
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 

@@ -19,9 +19,11 @@ from transcreate.editors.dify import DifyWorkflowAPI
 from transcreate.editors.http import ModelEditor, prepare_image
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.jobs import EditJob, expand
-from transcreate.pipeline import RunRequest, process_job, run_campaign
+from transcreate.request import RunRequest
+from transcreate.run.execute import JobContext, process_job
 from transcreate.settings import ModelSettings
 from transcreate.storage.local import LocalStorage
+from transcreate.wiring import localize
 
 KEY = "app-test-not-a-real-key"
 WRONG_KEY = "app-wrong-secret-value"
@@ -69,11 +71,13 @@ def editor(settings: ModelSettings, **options) -> ModelEditor:
 def attempt(job, settings, tmp_path, retries=2, **options):
     return process_job(
         job,
-        image=png(),
-        editor=editor(settings, **options),
-        storage=LocalStorage(tmp_path / "out"),
-        retries=retries,
-        retry_wait=0.01,
+        JobContext(
+            image=png(),
+            editor=editor(settings, **options),
+            storage=LocalStorage(tmp_path / "out"),
+            retries=retries,
+            retry_wait=0.01,
+        ),
     )
 
 
@@ -281,11 +285,11 @@ def test_a_campaign_runs_on_one_upload_and_a_rerun_pays_nothing(
     configured, sample_campaign, sample_image, tmp_path, caplog
 ):
     caplog.set_level(logging.DEBUG)
-    summary = run_campaign(request(sample_campaign, sample_image, tmp_path / "a"))
+    summary = localize(request(sample_campaign, sample_image, tmp_path / "a"))
     assert summary.counts["ok"] == 22
     assert (configured.uploads, configured.runs) == (1, 22)
     # another destination, so stored outputs cannot help: the result cache does
-    again = run_campaign(request(sample_campaign, sample_image, tmp_path / "b"))
+    again = localize(request(sample_campaign, sample_image, tmp_path / "b"))
     assert again.counts["ok"] == 22
     assert (configured.uploads, configured.runs) == (1, 22)
     manifest = (tmp_path / "a" / "skincare-sale" / "manifest.json").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import counts
 from transcreate.artifacts import SERVE_HINT
-from transcreate.pipeline import RunRequest
+from transcreate.request import RunRequest
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 

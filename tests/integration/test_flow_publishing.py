@@ -15,7 +15,7 @@ from tests.conftest import use_fake_model
 from tests.servers.base import FakeServer, Reply, Request
 from tests.servers.openai import FakeOpenAIImages
 from transcreate.callbacks import SIGNATURE_HEADER, verify
-from transcreate.pipeline import RunRequest
+from transcreate.request import RunRequest
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 

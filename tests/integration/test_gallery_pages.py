@@ -15,8 +15,9 @@ import pytest
 from tests.conftest import counts
 from tests.integration.conftest import BUCKET
 from tests.unit.test_gallery import Page
-from transcreate.pipeline import RunRequest, run_campaign
+from transcreate.request import RunRequest
 from transcreate.serve import base_url, make_server
+from transcreate.wiring import localize
 
 LOCALES = ("th", "zh")
 
@@ -28,7 +29,7 @@ def images(page: Page) -> list[str]:
 def test_the_gallery_beside_a_local_manifest_links_its_images_relatively(
     sample_campaign, sample_image, tmp_path
 ):
-    summary = run_campaign(
+    summary = localize(
         RunRequest(
             campaign=str(sample_campaign),
             image=str(sample_image),
@@ -49,7 +50,7 @@ def test_the_gallery_beside_a_local_manifest_links_its_images_relatively(
 
 
 def test_the_gallery_opens_over_the_served_folder(sample_campaign, sample_image, tmp_path):
-    run_campaign(
+    localize(
         RunRequest(
             campaign=str(sample_campaign),
             image=str(sample_image),
@@ -85,7 +86,7 @@ def test_the_gallery_on_s3_opens_through_its_presigned_link(seaweed, sample_imag
     request = RunRequest(
         rows=rows, image=str(sample_image), locales=LOCALES, out=f"s3://{BUCKET}/{prefix}"
     )
-    summary = run_campaign(request)
+    summary = localize(request)
     assert summary.counts == counts(ok=3, skipped=1)
     assert "X-Amz-Signature=" in summary.gallery
     with httpx.Client(timeout=10) as client:
@@ -105,10 +106,10 @@ def test_the_gallery_on_s3_opens_through_its_presigned_link(seaweed, sample_imag
 
 def test_the_gallery_is_rewritten_by_a_rerun(sample_image, tmp_path: Path):
     rows = "variant,headline,cta,price,currency\nsummer,Big Sale,Shop,10,USD\n"
-    first = run_campaign(
+    first = localize(
         RunRequest(rows=rows, image=str(sample_image), locales=("en",), out=str(tmp_path))
     )
-    again = run_campaign(
+    again = localize(
         RunRequest(rows=rows, image=str(sample_image), locales=("en",), out=str(tmp_path))
     )
     assert first.gallery == again.gallery
@@ -119,7 +120,7 @@ def test_the_gallery_is_rewritten_by_a_rerun(sample_image, tmp_path: Path):
 def test_a_gallery_in_several_sizes_counts_variants_and_jobs_as_the_manifest_does(
     sample_campaign, sample_image, tmp_path
 ):
-    summary = run_campaign(
+    summary = localize(
         RunRequest(
             campaign=str(sample_campaign),
             image=str(sample_image),

@@ -9,7 +9,8 @@ import pytest
 from tests.conftest import use_fake_model
 from tests.servers.base import Fault, Reply
 from tests.servers.openai import FakeOpenAIImages, parse_multipart
-from transcreate.pipeline import RunRequest, run_campaign
+from transcreate.request import RunRequest
+from transcreate.wiring import localize
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,7 @@ def records(out, campaign="guarded"):
 
 
 def test_policy_blocked_jobs_are_never_sent_and_say_why(sheet, sample_image, tmp_path, model):
-    summary = run_campaign(
+    summary = localize(
         RunRequest(
             campaign=str(sheet),
             image=str(sample_image),
@@ -66,18 +67,18 @@ def test_an_instruction_over_the_limit_is_blocked_for_a_model_but_not_for_overla
 ):
     # 40: below the 51 characters of the instruction sent (Chinese, the copy quoted in it)
     common = {"campaign": str(sheet), "image": str(sample_image), "locales": "en"}
-    summary = run_campaign(
+    summary = localize(
         RunRequest(**common, out=str(tmp_path / "m"), backend="openai", max_instruction_chars=40)
     )
     good = next(r for r in records(tmp_path / "m") if r["variant"] == "good")
     assert good["status"] == "blocked" and "the limit is 40" in good["error"]
     assert model.edits == 0
-    local = run_campaign(RunRequest(**common, out=str(tmp_path / "l"), max_instruction_chars=40))
+    local = localize(RunRequest(**common, out=str(tmp_path / "l"), max_instruction_chars=40))
     assert local.counts["ok"] == 2 and summary.counts["ok"] == 0
 
 
 def test_checks_pass_the_local_editors_outputs(sample_campaign, sample_image, tmp_path):
-    summary = run_campaign(
+    summary = localize(
         RunRequest(
             campaign=str(sample_campaign),
             image=str(sample_image),
@@ -91,7 +92,7 @@ def test_checks_pass_the_local_editors_outputs(sample_campaign, sample_image, tm
 
 def test_checks_flag_a_model_output_without_the_copy(sheet, sample_image, tmp_path, model):
     model.echo = True  # the "model" hands the creative back untouched: no copy on it
-    summary = run_campaign(
+    summary = localize(
         RunRequest(
             campaign=str(sheet),
             image=str(sample_image),
@@ -110,7 +111,7 @@ def test_checks_flag_a_model_output_without_the_copy(sheet, sample_image, tmp_pa
 def test_the_audit_log_has_a_line_per_attempt_and_no_secrets(sheet, sample_image, tmp_path, model):
     busy = {"error": {"message": "slow down", "type": "requests", "code": "rate_limit"}}
     model.faults.append(Fault(Reply.json(busy, 429, **{"Retry-After": "0"}), "/images/edits"))
-    run_campaign(
+    localize(
         RunRequest(
             campaign=str(sheet),
             image=str(sample_image),
@@ -142,7 +143,7 @@ def test_a_policy_of_ones_own_is_taken_from_the_environment(
         encoding="utf-8",
     )
     monkeypatch.setenv("TRANSCREATE_POLICY", str(policy))
-    run_campaign(
+    localize(
         RunRequest(campaign=str(sheet), image=str(sample_image), out=str(tmp_path), locales="en")
     )
     good = next(r for r in records(tmp_path) if r["variant"] == "good")

@@ -21,7 +21,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from transcreate.cli import EXIT_UNUSABLE, app
-from transcreate.pipeline import RunRequest, run_campaign
+from transcreate.request import RunRequest
+from transcreate.wiring import localize
 
 runner = CliRunner()
 
@@ -111,7 +112,7 @@ def test_a_bad_row_is_one_located_problem_and_the_good_row_is_made(
 ) -> None:
     sheet = tmp_path / "sale.csv"
     sheet.write_text(f"{HEADER}\n{GOOD_ROW}\n{case.bad_row}\n", encoding="utf-8")
-    summary = run_campaign(
+    summary = localize(
         RunRequest(campaign=str(sheet), image=str(base), out=str(tmp_path / "out"), locales="en")
     )
     [problem] = summary.problems
@@ -306,7 +307,7 @@ def test_an_unusual_but_valid_image_works_and_its_empty_area_is_white(
     image.write_bytes(data())
     sheet = tmp_path / "sale.csv"
     sheet.write_text("variant,headline,position\ngood,Big Sale,bottom-center\n", encoding="utf-8")
-    summary = run_campaign(
+    summary = localize(
         RunRequest(campaign=str(sheet), image=str(image), out=str(tmp_path / "out"), locales="en")
     )
     assert summary.counts["ok"] == 1, summary
@@ -322,7 +323,7 @@ def test_an_unusual_but_valid_image_works_and_its_empty_area_is_white(
 def run_sheet(tmp_path: Path, base: Path, rows: str) -> tuple[dict[str, object], list[dict]]:
     sheet = tmp_path / "sale.csv"
     sheet.write_text(f"variant,headline\n{rows}", encoding="utf-8")
-    summary = run_campaign(
+    summary = localize(
         RunRequest(campaign=str(sheet), image=str(base), out=str(tmp_path / "out"), locales="en")
     )
     manifest = json.loads((tmp_path / "out" / "sale" / "manifest.json").read_text("utf-8"))

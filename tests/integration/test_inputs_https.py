@@ -12,7 +12,8 @@ from tests.servers.base import FakeServer, Reply, Request
 from transcreate.campaign import read_campaign
 from transcreate.errors import CampaignError
 from transcreate.inputs import ALLOW_PRIVATE_VARIABLE, campaign_input, image_input, read_input
-from transcreate.pipeline import RunRequest, run_campaign
+from transcreate.request import RunRequest
+from transcreate.wiring import localize
 
 
 class FileServer(FakeServer):
@@ -71,7 +72,7 @@ def test_a_run_takes_its_campaign_and_image_from_links(
         locales=("en",),
         out=str(tmp_path / "out"),
     )
-    summary = run_campaign(request)
+    summary = localize(request)
     variants = len(read_campaign(sample_campaign).variants)
     assert summary.campaign == "sale"
     assert summary.counts["ok"] + summary.counts["skipped"] == variants
@@ -166,7 +167,7 @@ def test_a_run_from_pasted_rows(sample_image, tmp_path):
     request = RunRequest(
         rows=text, image=str(sample_image), locales=("en", "th"), out=str(tmp_path)
     )
-    summary = run_campaign(request)
+    summary = localize(request)
     assert summary.campaign == "pasted-rows"
     assert summary.counts == counts(ok=2)
 

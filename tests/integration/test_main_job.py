@@ -10,7 +10,9 @@ import pytest
 from PIL import Image, ImageChops
 
 from tests.conftest import counts
-from transcreate.pipeline import RunRequest, RunSummary, run_campaign
+from transcreate.request import RunRequest
+from transcreate.run import RunSummary
+from transcreate.wiring import localize
 
 LOCALES = ["id", "th", "zh", "en"]
 
@@ -19,7 +21,7 @@ LOCALES = ["id", "th", "zh", "en"]
 def first_run(tmp_path_factory, sample_campaign, sample_image) -> tuple[RunSummary, Path]:
     out = tmp_path_factory.mktemp("out")
     request = RunRequest(campaign=str(sample_campaign), image=str(sample_image), out=str(out))
-    return run_campaign(request), out
+    return localize(request), out
 
 
 def manifest(out: Path) -> dict:
@@ -95,7 +97,7 @@ def test_a_second_run_is_all_cached_and_edits_nothing(first_run, sample_campaign
     before = {p: p.stat().st_mtime_ns for p in out.glob("*/*/*.png")}
     layouts = {(job["variant"], job["locale"]): job["layout"] for job in manifest(out)["jobs"]}
     request = RunRequest(campaign=str(sample_campaign), image=str(sample_image), out=str(out))
-    summary = run_campaign(request)
+    summary = localize(request)
     assert summary.counts == counts(cached=22, skipped=2)
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/*/*.png")} == before
     assert all(record["status"] in ("cached", "skipped") for record in manifest(out)["jobs"])
@@ -114,9 +116,9 @@ def test_a_cached_size_keeps_its_reframe_record(tmp_path, sample_campaign, sampl
         locales=("th",),
         sizes=("story",),
     )
-    run_campaign(request)
+    localize(request)
     first = manifest(tmp_path)["jobs"]
-    summary = run_campaign(request)
+    summary = localize(request)
     assert summary.counts["ok"] == 0 and summary.counts["cached"] > 0
     again = manifest(tmp_path)["jobs"]
     made = [job for job in first if job["status"] == "ok"]
@@ -131,7 +133,7 @@ def test_a_bad_row_is_reported_and_the_others_are_rendered(tmp_path, sample_camp
     sheet.append(sheet[1].replace("summer-sale", "broken-price").replace("12.99", "12.99€"))
     bad = tmp_path / "with-bad-row.csv"
     bad.write_text("\n".join(sheet) + "\n", encoding="utf-8")
-    summary = run_campaign(
+    summary = localize(
         RunRequest(
             campaign=str(bad), image=str(sample_image), out=str(tmp_path / "out"), locales="th"
         )
@@ -147,16 +149,16 @@ def test_a_bad_row_is_reported_and_the_others_are_rendered(tmp_path, sample_camp
 def test_a_cached_rerun_keeps_the_contact_sheet_it_would_draw_again(
     sample_campaign, sample_image, tmp_path
 ):
-    from transcreate.pipeline import run_campaign
     from transcreate.request import RunRequest
+    from transcreate.wiring import localize
 
     request = RunRequest(
         campaign=str(sample_campaign), image=str(sample_image), out=str(tmp_path), locales="en"
     )
     sheet = tmp_path / "skincare-sale" / "contact-sheet.png"
-    run_campaign(request)
+    localize(request)
     drawn = sheet.stat().st_mtime_ns
-    assert run_campaign(request).counts["cached"] == 5
+    assert localize(request).counts["cached"] == 5
     assert sheet.stat().st_mtime_ns == drawn  # nothing changed: not decoded and drawn again
-    run_campaign(request.model_copy(update={"locales": ("en", "id")}))
+    localize(request.model_copy(update={"locales": ("en", "id")}))
     assert sheet.stat().st_mtime_ns != drawn

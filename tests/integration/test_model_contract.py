@@ -30,9 +30,11 @@ from transcreate.editors.http import ModelEditor, prepare_image
 from transcreate.errors import RetryableEditError
 from transcreate.jobs import EditJob, expand
 from transcreate.manifest import JobResult
-from transcreate.pipeline import RunRequest, process_job, run_campaign
+from transcreate.request import RunRequest
+from transcreate.run.execute import JobContext, process_job
 from transcreate.settings import ModelSettings
 from transcreate.storage.local import LocalStorage
+from transcreate.wiring import localize
 
 WRONG_KEY = "sk-wrong-secret-value-0123456789"
 
@@ -98,11 +100,13 @@ class ModelAPIContract:
     ) -> JobResult:
         return process_job(
             job,
-            image=png(),
-            editor=editor,
-            storage=LocalStorage(tmp_path / "out"),
-            retries=retries,
-            retry_wait=0.01,
+            JobContext(
+                image=png(),
+                editor=editor,
+                storage=LocalStorage(tmp_path / "out"),
+                retries=retries,
+                retry_wait=0.01,
+            ),
         )
 
     def test_429_says_when_to_come_back_and_is_retried(self, server, settings, job, tmp_path):
@@ -193,7 +197,7 @@ class ModelAPIContract:
         monkeypatch.setenv(f"{server.env_prefix}_API_KEY", WRONG_KEY)  # every call: a 401 + echo
         server.echo_key = True
         out = tmp_path / "out"
-        summary = run_campaign(
+        summary = localize(
             RunRequest(
                 campaign=str(sample_campaign),
                 image=str(sample_image),

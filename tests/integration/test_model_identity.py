@@ -16,8 +16,9 @@ from transcreate.cli import app
 from transcreate.editors.dify import DifyWorkflowAPI
 from transcreate.editors.http import ModelEditor
 from transcreate.editors.openai import OpenAIImagesAPI
-from transcreate.pipeline import RunRequest, run_campaign
+from transcreate.request import RunRequest
 from transcreate.settings import ModelSettings
+from transcreate.wiring import localize
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def run(sample_campaign: Path, sample_image: Path, out: Path, locales: str = "id
         backend="dashscope",
         retry_wait=0.01,
     )
-    return run_campaign(request)
+    return localize(request)
 
 
 def backends_in(out: Path) -> set[str]:

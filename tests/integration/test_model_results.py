@@ -16,7 +16,8 @@ from tests.conftest import use_fake_model
 from tests.servers.dashscope import GENERATION, FakeDashScope
 from transcreate.cli import app
 from transcreate.editors.http import fit_to_base
-from transcreate.pipeline import RunRequest, run_campaign
+from transcreate.request import RunRequest
+from transcreate.wiring import localize
 
 BASE = (1080, 1350)  # a 4:5 feed creative: the model gets it as 819×1024
 
@@ -85,7 +86,7 @@ def test_a_result_on_the_model_canvas_comes_back_at_the_base_size(
     sheet = clean_background_sheet(sample_campaign, tmp_path)  # a non-text edit in both modes
     before = configured.edits
     request = zh_request(sheet, base, tmp_path, mode=mode)
-    summary = run_campaign(request)
+    summary = localize(request)
     assert summary.counts["failed"] == 0
     assert configured.edits > before  # the model was asked …
     assert sent_size(configured) == (819, 1024)  # … on its canvas
@@ -97,7 +98,7 @@ def test_model_mode_in_ad_sizes_draws_on_the_reframed_base(
 ):
     # the model draws the copy, so it is sent the base already in each size's frame
     request = zh_request(sample_campaign, base, tmp_path, sizes=("story", "landscape"))
-    summary = run_campaign(request)
+    summary = localize(request)
     assert summary.counts["failed"] == 0 and summary.counts["ok"] == 10  # 5 zh rows × 2 sizes
     generations = [r for r in configured.requests if r.path == GENERATION]
     sent = set()
@@ -133,11 +134,11 @@ def test_a_product_mask_frames_the_models_input_in_ad_sizes(
     drawn.paste(255, (40, 40, 300, 300))
     drawn.save(mask)
     found = zh_request(sample_campaign, base, tmp_path / "found", sizes=("story",))
-    run_campaign(found)
+    localize(found)
     masked = zh_request(
         sample_campaign, base, tmp_path / "masked", sizes=("story",), product_mask=str(mask)
     )
-    summary = run_campaign(masked)
+    summary = localize(masked)
     assert summary.counts["failed"] == 0
     found_boxes = [
         job["reframe"]["product_box"] for job in manifest_jobs(tmp_path / "found" / "out")
@@ -156,13 +157,13 @@ def test_a_new_mask_makes_the_outputs_again_without_paying_for_unchanged_calls(
 ):
     """The mask decides an ad size's framing, so it is part of every job's key; a base-size call
     it did not change is found in the result cache, not paid for again."""
-    run_campaign(zh_request(sample_campaign, base, tmp_path))
+    localize(zh_request(sample_campaign, base, tmp_path))
     mask = tmp_path / "inputs" / "mask.png"
     drawn = Image.new("L", BASE, 0)
     drawn.paste(255, (340, 400, 740, 950))
     drawn.save(mask)
     before = configured.edits
-    summary = run_campaign(zh_request(sample_campaign, base, tmp_path, product_mask=str(mask)))
+    summary = localize(zh_request(sample_campaign, base, tmp_path, product_mask=str(mask)))
     assert summary.counts["ok"] == 5 and summary.counts["cached"] == 0  # made again …
     assert configured.edits == before  # … from the result cache
 
@@ -174,7 +175,7 @@ def test_model_and_overlay_in_ad_sizes_pays_one_edit_for_every_size(
     before = configured.edits
     sizes = ("base", "story", "landscape")
     request = zh_request(sheet, base, tmp_path, mode="model+overlay", sizes=sizes)
-    summary = run_campaign(request)
+    summary = localize(request)
     assert summary.counts["failed"] == 0 and summary.counts["ok"] == 15
     # one model edit per variant (its size is not part of the call), reframed by the compositor
     assert configured.edits - before <= 5
@@ -254,7 +255,7 @@ def run_sample(sample_campaign: Path, sample_image: Path, out: Path, mode: str, 
         mode=mode,
         retry_wait=0.01,
     )
-    return run_campaign(request)
+    return localize(request)
 
 
 def test_qwen_is_spoken_to_in_chinese_with_the_copy_verbatim(
@@ -283,7 +284,7 @@ def test_checks_of_a_model_output_in_an_ad_size_compare_it_with_its_own_frame(
     configured, base, sample_campaign, tmp_path
 ):
     request = zh_request(sample_campaign, base, tmp_path, sizes=("story",), checks=True)
-    summary = run_campaign(request)
+    summary = localize(request)
     # the fake draws a band, not the copy: every output is flagged for review, none fails
     assert summary.counts["failed"] == 0
     assert summary.counts["needs_review"] == 5

@@ -18,9 +18,11 @@ from transcreate.editors.http import ModelEditor
 from transcreate.editors.openai import OpenAIImagesAPI
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.jobs import EditJob, expand
-from transcreate.pipeline import RunRequest, process_job, run_campaign
+from transcreate.request import RunRequest
+from transcreate.run.execute import JobContext, process_job
 from transcreate.settings import ModelSettings
 from transcreate.storage.local import LocalStorage
+from transcreate.wiring import localize
 
 KEY = "sk-test-not-a-real-key"
 
@@ -63,11 +65,13 @@ def editor(settings: ModelSettings, **options) -> ModelEditor:
 def attempt(job, settings, tmp_path, retries=2, **options):
     return process_job(
         job,
-        image=png(1500, 1000),
-        editor=editor(settings, **options),
-        storage=LocalStorage(tmp_path / "out"),
-        retries=retries,
-        retry_wait=0.01,
+        JobContext(
+            image=png(1500, 1000),
+            editor=editor(settings, **options),
+            storage=LocalStorage(tmp_path / "out"),
+            retries=retries,
+            retry_wait=0.01,
+        ),
     )
 
 
@@ -170,11 +174,11 @@ def test_a_campaign_runs_on_the_model_and_a_rerun_pays_nothing(
     configured, sample_campaign, sample_image, tmp_path, caplog
 ):
     caplog.set_level(logging.DEBUG)
-    summary = run_campaign(request(sample_campaign, sample_image, tmp_path / "a"))
+    summary = localize(request(sample_campaign, sample_image, tmp_path / "a"))
     assert summary.counts["ok"] == 22
     assert configured.edits == 22
     # another destination, so stored outputs cannot help: the result cache does
-    again = run_campaign(request(sample_campaign, sample_image, tmp_path / "b"))
+    again = localize(request(sample_campaign, sample_image, tmp_path / "b"))
     assert again.counts["ok"] == 22
     assert configured.edits == 22
     manifest = (tmp_path / "a" / "skincare-sale" / "manifest.json").read_text(encoding="utf-8")
@@ -188,7 +192,7 @@ def test_a_campaign_runs_on_the_model_and_a_rerun_pays_nothing(
 def test_model_plus_overlay_asks_the_model_only_for_non_text_edits(
     configured, sample_campaign, sample_image, tmp_path
 ):
-    summary = run_campaign(
+    summary = localize(
         request(sample_campaign, sample_image, tmp_path / "plain", mode="model+overlay")
     )
     assert summary.counts["ok"] == 22
@@ -197,7 +201,7 @@ def test_model_plus_overlay_asks_the_model_only_for_non_text_edits(
     sheet = sample_campaign.read_text(encoding="utf-8").replace(",default\n", ",clean-background\n")
     cleaned = tmp_path / "cleaned.csv"
     cleaned.write_text(sheet, encoding="utf-8")
-    summary = run_campaign(request(cleaned, sample_image, tmp_path / "clean", mode="model+overlay"))
+    summary = localize(request(cleaned, sample_image, tmp_path / "clean", mode="model+overlay"))
     assert summary.counts["ok"] == 22
     # one background edit for the whole campaign: the instruction is Chinese (Qwen's documented
     # language) for every locale, so every cell shares it through the result cache
@@ -240,7 +244,7 @@ def test_identical_jobs_in_one_run_cost_one_model_call(configured, sample_image,
         + "other,New Arrival,Discover\n",
         encoding="utf-8",
     )
-    summary = run_campaign(
+    summary = localize(
         RunRequest(
             campaign=str(sheet),
             image=str(sample_image),

@@ -17,7 +17,8 @@ from tests.integration.conftest import BUCKET
 from tests.servers.seaweed import SeaweedS3
 from transcreate.campaign import read_campaign
 from transcreate.jobs import expand
-from transcreate.pipeline import AuditLog, process_job, run_jobs
+from transcreate.run.execute import AuditLog, JobContext, process_job
+from transcreate.run.schedule import run_jobs
 from transcreate.storage import MISSING, output_key
 from transcreate.storage.s3 import S3Storage
 
@@ -103,7 +104,7 @@ def test_an_empty_object_at_an_output_key_is_made_again(storage: S3Storage, tmp_
     [job] = expand(read_campaign(sheet), ["en"], image_sha256="0" * 64, backend="scripted/1").jobs
     key = output_key(job.campaign, job.locale, job.variant, job.key)
     storage.client.put_object(Bucket=storage.bucket, Key=storage.name(key), Body=b"")
-    result = process_job(job, image=IMAGE, editor=ScriptedEditor(), storage=storage)
+    result = process_job(job, JobContext(image=IMAGE, editor=ScriptedEditor(), storage=storage))
     assert (result.status, result.note) == ("ok", "made again: the stored object is empty")
     assert storage.get(key) == IMAGE
 
@@ -136,7 +137,9 @@ def test_two_concurrent_runs_into_one_bucket_make_each_job_once(
 
     def run_with(name, editor, storage):  # type: ignore[no-untyped-def]
         results[name] = run_jobs(
-            jobs, image=IMAGE, editor=editor, storage=storage, concurrency=len(jobs), retry_wait=0
+            jobs,
+            JobContext(image=IMAGE, editor=editor, storage=storage, retry_wait=0),
+            threads=len(jobs),
         )
 
     first = threading.Thread(target=run_with, args=("first", Held(), S3Storage(destination)))

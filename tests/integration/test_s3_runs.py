@@ -17,7 +17,8 @@ import pytest
 from tests.conftest import counts, use_fake_model
 from tests.integration.conftest import BUCKET
 from tests.servers.openai import FakeOpenAIImages
-from transcreate.pipeline import RunRequest, run_campaign
+from transcreate.request import RunRequest
+from transcreate.wiring import localize
 
 pytestmark = pytest.mark.slow
 
@@ -48,9 +49,7 @@ def stored_pngs(seaweed, prefix: str) -> list[str]:
 
 def test_a_campaign_from_s3_lands_in_s3_with_links(seaweed, inputs, prefix):
     campaign, image = inputs
-    summary = run_campaign(
-        RunRequest(campaign=campaign, image=image, out=f"s3://{BUCKET}/{prefix}")
-    )
+    summary = localize(RunRequest(campaign=campaign, image=image, out=f"s3://{BUCKET}/{prefix}"))
     assert summary.counts["ok"] == 22
     assert summary.manifest_json == f"s3://{BUCKET}/{prefix}/skincare-sale/manifest.json"
     manifest = json.loads(read(seaweed, f"{prefix}/skincare-sale/manifest.json"))
@@ -70,8 +69,8 @@ def test_a_campaign_from_s3_lands_in_s3_with_links(seaweed, inputs, prefix):
 def test_a_rerun_into_s3_is_all_cached(seaweed, inputs, prefix):
     campaign, image = inputs
     request = RunRequest(campaign=campaign, image=image, out=f"s3://{BUCKET}/{prefix}")
-    run_campaign(request)
-    again = run_campaign(request)
+    localize(request)
+    again = localize(request)
     assert again.counts == counts(cached=22, skipped=2)
 
 
@@ -161,7 +160,7 @@ def test_an_unreachable_endpoint_fails_before_any_model_call(
 def test_two_runs_at_once_leave_a_whole_manifest(seaweed, inputs, prefix):
     campaign, image = inputs
     request = RunRequest(campaign=campaign, image=image, out=f"s3://{BUCKET}/{prefix}")
-    threads = [threading.Thread(target=run_campaign, args=(request,)) for _ in range(2)]
+    threads = [threading.Thread(target=localize, args=(request,)) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -179,7 +178,7 @@ def test_a_creative_in_s3_reaches_dashscope_as_a_link_not_bytes(
     campaign, image = inputs
     with FakeDashScope(api_key="sk-test") as server:
         use_fake_model(monkeypatch, tmp_path, server)
-        summary = run_campaign(
+        summary = localize(
             RunRequest(
                 campaign=campaign,
                 image=image,

@@ -18,8 +18,9 @@ import pytest
 
 from tests.conftest import counts
 from transcreate.manifest import JobResult
-from transcreate.pipeline import RunRequest, run_campaign
+from transcreate.request import RunRequest
 from transcreate.serve import base_url, confined_path, make_server
+from transcreate.wiring import localize
 
 PNG = b"\x89PNG\r\n\x1a\nnot decoded by the server"
 
@@ -142,7 +143,7 @@ def test_links_of_a_run_open_over_the_served_folder(
     request_ = RunRequest(
         campaign=str(sample_campaign), image=str(sample_image), locales=("th",), out=str(folder)
     )
-    summary = run_campaign(request_)
+    summary = localize(request_)
     assert summary.counts["failed"] == 0
     document = json.loads((folder / "skincare-sale" / "manifest.json").read_text("utf-8"))
     done = [JobResult(**job) for job in document["jobs"] if job["status"] == "ok"]
@@ -181,10 +182,10 @@ def test_the_run_counts_stay_as_before_with_a_base_url(folder, served, sample_im
     # The base URL changes links, never what is made or found again.
     monkeypatch.setenv("TRANSCREATE_OUTPUT_BASE_URL", served)
     text = "variant,headline,cta,price,currency\nsummer,Big Sale,Shop,10,USD\n"
-    first = run_campaign(
+    first = localize(
         RunRequest(rows=text, image=str(sample_image), locales=("en",), out=str(folder))
     )
-    again = run_campaign(
+    again = localize(
         RunRequest(rows=text, image=str(sample_image), locales=("en",), out=str(folder))
     )
     assert (first.counts, again.counts) == (counts(ok=1), counts(cached=1))

@@ -29,9 +29,9 @@ from transcreate.instructions import (
 )
 from transcreate.jobs import EditJob, expand
 from transcreate.locales import SUPPORTED_LOCALES
-from transcreate.pipeline import guard
 from transcreate.policy import load_policy
 from transcreate.request import RunRequest
+from transcreate.run.plan import guard
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "locales"

@@ -11,7 +11,9 @@ from tests.fakes import ScriptedEditor
 from transcreate.campaign import read_campaign
 from transcreate.errors import PermanentEditError, RetryableEditError
 from transcreate.jobs import EditJob, expand
-from transcreate.pipeline import RunRequest, process_job, run_jobs
+from transcreate.request import RunRequest
+from transcreate.run.execute import JobContext, process_job
+from transcreate.run.schedule import run_jobs
 from transcreate.storage.local import LocalStorage
 
 IMAGE = b"\x89PNG not really, the scripted editor echoes it"
@@ -26,12 +28,10 @@ def jobs(sample_campaign: Path) -> list[EditJob]:
 def run(jobs: list[EditJob], editor: ScriptedEditor, root: Path, retries: int = 2):
     return run_jobs(
         jobs,
-        image=IMAGE,
-        editor=editor,
-        storage=LocalStorage(root),
-        concurrency=4,
-        retries=retries,
-        retry_wait=0,
+        JobContext(
+            image=IMAGE, editor=editor, storage=LocalStorage(root), retries=retries, retry_wait=0
+        ),
+        threads=4,
     )
 
 
@@ -100,7 +100,7 @@ def test_a_failed_job_is_done_on_the_next_run(jobs, tmp_path):
 
 def test_process_job_reports_the_key_and_instruction(jobs, tmp_path):
     result = process_job(
-        jobs[0], image=IMAGE, editor=ScriptedEditor(), storage=LocalStorage(tmp_path)
+        jobs[0], JobContext(image=IMAGE, editor=ScriptedEditor(), storage=LocalStorage(tmp_path))
     )
     assert result.key == jobs[0].key
     assert result.instruction == jobs[0].instruction
@@ -135,7 +135,7 @@ def test_a_job_whose_copy_fell_back_is_made_but_needs_review(tmp_path):
     [job] = expand(read_campaign(sheet), ["th"], image_sha256="0" * 64, backend="scripted/1").jobs
     storage = LocalStorage(tmp_path / "out")
     for expected_status in ("needs_review", "needs_review"):  # made, then found stored
-        result = process_job(job, image=IMAGE, editor=ScriptedEditor(), storage=storage)
+        result = process_job(job, JobContext(image=IMAGE, editor=ScriptedEditor(), storage=storage))
         assert result.status == expected_status
         assert result.error is not None and result.error.startswith(FALLBACK_REASON)
         assert result.uri is not None
@@ -163,18 +163,18 @@ def test_an_empty_file_at_an_output_key_is_made_again_and_says_why(jobs, tmp_pat
     target.parent.mkdir(parents=True)
     target.write_bytes(b"")  # once reported `cached`, then a traceback in the contact sheet
     editor = ScriptedEditor()
-    result = process_job(job, image=IMAGE, editor=editor, storage=storage)
+    result = process_job(job, JobContext(image=IMAGE, editor=editor, storage=storage))
     assert (result.status, editor.total_calls) == ("ok", 1)
     assert result.note == "made again: the stored file is empty"
     assert target.read_bytes() == IMAGE
-    again = process_job(job, image=IMAGE, editor=editor, storage=storage)
+    again = process_job(job, JobContext(image=IMAGE, editor=editor, storage=storage))
     assert (again.status, again.note, editor.total_calls) == ("cached", None, 1)
 
 
 def test_each_call_is_in_the_audit_log_before_it_returns(jobs, tmp_path):
     import json
 
-    from transcreate.pipeline import AuditLog
+    from transcreate.run.execute import AuditLog
 
     storage = LocalStorage(tmp_path)
     audit = AuditLog(storage, "skincare-sale", "run-1")
@@ -186,7 +186,7 @@ def test_each_call_is_in_the_audit_log_before_it_returns(jobs, tmp_path):
             seen.append([json.loads(line) for line in storage.get(audit.key).splitlines()])
             return super().edit(job, image)
 
-    process_job(jobs[0], image=IMAGE, editor=Watching(), storage=storage, audit=audit)
+    process_job(jobs[0], JobContext(image=IMAGE, editor=Watching(), storage=storage, audit=audit))
     [during] = seen
     assert [line["status"] for line in during] == ["sent"]
     assert during[0]["run"] == "run-1" and during[0]["variant"] == jobs[0].variant
@@ -219,7 +219,9 @@ def test_two_concurrent_runs_into_one_folder_make_each_job_once(jobs, tmp_path):
 
     def run_with(name, editor, storage):
         results[name] = run_jobs(
-            jobs, image=IMAGE, editor=editor, storage=storage, concurrency=len(jobs), retry_wait=0
+            jobs,
+            JobContext(image=IMAGE, editor=editor, storage=storage, retry_wait=0),
+            threads=len(jobs),
         )
 
     first = threading.Thread(target=run_with, args=("first", Held(), LocalStorage(tmp_path)))
@@ -238,7 +240,8 @@ def test_two_concurrent_runs_into_one_folder_make_each_job_once(jobs, tmp_path):
 
 
 def test_the_contact_sheet_is_drawn_once_its_cells_are_done_not_after_the_last_job(tmp_path):
-    from transcreate.pipeline import EarlySheet, plan_run, sheet_variants, write_contact_sheet
+    from transcreate.run.plan import plan_run
+    from transcreate.run.sheet import EarlySheet, sheet_variants, write_contact_sheet
     from transcreate.wiring import build
 
     sheet_csv = tmp_path / "long.csv"
@@ -256,10 +259,8 @@ def test_the_contact_sheet_is_drawn_once_its_cells_are_done_not_after_the_last_j
     assert len(shown) < len(plan.variants)  # some variants are not on the sheet
     results = run_jobs(
         plan.jobs,
-        image=adapters.creative.data,
-        editor=adapters.editor,
-        storage=adapters.storage,
-        concurrency=4,
+        JobContext(image=adapters.creative.data, editor=adapters.editor, storage=adapters.storage),
+        threads=4,
     )
     first = [result for result in results if result.variant in shown]
     rest = [result for result in results if result.variant not in shown]
@@ -285,18 +286,17 @@ def test_the_sheet_shrinks_each_output_made_as_it_comes_and_reads_none_twice(tmp
     import dataclasses
     from collections import Counter
 
-    from transcreate.pipeline import EarlySheet, plan_run, run_campaign
-    from transcreate.wiring import build
+    from transcreate.run.plan import plan_run
+    from transcreate.run.sheet import EarlySheet
+    from transcreate.wiring import build, localize
 
     request = _long_campaign(tmp_path, 3)
     adapters = build(request)
     plan = plan_run(request, adapters)
     made = run_jobs(
         plan.jobs,
-        image=adapters.creative.data,
-        editor=adapters.editor,
-        storage=adapters.storage,
-        concurrency=2,
+        JobContext(image=adapters.creative.data, editor=adapters.editor, storage=adapters.storage),
+        threads=2,
     )
     assert all(result.status == "ok" and result.attempts == 1 for result in made)
     reads: Counter[str] = Counter()
@@ -327,14 +327,14 @@ def test_the_sheet_shrinks_each_output_made_as_it_comes_and_reads_none_twice(tmp
         rerun.add(dataclasses.replace(result, status="cached", attempts=0))
     rerun.link([dataclasses.replace(result, status="cached", attempts=0) for result in made])
     assert not [key for key in reads if key.endswith(".png") and "sheet" not in key]
-    assert run_campaign(request).counts["cached"] == len(made)
+    assert localize(request).counts["cached"] == len(made)
 
 
 def test_a_rerun_checks_no_job_the_same_policy_passed_and_a_changed_policy_checks_them_all(
     tmp_path, monkeypatch
 ):
-    from transcreate.pipeline import plan_run, run_campaign
-    from transcreate.wiring import build
+    from transcreate.run.plan import plan_run
+    from transcreate.wiring import build, localize
 
     sheet = tmp_path / "c.csv"
     sheet.write_text("variant,headline\nv1,Sale today\nv2,Free gift\n", encoding="utf-8")
@@ -342,7 +342,7 @@ def test_a_rerun_checks_no_job_the_same_policy_passed_and_a_changed_policy_check
     request = RunRequest(
         campaign=str(sheet), image=image, out=str(tmp_path / "out"), locales=("en",)
     )
-    assert run_campaign(request).counts["ok"] == 2
+    assert localize(request).counts["ok"] == 2
 
     def planned(request: RunRequest) -> tuple[list[str], object]:
         adapters = build(request)
@@ -385,7 +385,9 @@ def test_a_run_gets_its_first_jobs_before_the_rest_is_planned_and_the_same_plan_
 ):
     import threading
 
-    from transcreate.pipeline import PlanAhead, Planner, plan_run
+    from transcreate.run import job_context
+    from transcreate.run.plan import Planner, plan_run
+    from transcreate.run.schedule import PlanAhead
     from transcreate.wiring import build
 
     request = _long_campaign(tmp_path, 40)
@@ -401,7 +403,12 @@ def test_a_run_gets_its_first_jobs_before_the_rest_is_planned_and_the_same_plan_
             return super().expand(variants)
 
     planned: list[object] = []
-    ahead = PlanAhead(HeldPlanner(request, adapters), first=4, on_plan=[planned.append])
+    ahead = PlanAhead(
+        HeldPlanner(request, adapters),
+        job_context(adapters, request),
+        first=4,
+        on_plan=[planned.append],
+    )
     chunks = ahead.chunks()
     found, first = next(chunks)
     assert [job.variant for job in first] == ["v000", "v000"]  # one variant: its edits start
@@ -423,7 +430,9 @@ def test_a_run_gets_its_first_jobs_before_the_rest_is_planned_and_the_same_plan_
 
 
 def test_a_planning_error_reaches_the_run_after_the_jobs_planned_before_it(tmp_path):
-    from transcreate.pipeline import PlanAhead, Planner
+    from transcreate.run import job_context
+    from transcreate.run.plan import Planner
+    from transcreate.run.schedule import PlanAhead
     from transcreate.wiring import build
 
     request = _long_campaign(tmp_path, 10)
@@ -434,7 +443,8 @@ def test_a_planning_error_reaches_the_run_after_the_jobs_planned_before_it(tmp_p
                 raise RuntimeError("a bug in planning")
             return super().expand(variants)
 
-    ahead = PlanAhead(Broken(request, build(request)), first=2)
+    adapters = build(request)
+    ahead = PlanAhead(Broken(request, adapters), job_context(adapters, request), first=2)
     taken = []
     with pytest.raises(RuntimeError, match="a bug in planning"):
         for _, jobs in ahead.chunks():
@@ -447,7 +457,9 @@ def test_a_planning_error_reaches_the_run_after_the_jobs_planned_before_it(tmp_p
 def test_a_run_that_stops_taking_jobs_stops_the_planning(tmp_path):
     import threading
 
-    from transcreate.pipeline import PlanAhead, Planner
+    from transcreate.run import job_context
+    from transcreate.run.plan import Planner
+    from transcreate.run.schedule import PlanAhead
     from transcreate.wiring import build
 
     request = _long_campaign(tmp_path, 200)
@@ -461,7 +473,8 @@ def test_a_run_that_stops_taking_jobs_stops_the_planning(tmp_path):
                 assert closed.wait(30)
             return super().expand(variants)
 
-    ahead = PlanAhead(Counting(request, build(request)), first=2)
+    adapters = build(request)
+    ahead = PlanAhead(Counting(request, adapters), job_context(adapters, request), first=2)
     chunks = ahead.chunks()
     next(chunks)
     chunks.close()  # the run gave up (an error of its own): nothing more is planned for it

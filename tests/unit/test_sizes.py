@@ -14,8 +14,9 @@ from transcreate.campaign import read_campaign
 from transcreate.contact_sheet import LABEL, LABEL_WIDTH, MIN_ROW, THUMBNAIL, contact_sheet
 from transcreate.jobs import expand
 from transcreate.manifest import JobResult, matrix, matrix_csv
-from transcreate.pipeline import run_jobs
 from transcreate.request import RunOptions
+from transcreate.run.execute import JobContext
+from transcreate.run.schedule import run_jobs
 from transcreate.sizes import PRESETS, parse_size, parse_sizes
 from transcreate.storage import output_key
 from transcreate.storage.local import LocalStorage
@@ -129,12 +130,8 @@ def test_a_re_run_that_adds_a_size_makes_only_that_size_s_jobs(campaign, tmp_pat
         editor = ScriptedEditor()
         results = run_jobs(
             list(jobs.jobs),
-            image=b"image",
-            editor=editor,
-            storage=storage,
-            concurrency=2,
-            retries=0,
-            retry_wait=0,
+            JobContext(image=b"image", editor=editor, storage=storage, retries=0, retry_wait=0),
+            threads=2,
         )
         return results, editor
 

@@ -45,22 +45,14 @@ from transcreate.flows.report import (
 from transcreate.jobs import EditJob
 from transcreate.locales import SupportedLocale
 from transcreate.manifest import JobResult
-from transcreate.pipeline import (
-    AuditLog,
-    EarlySheet,
-    PlanAhead,
-    Planner,
-    RunPlan,
-    RunSummary,
-    name_languages,
-    publish,
-    run_with,
-    write_contact_sheet,
-    write_manifest,
-)
 from transcreate.request import RunInputs, RunOptions, RunRequest
+from transcreate.run import Adapters, Run, RunPlan, RunSummary, job_context
+from transcreate.run.execute import AuditLog
+from transcreate.run.publish import publish, write_manifest
+from transcreate.run.schedule import run_jobs
+from transcreate.run.sheet import write_contact_sheet
 from transcreate.storage import Storage, object_key
-from transcreate.wiring import Adapters, built_once, forget
+from transcreate.wiring import built_once, destination, forget
 
 # Batches are small enough that the progress moves while the run works, and never one task run
 # per job. A few batches run at a time and hand their jobs to one pool of threads (twice the edits
@@ -127,8 +119,9 @@ def render_batch(
     """Edit and store one batch of jobs, with per-job retries; each call is in the run's audit."""
     adapters = built_once(request, image_sha256)
     audit = AuditLog(adapters.storage, jobs[0].campaign, run_id) if jobs else None
+    context = job_context(adapters, request, audit)
     threads = batch_threads(adapters.concurrency)  # how many of its jobs wait for a thread
-    return run_with(adapters, jobs, request, audit=audit, threads=threads, pool=adapters.pool)
+    return run_jobs(jobs, context, threads=threads, pool=adapters.pool)
 
 
 @flow(
@@ -212,9 +205,12 @@ def _localize(request: RunRequest, review: bool, review_timeout_hours: float) ->
     adapters = built_once(working)
     logger.info("edits in flight: at most %d (%s)", adapters.concurrency, adapters.bound)
 
-    plan, results, sheet = _render(working, adapters)
-    summary = write_manifest(plan, results, adapters.storage, time.monotonic() - started)
-    _publish_results(request, plan, results, summary, adapters.storage, sheet.link(results))
+    run = Run(working, adapters, list_rejected_first=True)
+    _reject_rows(run, strict=request.strict)
+    _render(run)
+    summary = run.finish()
+    plan, results = run.plan(), run.results
+    _publish_results(request, plan, results, summary, adapters.storage, run.drawn)
 
     if review:
         decision = _ask_reviewer(request, plan, summary, adapters.storage, review_timeout_hours)
@@ -236,7 +232,7 @@ def _localize(request: RunRequest, review: bool, review_timeout_hours: float) ->
                 data=summary,
             )
         logger.info("approved by %s%s: publishing to %s", decision.reviewer, notes, request.out)
-        final = built_once(request).storage
+        final = destination(request)  # the storage alone: no editor, no image download
         results = publish(results, plan.campaign.name, adapters.storage, final)
         summary = write_manifest(plan, results, final, time.monotonic() - started)
         _publish_results(request, plan, results, summary, final, None)
@@ -262,48 +258,48 @@ def _refused(error: Exception) -> State[RunSummary]:
     return Failed(message=sentence, data=cause)
 
 
-def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobResult], EarlySheet]:
-    logger = get_run_logger()
-    # Planned leniently so every rejected row is listed first; strict mode then stops the run.
-    planner = Planner(request.model_copy(update={"strict": False}), adapters)
-    campaign = planner.campaign
+def _reject_rows(run: Run, strict: bool) -> None:
+    """List the rows the sheet rejected (log and artifact); in strict mode, stop the run."""
+    campaign = run.campaign
     problems = [str(problem) for problem in campaign.problems]
-    if problems:
-        for problem in problems:
-            logger.warning("rejected: %s", problem)
-        create_markdown_artifact(
-            key=_artifact_key(f"rejected-rows-{campaign.name}"),
-            markdown=rejected_rows_markdown(campaign.name, problems, strict=request.strict),
-            description=f"{len(problems)} row(s) of {campaign.name} rejected",
+    if not problems:
+        return
+    logger = get_run_logger()
+    for problem in problems:
+        logger.warning("rejected: %s", problem)
+    create_markdown_artifact(
+        key=_artifact_key(f"rejected-rows-{campaign.name}"),
+        markdown=rejected_rows_markdown(campaign.name, problems, strict=strict),
+        description=f"{len(problems)} row(s) of {campaign.name} rejected",
+    )
+    if strict:
+        raise CampaignError(
+            f"{campaign.source}: {len(problems)} row(s) rejected and strict mode is on, "
+            "so nothing was made; the rows are listed in the artifact rejected-rows "
+            "(correct them, or turn off strict under advanced)"
         )
-        if request.strict:
-            raise CampaignError(
-                f"{campaign.source}: {len(problems)} row(s) rejected and strict mode is on, "
-                "so nothing was made; the rows are listed in the artifact rejected-rows "
-                "(correct them, or turn off strict under advanced)"
-            )
+
+
+def _render(run: Run) -> None:
+    """Drive the run on Prefect: its jobs in batches of task runs, their results reported back
+    with progress in the logs and a progress artifact."""
+    logger = get_run_logger()
+    request, adapters, campaign = run.request, run.adapters, run.campaign
     # Batches start as their jobs are planned (the first within a few hundredths of a second);
     # outputs stored already are reported at once, and only the jobs left become task runs.
-    sheet = EarlySheet(adapters.storage)
-    ahead = PlanAhead(
-        planner, first=2 * adapters.concurrency, on_plan=[sheet.start, name_languages]
-    )
     cells = len(campaign.variants) * len(request.locales) * len(request.size_names)
     size = batch_size(cells, adapters.concurrency)
     creative = adapters.creative.sha256
-    results: list[JobResult] = []
     futures, waiting = [], []
-    for found, jobs in ahead.chunks():
-        results += found
-        for result in found:
-            sheet.add(result)
-        waiting += jobs
-        while len(waiting) >= size:
-            ready, waiting = waiting[:size], waiting[size:]
-            futures.append(render_batch.submit(request, creative, ready, planner.run_id))
+    for job in run.jobs():
+        waiting.append(job)
+        if len(waiting) == size:
+            futures.append(render_batch.submit(request, creative, waiting, run.run_id))
+            waiting = []
     if waiting:
-        futures.append(render_batch.submit(request, creative, waiting, planner.run_id))
-    plan = ahead.plan()
+        futures.append(render_batch.submit(request, creative, waiting, run.run_id))
+    plan = run.plan()
+    results = run.results  # the outputs found stored so far; batches add theirs
     total = len(plan.jobs)
     logger.info(
         "%s: %d variants × %d locales → %d images to make (%d skipped)",
@@ -325,9 +321,8 @@ def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobR
     failed, logged, updated = 0, 0, time.monotonic()
     for future in as_completed(futures):
         batch = future.result()
-        results.extend(batch)
         for result in batch:
-            sheet.add(result)
+            run.report(result)
         failed += sum(result.status == "failed" for result in batch)
         percent = whole_percent(len(results), total)
         if percent // LOG_STEP > logged // LOG_STEP:
@@ -341,7 +336,6 @@ def _render(request: RunRequest, adapters: Adapters) -> tuple[RunPlan, list[JobR
             shown, updated = percent, now
     if shown < 100:
         update_progress_artifact(progress, 100.0)
-    return plan, results, sheet
 
 
 def _publish_results(

@@ -1,0 +1,124 @@
+"""One run of a campaign, whoever drives it: the CLI in this process (`run_campaign`), the Prefect
+flow (its render batches as task runs, on threads or Dask workers), and through them the inbox.
+
+A `Run` plans beside the edits, reports each result (an output stored already at once, an edit
+as it ends), draws the contact sheet as its cells finish, and publishes the manifest and the
+gallery. A driver only says how the jobs are made: `execute` on threads here, or batches handed
+to Prefect, whose results come back through `report`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from transcreate.jobs import EditJob
+from transcreate.manifest import JobResult
+from transcreate.request import RunRequest
+from transcreate.run.execute import AuditLog, JobContext
+from transcreate.run.plan import Planner, RunPlan
+from transcreate.run.ports import Adapters
+from transcreate.run.publish import RunSummary, name_languages, write_manifest
+from transcreate.run.schedule import OnResult, PlanAhead, run_jobs
+from transcreate.run.sheet import EarlySheet
+
+
+def job_context(
+    adapters: Adapters, request: RunRequest, audit: AuditLog | None = None
+) -> JobContext:
+    """The context a run's jobs are made with, in this process."""
+    return JobContext(
+        image=adapters.creative.data,
+        editor=adapters.editor,
+        storage=adapters.storage,
+        retries=request.retries,
+        retry_wait=request.retry_wait,
+        checks=adapters.checks,
+        slots=adapters.slots,
+        audit=audit,
+    )
+
+
+class Run:
+    """A campaign read and checked (on construction: a bad sheet raises here, before any edit),
+    then run by a driver: `jobs` to make, `report` for each result, `finish` to publish."""
+
+    def __init__(
+        self,
+        request: RunRequest,
+        adapters: Adapters,
+        *,
+        on_result: OnResult | None = None,
+        on_plan: Sequence[Callable[[RunPlan], None]] = (),
+        list_rejected_first: bool = False,
+    ):
+        self.started = time.monotonic()
+        self.request, self.adapters = request, adapters
+        # ``list_rejected_first``: planned leniently, so that a driver lists every rejected row
+        # before it stops a strict run (the flow's artifact); otherwise strict stops here.
+        planned = request.model_copy(update={"strict": False}) if list_rejected_first else request
+        self.planner = Planner(planned, adapters)
+        self.campaign = self.planner.campaign
+        self.run_id = self.planner.run_id
+        self.audit = AuditLog(adapters.storage, self.campaign.name, self.run_id)
+        self.context = job_context(adapters, request, self.audit)
+        self.results: list[JobResult] = []
+        self.sheet = EarlySheet(adapters.storage)
+        self._on_result = on_result
+        self._on_plan = [self.sheet.start, name_languages, *on_plan]
+        self._ahead: PlanAhead | None = None
+        #: the contact sheet's link and how many variants it shows, once `finish` drew it
+        self.drawn: tuple[str, int] | None = None
+
+    def jobs(self) -> Iterator[EditJob]:
+        """The jobs left to make, as they are planned; outputs stored already are reported at
+        once, with no thread or task run each."""
+        # A job for every slot, and one waiting for each, before the rest is planned.
+        self._ahead = PlanAhead(
+            self.planner, self.context, first=2 * self.adapters.concurrency, on_plan=self._on_plan
+        )
+        for found, jobs in self._ahead.chunks():
+            for result in found:
+                self.report(result)
+            yield from jobs
+
+    def report(self, result: JobResult) -> None:
+        """One job's result, from whichever thread or task run made it (one caller at a time)."""
+        self.results.append(result)
+        self.sheet.add(result)
+        if self._on_result is not None:
+            self._on_result(result)
+
+    def plan(self) -> RunPlan:
+        """The whole plan (waits for the planning, which `jobs` started)."""
+        assert self._ahead is not None, "plan() before jobs()"
+        return self._ahead.plan()
+
+    def execute(self) -> None:
+        """Make every job here, on threads: at most the run's concurrency of edits at once."""
+        run_jobs(
+            self.jobs(),
+            self.context,
+            threads=2 * self.adapters.concurrency,
+            on_result=self.report,
+        )
+
+    def finish(self) -> RunSummary:
+        """Draw the contact sheet (if it is not drawn yet), then write the manifest and the
+        gallery, which links the sheet."""
+        plan = self.plan()
+        self.drawn = self.sheet.link(self.results)
+        seconds = time.monotonic() - self.started
+        return write_manifest(plan, self.results, self.adapters.storage, seconds)
+
+
+def run_campaign(
+    request: RunRequest,
+    adapters: Adapters,
+    on_result: OnResult | None = None,
+    on_plan: Callable[[RunPlan], None] | None = None,
+) -> RunSummary:
+    """The whole run in this process, without Prefect: what the CLI does by default."""
+    run = Run(request, adapters, on_result=on_result, on_plan=[on_plan] if on_plan else [])
+    run.execute()
+    return run.finish()

@@ -1,0 +1,302 @@
+"""Make one job: look for its stored output, lease it, edit with retries, check, store — and
+record every call in the run's audit log as it happens. Never raises: a failure is a result."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from transcreate.editors import Editor
+from transcreate.errors import RetryableEditError, TranscreateError
+from transcreate.jobs import EditJob
+from transcreate.layout import read_layout
+from transcreate.manifest import LOGGED, JobResult, audit_line
+from transcreate.quality import OutputChecks
+from transcreate.storage import MISSING, Lease, Storage, object_key, output_key
+
+logger = logging.getLogger("transcreate")
+
+LEASE_SECONDS = 900.0
+_LEASE_POLL = (0.2, 2.0)  # first and longest wait between looks at a job another run is making
+
+
+class AuditLog:
+    """The run's audit log, written as it happens: a line when an edit is sent and one with its
+    outcome, appended and flushed at once, so a killed run's paid calls are all on record.
+
+    Local folder: ``<campaign>/audit/<run>.jsonl`` grows line by line. S3 has no append: each
+    line is a small object under ``<campaign>/audit/<run>/`` (named by time, so it lists in order).
+    """
+
+    def __init__(self, storage: Storage, campaign: str, run_id: str):
+        self.storage = storage
+        self.run_id = run_id
+        self.key = object_key(campaign, "audit", f"{run_id}.jsonl")
+
+    def write(self, record: dict[str, Any]) -> None:
+        try:
+            self.storage.append(self.key, audit_line(record, self.run_id))
+        except TranscreateError as error:  # a paid result is not thrown away for its log line
+            logger.warning("audit log %s: %s", self.key, error)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What every job of a run is made with: one record, not a parameter list passed on."""
+
+    image: bytes  # the base creative
+    editor: Editor
+    storage: Storage
+    retries: int = 2  # a failed call is retried this often
+    retry_wait: float = 1.0  # first wait before a retry (then exponential, with jitter)
+    checks: OutputChecks | None = None
+    #: bounds the edits in flight across every batch that shares it; a retry's wait holds none
+    slots: AbstractContextManager[Any] | None = None
+    audit: AuditLog | None = None
+
+
+def process_job(job: EditJob, context: JobContext) -> JobResult:
+    """Edit one job and store it, unless its output is stored already. Never raises.
+
+    A stored output counts only when it is complete (``Storage.verify``); anything else is made
+    again, and the result's note says why. While a job is made, its key is leased in the
+    destination, so a second run of the same campaign waits for the output instead of paying for
+    the same edit again. The context's ``slots`` bound the edits in flight across the run; a
+    retry's wait holds no slot.
+    """
+    image, storage, checks = context.image, context.storage, context.checks
+    started = time.monotonic()
+    key = output_key(job.campaign, job.locale, job.variant, job.key, job.size)
+    common = _common(job)
+    calls: list[dict[str, Any]] = []
+    try:
+        verdict = storage.verify(key)
+        if verdict is None:
+            return _stored(job, image, key, storage, checks, common)
+        lease, verdict = _claim(storage, key, verdict)
+        if lease is None:
+            note = "made by another run of this campaign at the same time"
+            return _stored(job, image, key, storage, checks, common, note=note)
+        try:
+            for attempt in retrying(context.retries, context.retry_wait):
+                with attempt, context.slots or nullcontext():
+                    edited = _attempt(job, image, context.editor, calls, context.audit)
+            reason = checks.review_reason(job, image, edited) if checks is not None else None
+            reason = _review(job, reason)
+            if job.size is not None:
+                common["reframe"] = _reframe_record(edited)
+            metadata = {"variant": job.variant, "locale": job.locale, "key": job.key}
+            uri = storage.put(key, edited, "image/png", {**metadata, "backend": job.backend})
+        finally:
+            lease.release()
+        return JobResult(
+            job.variant,
+            job.locale,
+            "needs_review" if reason else "ok",
+            uri=uri,
+            link=storage.url(key),
+            seconds=round(time.monotonic() - started, 3),
+            attempts=len(calls),
+            error=reason,
+            note=None if verdict == MISSING else f"made again: {verdict}",
+            calls=_unlogged(calls),
+            layout=read_layout(edited),
+            **common,
+        )
+    except Exception as error:  # one job's failure is recorded, never sinks the batch
+        if not isinstance(error, TranscreateError):
+            logger.exception("unexpected error in variant %s, locale %s", job.variant, job.locale)
+        message = str(error) if isinstance(error, TranscreateError) else repr(error)
+        if job.variant not in message:
+            message = f"variant {job.variant}, locale {job.locale}: {message}"
+        return JobResult(
+            job.variant,
+            job.locale,
+            "failed",
+            seconds=round(time.monotonic() - started, 3),
+            attempts=len(calls),
+            error=message,
+            calls=_unlogged(calls),
+            **common,
+        )
+
+
+def _unlogged(calls: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """The calls the durable audit log does not hold yet (all of them without one): a result
+    carries only those to the run's end, not a record of every call of a long run."""
+    return tuple(call for call in calls if not call.get(LOGGED))
+
+
+def _common(job: EditJob) -> dict[str, Any]:
+    """What every result of a job records, whatever became of it."""
+    return {
+        "size": job.size,
+        "instruction": job.instruction,
+        "backend": job.backend,
+        "key": job.key,
+    }
+
+
+def split_stored(
+    jobs: Sequence[EditJob], context: JobContext, lookups: int
+) -> tuple[list[JobResult], list[EditJob]]:
+    """The jobs whose complete output is stored already, as their results, and the jobs left to
+    make. A flow hands only the latter to task runs, so a re-run of a finished campaign starts
+    none. A job that cannot be looked at now (storage down) is left to make: its batch records
+    why it failed. ``lookups``: how many to look at at once (what the storage serves well)."""
+
+    def look(job: EditJob) -> JobResult | None:
+        key = output_key(job.campaign, job.locale, job.variant, job.key, job.size)
+        try:
+            if context.storage.verify(key) is not None:
+                return None
+            return _stored(job, context.image, key, context.storage, context.checks, _common(job))
+        except Exception:
+            return None
+
+    threads = min(lookups, len(jobs))
+    if threads <= 1:
+        found = [look(job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(threads, thread_name_prefix="look") as pool:
+            found = list(pool.map(look, jobs))
+    stored = [result for result in found if result is not None]
+    return stored, [job for job, result in zip(jobs, found, strict=True) if result is None]
+
+
+def _stored(
+    job: EditJob,
+    image: bytes,
+    key: str,
+    storage: Storage,
+    checks: OutputChecks | None,
+    common: dict[str, Any],
+    note: str | None = None,
+) -> JobResult:
+    """The result of a job whose complete output is stored already."""
+    reason, stored = None, None
+    if checks is not None:  # a stored output is only as good as its last check
+        stored = storage.get(key)
+        reason = checks.review_reason(job, image, stored)
+    reason = _review(job, reason)
+    return JobResult(
+        job.variant,
+        job.locale,
+        "needs_review" if reason else "cached",
+        uri=storage.uri(key),
+        link=storage.url(key),
+        error=reason,
+        note=note,
+        layout=read_layout(stored) if stored is not None else None,  # read when at hand
+        **common,
+    )
+
+
+def _claim(storage: Storage, key: str, verdict: str) -> tuple[Lease | None, str]:
+    """The job's lease and why it is being made; or (None, …) once another run that held the
+    lease has stored the complete output. Bounded: an abandoned lease expires and is taken."""
+    wait = _LEASE_POLL[0]
+    while True:
+        lease = storage.lease(key, LEASE_SECONDS)
+        if lease is not None:
+            again = storage.verify(key)  # finished by another run between the look and the lease
+            if again is None:
+                lease.release()
+                return None, verdict
+            return lease, again
+        time.sleep(wait)
+        wait = min(_LEASE_POLL[1], wait * 1.5)
+        if storage.verify(key) is None:
+            return None, verdict
+
+
+def _reframe_record(png: bytes) -> dict[str, Any] | None:
+    """How the built-in editor reframed the base and what copy it dropped, for the manifest (a
+    stored output found again is not read back for it: a re-run costs nothing)."""
+    record = read_layout(png)
+    reframe = record.get("reframe") if record else None
+    if not isinstance(reframe, dict):
+        return None
+    return {**reframe, "dropped": (record or {}).get("dropped", [])}
+
+
+def _review(job: EditJob, check_reason: str | None) -> str | None:
+    """Why a made output needs a person's look: its copy fell back, or a check flagged it."""
+    return "; ".join(reason for reason in (job.fallback, check_reason) if reason) or None
+
+
+def _attempt(
+    job: EditJob,
+    image: bytes,
+    editor: Editor,
+    calls: list[dict[str, Any]],
+    audit: AuditLog | None = None,
+) -> bytes:
+    """One edit, recorded for the audit log whatever its outcome (and before it is sent)."""
+    record: dict[str, Any] = {
+        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+        "variant": job.variant,
+        "locale": job.locale,
+        "job_key": job.key,
+        "backend": job.backend,
+        "attempt": len(calls) + 1,
+        "bytes_in": len(image),
+    }
+    calls.append(record)
+    if audit is not None:  # on record before it is paid for: a kill may come mid-call
+        audit.write({**record, "status": "sent"})
+    started = time.monotonic()
+    try:
+        edited = editor.edit(job, image)
+    except RetryableEditError as error:
+        record.update(status="retryable", error=str(error))
+        raise
+    except Exception as error:
+        record.update(status="failed", error=str(error))
+        raise
+    else:
+        record.update(status="ok", bytes_out=len(edited))
+    finally:
+        record["seconds"] = round(time.monotonic() - started, 3)
+        if audit is not None:
+            audit.write(record)
+            record[LOGGED] = True
+    return edited
+
+
+def retrying(retries: int, retry_wait: float) -> Retrying:
+    """Attempts of one edit: RetryableEditError is retried ``retries`` times, nothing else is."""
+    return Retrying(
+        stop=stop_after_attempt(retries + 1),
+        wait=_retry_wait(retry_wait),
+        retry=retry_if_exception_type(RetryableEditError),
+        reraise=True,
+    )
+
+
+def _retry_wait(first: float) -> Callable[[RetryCallState], float]:
+    """Exponential backoff with jitter (so retries of many jobs don't arrive together), or the
+    server's Retry-After when it asked for longer."""
+    backoff = wait_exponential(multiplier=first, max=60 * first) + wait_random(0, first)
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        asked = getattr(error, "retry_after", None) or 0.0
+        return max(backoff(state), asked)
+
+    return wait

@@ -1,0 +1,215 @@
+"""Plan a run: read and check the campaign, expand every variant × locale × size into jobs, and
+refuse before anything is paid for what the policy blocks. Planning overlaps the first edits
+(`PlanAhead`)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from transcreate.campaign import Campaign, RowProblem, Variant, read_campaign
+from transcreate.errors import CampaignError, TranscreateError
+from transcreate.images import BaseCreative
+from transcreate.inputs import campaign_input
+from transcreate.instructions import template_names
+from transcreate.jobs import EditJob, expand
+from transcreate.manifest import JobResult
+from transcreate.policy import Policy
+from transcreate.request import RunRequest
+from transcreate.run.ports import Adapters
+from transcreate.storage import Storage, object_key
+
+
+def new_run_id() -> str:
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{now}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A checked campaign, ready to run: jobs to do and cells already settled as skipped."""
+
+    request: RunRequest
+    campaign: Campaign
+    creative: BaseCreative
+    jobs: tuple[EditJob, ...]
+    settled: tuple[JobResult, ...]  # skipped, rejected and blocked cells, known before any edit
+    run_id: str = field(default_factory=new_run_id)
+    #: the version and digest of the policy the jobs were checked with
+    policy: tuple[str, str] = ("", "")
+    #: the records of the campaign's last manifest, by (variant, locale, size, job key)
+    earlier: Mapping[tuple[str, str, str | None, str], dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def variants(self) -> list[str]:
+        return [variant.variant for variant in self.campaign.variants]
+
+
+def plan_run(request: RunRequest, adapters: Adapters) -> RunPlan:
+    """Read and check the campaign, and expand every variant × locale into jobs."""
+    planner = Planner(request, adapters)
+    jobs, settled = planner.expand(planner.campaign.variants)
+    return planner.plan(jobs, settled)
+
+
+class Planner:
+    """A campaign read and checked, expanded into jobs a slice of variants at a time (`expand`),
+    so that a run can start its first edits while it plans the rest (`PlanAhead`)."""
+
+    def __init__(self, request: RunRequest, adapters: Adapters):
+        source = campaign_input(request.campaign, request.rows)  # a file, a link or pasted rows
+        campaign = read_campaign(
+            source.name,
+            data=source.data,
+            name=request.name or None,
+            templates=template_names(),
+            sheet=request.sheet or None,
+        )
+        if request.strict and campaign.problems:
+            listed = "\n".join(f"  {problem}" for problem in campaign.problems)
+            raise CampaignError(
+                f"{len(campaign.problems)} row(s) rejected (strict mode):\n{listed}"
+            )
+        if not campaign.variants and not campaign.problems:
+            raise CampaignError(
+                f"{campaign.source}: no rows; add one row per variant under the header"
+            )
+        self.request, self.adapters, self.campaign = request, adapters, campaign
+        self.run_id = new_run_id()
+        self.earlier, earlier_policy = _last_manifest(adapters.storage, campaign.name)
+        self.passed = (
+            {
+                key
+                for (_, _, _, key), job in self.earlier.items()
+                if job.get("status") in PASSED_POLICY
+            }
+            if earlier_policy == adapters.policy.digest
+            else set()
+        )
+
+    def expand(self, variants: Sequence[Variant]) -> tuple[list[EditJob], list[JobResult]]:
+        """The jobs of ``variants`` the policy lets through, and their skipped and blocked cells
+        (a variant's jobs depend on no other variant: slices expand as the whole would)."""
+        request, adapters = self.request, self.adapters
+        expansion = expand(
+            replace(self.campaign, variants=tuple(variants)),
+            request.locales,
+            image_sha256=adapters.creative.sha256,
+            backend=adapters.editor.identity,
+            mode=request.effective_mode,
+            allow_fallback=request.allow_fallback,
+            instruction_language=adapters.instruction_language,
+            sizes=request.size_names,
+        )
+        skipped = [
+            JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)
+            for skip in expansion.skipped
+        ]
+        jobs, blocked = guard(expansion.jobs, request, adapters.policy, self.passed)
+        return jobs, skipped + blocked
+
+    def plan(self, jobs: Sequence[EditJob], settled: Sequence[JobResult]) -> RunPlan:
+        """The whole plan, once every variant is expanded."""
+        rejected = _rejected_rows(self.campaign, self.request.locales)
+        return RunPlan(
+            self.request,
+            self.campaign,
+            self.adapters.creative,
+            tuple(jobs),
+            (*settled, *rejected),
+            run_id=self.run_id,
+            policy=(self.adapters.policy.version, self.adapters.policy.digest),
+            earlier=self.earlier,
+        )
+
+
+# Statuses of jobs the policy let through (a blocked or skipped job never reached an editor).
+PASSED_POLICY = frozenset({"ok", "cached", "needs_review", "failed"})
+
+
+def _last_manifest(
+    storage: Storage, campaign: str
+) -> tuple[dict[tuple[str, str, str | None, str], dict[str, Any]], str | None]:
+    """The job records of the campaign's last manifest.json, and the digest of the policy that
+    run checked them with; nothing when there is none (or it is not one of ours)."""
+    try:
+        earlier = json.loads(storage.get(object_key(campaign, "manifest.json")))
+        records = {
+            (job["variant"], job["locale"], job.get("size"), job["key"]): job
+            for job in earlier["jobs"]
+            if isinstance(job, dict) and job.get("key")
+        }
+        policy = earlier.get("policy_digest")
+    except (TranscreateError, ValueError, KeyError, TypeError, AttributeError):
+        return {}, None
+    return records, policy if isinstance(policy, str) else None
+
+
+def guard(
+    jobs: Sequence[EditJob],
+    request: RunRequest,
+    policy: Policy,
+    passed: Collection[str] = (),
+) -> tuple[list[EditJob], list[JobResult]]:
+    """Refuse, before anything is paid for, jobs the policy blocks or a model would not take.
+
+    ``passed``: keys of jobs this same policy let through before (a job's key covers every text
+    the policy reads), which a re-run need not check again."""
+    limit = request.max_instruction_chars
+    sends_instruction = request.effective_mode != "overlay"
+    allowed, blocked = [], []
+    for job in jobs:
+        match = None if job.key in passed else policy.check_job(job)
+        reason = f"policy {policy.version}: {match}" if match else None
+        if reason is None and sends_instruction and len(job.instruction) > limit:
+            reason = (
+                f"the instruction is {len(job.instruction)} characters; the limit is {limit} "
+                "(shorten the copy or raise max_instruction_chars)"
+            )
+        if reason is None:
+            allowed.append(job)
+        else:
+            blocked.append(
+                JobResult(
+                    job.variant,
+                    job.locale,
+                    "blocked",
+                    instruction=job.instruction,
+                    backend=job.backend,
+                    key=job.key,
+                    error=reason,
+                    size=job.size,
+                )
+            )
+    return allowed, blocked
+
+
+def _rejected_rows(campaign: Campaign, locales: Sequence[str]) -> list[JobResult]:
+    """One skipped cell per locale for each rejected row, named by its variant id when that is
+    readable and not also a valid row's (a rejected duplicate must not hide the valid row)."""
+    valid = {variant.variant for variant in campaign.variants}
+    by_row: dict[int, list[RowProblem]] = {}
+    for problem in campaign.problems:
+        by_row.setdefault(problem.row, []).append(problem)
+    results = []
+    for row, row_problems in by_row.items():
+        named = next((problem.variant for problem in row_problems if problem.variant), None)
+        variant = named if named and named not in valid else f"row-{row}"
+        reason = "; ".join(str(problem) for problem in row_problems)
+        results += [JobResult(variant, locale, "skipped", error=reason) for locale in locales]
+    return results
+
+
+# A job being made holds a lease on its output key for this long; a run that dies holding it
+def run_sizes(plan: RunPlan, results: Sequence[JobResult]) -> list[str | None]:
+    """The run's sizes in order (None: the base's own), then any a row's sizes column added."""
+    made = [job.size for job in plan.jobs] + [
+        result.size
+        for result in results
+        if result.size is not None or result.status != "skipped"  # skipped: in every size
+    ]
+    return list(dict.fromkeys([*plan.request.size_names, *made]))

@@ -1,0 +1,46 @@
+"""What a run talks to, built for one request by the root (`transcreate.wiring`) and handed in:
+the engine constructs none of it."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from transcreate.editors import Editor
+from transcreate.images import BaseCreative
+from transcreate.policy import Policy
+from transcreate.quality import OutputChecks
+from transcreate.storage import Storage
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """Everything a run talks to, built for one request."""
+
+    editor: Editor
+    storage: Storage
+    creative: BaseCreative
+    policy: Policy
+    checks: OutputChecks | None
+    concurrency: int  # edits in flight at once, after every bound
+    bound: str  # which setting decided `concurrency`, in words
+    callback_secret: str | None = field(default=None, repr=False)
+    #: what instructions are written in: "locale", "en" or "zh" (`request.instruction_language`
+    #: with "auto" decided for the backend and its model)
+    instruction_language: str = "locale"
+    #: a model editor bounds its own calls (built with ``concurrency``): around the call only,
+    #: so a job waiting for the same edit another job is making (the result cache) holds no slot
+    editor_bounds_calls: bool = False
+    #: otherwise one slot per edit in flight, shared by every batch of the run in this process
+    slots: threading.BoundedSemaphore | None = field(init=False, repr=False, compare=False)
+    #: the threads every batch of the run in this process hands its jobs to (twice the edits in
+    #: flight): while one batch's task run starts or ends, the others' jobs keep the slots busy
+    pool: ThreadPoolExecutor = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        slots = None if self.editor_bounds_calls else threading.BoundedSemaphore(self.concurrency)
+        object.__setattr__(self, "slots", slots)
+        # Threads start as jobs come, not here: a run that never uses the pool costs nothing.
+        pool = ThreadPoolExecutor(max_workers=2 * self.concurrency, thread_name_prefix="edit")
+        object.__setattr__(self, "pool", pool)

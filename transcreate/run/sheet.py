@@ -1,0 +1,178 @@
+"""The contact sheet: the first variants of a run in every locale and size, one PNG for eyes,
+drawn beside the run as soon as the cells it shows are done (`EarlySheet`)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from PIL import Image
+
+from transcreate.contact_sheet import contact_sheet, thumbnail
+from transcreate.errors import TranscreateError
+from transcreate.manifest import STORED_STATUSES, JobResult
+from transcreate.run.plan import RunPlan, run_sizes
+from transcreate.storage import Storage, object_key, output_key
+
+CONTACT_SHEET_VARIANTS = 24  # rows of the contact sheet (variants × sizes)
+
+
+Cell = tuple[str, str, str | None]  # (variant, locale, size) of an output
+
+
+def write_contact_sheet(
+    plan: RunPlan,
+    results: Sequence[JobResult],
+    storage: Storage,
+    shrunk: Mapping[Cell, Image.Image] | None = None,
+) -> tuple[str, int]:
+    """Store ``contact-sheet.png`` beside the manifest; returns its link and the variants shown.
+
+    A contact sheet is for eyes: the first variants tell whether a run looks right, and decoding
+    thousands of outputs would cost more than rendering them. A sheet already stored for exactly
+    these cells (a cached re-run) is kept: its PNG carries the digest of what it shows.
+    ``shrunk``: the thumbnails of outputs made already (the others are read and shrunk here).
+    """
+    campaign = plan.campaign.name
+
+    def read(result: JobResult) -> bytes:
+        return _output(storage, campaign, result)
+
+    sizes = run_sizes(plan, results)
+    variants = sheet_variants(plan, sizes)
+    locales = list(plan.request.locales)
+    cells = [*results, *plan.settled]  # skipped and blocked cells say so on the sheet
+    key = object_key(campaign, "contact-sheet.png")
+    digest = _cells_digest(cells, variants, locales)
+    if _stored_sheet_digest(storage, key) != digest:
+        sheet = contact_sheet(
+            cells, variants, locales, read, sizes, text={SHEET_DIGEST: digest}, shrunk=shrunk
+        )
+        storage.put(key, sheet, "image/png")
+    return storage.url(key), len(variants)
+
+
+def _output(storage: Storage, campaign: str, result: JobResult) -> bytes:
+    return storage.get(
+        output_key(campaign, result.locale, result.variant, result.key or "", result.size)
+    )
+
+
+def sheet_variants(plan: RunPlan, sizes: Sequence[str | None]) -> list[str]:
+    """The variants the contact sheet shows: the first ones, a block of rows per size."""
+    return plan.variants[: max(1, CONTACT_SHEET_VARIANTS // len(sizes))]
+
+
+class EarlySheet:
+    """Draws the contact sheet beside the run as soon as every cell it shows is done.
+
+    It shows the first variants, which are made first: on a long run the drawing (decoding a
+    hundred outputs) overlaps the remaining edits instead of following the last one. Each output
+    it shows is shrunk as it comes, while the other edits wait on the model: on a short run the
+    sheet is otherwise a second of decoding after the last edit. Feed it each result as it comes
+    (`add`, from before the plan is whole: `start` gives it the plan); `link` waits for the
+    sheet, or draws it when it never started."""
+
+    def __init__(self, storage: Storage):
+        self._storage = storage
+        self._plan: RunPlan | None = None
+        self._shown: set[str] = set()
+        self._waiting = 0
+        self._done: list[JobResult] = []
+        self._shrunk: dict[Cell, Future[Image.Image]] = {}
+        # Pillow decodes outside the GIL: a thread a core keeps up with outputs as they come.
+        self._shrinking = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="thumbnail")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-sheet")
+        self._drawing: Future[tuple[str, int]] | None = None
+        self._lock = threading.Lock()  # `start` comes from the planning thread
+
+    def start(self, plan: RunPlan) -> None:
+        with self._lock:
+            self._plan = plan
+            self._shown = set(sheet_variants(plan, run_sizes(plan, ())))
+            self._done = [result for result in self._done if result.variant in self._shown]
+            for result in self._done:
+                self._shrink(result)
+            self._waiting = sum(job.variant in self._shown for job in plan.jobs) - len(self._done)
+            self._draw_when_done()
+
+    def add(self, result: JobResult) -> None:
+        with self._lock:
+            if self._drawing is not None:
+                return
+            if self._plan is None:  # which variants it shows is known with the plan
+                self._done.append(result)
+            elif result.variant in self._shown:
+                self._done.append(result)
+                self._shrink(result)
+                self._waiting -= 1
+                self._draw_when_done()
+
+    def _shrink(self, result: JobResult) -> None:
+        """Shrink an output made by this run now. One found stored is left for the drawing to
+        read: a re-run whose stored sheet still holds decodes none."""
+        if result.attempts and result.status in STORED_STATUSES and self._plan is not None:
+            campaign = self._plan.campaign.name
+            self._shrunk[(result.variant, result.locale, result.size)] = self._shrinking.submit(
+                lambda: thumbnail(_output(self._storage, campaign, result))
+            )
+
+    def _draw_when_done(self) -> None:
+        if self._waiting == 0 and self._plan is not None:
+            self._drawing = self._pool.submit(self._draw, self._plan, list(self._done))
+
+    def _draw(self, plan: RunPlan, results: Sequence[JobResult]) -> tuple[str, int]:
+        shrunk = {}
+        for cell, future in self._shrunk.items():
+            try:
+                shrunk[cell] = future.result()
+            except Exception:  # read again by the drawing, which says what is wrong with it
+                continue
+        return write_contact_sheet(plan, results, self._storage, shrunk)
+
+    def link(self, results: Sequence[JobResult]) -> tuple[str, int]:
+        """The stored sheet's link and the variants it shows (the plan is whole by now)."""
+        try:
+            if self._drawing is None:
+                assert self._plan is not None, "link before the plan was made"
+                return self._draw(self._plan, results)
+            return self._drawing.result()
+        finally:
+            self._pool.shutdown()
+            self._shrinking.shutdown()
+
+
+SHEET_DIGEST = "transcreate:cells"
+
+
+def _cells_digest(
+    cells: Sequence[JobResult], variants: Sequence[str], locales: Sequence[str]
+) -> str:
+    shown = set(variants)
+    # What a cell shows: its output (made now or earlier: the same image), or its status.
+    described = sorted(
+        (
+            r.variant,
+            r.locale,
+            r.size or "",
+            "image" if r.status in STORED_STATUSES else r.status,
+            r.key or "",
+        )
+        for r in cells
+        if r.variant in shown
+    )
+    text = json.dumps([list(variants), list(locales), described], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _stored_sheet_digest(storage: Storage, key: str) -> str | None:
+    try:
+        with Image.open(io.BytesIO(storage.get(key))) as stored:
+            return str(stored.info.get(SHEET_DIGEST) or "") or None
+    except (TranscreateError, OSError, ValueError):
+        return None  # none yet, or unreadable: draw it
