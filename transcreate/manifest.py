@@ -141,7 +141,7 @@ def audit_line(call: Mapping[str, Any], run: str) -> bytes:
 
 
 def audit_lines(results: Sequence[JobResult], run: str) -> bytes:
-    """The lines of every edit attempt not yet in the durable audit log (see run.execute.AuditLog)."""
+    """The lines of every edit attempt not yet in the durable audit log (see run.execute)."""
     return b"".join(
         audit_line(call, run) for result in results for call in result.calls if not call.get(LOGGED)
     )
