@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from transcreate.editors import Edited
 from transcreate.errors import EditError
 from transcreate.jobs import EditJob
 
@@ -24,7 +25,7 @@ class ScriptedEditor:
         self.calls: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
 
-    def edit(self, job: EditJob, image: bytes) -> bytes:
+    def edit(self, job: EditJob, image: bytes) -> Edited:
         cell = (job.variant, job.locale)
         with self._lock:
             self.calls[cell] += 1
@@ -33,7 +34,7 @@ class ScriptedEditor:
         outcome = outcomes[min(attempt, len(outcomes)) - 1]
         if outcome is not None:
             raise outcome
-        return image
+        return Edited(image)
 
     @property
     def total_calls(self) -> int:

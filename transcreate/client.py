@@ -65,7 +65,7 @@ def edit_image_with_instruction(
     for attempt in retrying(retries, retry_wait):
         with attempt:
             edited = adapters.editor.edit(job, adapters.creative.data)
-    target.write_bytes(encode_as(edited, image_format))
+    target.write_bytes(encode_as(edited.png, image_format))
     return target
 
 

@@ -104,6 +104,11 @@ def decode(data: bytes) -> Image.Image:
         return flatten(ImageOps.exif_transpose(image))
 
 
+def as_image(image: bytes | Image.Image) -> Image.Image:
+    """``image`` decoded (`decode`) when it is bytes; as it is when it is decoded already."""
+    return image if isinstance(image, Image.Image) else decode(image)
+
+
 def flatten(image: Image.Image) -> Image.Image:
     """An RGB copy of any decoded image: 16-bit scaled to 8, transparency onto BACKGROUND."""
     if image.mode.startswith("I;16") or image.mode == "I":

@@ -15,14 +15,15 @@ import shutil
 import subprocess
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFilter, ImageOps
 
+from transcreate.editors import Edited
 from transcreate.errors import SetupError, TranscreateError
-from transcreate.images import decode
+from transcreate.images import as_image, decode
 from transcreate.jobs import EditJob, Overlay
 from transcreate.layout import read_layout
 from transcreate.reframe import reframed_base
@@ -367,7 +368,8 @@ def copy_check(
     exact_layout: bool = True,
     roles: Sequence[str] = ("headline",),
     language: str | None = None,
-    base: bytes | None = None,
+    base: bytes | Image.Image | None = None,
+    record: Mapping[str, Any] | None = None,
 ) -> CopyCheck:
     """Read the job's copy (headline by default) back from the output and compare.
 
@@ -377,11 +379,13 @@ def copy_check(
     model drew the text) the band at the job's position is read, narrowed to where the output
     differs from ``base`` when it is given, by colour and failing that by contrast, and the copy
     is searched for in what was read. With several roles the worst error rate counts.
+    ``record``: the layout the editor returned (read from the PNG when not given).
     """
     image = decode(image_bytes)
     wanted = [overlay for overlay in job.overlays if overlay.role in roles]
-    record = read_layout(image_bytes) if exact_layout else None
-    if record is not None:
+    if exact_layout and record is None:
+        record = read_layout(image_bytes)
+    if exact_layout and record is not None:
         readings = _read_recorded(job, image, record, wanted, language)
     elif exact_layout:
         readings = _read_placed(job, image, wanted, language)
@@ -451,10 +455,10 @@ def _read_placed(
     return readings
 
 
-def _changed_area(base: bytes, image: Image.Image, position: str) -> Box | None:
+def _changed_area(base: bytes | Image.Image, image: Image.Image, position: str) -> Box | None:
     """Where the output differs from the base (the model's text, mostly), padded; None when
     nothing or nearly everything changed (then the whole band is read)."""
-    before = decode(base).resize(image.size, Image.Resampling.BILINEAR)
+    before = as_image(base).resize(image.size, Image.Resampling.BILINEAR)
     red, green, blue = ImageChops.difference(before, image).split()
     distance = ImageChops.lighter(ImageChops.lighter(red, green), blue)
     changed = distance.filter(ImageFilter.MaxFilter(5)).point(
@@ -503,8 +507,8 @@ def _read_anywhere(
 
 
 def change_check(
-    base_bytes: bytes,
-    output_bytes: bytes,
+    base_bytes: bytes | Image.Image,
+    output_bytes: bytes | Image.Image,
     position: str,
     threshold: float = 0.35,
     *,
@@ -513,9 +517,9 @@ def change_check(
     """Share of the image outside the copy's band that changed by more than ``tolerance`` (of
     255, in any channel); too much means the model repainted the scene instead of editing it."""
 
-    def small(data: bytes) -> Image.Image:
+    def small(data: bytes | Image.Image) -> Image.Image:
         # A slight blur absorbs resampling and compression noise, so only real edits count.
-        resized = decode(data).resize(_COMPARE_SIZE, Image.Resampling.BILINEAR)
+        resized = as_image(data).resize(_COMPARE_SIZE, Image.Resampling.BILINEAR)
         return resized.filter(ImageFilter.GaussianBlur(1))
 
     red, green, blue = ImageChops.difference(small(base_bytes), small(output_bytes)).split()
@@ -536,24 +540,45 @@ class OutputChecks:
     mode: str  # overlay | model | model+overlay
     copy_threshold: float = 0.25
     change_threshold: float = 0.35
+    #: where the product is (image bytes), as the run was given it: an output found stored is
+    #: compared with the base framed as its editor framed it
+    product_mask: bytes | None = field(default=None, repr=False)
 
-    def review_reason(self, job: EditJob, base: bytes, output: bytes) -> str | None:
-        """Why a person should look at this output, or None when it passes."""
-        # The compositor's own layout says exactly where the copy is, unless a model drew it.
+    def review_reason(self, job: EditJob, base: bytes, output: Edited) -> str | None:
+        """Why a person should look at this output, or None when it passes. The editor's own
+        record says where the copy is (unless a model drew it), and its frame is what the
+        output is compared with."""
         exact = self.mode != "model"
-        if self.mode == "model" and job.size is not None:  # the model edited the reframed base
-            base = reframed_base(base, job.size, job.position)[0]
-        copy = copy_check(job, output, self.copy_threshold, exact_layout=exact, base=base)
+        before = output.frame if output.frame is not None else base
+        copy = copy_check(
+            job,
+            output.png,
+            self.copy_threshold,
+            exact_layout=exact,
+            base=before,
+            record=output.layout,
+        )
         if not copy.passed:
             return (
                 f"copy check: read {copy.read!r} where {copy.expected!r} should be "
                 f"(error rate {copy.error_rate:.2f} > {self.copy_threshold})"
             )
         if self.mode == "model":
-            change = change_check(base, output, job.position, self.change_threshold)
+            change = change_check(before, output.png, job.position, self.change_threshold)
             if not change.passed:
                 return (
                     f"change check: {change.changed_fraction:.0%} of the image changed outside "
                     f"the copy area (limit {self.change_threshold:.0%})"
                 )
         return None
+
+    def review_stored(
+        self, job: EditJob, base: bytes, png: bytes
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """`review_reason` for an output found stored, and its layout: what its editor returned
+        is read back from the PNG, and a model's frame is made again (with the product mask)."""
+        frame = None
+        if self.mode == "model" and job.size is not None:
+            frame = reframed_base(base, job.size, job.position, self.product_mask)[0]
+        layout = read_layout(png)
+        return self.review_reason(job, base, Edited(png, layout, frame)), layout

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from transcreate.errors import TypesettingError
-from transcreate.images import decode, encode_png
+from transcreate.images import decode
 from transcreate.layout import COMMON_FLOOR, typeset
 from transcreate.saliency import ProductMask, mask_from_image, product_mask
 from transcreate.sizes import size_by_name
@@ -391,8 +391,8 @@ def set_copy(
 @lru_cache(maxsize=32)
 def reframed_base(
     image: bytes, size: str, position: str | None = None, mask: bytes | None = None
-) -> tuple[bytes, dict[str, Any]]:
-    """The base creative (encoded) in an ad size, framed as the built-in editor frames it for
+) -> tuple[Image.Image, dict[str, Any]]:
+    """The base creative in an ad size, framed as the built-in editor frames it for
     copy at ``position``, and the reframe record: what a model edits for a job in that size (once
     per size and position, not per job). ``mask``: where the product is (image bytes, white or
     opaque there), as the user drew it; found by saliency without one."""
@@ -402,4 +402,4 @@ def reframed_base(
     base = decode(image)
     product = mask_from_image(mask, base.size) if mask is not None else product_mask(base)
     framed = reframe(base, wanted.pixels, product, position)
-    return encode_png(framed.image), framed.record
+    return framed.image, framed.record

@@ -93,7 +93,7 @@ def build(
         storage=storage,
         creative=creative,
         policy=_policy(chosen_policy or None),
-        checks=output_checks(request),
+        checks=output_checks(request, mask),
         concurrency=concurrency,
         bound=bound,
         callback_secret=callback_secret(request.callback_secret_block),
@@ -201,12 +201,12 @@ def _compiled_policy(path: str | None, stamp: int) -> Policy:
     return load_policy(Path(path) if path else None)
 
 
-def output_checks(request: RunRequest) -> OutputChecks | None:
+def output_checks(request: RunRequest, mask: bytes | None = None) -> OutputChecks | None:
     """The checks the request asks for; fails now if tesseract cannot read its locales."""
     if not request.checks:
         return None
     require_tesseract(request.locales)
-    return OutputChecks(request.effective_mode)
+    return OutputChecks(request.effective_mode, product_mask=mask)
 
 
 def callback_secret(block_name: str) -> str | None:

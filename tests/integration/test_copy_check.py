@@ -81,7 +81,7 @@ def test_correct_copy_is_never_flagged(editor: LocalEditor, case: str, locale: s
     make_base, color = CASES[case]
     base = make_base()
     for position in ("top-left", "bottom-center"):
-        edited = editor.edit(job(locale, color, position), base)
+        edited = editor.edit(job(locale, color, position), base).png
         check = copy_check(job(locale, color, position), edited, roles=ROLES)
         assert check.passed, (case, locale, position, check)
 
@@ -90,7 +90,7 @@ def test_correct_copy_is_never_flagged(editor: LocalEditor, case: str, locale: s
 def test_garbled_copy_is_flagged(editor: LocalEditor, locale: str) -> None:
     base = creative((250, 250, 250), (60, 140, 150))
     asked = job(locale, "#FFFFFF", "top-left")
-    edited = editor.edit(asked, base)
+    edited = editor.edit(asked, base).png
     # The output shows another locale's copy where this one's should be.
     other = "zh" if locale != "zh" else "th"
     wrong = dataclasses.replace(

@@ -112,7 +112,7 @@ def test_the_request_carries_the_scaled_image_then_the_instruction(server, setti
 
 def test_an_edit_is_downloaded_from_the_result_link(server, settings, job):
     before = server.calls("/results/")
-    result = editor(settings).edit(job, png(800, 800))
+    result = editor(settings).edit(job, png(800, 800)).png
     assert server.calls("/results/") == before + 1
     picture = Image.open(io.BytesIO(result))
     assert (picture.format, picture.size) == ("PNG", (800, 800))

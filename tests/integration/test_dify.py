@@ -113,7 +113,7 @@ def test_the_run_names_the_uploaded_image_and_the_instruction(server, settings, 
 
 
 def test_a_file_output_is_downloaded_from_the_api_host(server, settings, job):
-    result = editor(settings).edit(job, png())
+    result = editor(settings).edit(job, png()).png
     preview = next(r for r in server.requests if r.path.endswith("/file-preview"))
     assert preview.path.startswith("/files/")  # the relative URL, joined to the host, not /v1
     assert "sign=" in preview.query
@@ -125,13 +125,13 @@ def test_many_edits_upload_the_base_image_once(server, settings, job):
     model = editor(settings)
     jobs = [EditJob(**{**job.__dict__, "instruction": f"edit {n}"}) for n in range(6)]
     with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(lambda j: model.edit(j, png()), jobs))
+        results = list(pool.map(lambda j: model.edit(j, png()).png, jobs))
     assert len(results) == 6
     assert (server.uploads, server.runs) == (1, 6)
 
 
 def test_a_streaming_run_takes_the_result_from_workflow_finished(server, settings, job):
-    result = editor(settings, response_mode="streaming").edit(job, png())
+    result = editor(settings, response_mode="streaming").edit(job, png()).png
     assert runs(server)[0]["response_mode"] == "streaming"
     assert Image.open(io.BytesIO(result)).format == "PNG"
 
@@ -161,7 +161,7 @@ def test_a_file_list_variable_gets_a_list(server, settings, job):
 def test_url_file_list_and_base64_outputs_are_read(server, settings, job, style):
     server.output_style = style
     server.output_name = "edited_image_url"  # the seed's name
-    result = editor(settings).edit(job, png())
+    result = editor(settings).edit(job, png()).png
     assert Image.open(io.BytesIO(result)).size == (600, 400)
 
 

@@ -28,7 +28,7 @@ def editor() -> LocalEditor:
 
 def _read_headline(job, editor, sample_image) -> str:
     # Each line where the layout recorded it, its fill isolated from outline and background.
-    png = editor.edit(job, sample_image.read_bytes())
+    png = editor.edit(job, sample_image.read_bytes()).png
     assert read_layout(png) is not None
     return copy_check(job, png).read
 

@@ -76,7 +76,7 @@ def attempt(job, settings, tmp_path, retries=2, **options):
 
 
 def test_the_request_is_multipart_with_a_scaled_image(server, settings, job):
-    result = editor(settings).edit(job, png(1500, 1000))
+    result = editor(settings).edit(job, png(1500, 1000)).png
     form = parse_multipart(server.requests[-1])
     assert server.requests[-1].path == "/v1/images/edits"
     assert form["prompt"][1].decode() == job.instruction
@@ -89,7 +89,7 @@ def test_the_request_is_multipart_with_a_scaled_image(server, settings, job):
 
 
 def test_a_url_result_is_downloaded(server, settings, job):
-    result = editor(settings, response_format="url").edit(job, png(600, 600))
+    result = editor(settings, response_format="url").edit(job, png(600, 600)).png
     assert server.calls("/results/") == 1
     assert Image.open(io.BytesIO(result)).format == "PNG"
 
@@ -111,7 +111,7 @@ def test_a_content_policy_refusal_is_not_retried(server, settings, job, tmp_path
 
 def test_a_gpt_image_model_is_never_sent_response_format(server, settings, job):
     gpt = ModelSettings(**{**settings.__dict__, "model": "gpt-image-1"})
-    result = editor(gpt).edit(job, png(600, 600))
+    result = editor(gpt).edit(job, png(600, 600)).png
     assert "response_format" not in parse_multipart(server.requests[-1])
     assert Image.open(io.BytesIO(result)).format == "PNG"
 

@@ -71,7 +71,7 @@ def test_every_local_headline_reads_back(
     locale: str, editor: LocalEditor, base: bytes, sample_campaign: Path
 ) -> None:
     for job in sample_jobs(sample_campaign, locale, editor):
-        check = copy_check(job, editor.edit(job, base))
+        check = copy_check(job, editor.edit(job, base).png)
         assert check.passed, (job.variant, check)
         assert check.expected == job.overlays[0].text
 
@@ -82,7 +82,7 @@ def test_a_model_style_check_finds_the_headline_in_its_band(
 ) -> None:
     exact = LocalEditor(layout="exact")  # copy at its position, as a model is asked to set it
     for job in sample_jobs(sample_campaign, locale, exact):
-        check = copy_check(job, exact.edit(job, base), exact_layout=False)
+        check = copy_check(job, exact.edit(job, base).png, exact_layout=False)
         assert check.passed, (job.variant, check)
 
 
@@ -93,7 +93,7 @@ def test_a_model_style_check_finds_copy_that_moved_where_the_output_changed(
     # The auto layout moved the copy off the product, out of its position's band: comparing
     # with the base finds it, as for a model that put the text elsewhere.
     for job in sample_jobs(sample_campaign, locale, editor):
-        check = copy_check(job, editor.edit(job, base), exact_layout=False, base=base)
+        check = copy_check(job, editor.edit(job, base).png, exact_layout=False, base=base)
         assert check.passed, (job.variant, check)
 
 
@@ -105,7 +105,7 @@ def test_shuffled_copy_fails_the_check(
     job = summer_sale(sample_campaign, locale, editor)
     garbled = shuffled(job.overlays[0].text)
     assert garbled != job.overlays[0].text
-    output = editor.edit(with_headline(job, garbled), base)
+    output = editor.edit(with_headline(job, garbled), base).png
     check = copy_check(job, output, exact_layout=exact_layout)
     assert not check.passed, check
     assert check.error_rate > 0.25
@@ -115,13 +115,13 @@ def test_another_variants_copy_fails_the_check(
     editor: LocalEditor, base: bytes, sample_campaign: Path
 ) -> None:
     job = summer_sale(sample_campaign, "th", editor)
-    output = editor.edit(with_headline(job, "ลดราคาพิเศษ"), base)
+    output = editor.edit(with_headline(job, "ลดราคาพิเศษ"), base).png
     assert not copy_check(job, output).passed
 
 
 def test_the_button_reads_back_too(editor: LocalEditor, base: bytes, sample_campaign: Path) -> None:
     job = summer_sale(sample_campaign, "id", editor)
-    check = copy_check(job, editor.edit(job, base), roles=("headline", "cta"))
+    check = copy_check(job, editor.edit(job, base).png, roles=("headline", "cta"))
     assert check.passed, check
     assert check.expected == "Diskon Besar\nBeli sekarang"
 
@@ -133,7 +133,7 @@ def test_a_dropped_button_fails_a_check_that_asks_for_it(
     without_button = dataclasses.replace(
         job, overlays=tuple(o for o in job.overlays if o.role != "cta")
     )
-    output = editor.edit(without_button, base)
+    output = editor.edit(without_button, base).png
     assert not copy_check(job, output, roles=("cta",), exact_layout=False).passed
 
 
@@ -142,7 +142,7 @@ def test_the_local_editor_leaves_the_scene_alone(
 ) -> None:
     for locale in ("th", "zh", "id"):
         for job in sample_jobs(sample_campaign, locale, editor):
-            check = change_check(base, editor.edit(job, base), job.position)
+            check = change_check(base, editor.edit(job, base).png, job.position)
             assert check.passed, (job.variant, locale, check)
 
 
@@ -151,9 +151,9 @@ def test_a_missing_tesseract_language_is_a_setup_error_naming_the_package(
 ) -> None:
     job = summer_sale(sample_campaign, "th", editor)
     with pytest.raises(SetupError, match="tesseract-ocr-xyz"):
-        copy_check(job, editor.edit(job, base), language="xyz")
+        copy_check(job, editor.edit(job, base).png, language="xyz")
     with pytest.raises(SetupError, match="tesseract-ocr-xyz"):
-        copy_check(job, editor.edit(job, base), language="tha+xyz")
+        copy_check(job, editor.edit(job, base).png, language="tha+xyz")
 
 
 def test_the_shipped_locales_have_their_tesseract_languages() -> None:

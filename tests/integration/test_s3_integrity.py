@@ -16,6 +16,7 @@ from tests.fakes import ScriptedEditor
 from tests.integration.conftest import BUCKET
 from tests.servers.seaweed import SeaweedS3
 from transcreate.campaign import read_campaign
+from transcreate.editors import Edited
 from transcreate.jobs import expand
 from transcreate.run.execute import AuditLog, JobContext, process_job
 from transcreate.run.schedule import run_jobs
@@ -124,7 +125,7 @@ def test_two_concurrent_runs_into_one_bucket_make_each_job_once(
         def edit(self, job, image):  # type: ignore[no-untyped-def]
             first_editor.edit(job, image)
             gate.wait(timeout=60)
-            return image
+            return Edited(image)
 
     class Watching(S3Storage):
         def lease(self, key, seconds):  # type: ignore[no-untyped-def]

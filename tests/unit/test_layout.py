@@ -216,13 +216,13 @@ def test_the_record_rides_in_the_png_before_the_image_data(sample_image) -> None
     campaign = read_campaign(sample_image.parent / "skincare-sale.csv")
     editor = LocalEditor()
     job = expand(campaign, ["th"], image_sha256="s", backend=editor.identity).jobs[0]
-    png = editor.edit(job, sample_image.read_bytes())
+    png = editor.edit(job, sample_image.read_bytes()).png
     assert png.index(CHUNK.encode()) < png.index(b"IDAT")
     record = read_layout(png)
     assert record is not None
     assert record["elements"][0]["role"] == "headline"
     assert record["product"]["box"] is not None
-    assert editor.edit(job, sample_image.read_bytes()) == png  # still deterministic
+    assert editor.edit(job, sample_image.read_bytes()).png == png  # still deterministic
 
 
 def test_read_layout_is_none_for_any_other_image() -> None:
@@ -262,7 +262,7 @@ def test_a_variant_keeps_one_headline_size_across_its_locales(sample_image) -> N
     base = sample_image.read_bytes()
     sizes = {}
     for job in variant_jobs(LOCALES, headlines):
-        record = read_layout(editor.edit(job, base))
+        record = editor.edit(job, base).layout
         assert record is not None
         sizes[job.locale] = record["elements"][0]["font_size"]
         assert record["smaller"] is False
@@ -278,7 +278,7 @@ def test_a_locale_whose_copy_cannot_keep_the_size_goes_smaller_and_says_so(sampl
     }
     base = sample_image.read_bytes()
     records = {
-        job.locale: read_layout(editor.edit(job, base))
+        job.locale: editor.edit(job, base).layout
         for job in variant_jobs(("en", "id", "th"), headlines)
     }
     size = {locale: record["elements"][0]["font_size"] for locale, record in records.items()}  # type: ignore[index]
@@ -449,7 +449,7 @@ def test_a_variants_locales_share_one_look_at_about_their_own_size(
     editor = LocalEditor()
     looks, scales = {}, {}
     for job in jobs_of(copy, position):
-        record = read_layout(editor.edit(job, base))
+        record = editor.edit(job, base).layout
         assert record is not None and record["fallback"] is None
         looks[job.locale] = (record["zone"], record["arrangement"])
         scales[job.locale] = record["scale"]
@@ -475,7 +475,7 @@ def test_a_variants_locales_share_one_look_in_an_ad_size_too() -> None:
     editor = LocalEditor()
     looks = {}
     for job in jobs_of(MEMBER_PROMO, "center"):
-        record = read_layout(editor.edit(dataclasses.replace(job, size="728x90"), base))
+        record = editor.edit(dataclasses.replace(job, size="728x90"), base).layout
         assert record is not None and not record["dropped"]
         looks[job.locale] = (record["zone"], record["arrangement"])
     assert len(set(looks.values())) == 1, looks
@@ -492,7 +492,7 @@ def test_the_sample_keeps_each_number_with_the_words_that_qualify_it(size: str |
     together = {"en": "up to 50%", "id": "hingga 50%", "zh": "最高立减50%"}
     copy = {locale: MEMBER_PROMO[locale] for locale in together}
     for job in jobs_of(copy, "center"):
-        record = read_layout(editor.edit(dataclasses.replace(job, size=size), base))
+        record = editor.edit(dataclasses.replace(job, size=size), base).layout
         assert record is not None
         [headline] = [e for e in record["elements"] if e["role"] == "headline"]
         assert any(together[job.locale] in line for line in headline["lines"]), headline["lines"]

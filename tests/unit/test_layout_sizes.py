@@ -17,7 +17,6 @@ import pytest
 from transcreate.campaign import read_campaign
 from transcreate.editors.local import LocalEditor
 from transcreate.jobs import expand
-from transcreate.layout import read_layout
 from transcreate.sizes import PRESETS, parse_size
 from transcreate.typesetting import smallest_size
 
@@ -38,7 +37,7 @@ def made(sample_image) -> Made:  # type: ignore[no-untyped-def]
     jobs = expand(campaign, LOCALES, image_sha256="s", backend=editor.identity, sizes=SIZES).jobs
     records = {}
     for job in jobs:
-        record = read_layout(editor.edit(job, base))
+        record = editor.edit(job, base).layout
         assert record is not None
         records[(job.variant, job.locale, job.size)] = record
     return records

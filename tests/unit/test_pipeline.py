@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from tests.fakes import ScriptedEditor
 from transcreate.campaign import read_campaign
+from transcreate.editors import Edited
 from transcreate.errors import PermanentEditError, RetryableEditError
 from transcreate.jobs import EditJob, expand
 from transcreate.request import RunRequest
@@ -204,7 +205,7 @@ def test_two_concurrent_runs_into_one_folder_make_each_job_once(jobs, tmp_path):
         def edit(self, job, image):
             first_editor.edit(job, image)  # counted, then held until the second run waits
             gate.wait(timeout=60)
-            return image
+            return Edited(image)
 
     class Refusals(LocalStorage):
         refused = 0

@@ -163,7 +163,7 @@ def test_the_copy_is_never_over_the_product_in_any_size(place, name):
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     editor = LocalEditor(mask=mask)
-    output = editor.edit(job(name), buffer.getvalue())
+    output = editor.edit(job(name), buffer.getvalue()).png
     record = read_layout(output)
     assert record["canvas"] == list(parse_size(name).pixels)
     assert record["reframe"]["canvas"] == record["canvas"]
@@ -183,7 +183,7 @@ def test_a_banner_drops_secondary_lines_in_the_stated_order():
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     thai = "ลดราคาครั้งใหญ่ที่สุดแห่งปีสำหรับสมาชิกทุกท่านเท่านั้น"
-    output = LocalEditor(mask=mask).edit(job("320x50", "th", thai), buffer.getvalue())
+    output = LocalEditor(mask=mask).edit(job("320x50", "th", thai), buffer.getvalue()).png
     record = read_layout(output)
     dropped = record["dropped"]
     assert dropped and dropped == list(DROP_ORDER[: len(dropped)])
@@ -196,7 +196,7 @@ def test_a_size_with_room_drops_nothing():
     image, mask = shot(PLACES["centre"])
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    record = read_layout(LocalEditor(mask=mask).edit(job("square"), buffer.getvalue()))
+    record = LocalEditor(mask=mask).edit(job("square"), buffer.getvalue()).layout
     assert record["dropped"] == []
     assert {element["role"] for element in record["elements"]} == {
         "headline",
@@ -210,7 +210,7 @@ def edited(place, name, position, headline="Big sale"):
     image, mask = shot(PLACES[place])
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    output = LocalEditor(mask=mask).edit(job(name, "en", headline, position), buffer.getvalue())
+    output = LocalEditor(mask=mask).edit(job(name, "en", headline, position), buffer.getvalue()).png
     return read_layout(output)
 
 

@@ -14,14 +14,39 @@ Modes say who sets the localized copy:
 from __future__ import annotations
 
 import importlib
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
+
+from PIL import Image
 
 from transcreate.errors import SetupError
 from transcreate.jobs import EditJob
 
 Mode = Literal["overlay", "model", "model+overlay"]
 MODES: tuple[Mode, ...] = ("overlay", "model", "model+overlay")
+
+
+@dataclass(frozen=True)
+class Edited:
+    """What an editor made, and what it did: the checks and the manifest read this, so nothing
+    parses the PNG back or frames the base again to learn it."""
+
+    png: bytes  # the output, PNG; it carries ``layout`` too, for whoever finds it stored later
+    #: the layout used: where the product is, each line as set (box, size, colours, contrast),
+    #: what was dropped, and ``reframe`` (how the base was framed in an ad size). None: a model
+    #: drew the copy in the base's own size, so there is nothing to record.
+    layout: dict[str, Any] | None = None
+    #: the base as this edit framed it for an ad size (what a model was sent, what a change
+    #: check compares against); None when the edit started from the base as given
+    frame: Image.Image | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def reframe(self) -> dict[str, Any] | None:
+        """How the base was reframed and which copy was dropped, for the manifest."""
+        reframe = (self.layout or {}).get("reframe")
+        if not isinstance(reframe, dict):
+            return None
+        return {**reframe, "dropped": (self.layout or {}).get("dropped", [])}
 
 
 class Editor(Protocol):
@@ -31,8 +56,8 @@ class Editor(Protocol):
     #: "dashscope/qwen-image-edit-plus"); part of every job key, so a change re-renders.
     identity: str
 
-    def edit(self, job: EditJob, image: bytes) -> bytes:
-        """The edited image as PNG bytes; raises RetryableEditError or PermanentEditError."""
+    def edit(self, job: EditJob, image: bytes) -> Edited:
+        """The edited image with its record; raises RetryableEditError or PermanentEditError."""
         ...
 
 
@@ -90,8 +115,9 @@ class ModelThenOverlay:
         self.overlay = overlay
         self.identity = f"{model.identity}+{overlay.identity}"
 
-    def edit(self, job: EditJob, image: bytes) -> bytes:
+    def edit(self, job: EditJob, image: bytes) -> Edited:
         # The model edits the base as it is (one paid call serves every ad size of the job:
         # its size is not part of the call); the compositor reframes it and sets the copy.
-        edited = self.model.edit(replace(job, size=None), image) if job.instruction else image
-        return self.overlay.edit(job, edited)
+        if job.instruction:
+            image = self.model.edit(replace(job, size=None), image).png
+        return self.overlay.edit(job, image)

@@ -38,6 +38,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 from PIL import Image, ImageOps
 
+from transcreate.editors import Edited
 from transcreate.errors import EditError, PermanentEditError, RetryableEditError
 from transcreate.images import decode, encode_png
 from transcreate.jobs import EditJob
@@ -654,17 +655,18 @@ class ModelEditor:
         self.gate = gate
         self._count = threading.Lock()
 
-    def edit(self, job: EditJob, image: bytes) -> bytes:
+    def edit(self, job: EditJob, image: bytes) -> Edited:
         """The model's edit of ``image``, at the size of ``image`` (see `fit_to_base`); for a job
         in an ad size, of the base reframed to that size first (`reframed_base`), so that the
         model draws the copy in the frame it will be seen in."""
         if job.size is None:
-            return fit_to_base(self._result(job, image), upright_size(image))
+            return Edited(fit_to_base(self._result(job, image), upright_size(image)))
         from transcreate.reframe import reframed_base  # numpy and the layout load only for sizes
 
-        framed, record = reframed_base(image, job.size, job.position, self._mask)
-        edited = fit_to_base(self._result(job, framed), upright_size(framed))
-        return with_layout_record(edited, {"reframe": record})  # for the manifest, as local's
+        frame, reframe = reframed_base(image, job.size, job.position, self._mask)
+        edited = fit_to_base(self._result(job, encode_png(frame)), frame.size)
+        layout = {"reframe": reframe}  # kept in the PNG too, as the built-in editor keeps its own
+        return Edited(with_layout_record(edited, layout), layout, frame=frame)
 
     def _result(self, job: EditJob, image: bytes) -> bytes:
         """The model's own result (its canvas), from the cache or from a call."""

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
+from transcreate.editors import Edited
 from transcreate.errors import PermanentEditError, SetupError, TypesettingError
 from transcreate.fonts import check_text_support
 from transcreate.images import decode
@@ -152,7 +153,7 @@ class LocalEditor:
             lambda: reframe(base, size.pixels, self._product(image_key, base), job.position),
         )
 
-    def edit(self, job: EditJob, image: bytes) -> bytes:
+    def edit(self, job: EditJob, image: bytes) -> Edited:
         try:
             base = decode(image)
             framed = self._reframed(job, image, base)
@@ -174,7 +175,8 @@ class LocalEditor:
                     area=framed.area if auto else None,
                     look=look,
                 )
-                return encode_png(edited, {**record, "reframe": framed.record})
+                record = {**record, "reframe": framed.record}
+                return Edited(encode_png(edited, record), record, frame=framed.image)
             if self.layout == "exact":
                 edited, record = typeset(
                     base, _blocks(job.overlays), job.position, job.locale, layout="exact"
@@ -200,4 +202,4 @@ class LocalEditor:
             raise PermanentEditError(
                 f"variant {job.variant}, locale {job.locale}: {error}"
             ) from None
-        return encode_png(edited, record)
+        return Edited(encode_png(edited, record), record)

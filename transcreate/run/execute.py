@@ -21,10 +21,9 @@ from tenacity import (
     wait_random,
 )
 
-from transcreate.editors import Editor
+from transcreate.editors import Edited, Editor
 from transcreate.errors import RetryableEditError, TranscreateError
 from transcreate.jobs import EditJob
-from transcreate.layout import read_layout
 from transcreate.manifest import LOGGED, JobResult, audit_line
 from transcreate.quality import OutputChecks
 from transcreate.storage import MISSING, Lease, Storage, object_key, output_key
@@ -99,9 +98,9 @@ def process_job(job: EditJob, context: JobContext) -> JobResult:
             reason = checks.review_reason(job, image, edited) if checks is not None else None
             reason = _review(job, reason)
             if job.size is not None:
-                common["reframe"] = _reframe_record(edited)
+                common["reframe"] = edited.reframe
             metadata = {"variant": job.variant, "locale": job.locale, "key": job.key}
-            uri = storage.put(key, edited, "image/png", {**metadata, "backend": job.backend})
+            uri = storage.put(key, edited.png, "image/png", {**metadata, "backend": job.backend})
         finally:
             lease.release()
         return JobResult(
@@ -115,7 +114,7 @@ def process_job(job: EditJob, context: JobContext) -> JobResult:
             error=reason,
             note=None if verdict == MISSING else f"made again: {verdict}",
             calls=_unlogged(calls),
-            layout=read_layout(edited),
+            layout=edited.layout,
             **common,
         )
     except Exception as error:  # one job's failure is recorded, never sinks the batch
@@ -189,10 +188,9 @@ def _stored(
     note: str | None = None,
 ) -> JobResult:
     """The result of a job whose complete output is stored already."""
-    reason, stored = None, None
+    reason, layout = None, None
     if checks is not None:  # a stored output is only as good as its last check
-        stored = storage.get(key)
-        reason = checks.review_reason(job, image, stored)
+        reason, layout = checks.review_stored(job, image, storage.get(key))
     reason = _review(job, reason)
     return JobResult(
         job.variant,
@@ -202,7 +200,7 @@ def _stored(
         link=storage.url(key),
         error=reason,
         note=note,
-        layout=read_layout(stored) if stored is not None else None,  # read when at hand
+        layout=layout,  # read when at hand; else the last manifest's record is carried over
         **common,
     )
 
@@ -225,16 +223,6 @@ def _claim(storage: Storage, key: str, verdict: str) -> tuple[Lease | None, str]
             return None, verdict
 
 
-def _reframe_record(png: bytes) -> dict[str, Any] | None:
-    """How the built-in editor reframed the base and what copy it dropped, for the manifest (a
-    stored output found again is not read back for it: a re-run costs nothing)."""
-    record = read_layout(png)
-    reframe = record.get("reframe") if record else None
-    if not isinstance(reframe, dict):
-        return None
-    return {**reframe, "dropped": (record or {}).get("dropped", [])}
-
-
 def _review(job: EditJob, check_reason: str | None) -> str | None:
     """Why a made output needs a person's look: its copy fell back, or a check flagged it."""
     return "; ".join(reason for reason in (job.fallback, check_reason) if reason) or None
@@ -246,7 +234,7 @@ def _attempt(
     editor: Editor,
     calls: list[dict[str, Any]],
     audit: AuditLog | None = None,
-) -> bytes:
+) -> Edited:
     """One edit, recorded for the audit log whatever its outcome (and before it is sent)."""
     record: dict[str, Any] = {
         "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
@@ -270,7 +258,7 @@ def _attempt(
         record.update(status="failed", error=str(error))
         raise
     else:
-        record.update(status="ok", bytes_out=len(edited))
+        record.update(status="ok", bytes_out=len(edited.png))
     finally:
         record["seconds"] = round(time.monotonic() - started, 3)
         if audit is not None:
