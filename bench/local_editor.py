@@ -22,14 +22,14 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from transcreate import typesetting
 from transcreate.campaign import read_campaign
+from transcreate.compose import blocks as typesetting
+from transcreate.compose.saliency import product_mask
+from transcreate.compose.search import best_fit
 from transcreate.editors.local import LocalEditor, _blocks
 from transcreate.images import decode, load_base_creative
 from transcreate.jobs import expand
-from transcreate.layout import best_fit
 from transcreate.resources import data_dir
-from transcreate.saliency import product_mask
 from transcreate.sizes import parse_sizes
 
 LOCALES = ("id", "th", "zh", "en")

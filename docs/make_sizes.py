@@ -16,9 +16,9 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from transcreate.campaign import read_campaign
+from transcreate.compose.record import read_layout
 from transcreate.editors.local import LocalEditor
 from transcreate.jobs import expand
-from transcreate.layout import read_layout
 from transcreate.sizes import PRESETS, parse_size
 
 ROOT = Path(__file__).resolve().parent.parent

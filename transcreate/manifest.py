@@ -35,7 +35,7 @@ class JobResult:
     attempts: int = 0
     error: str | None = None
     note: str | None = None  # what else a reader should know (made again, and why; who made it)
-    #: the built-in editor's layout (transcreate.layout.read_layout): manifest.json only
+    #: the built-in editor's layout (transcreate.compose.record.read_layout): manifest.json only
     layout: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     #: the ad size (a preset's name or WxH); None: the base creative's own size, or every size
     #: of the row for a cell settled before any edit (skipped)

@@ -86,9 +86,10 @@ _LATIN = "a-z0-9\u00c0-\u024f"
 # back into one class by re's parser; two look-arounds in a row are not.)
 _NO_LATIN_BEFORE = "(?<![a-z0-9])(?<![\u00c0-\u024f])"
 _NO_LATIN_AFTER = "(?![a-z0-9])(?![\u00c0-\u024f])"
-# This module's own code: a change to how text is normalized or matched is a new digest, so no
-# verdict recorded by older code is trusted.
-_ENGINE = hashlib.sha256(Path(__file__).read_bytes()).digest()
+#: The matching engine's version, part of every policy digest: bump it with any change to how
+#: text is normalized or matched, so that no verdict recorded by older code is trusted. (It was a
+#: hash of this file, which a comment or a rename also changed.)
+ENGINE_VERSION = "policy-engine/2"
 _CACHE_LIMIT = 65536  # distinct characters remembered by the fold table
 
 
@@ -268,7 +269,7 @@ class Policy:
         #: what a verdict depends on: these rules and the code that reads text against them (a
         #: verdict recorded under one digest holds for any process with the same digest)
         self.digest = hashlib.sha256(
-            repr((self.version, self.rules, gap_stops)).encode() + _ENGINE
+            repr((ENGINE_VERSION, self.version, self.rules, gap_stops)).encode()
         ).hexdigest()[:16]
         self._compiled = tuple(_compile_rule(rule, source, stops) for rule in self.rules)
         # A campaign repeats its texts (one CTA in every job, a headline in two locales): each

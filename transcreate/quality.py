@@ -21,15 +21,17 @@ from typing import Any
 
 from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFilter, ImageOps
 
+from transcreate.compose.blocks import TextBlock, layout
+
+# Tesseract's trained data per language subtag; any other locale is read as English.
+from transcreate.compose.colors import contrasting_color
+from transcreate.compose.record import read_layout
+from transcreate.compose.reframe import reframed_base
 from transcreate.editors import Edited
 from transcreate.errors import SetupError, TranscreateError
 from transcreate.images import as_image, decode
 from transcreate.jobs import EditJob, Overlay
-from transcreate.layout import read_layout
-from transcreate.reframe import reframed_base
-from transcreate.typesetting import TextBlock, contrasting_color, layout
 
-# Tesseract's trained data per language subtag; any other locale is read as English.
 TESSERACT_LANGUAGES = {"en": "eng", "id": "ind+eng", "th": "tha", "zh": "chi_sim"}
 # Traditional Chinese is not Simplified: reading it with chi_sim would fail good copy.
 _TRADITIONAL_CHINESE = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")

@@ -70,7 +70,7 @@ def build(
     link = input_link(request.image)
     mask = read_input(request.product_mask) if request.product_mask else None
     if mask is not None:
-        from transcreate.saliency import mask_from_image  # numpy: only when there is a mask
+        from transcreate.compose.saliency import mask_from_image  # numpy: only when there is a mask
 
         try:  # an unreadable mask fails now, not on every sized job
             mask_from_image(mask, (8, 8))

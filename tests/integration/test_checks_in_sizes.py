@@ -9,13 +9,13 @@ import io
 import pytest
 from PIL import Image
 
+from transcreate.compose.blocks import TextBlock
+from transcreate.compose.typeset import typeset
 from transcreate.editors.http import ModelEditor, PreparedImage
 from transcreate.images import decode, encode_png
 from transcreate.jobs import EditJob, Overlay
-from transcreate.layout import typeset
 from transcreate.quality import OutputChecks
 from transcreate.settings import ModelSettings
-from transcreate.typesetting import TextBlock
 
 BASE = (1080, 1350)
 PRODUCT = (40, 40, 420, 520)  # top left, drawn by the user: a quiet product

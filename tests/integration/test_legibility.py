@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from transcreate.campaign import read_campaign
+from transcreate.compose.record import read_layout
 from transcreate.editors.local import LocalEditor
 from transcreate.jobs import expand
-from transcreate.layout import read_layout
 from transcreate.quality import character_error_rate, copy_check, require_tesseract
 
 

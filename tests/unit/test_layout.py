@@ -13,12 +13,14 @@ from PIL import Image, ImageChops, ImageDraw
 
 from tests.conftest import EXAMPLES
 from transcreate.campaign import POSITIONS, read_campaign
+from transcreate.compose.blocks import TextBlock, layout
+from transcreate.compose.record import CHUNK, read_layout
+from transcreate.compose.saliency import mask_from_image, product_mask
+from transcreate.compose.search import best_fit
+from transcreate.compose.typeset import typeset
 from transcreate.editors.local import LocalEditor
 from transcreate.errors import SetupError
 from transcreate.jobs import EditJob, Overlay, expand
-from transcreate.layout import CHUNK, best_fit, read_layout, typeset
-from transcreate.saliency import mask_from_image, product_mask
-from transcreate.typesetting import TextBlock, layout
 
 COPY = {
     "en": ("New members: up to 50% off", "Only $12.99", "Shop now"),

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from transcreate.campaign import read_campaign
+from transcreate.compose.blocks import smallest_size
 from transcreate.editors.local import LocalEditor
 from transcreate.jobs import expand
 from transcreate.sizes import PRESETS, parse_size
-from transcreate.typesetting import smallest_size
 
 pytestmark = pytest.mark.slow  # 154 creatives
 

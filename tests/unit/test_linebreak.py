@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pythainlp.tokenize import word_tokenize
 
+from transcreate.compose.blocks import TextBlock, layout, measure_stack
 from transcreate.errors import TypesettingError
-from transcreate.typesetting import TextBlock, layout, measure_stack
 
 
 def headline_lines(

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from transcreate.compose.record import read_layout
+from transcreate.compose.reframe import DROP_ORDER, UPSCALE_LIMIT, reframe
+from transcreate.compose.saliency import mask_from_image
 from transcreate.editors.local import LocalEditor
 from transcreate.jobs import EditJob, Overlay
-from transcreate.layout import read_layout
-from transcreate.reframe import DROP_ORDER, UPSCALE_LIMIT, reframe
-from transcreate.saliency import mask_from_image
 from transcreate.sizes import PRESETS, parse_size
 
 TEAL = (20, 120, 130)

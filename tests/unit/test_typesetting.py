@@ -8,18 +8,22 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from transcreate import fonts
-from transcreate.errors import MissingGlyphError, SetupError, TypesettingError
-from transcreate.fonts import CHINESE, LATIN, THAI, codepoints, font_path, fonts_for_locale
-from transcreate.typesetting import (
-    POSITIONS,
-    TextBlock,
-    compose,
-    contrasting_color,
+from transcreate.campaign import POSITIONS
+from transcreate.compose import fonts
+from transcreate.compose.blocks import Box, TextBlock, layout
+from transcreate.compose.colors import contrasting_color
+from transcreate.compose.fonts import (
+    CHINESE,
+    LATIN,
+    THAI,
+    codepoints,
+    font_path,
     font_runs,
-    layout,
-    line_units,
+    fonts_for_locale,
 )
+from transcreate.compose.lines import line_units
+from transcreate.compose.typeset import typeset
+from transcreate.errors import MissingGlyphError, SetupError, TypesettingError
 
 GREY = (128, 128, 128)
 SQUARE = (1024, 1024)
@@ -35,6 +39,14 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def compose(
+    image: Image.Image, blocks: list[TextBlock], position: str, locale: str
+) -> tuple[Image.Image, list[Box]]:
+    """The exact layout, decided and painted as the built-in editor sets it, and each box."""
+    composed, record = typeset(image, blocks, position, locale, layout="exact")
+    return composed, [tuple(element["box"]) for element in record["elements"]]
 
 
 def headline(text: str, color: str = "#FFD700") -> TextBlock:
@@ -191,11 +203,11 @@ def test_blank_blocks_are_left_out() -> None:
 
 
 def test_compose_draws_inside_the_headline_box_and_nowhere_far_away(base: Image.Image) -> None:
-    composed, [placed] = compose(base, [headline("Big Sale")], "top-left", "en")
+    composed, [box] = compose(base, [headline("Big Sale")], "top-left", "en")
     assert composed.mode == "RGB"
     assert composed.size == base.size
-    left, top, _, _ = placed.box
-    assert ImageChops.difference(composed.crop(placed.box), base.crop(placed.box)).getbbox()
+    left, top, _, _ = box
+    assert ImageChops.difference(composed.crop(box), base.crop(box)).getbbox()
     assert composed.getpixel((SQUARE[0] - 10, SQUARE[1] - 10)) == GREY
     assert base.getpixel((left + 5, top + 5)) == GREY  # the input is left alone
 
@@ -207,10 +219,10 @@ def test_compose_draws_nothing_outside_the_placed_boxes(base: Image.Image) -> No
         TextBlock("ends", "Berakhir 31 Desember", "#1A237E"),
         TextBlock("cta", "ซื้อเลย", "#E53935"),
     ]
-    composed, placed = compose(base, blocks, "center", "th")
+    composed, boxes = compose(base, blocks, "center", "th")
     mask = Image.new("L", SQUARE, 255)
-    for p in placed:
-        ImageDraw.Draw(mask).rectangle((p.box[0], p.box[1], p.box[2] - 1, p.box[3] - 1), fill=0)
+    for box in boxes:
+        ImageDraw.Draw(mask).rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=0)
     outside = ImageChops.multiply(ImageChops.difference(composed, base).convert("L"), mask)
     assert outside.getbbox() is None
 
@@ -274,7 +286,7 @@ def test_a_colour_that_is_not_a_colour_is_refused() -> None:
 
 def test_cta_sits_on_a_plate_of_its_colour(base: Image.Image) -> None:
     composed, placed = compose(base, [TextBlock("cta", "Shop now", "#1A237E")], "center", "en")
-    left, top, _, bottom = placed[0].box
+    left, top, _, bottom = placed[0]
     assert composed.getpixel((left + 12, (top + bottom) // 2)) == (0x1A, 0x23, 0x7E)
 
 

@@ -661,7 +661,9 @@ class ModelEditor:
         model draws the copy in the frame it will be seen in."""
         if job.size is None:
             return Edited(fit_to_base(self._result(job, image), upright_size(image)))
-        from transcreate.reframe import reframed_base  # numpy and the layout load only for sizes
+        from transcreate.compose.reframe import (
+            reframed_base,  # numpy and the layout load only for sizes
+        )
 
         frame, reframe = reframed_base(image, job.size, job.position, self._mask)
         edited = fit_to_base(self._result(job, encode_png(frame)), frame.size)
@@ -698,7 +700,7 @@ class ModelEditor:
 def with_layout_record(png: bytes, record: Mapping[str, Any]) -> bytes:
     """``png`` with ``record`` in the layout chunk the built-in editor writes (an iTXt chunk
     after the header), its image data untouched: no re-encoding of a model's result."""
-    from transcreate.layout import CHUNK
+    from transcreate.compose.record import CHUNK
 
     text = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     data = CHUNK.encode("latin-1") + b"\0\0\0\0\0" + text  # no compression, no language

@@ -5,33 +5,37 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from PIL import Image
 
+from transcreate import compose
+from transcreate.compose.blocks import TextBlock
+from transcreate.compose.fonts import check_text_support
+from transcreate.compose.record import encode_png
+from transcreate.compose.reframe import Reframed, copy_layout, reframe
+from transcreate.compose.saliency import ProductMask, mask_from_image, product_mask
+from transcreate.compose.search import Fit, best_fit, common_scale, variant_look
+from transcreate.compose.typeset import LAYOUTS, Layout, decide, paint
 from transcreate.editors import Edited
 from transcreate.errors import PermanentEditError, SetupError, TypesettingError
-from transcreate.fonts import check_text_support
 from transcreate.images import decode
 from transcreate.jobs import EditJob, Overlay
-from transcreate.layout import (
-    LAYOUTS,
-    Fit,
-    best_fit,
-    common_scale,
-    encode_png,
-    typeset,
-    variant_look,
-)
-from transcreate.reframe import Reframed, reframe, set_copy
-from transcreate.saliency import ProductMask, mask_from_image, product_mask
 from transcreate.sizes import size_by_name
-from transcreate.typesetting import TextBlock
 
 _CACHED_PRODUCTS = 8  # base images (× sizes) whose product region is kept
 T = TypeVar("T")
 _CACHED_FITS = 4096  # (variant copy, locale) whose fit alone is kept for its siblings
+
+
+class Decided(NamedTuple):
+    """A job's layout, decided: the canvas the copy goes on and where it goes on it."""
+
+    canvas: Image.Image  # the base, or its frame in the job's ad size
+    layout: Layout
+    framed: bool  # the canvas is the base reframed to the job's ad size
 
 
 def _blocks(overlays: tuple[Overlay, ...]) -> list[TextBlock]:
@@ -44,7 +48,7 @@ class LocalEditor:
     ``layout``: "auto" keeps the copy off the product (found by saliency, or ``mask``: image bytes,
     white or opaque where the product is, stretched to each creative) and sizes a variant's
     headline alike in all its locales; "exact" sets the copy exactly at its position, as before.
-    The PNG carries the layout used (``transcreate.layout.read_layout``).
+    The PNG carries the layout used (``transcreate.compose.record.read_layout``).
     """
 
     def __init__(self, layout: str = "auto", mask: bytes | None = None) -> None:
@@ -55,9 +59,9 @@ class LocalEditor:
             mask_from_image(mask, (8, 8))  # an unreadable mask fails now, not on every job
         self.layout = layout
         self.mask = mask
-        # Bump the version when a change to typesetting changes pixels, so stored outputs are
-        # re-rendered; the layout and the mask change outputs too.
-        identity = "local/5" if layout == "auto" else "local/5+exact"
+        # The compositor's version (bumped when pixels change), the layout and the mask decide
+        # the outputs.
+        identity = f"local/{compose.VERSION}" + ("" if layout == "auto" else "+exact")
         if mask is not None:
             identity += "+mask-" + hashlib.sha256(mask).hexdigest()[:12]
         self.identity = identity
@@ -154,6 +158,14 @@ class LocalEditor:
         )
 
     def edit(self, job: EditJob, image: bytes) -> Edited:
+        decided = self.decide(job, image)
+        png = encode_png(paint(decided.canvas, decided.layout), decided.layout.record)
+        frame = decided.canvas if decided.framed else None
+        return Edited(png, decided.layout.record, frame=frame)
+
+    def decide(self, job: EditJob, image: bytes) -> Decided:
+        """The layout of the job's copy, decided without painting (`edit` paints it), on the
+        canvas it goes on: the base, or the base reframed to the job's ad size."""
         try:
             base = decode(image)
             framed = self._reframed(job, image, base)
@@ -164,7 +176,7 @@ class LocalEditor:
                 if auto and product is not None and job.siblings:
                     frame_key = f"{hashlib.sha256(image).hexdigest()}@{job.size}"
                     common, look = self._look(job, frame_key, framed.image, product, framed.area)
-                edited, record = set_copy(
+                layout = copy_layout(
                     framed.image,
                     _blocks(job.overlays),
                     job.position,
@@ -175,31 +187,31 @@ class LocalEditor:
                     area=framed.area if auto else None,
                     look=look,
                 )
-                record = {**record, "reframe": framed.record}
-                return Edited(encode_png(edited, record), record, frame=framed.image)
+                record = {**layout.record, "reframe": framed.record}
+                return Decided(framed.image, replace(layout, record=record), framed=True)
             if self.layout == "exact":
-                edited, record = typeset(
+                layout = decide(
                     base, _blocks(job.overlays), job.position, job.locale, layout="exact"
                 )
-            else:
-                image_key = hashlib.sha256(image).hexdigest()
-                product = self._product(image_key, base)
-                common, look = (
-                    self._look(job, image_key, base, product) if job.siblings else (None, None)
-                )
-                zone, arrangement = look or (None, None)
-                edited, record = typeset(
-                    base,
-                    _blocks(job.overlays),
-                    job.position,
-                    job.locale,
-                    product=product,
-                    common=common,
-                    zone=zone,
-                    arrangement=arrangement,
-                )
+                return Decided(base, layout, framed=False)
+            image_key = hashlib.sha256(image).hexdigest()
+            product = self._product(image_key, base)
+            common, look = (
+                self._look(job, image_key, base, product) if job.siblings else (None, None)
+            )
+            zone, arrangement = look or (None, None)
+            layout = decide(
+                base,
+                _blocks(job.overlays),
+                job.position,
+                job.locale,
+                product=product,
+                common=common,
+                zone=zone,
+                arrangement=arrangement,
+            )
+            return Decided(base, layout, framed=False)
         except TypesettingError as error:
             raise PermanentEditError(
                 f"variant {job.variant}, locale {job.locale}: {error}"
             ) from None
-        return Edited(encode_png(edited, record), record)

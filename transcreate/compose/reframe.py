@@ -25,12 +25,13 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from transcreate.compose.blocks import TextBlock
+from transcreate.compose.saliency import ProductMask, mask_from_image, product_mask
+from transcreate.compose.search import COMMON_FLOOR
+from transcreate.compose.typeset import Layout, decide
 from transcreate.errors import TypesettingError
 from transcreate.images import decode
-from transcreate.layout import COMMON_FLOOR, typeset
-from transcreate.saliency import ProductMask, mask_from_image, product_mask
 from transcreate.sizes import size_by_name
-from transcreate.typesetting import TextBlock
 
 #: The most a base is enlarged before the record flags it (its detail gets soft beyond this).
 UPSCALE_LIMIT = 1.5
@@ -325,7 +326,7 @@ LEGIBLE = COMMON_FLOOR
 _DROP_COST = 0.1  # of the nominal sizes, what dropping a line must gain when none is legible
 
 
-def set_copy(
+def copy_layout(
     image: Image.Image,
     blocks: Sequence[TextBlock],
     position: str,
@@ -336,21 +337,22 @@ def set_copy(
     layout: str = "auto",
     area: tuple[int, int, int, int] | None = None,
     look: tuple[str, str] | None = None,
-) -> tuple[Image.Image, dict[str, Any]]:
-    """The copy set on a reframed creative: all of it where it fits off the product at a
-    legible size (``LEGIBLE`` of the nominal), else without the roles of DROP_ORDER one after
-    the other until it does; when none is legible, the one set largest off the product, less
-    0.1 of the nominal sizes for each line dropped. The record's ``dropped`` lists what went.
-    ``area``: the free side of the product (``Reframed.area``); ``look``: the zone and the
-    arrangement the variant's locales share in this size (``layout.variant_look``)."""
+) -> Layout:
+    """The copy's layout on a reframed creative, decided, not painted: all of it where it fits
+    off the product at a legible size (``LEGIBLE`` of the nominal), else without the roles of
+    DROP_ORDER one after the other until it does; when none is legible, the one set largest off
+    the product, less 0.1 of the nominal sizes for each line dropped. The record's ``dropped``
+    lists what went. ``area``: the free side of the product (``Reframed.area``); ``look``: the
+    zone and the arrangement the variant's locales share in this size (``search.variant_look``).
+    """
     zone, arrangement = look or (None, None)
     kept = list(blocks)
     dropped: list[str] = []
-    best: tuple[float, tuple[Image.Image, dict[str, Any]]] | None = None
+    best: tuple[float, Layout] | None = None
     failure: TypesettingError | None = None
     while True:
         try:
-            edited, record = typeset(
+            decided = decide(
                 image,
                 kept,
                 position,
@@ -365,18 +367,19 @@ def set_copy(
         except TypesettingError as error:  # the exact layout has no room even at the least size
             failure = failure or error
         else:
+            record = decided.record
             record["dropped"] = list(dropped)
             if layout == "exact":
-                return edited, record
+                return decided
             scale = record.get("scale") or 0.0
             if record.get("fallback") is not None:
                 scale = -1.0  # on a plate over the product: only when nothing else is possible
             if scale >= LEGIBLE - 1e-9:
-                return edited, record
+                return decided
             # A line dropped must buy the rest a markedly larger size, not a step of it.
             score = scale - _DROP_COST * len(dropped) if scale >= 0 else scale
             if best is None or score > best[0] + 1e-9:
-                best = (score, (edited, record))
+                best = (score, decided)
         droppable = [role for role in DROP_ORDER if any(b.role == role for b in kept)]
         if not droppable:
             break

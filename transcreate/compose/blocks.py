@@ -1,0 +1,299 @@
+"""Blocks of copy measured and placed: each role's style, the font size that fits a column, the
+stack of blocks, and the exact layout (the block at its position, wherever the product is).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from transcreate.campaign import POSITIONS
+from transcreate.compose.colors import contrasting_color
+from transcreate.compose.fonts import Face, check_text_support, fonts_for_locale, runs
+from transcreate.compose.lines import paragraphs, wrap
+from transcreate.errors import TypesettingError
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    role: str  # "headline" | "offer" | "cta" | "ends"; any other role is set like "offer"
+    text: str
+    color: str  # "#RRGGBB"
+
+
+@dataclass(frozen=True)
+class PlacedBlock:
+    role: str
+    text: str
+    lines: tuple[str, ...]
+    box: tuple[int, int, int, int]  # (left, top, right, bottom), including plate and stroke
+    font_size: int
+
+
+@dataclass(frozen=True)
+class _Style:
+    size: float  # share of the canvas height before shrinking
+    weight: str | None  # named instance of the variable fonts
+    max_lines: int
+
+
+_STYLES = {
+    "headline": _Style(0.09, "Bold", 3),
+    "offer": _Style(0.06, "SemiBold", 3),
+    "ends": _Style(0.035, None, 2),
+    "cta": _Style(0.05, "SemiBold", 2),
+}
+_STACK_ORDER = {"headline": 0, "offer": 1, "ends": 2, "cta": 3}
+
+_MARGIN = 0.06  # of the shorter side
+_WIDE_COLUMN = 0.88  # of the canvas width, for *-center positions
+_SIDE_COLUMN = 0.50
+_MAX_HEIGHT = 0.45  # of the canvas height
+_MIN_SIZE = 0.022  # of the type unit (see type_unit); never below _MIN_SIZE_PX
+_MIN_SIZE_PX = 12
+_BANNER = 2.5  # width:height beyond which type is sized by the width (see type_unit)
+_SHRINK = 0.92
+STROKE = 0.07  # of the font size
+_GAP = 0.4  # between blocks, of the next block's font size
+_PLATE_PADDING = (0.6, 0.3)  # horizontal, vertical; of the CTA font size
+
+
+@dataclass(frozen=True)
+class Measured:
+    block: TextBlock
+    face: Face
+    lines: tuple[str, ...]
+    widths: tuple[float, ...]
+    line_metrics: tuple[tuple[int, int], ...]  # (ascent, descent) per line
+    padding: tuple[int, int]  # around the text: stroke, or plate padding for the CTA
+    stroke: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        width = math.ceil(max(self.widths)) + 2 * self.padding[0]
+        height = sum(a + d for a, d in self.line_metrics) + 2 * self.padding[1]
+        return width, height
+
+
+@lru_cache(maxsize=16384)  # the auto layout measures the same block in many columns and zones
+def _measure(
+    block: TextBlock, face: Face, max_width: int, *, strict: bool = False, narrow: bool = False
+) -> Measured | None:
+    stroke = max(1, round(STROKE * face.size))
+    if block.role == "cta":
+        padding = (round(_PLATE_PADDING[0] * face.size), round(_PLATE_PADDING[1] * face.size))
+    else:
+        outline = stroke + max(face.embolden(path) for path in face.chain)
+        padding = (outline, outline)
+    text_width = max_width - 2 * padding[0]
+    # A button reads as one at a glance: strict layouts keep its label on one line.
+    max_lines = 1 if strict and block.role == "cta" else _style(block.role).max_lines
+    if narrow and block.role == "headline":
+        max_lines += 1  # a narrow column beside the product may take one more line
+    lines = wrap(block.text, face, text_width, max_lines, strict=strict)
+    if lines is None:
+        return None
+    widths = tuple(face.width(line) for line in lines)
+    if max(widths) > text_width:
+        return None
+    metrics = tuple(face.metrics(line) for line in lines)
+    return Measured(block, face, tuple(lines), widths, metrics, padding, stroke)
+
+
+def _style(role: str) -> _Style:
+    return _STYLES.get(role, _STYLES["offer"])
+
+
+def _column(position: str, canvas: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The (left, width, max height, margin) of the region the copy may use."""
+    width, height = canvas
+    margin = round(_MARGIN * min(canvas))
+    horizontal = position.rsplit("-", 1)[-1] if "-" in position else "center"
+    column = round((_WIDE_COLUMN if horizontal == "center" else _SIDE_COLUMN) * width)
+    left = {"left": margin, "right": width - margin - column}.get(horizontal, (width - column) // 2)
+    return left, column, round(_MAX_HEIGHT * height), margin
+
+
+def prepare(blocks: Sequence[TextBlock], locale: str) -> list[TextBlock]:
+    """The blocks with copy, in stacking order, after checking their colours and glyphs."""
+    check_text_support()
+    present = [block for block in blocks if block.text.strip()]
+    chain = fonts_for_locale(locale)
+    for block in present:
+        contrasting_color(block.color)  # reject a bad colour before any layout work
+        for paragraph in paragraphs(block.text):
+            runs(paragraph, chain)  # fail early, naming the whole text
+    return sorted(present, key=lambda b: _STACK_ORDER.get(b.role, _STACK_ORDER["offer"]))
+
+
+def type_unit(canvas: tuple[int, int]) -> float:
+    """The length type sizes are shares of: the side of a square of the canvas's area, so type
+    takes the same share of every frame (a story's headline is not a third larger than the
+    square's, a link ad's not a third smaller); on a banner wider than _BANNER:1 at least a
+    share of its width, or the copy would be too small to read (728×90). A square canvas's
+    unit is its side, as before."""
+    return max(math.sqrt(canvas[0] * canvas[1]), canvas[0] / _BANNER)
+
+
+def smallest_size(canvas: tuple[int, int]) -> int:
+    """The least font size, in pixels, copy is set at on a canvas of that size (its format's
+    minimum legible size)."""
+    return max(_MIN_SIZE_PX, round(_MIN_SIZE * type_unit(canvas)))
+
+
+def _sizes(blocks: Sequence[TextBlock], canvas: tuple[int, int], scale: float) -> list[int]:
+    unit, smallest = type_unit(canvas), smallest_size(canvas)
+    return [max(smallest, round(_style(b.role).size * unit * scale)) for b in blocks]
+
+
+def measure_stack(
+    blocks: Sequence[TextBlock],
+    locale: str,
+    canvas: tuple[int, int],
+    scale: float,
+    column: int,
+    *,
+    strict: bool,
+    narrow: bool = False,
+) -> list[Measured] | None:
+    """Every block set at ``scale`` of its nominal size in a column that wide, or None."""
+    chain = fonts_for_locale(locale)
+    stack = []
+    for block, size in zip(blocks, _sizes(blocks, canvas, scale), strict=True):
+        face = Face(chain, size, _style(block.role).weight, locale)
+        measured = _measure(block, face, column, strict=strict, narrow=narrow)
+        if measured is None:
+            return None
+        stack.append(measured)
+    return stack
+
+
+def _fit(
+    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
+) -> list[Measured]:
+    _, column, max_height, _ = _column(position, canvas)
+    smallest = _sizes(blocks, canvas, 0.0)
+    # A smaller size with clean breaks first; a word broken in two only when nothing else fits.
+    for strict in (True, False):
+        scale = 1.0
+        while True:
+            stack = measure_stack(blocks, locale, canvas, scale, column, strict=strict)
+            if stack is not None and stack_height(stack) <= max_height:
+                return stack
+            if _sizes(blocks, canvas, scale) == smallest:
+                break
+            scale *= _SHRINK
+    texts = ", ".join(repr(b.text if len(b.text) <= 60 else b.text[:57] + "...") for b in blocks)
+    raise TypesettingError(
+        f"cannot fit {texts} into the {column}×{max_height} px box at {position} of a "
+        f"{canvas[0]}×{canvas[1]} image, even at the smallest legible size "
+        f"({min(smallest)} px); shorten the copy or use a *-center position, which is wider"
+    )
+
+
+def _gap(measured: Measured) -> int:
+    return round(_GAP * measured.face.size)
+
+
+def stack_size(stack: Sequence[Measured]) -> tuple[int, int]:
+    """Width and height of the blocks stacked one above the other."""
+    return max(m.size[0] for m in stack), stack_height(stack)
+
+
+def stack_height(stack: Sequence[Measured]) -> int:
+    return sum(m.size[1] for m in stack) + sum(_gap(m) for m in stack[1:])
+
+
+@dataclass(frozen=True)
+class Placed:
+    measured: Measured
+    box: tuple[int, int, int, int]
+    origins: tuple[tuple[int, int], ...]  # (x, baseline) of each line
+
+    def line_boxes(self) -> list[tuple[int, int, int, int]]:
+        """Where each line's glyphs (with their outline) are, as (left, top, right, bottom)."""
+        measured = self.measured
+        pad = measured.padding[0] if measured.block.role != "cta" else measured.stroke
+        return [
+            (x - pad, baseline - ascent - pad, x + math.ceil(width) + pad, baseline + descent + pad)
+            for (x, baseline), width, (ascent, descent) in zip(
+                self.origins, measured.widths, measured.line_metrics, strict=True
+            )
+        ]
+
+
+def place_stack(
+    stack: Sequence[Measured], left: int, top: int, column: int, horizontal: str
+) -> list[Placed]:
+    """The stack with its top at ``top``, aligned left, right or centred in the column."""
+
+    def align(space: float, width: float) -> int:
+        return {"left": 0, "right": round(space - width)}.get(
+            horizontal, round((space - width) / 2)
+        )
+
+    placed = []
+    for index, measured in enumerate(stack):
+        if index:
+            top += _gap(measured)
+        width, height = measured.size
+        x = left + align(column, width)
+        inner = width - 2 * measured.padding[0]
+        baseline = top + measured.padding[1]
+        origins = []
+        for line_width, (ascent, descent) in zip(
+            measured.widths, measured.line_metrics, strict=True
+        ):
+            origins.append((x + measured.padding[0] + align(inner, line_width), baseline + ascent))
+            baseline += ascent + descent
+        placed.append(Placed(measured, (x, top, x + width, top + height), tuple(origins)))
+        top += height
+    return placed
+
+
+def check_position(position: str, canvas: tuple[int, int]) -> None:
+    if position not in POSITIONS:
+        raise TypesettingError(f"unknown position {position!r}; use one of {', '.join(POSITIONS)}")
+    if min(canvas) <= 0:
+        raise TypesettingError(f"cannot set copy on an empty {canvas[0]}×{canvas[1]} image")
+
+
+def arrange(
+    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
+) -> list[Placed]:
+    check_position(position, canvas)
+    ordered = prepare(blocks, locale)
+    if not ordered:
+        return []
+    stack = _fit(ordered, position, canvas, locale)
+    left, column, _, margin = _column(position, canvas)
+    vertical = position.split("-", 1)[0]
+    total = stack_height(stack)
+    top = {"top": margin, "bottom": canvas[1] - margin - total}.get(
+        vertical, (canvas[1] - total) // 2
+    )
+    return place_stack(stack, left, top, column, position.rsplit("-", 1)[-1])
+
+
+def public(placed: Sequence[Placed]) -> list[PlacedBlock]:
+    return [
+        PlacedBlock(
+            role=p.measured.block.role,
+            text=p.measured.block.text,
+            lines=p.measured.lines,
+            box=p.box,
+            font_size=p.measured.face.size,
+        )
+        for p in placed
+    ]
+
+
+def layout(
+    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
+) -> list[PlacedBlock]:
+    """Where each block of copy goes on a canvas of that size (the exact layout); draws nothing."""
+    return public(arrange(blocks, position, canvas, locale))

@@ -1,0 +1,106 @@
+"""The record of the layout used (every line, its box, size, colours and contrast), and the PNG
+that carries it as an iTXt chunk (``transcreate:layout``, before the image data, so
+``read_layout`` needs no decoding).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from PIL import Image, PngImagePlugin
+
+from transcreate.compose.blocks import Placed
+from transcreate.compose.colors import contrasting_color
+from transcreate.compose.contrast import Treated
+from transcreate.compose.saliency import ProductMask
+
+CHUNK = "transcreate:layout"
+VERSION = 1
+
+
+def layout_record(
+    layout: str,
+    canvas: tuple[int, int],
+    position: str,
+    zone: str,
+    product: ProductMask | None,
+    placed: Sequence[Placed],
+    treated: Sequence[Treated],
+    scale: float | None,
+    common: float | None,
+) -> dict[str, Any]:
+    moved = zone != position
+    smaller = scale is not None and common is not None and scale < common - 1e-9
+    elements = []
+    for p, how in zip(placed, treated, strict=True):
+        block = p.measured.block
+        cta = block.role == "cta"
+        elements.append(
+            {
+                "role": block.role,
+                "lines": list(p.measured.lines),
+                "box": list(p.box),
+                "line_boxes": [list(box) for box in p.line_boxes()],
+                "font_size": p.measured.face.size,
+                "fill": contrasting_color(block.color) if cta else block.color,
+                "outline": contrasting_color(block.color)
+                if how.treatment in ("outline", "button")
+                else None,
+                "plate": block.color
+                if cta
+                else (contrasting_color(block.color) if how.treatment == "plate" else None),
+                "treatment": how.treatment,
+                "contrast": list(how.contrast),
+                "moved": moved,
+                "fallback": None,
+                "smaller": smaller,
+            }
+        )
+    return {
+        "version": VERSION,
+        "layout": layout,
+        "canvas": list(canvas),
+        "position": position,
+        "zone": zone,
+        "moved": moved,
+        "fallback": None,
+        "product": None
+        if product is None
+        else {"box": list(product.box) if product.box else None, "source": product.source},
+        "scale": scale,
+        "common_scale": common,
+        "smaller": smaller,
+        "elements": elements,
+    }
+
+
+# --- the record in the PNG ----------------------------------------------------------------------
+
+
+def encode_png(image: Image.Image, record: Mapping[str, Any]) -> bytes:
+    """PNG bytes with the layout record as an iTXt chunk before the image data; no timestamps,
+    so equal images and records give equal bytes."""
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt(CHUNK, json.dumps(record, ensure_ascii=False, separators=(",", ":")), zip=True)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False, compress_level=6, pnginfo=info)
+    return buffer.getvalue()
+
+
+def read_layout(png: bytes) -> dict[str, Any] | None:
+    """The layout record the built-in editor stored in a PNG, or None (any other image)."""
+    try:
+        with Image.open(io.BytesIO(png)) as image:  # reads the chunks before IDAT, decodes none
+            text = image.info.get(CHUNK) if image.format == "PNG" else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(text, str):
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
