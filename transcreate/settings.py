@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import tomllib
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,9 @@ class ModelSettings:
     cache_dir: Path | None = None  # None: no result cache
     cache_ttl: float = 24 * 3600.0  # seconds a cached result stays valid
     options: Mapping[str, Any] = field(default_factory=dict)  # provider-specific settings
+    #: the proxy the environment names for the endpoint (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, less
+    #: NO_PROXY); it changes the route, not the result, so it is no part of the identity
+    proxy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,15 +121,28 @@ def model_settings(name: str, config: dict[str, Any] | None = None) -> ModelSett
             f"Secret block in {CONFIG_FILE} under [backends.{name}] api_key_secret"
         )
     cache_dir = cache_dir or os.environ.get("TRANSCREATE_CACHE_DIR")
+    base_url = os.environ.get(provider.url_variable) or file_url or provider.base_url
     return ModelSettings(
         provider=name,
-        base_url=os.environ.get(provider.url_variable) or file_url or provider.base_url,
+        base_url=base_url,
+        proxy=environment_proxy(base_url),
         model=os.environ.get(provider.model_variable or "") or file_model or provider.model,
         api_key=api_key,
         cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
         options=section,  # what is left is the provider's own (Dify variable names …)
         **numbers,
     )
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url``, read as curl and httpx read it: the scheme's
+    (``HTTPS_PROXY``, ``HTTP_PROXY``) or ``ALL_PROXY``, unless ``NO_PROXY`` covers its host."""
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
 
 
 def default_cache_dir() -> Path:

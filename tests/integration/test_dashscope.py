@@ -228,3 +228,67 @@ def test_a_campaign_runs_on_the_model_and_a_rerun_pays_nothing(
     assert KEY not in manifest
     assert "HTTP Request: POST" in caplog.text  # the logs were captured, and hold no key
     assert KEY not in caplog.text
+
+
+class ForwardProxy:
+    """A plain HTTP forward proxy on loopback (absolute-form request lines, RFC 9112 §3.2.2) that
+    relays every request to its target and remembers what it relayed."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        relayed = self.relayed = []
+
+        class Relay(http.server.BaseHTTPRequestHandler):
+            def _relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                relayed.append((self.command, self.path))
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                with httpx.Client(trust_env=False) as direct:  # not back through itself
+                    reply = direct.request(self.command, self.path, headers=headers, content=body)
+                self.send_response(reply.status_code)
+                for name, value in reply.headers.items():
+                    if name.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(reply.content)))
+                self.end_headers()
+                self.wfile.write(reply.content)
+
+            do_GET = do_POST = _relay
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_model_calls_go_through_the_environments_proxy(server, job, monkeypatch, tmp_path):
+    from transcreate.settings import model_settings
+
+    proxy = ForwardProxy()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("DASHSCOPE_API_KEY", KEY)
+        monkeypatch.setenv("DASHSCOPE_BASE_URL", f"{server.url}/api/v1")
+        monkeypatch.setenv("TRANSCREATE_CACHE_DIR", str(tmp_path / "cache"))
+        settings = model_settings("dashscope", {})
+        assert settings.proxy == proxy.url
+        edited = editor(settings).edit(job, png(600, 600))
+        assert Image.open(io.BytesIO(edited.png)).size == (600, 600)
+        # the call and its result's download both went through the proxy
+        assert [method for method, _ in proxy.relayed] == ["POST", "GET"]
+        assert proxy.relayed[0][1] == f"{server.url}{GENERATION}"
+        # a host NO_PROXY names is reached directly
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert model_settings("dashscope", {}).proxy is None
+    finally:
+        proxy.close()

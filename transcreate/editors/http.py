@@ -131,7 +131,9 @@ def new_client(settings: ModelSettings, headers: Mapping[str, str] | None = None
         base_url=settings.base_url.rstrip("/") + "/",
         headers={**auth, **(headers or {})},
         timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-        transport=SpreadTransport(settings.max_concurrency or DEFAULT_POOLS),
+        # A transport given to httpx turns its reading of the environment's proxies off: the
+        # root read them (`ModelSettings.proxy`), and every pool goes through the one named.
+        transport=SpreadTransport(settings.max_concurrency or DEFAULT_POOLS, proxy=settings.proxy),
         follow_redirects=False,
     )
 
@@ -149,11 +151,12 @@ class SpreadTransport(httpx.BaseTransport):
     per edit, each a turn of the GIL among the edit threads. A pool of two connections (the
     endpoint, and a result link's host) keeps each check to one or two."""
 
-    def __init__(self, pools: int, connections: int = 2):
+    def __init__(self, pools: int, connections: int = 2, proxy: str | None = None):
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         verify = httpx.create_ssl_context()  # one for all pools: loading CAs takes ~20 ms
         self._pools = [
-            httpx.HTTPTransport(limits=limits, verify=verify) for _ in range(max(1, pools))
+            httpx.HTTPTransport(limits=limits, verify=verify, proxy=proxy)
+            for _ in range(max(1, pools))
         ]
         self._idle: queue.SimpleQueue[httpx.HTTPTransport] = queue.SimpleQueue()
         for pool in self._pools:
