@@ -1,8 +1,9 @@
 """The sample campaign in every size, judged as a designer would: geometric properties of the
 layout records, not pixels.
 
-Every variant × locale of the sample is made in every preset and two banners by the built-in
-editor, as a run makes them, once for the module.
+Every variant × locale of the sample is laid out in every preset and two banners by the
+built-in editor, as a run decides them (`LocalEditor.decide`: nothing painted), once for the
+module.
 """
 
 from __future__ import annotations
@@ -36,10 +37,8 @@ def made(sample_image) -> Made:  # type: ignore[no-untyped-def]
     base = sample_image.read_bytes()
     jobs = expand(campaign, LOCALES, image_sha256="s", backend=editor.identity, sizes=SIZES).jobs
     records = {}
-    for job in jobs:
-        record = editor.edit(job, base).layout
-        assert record is not None
-        records[(job.variant, job.locale, job.size)] = record
+    for job in jobs:  # decided as the editor decides them; no pixel painted or encoded
+        records[(job.variant, job.locale, job.size)] = editor.decide(job, base).layout.record
     return records
 
 
