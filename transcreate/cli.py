@@ -12,7 +12,6 @@ model (`transcreate.request`): its fields, defaults and help texts are the singl
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 import typing
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from transcreate.manifest import JobResult
 from transcreate.request import RunInputs, RunOptions, RunRequest
 from transcreate.resources import data_dir
 from transcreate.run import RunPlan, RunSummary
+from transcreate.settings import prefect_api_url
 from transcreate.wiring import localize
 
 app = typer.Typer(
@@ -159,7 +159,7 @@ def run(
 ) -> None:
     """Localize CAMPAIGN onto IMAGE for every variant × locale; write images and a manifest."""
     request = _request(campaign=campaign, **options)
-    use_prefect = prefect if prefect is not None else bool(os.environ.get("PREFECT_API_URL"))
+    use_prefect = prefect if prefect is not None else bool(prefect_api_url())
     _run(request, use_prefect or dask, dask)
 
 
@@ -284,7 +284,7 @@ def _run_with_prefect(request: RunRequest, on_dask: bool) -> RunSummary:
 
 def _check_prefect_api() -> None:
     """One sentence, before any run starts, when PREFECT_API_URL names a server that is down."""
-    url = os.environ.get("PREFECT_API_URL")
+    url = prefect_api_url()
     if not url:
         return  # Prefect starts a temporary local server itself
     from prefect.client.orchestration import get_client

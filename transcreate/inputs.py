@@ -4,14 +4,14 @@ the campaign's rows pasted as text.
 
 Links are fetched like model results are: with timeouts, a size limit, a content-type check, and
 never from a private, loopback or link-local address, on the first hop or after any redirect. A
-private network's own file server can be allowed by name with ``TRANSCREATE_ALLOW_PRIVATE_INPUTS``
-(``files.intranet,10.0.0.5``; ``1`` allows every host): those hosts may also use plain ``http://``.
+private network's own file server can be allowed by name (``allow_private``, which the root reads
+from ``TRANSCREATE_ALLOW_PRIVATE_INPUTS``: ``files.intranet,10.0.0.5``; ``1`` allows every host):
+those hosts may also use plain ``http://``.
 """
 
 from __future__ import annotations
 
 import email.message
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -22,10 +22,10 @@ import httpx
 
 from transcreate.campaign import split_sheet
 from transcreate.errors import CampaignError, EditError, PermanentEditError
+from transcreate.settings import ALLOW_PRIVATE_VARIABLE
 
 What = Literal["campaign", "image"]
 
-ALLOW_PRIVATE_VARIABLE = "TRANSCREATE_ALLOW_PRIVATE_INPUTS"
 MAX_CAMPAIGN_BYTES = 20 * 1024 * 1024  # a sheet of tens of thousands of rows is far smaller
 MAX_REDIRECTS = 5
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # per connect / read
@@ -59,16 +59,25 @@ class Input:
     data: bytes
 
 
-def campaign_input(campaign: str, rows: str = "") -> Input:
+#: hosts of the user's own network whose links may be fetched ("*": any); see the module's doc
+Allowed = frozenset[str]
+
+
+def campaign_input(campaign: str, rows: str = "", *, allow_private: Allowed = frozenset()) -> Input:
     """The campaign a request names: its file or link, else the rows pasted into the form."""
     if campaign.strip():
-        return read_input(campaign.strip(), what="campaign", max_bytes=MAX_CAMPAIGN_BYTES)
+        return read_input(
+            campaign.strip(),
+            what="campaign",
+            max_bytes=MAX_CAMPAIGN_BYTES,
+            allow_private=allow_private,
+        )
     return pasted_rows(rows)
 
 
-def image_input(image: str, max_bytes: int) -> Input:
+def image_input(image: str, max_bytes: int, *, allow_private: Allowed = frozenset()) -> Input:
     """The base image a request names, by path, ``s3://`` URI or link, within ``max_bytes``."""
-    return read_input(image.strip(), what="image", max_bytes=max_bytes)
+    return read_input(image.strip(), what="image", max_bytes=max_bytes, allow_private=allow_private)
 
 
 def pasted_rows(text: str) -> Input:
@@ -82,11 +91,17 @@ def pasted_rows(text: str) -> Input:
     return Input(PASTED, data)
 
 
-def read_input(location: str, *, what: What | None = None, max_bytes: int | None = None) -> Input:
+def read_input(
+    location: str,
+    *,
+    what: What | None = None,
+    max_bytes: int | None = None,
+    allow_private: Allowed = frozenset(),
+) -> Input:
     """The bytes of a local path, an ``s3://`` URI or an ``https://`` link; CampaignError (or
     StorageError for S3) says what is wrong in one sentence."""
     if location.startswith(("https://", "http://")):
-        return fetch(location, what=what, max_bytes=max_bytes)
+        return fetch(location, what=what, max_bytes=max_bytes, allow_private=allow_private)
     # A workbook's sheet may follow its name (sale.xlsx#Q4): the file is sale.xlsx, and the name
     # keeps the sheet for the campaign reader.
     file = split_sheet(location)[0] if what == "campaign" else location
@@ -130,6 +145,7 @@ def fetch(
     what: What | None = None,
     max_bytes: int | None = None,
     client: httpx.Client | None = None,
+    allow_private: Allowed = frozenset(),
 ) -> Input:
     """Download a link, following up to five redirects, each one checked like the first."""
     limit = max_bytes if max_bytes is not None else MAX_CAMPAIGN_BYTES
@@ -140,7 +156,7 @@ def fetch(
     current = url
     try:
         for _ in range(MAX_REDIRECTS + 1):
-            _check_link(url, current, client)
+            _check_link(url, current, client, allow_private)
             with client.stream("GET", current, follow_redirects=False) as response:
                 if response.is_redirect and "location" in response.headers:
                     current = str(response.url.join(response.headers["location"]))
@@ -156,10 +172,9 @@ def fetch(
             client.close()
 
 
-def _check_link(url: str, current: str, client: httpx.Client) -> None:
+def _check_link(url: str, current: str, client: httpx.Client, allowed: Allowed) -> None:
     """The address rule, on the first hop and on every redirect."""
     parts = httpx.URL(current)
-    allowed = _allowed_private_hosts()
     opted_in = "*" in allowed or parts.host in allowed
     hop = "" if current == url else f" (redirected to {current})"
     if parts.scheme != "https" and not (parts.scheme == "http" and opted_in):
@@ -185,13 +200,6 @@ def _refuse_private(url: str, hop: str, parts: httpx.URL, client: httpx.Client) 
         raise CampaignError(
             f"{url}{hop}: cannot find the host {parts.host!r}; check the link"
         ) from None
-
-
-def _allowed_private_hosts() -> frozenset[str]:
-    value = os.environ.get(ALLOW_PRIVATE_VARIABLE, "").strip()
-    if value.lower() in ("1", "true", "yes", "*"):
-        return frozenset({"*"})
-    return frozenset(host.strip().lower() for host in value.split(",") if host.strip())
 
 
 def _receive(

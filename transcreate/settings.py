@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transcreate.errors import SetupError
+from transcreate.errors import SetupError, StorageError
 
 CONFIG_FILE = "transcreate.toml"
 
@@ -132,6 +132,71 @@ def model_settings(name: str, config: dict[str, Any] | None = None) -> ModelSett
         options=section,  # what is left is the provider's own (Dify variable names …)
         **numbers,
     )
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """How stored outputs are linked: where a local folder is served (`transcreate serve`), and an
+    S3 bucket's public base URL or how long its presigned links last."""
+
+    output_base_url: str | None = None
+    public_base_url: str | None = None
+    presign_seconds: int = 7 * 24 * 3600
+
+
+def storage_settings(config: dict[str, Any]) -> StorageSettings:
+    """``[storage]`` of the config file, under ``TRANSCREATE_OUTPUT_BASE_URL``,
+    ``TRANSCREATE_PUBLIC_BASE_URL`` and ``TRANSCREATE_PRESIGN_SECONDS`` when they are set."""
+    section: dict[str, Any] = dict(config.get("storage", {}))
+    served = os.environ.get("TRANSCREATE_OUTPUT_BASE_URL") or section.get("output_base_url")
+    if served and not str(served).startswith(("http://", "https://")):
+        raise StorageError(
+            f"output_base_url {served!r}: expected the served folder's http(s) address, e.g. "
+            "http://127.0.0.1:8765/"
+        )
+    public = os.environ.get("TRANSCREATE_PUBLIC_BASE_URL") or section.get("public_base_url")
+    presign = os.environ.get("TRANSCREATE_PRESIGN_SECONDS") or section.get("presign_seconds")
+    return StorageSettings(
+        output_base_url=str(served) if served else None,
+        public_base_url=str(public) if public else None,
+        presign_seconds=int(presign) if presign else StorageSettings.presign_seconds,
+    )
+
+
+def prefect_api_url() -> str | None:
+    """The Prefect server runs are sent to (``PREFECT_API_URL``); None: runs stay in-process."""
+    return os.environ.get("PREFECT_API_URL") or None
+
+
+@dataclass(frozen=True)
+class DaskCluster:
+    """Where a campaign's render batches go on Dask: an existing scheduler's address, or a local
+    cluster of this many worker processes."""
+
+    address: str | None
+    workers: int
+
+
+def dask_cluster() -> DaskCluster:
+    """``TRANSCREATE_DASK_ADDRESS`` (``tcp://scheduler:8786``), else a local cluster of
+    ``TRANSCREATE_DASK_WORKERS`` processes (one a core by default)."""
+    workers = os.environ.get("TRANSCREATE_DASK_WORKERS")
+    return DaskCluster(
+        address=os.environ.get("TRANSCREATE_DASK_ADDRESS") or None,
+        workers=int(workers) if workers else (os.cpu_count() or 2),
+    )
+
+
+ALLOW_PRIVATE_VARIABLE = "TRANSCREATE_ALLOW_PRIVATE_INPUTS"
+
+
+def allowed_private_inputs() -> frozenset[str]:
+    """Hosts of the user's own network whose input links may be fetched, from
+    ``TRANSCREATE_ALLOW_PRIVATE_INPUTS`` (``files.intranet,10.0.0.5``; ``1`` allows any: "*")."""
+    value = os.environ.get(ALLOW_PRIVATE_VARIABLE, "").strip()
+    if value.lower() in ("1", "true", "yes", "*"):
+        return frozenset({"*"})
+    return frozenset(host.strip().lower() for host in value.split(",") if host.strip())
 
 
 def environment_proxy(url: str) -> str | None:

@@ -22,15 +22,20 @@ from transcreate.editors import Editor, Mode, ModelThenOverlay, check_mode, load
 from transcreate.editors.http import Gate, ModelEditor
 from transcreate.errors import CampaignError, StorageError
 from transcreate.images import load_base_creative
-from transcreate.inputs import image_input
+from transcreate.inputs import image_input, read_input
 from transcreate.instructions import instruction_language
 from transcreate.policy import Policy, load_policy
 from transcreate.quality import OutputChecks, require_tesseract
 from transcreate.request import RunOptions, RunRequest
 from transcreate.run import Adapters, RunPlan, RunSummary, run_campaign
 from transcreate.run.schedule import OnResult
-from transcreate.settings import load_config, model_settings
-from transcreate.storage import Storage, input_link, open_storage, read_input
+from transcreate.settings import (
+    allowed_private_inputs,
+    load_config,
+    model_settings,
+    storage_settings,
+)
+from transcreate.storage import Storage, input_link, open_storage
 
 
 def build(
@@ -46,9 +51,11 @@ def build(
     endpoint budget.
     """
     config = load_config() if config is None else config
-    storage = open_storage(request.out)  # checked now: a bad destination fails before any edit
+    storage = open_storage(request.out, storage_settings(config))  # a bad one fails now
+    allow_private = allowed_private_inputs()
     max_bytes = int(request.max_image_mb * 1024 * 1024)
-    source = image_input(request.image, max_bytes)  # a path, s3:// or an https:// link
+    # a path, s3:// or an https:// link
+    source = image_input(request.image, max_bytes, allow_private=allow_private)
     creative = load_base_creative(source.name, data=source.data, max_bytes=max_bytes)
     concurrency, bound = request.concurrency, f"the run's concurrency ({request.concurrency})"
     gate: Gate | None = None
@@ -68,7 +75,11 @@ def build(
                     bound = f"the Prefect global concurrency limit transcreate-{request.backend}"
     language = instruction_language(request.instruction_language, request.backend, model)
     link = input_link(request.image)
-    mask = read_input(request.product_mask) if request.product_mask else None
+    mask = (
+        read_input(request.product_mask, allow_private=allow_private).data
+        if request.product_mask
+        else None
+    )
     if mask is not None:
         from transcreate.compose.saliency import mask_from_image  # numpy: only when there is a mask
 
@@ -99,6 +110,7 @@ def build(
         callback_secret=callback_secret(request.callback_secret_block),
         instruction_language=language,
         editor_bounds_calls=request.backend != "local",
+        allow_private=allow_private,
     )
 
 
@@ -121,7 +133,7 @@ def localize(
 
 def destination(request: RunRequest) -> Storage:
     """The request's destination storage alone (publishing an approved review needs no more)."""
-    return open_storage(request.out)
+    return open_storage(request.out, storage_settings(load_config()))
 
 
 def built_once(request: RunRequest, image_sha256: str | None = None) -> Adapters:

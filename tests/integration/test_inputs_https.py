@@ -11,8 +11,9 @@ from tests.conftest import counts
 from tests.servers.base import FakeServer, Reply, Request
 from transcreate.campaign import read_campaign
 from transcreate.errors import CampaignError
-from transcreate.inputs import ALLOW_PRIVATE_VARIABLE, campaign_input, image_input, read_input
+from transcreate.inputs import campaign_input, image_input, read_input
 from transcreate.request import RunRequest
+from transcreate.settings import ALLOW_PRIVATE_VARIABLE
 from transcreate.wiring import localize
 
 
@@ -25,6 +26,9 @@ class FileServer(FakeServer):
 
     def route(self, request: Request) -> Reply:
         return self.files.get(request.path) or Reply(404, b"not here")
+
+
+LOOPBACK = frozenset({"127.0.0.1"})  # what the root reads from the opt-in below
 
 
 @pytest.fixture
@@ -44,7 +48,9 @@ def test_a_published_sheet_link_is_read_with_its_served_name(files, sample_campa
             "Content-Disposition": 'attachment; filename="Skincare Sale - Sheet1.csv"',
         },
     )
-    source = campaign_input(f"{files.url}/spreadsheets/d/abc/export?format=csv")
+    source = campaign_input(
+        f"{files.url}/spreadsheets/d/abc/export?format=csv", allow_private=LOOPBACK
+    )
     campaign = read_campaign(source.name, data=source.data)
     assert source.name == "Skincare Sale - Sheet1.csv"
     assert len(campaign.variants) == len(read_campaign(sample_campaign).variants)
@@ -52,7 +58,7 @@ def test_a_published_sheet_link_is_read_with_its_served_name(files, sample_campa
 
 def test_an_export_link_without_a_file_name_still_reads_as_csv(files, sample_campaign):
     files.files["/export"] = Reply(200, sample_campaign.read_bytes(), {"Content-Type": "text/csv"})
-    source = campaign_input(f"{files.url}/export")
+    source = campaign_input(f"{files.url}/export", allow_private=LOOPBACK)
     assert source.name == "export.csv"
     assert read_campaign(source.name, data=source.data).variants
 
@@ -86,20 +92,24 @@ def test_an_image_over_the_limit_is_refused_by_its_declared_length(files):
     with pytest.raises(
         CampaignError, match=r"big\.png: the base image is 2,000,004 bytes; the limit is 1,000,000"
     ):
-        read_input(f"{files.url}/big.png", what="image", max_bytes=1_000_000)
+        read_input(
+            f"{files.url}/big.png", what="image", max_bytes=1_000_000, allow_private=LOOPBACK
+        )
 
 
 def test_an_image_over_the_limit_without_a_length_is_cut_off_while_streaming(files):
     chunks = iter([bytes(400_000)] * 5)  # no Content-Length: the size shows only as it arrives
     files.files["/stream.png"] = Reply(200, headers={"Content-Type": "image/png"}, chunks=chunks)
     with pytest.raises(CampaignError, match=r"stream\.png: the base image is over 1,000,000 bytes"):
-        read_input(f"{files.url}/stream.png", what="image", max_bytes=1_000_000)
+        read_input(
+            f"{files.url}/stream.png", what="image", max_bytes=1_000_000, allow_private=LOOPBACK
+        )
 
 
 def test_a_web_page_instead_of_the_file_is_refused_with_what_to_use(files):
     files.files["/view"] = Reply(200, b"<html>Sign in</html>", {"Content-Type": "text/html"})
     with pytest.raises(CampaignError, match=r"/view: this is a web page, not the base image; use"):
-        read_input(f"{files.url}/view", what="image", max_bytes=1_000_000)
+        read_input(f"{files.url}/view", what="image", max_bytes=1_000_000, allow_private=LOOPBACK)
 
 
 def test_a_response_that_is_not_an_image_is_refused(files):
@@ -107,12 +117,12 @@ def test_a_response_that_is_not_an_image_is_refused(files):
     with pytest.raises(
         CampaignError, match=r"x\.png: the server sent application/json, not an image"
     ):
-        read_input(f"{files.url}/x.png", what="image", max_bytes=1_000_000)
+        read_input(f"{files.url}/x.png", what="image", max_bytes=1_000_000, allow_private=LOOPBACK)
 
 
 def test_a_missing_file_is_a_404_sentence(files):
     with pytest.raises(CampaignError, match=r"/gone\.csv: not found \(HTTP 404\); check the link"):
-        campaign_input(f"{files.url}/gone.csv")
+        campaign_input(f"{files.url}/gone.csv", allow_private=LOOPBACK)
 
 
 def test_a_redirect_to_a_private_address_is_refused(files):
@@ -120,7 +130,7 @@ def test_a_redirect_to_a_private_address_is_refused(files):
     files.files["/moved.csv"] = Reply(302, headers={"Location": f"https://localhost:{port}/x.csv"})
     files.files["/x.csv"] = Reply(200, b"variant,headline\na,b\n", {"Content-Type": "text/csv"})
     with pytest.raises(CampaignError, match=r"redirected to .*localhost.*private address"):
-        campaign_input(f"{files.url}/moved.csv")
+        campaign_input(f"{files.url}/moved.csv", allow_private=LOOPBACK)
     assert files.calls("/x.csv") == 0  # refused before any request went there
 
 
@@ -129,7 +139,7 @@ def test_a_redirect_is_followed_when_it_keeps_to_the_rule(files, sample_campaign
     files.files["/sale.csv"] = Reply(
         200, sample_campaign.read_bytes(), {"Content-Type": "text/csv"}
     )
-    assert campaign_input(f"{files.url}/moved.csv").name == "sale.csv"
+    assert campaign_input(f"{files.url}/moved.csv", allow_private=LOOPBACK).name == "sale.csv"
 
 
 def test_without_the_opt_in_a_loopback_link_is_refused(files, monkeypatch):
@@ -186,5 +196,7 @@ def test_an_image_link_is_named_by_its_path_not_its_signature(files, sample_imag
     files.files["/bucket/creative.png"] = Reply(
         200, sample_image.read_bytes(), {"Content-Type": "application/octet-stream"}
     )
-    source = image_input(f"{files.url}/bucket/creative.png?X-Amz-Signature=abc", 5_000_000)
+    source = image_input(
+        f"{files.url}/bucket/creative.png?X-Amz-Signature=abc", 5_000_000, allow_private=LOOPBACK
+    )
     assert (source.name, source.data) == ("creative.png", sample_image.read_bytes())

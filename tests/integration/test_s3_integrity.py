@@ -164,7 +164,7 @@ def test_a_sheet_of_a_workbook_on_s3_is_chosen_with_a_hash(
 ) -> None:
     import openpyxl
 
-    from transcreate.storage import read_input
+    from transcreate.inputs import read_input
 
     workbook = openpyxl.Workbook()
     first = workbook.active
@@ -179,5 +179,5 @@ def test_a_sheet_of_a_workbook_on_s3_is_chosen_with_a_hash(
     key = f"inputs/{secrets.token_hex(4)}/sale.xlsx"
     seaweed.client().upload_file(str(tmp_path / "sale.xlsx"), BUCKET, key)
     location = f"s3://{BUCKET}/{key}#Q4"
-    campaign = read_campaign(location, data=read_input(location))
+    campaign = read_campaign(location, data=read_input(location).data)
     assert [variant.variant for variant in campaign.variants] == ["new"]

@@ -192,10 +192,11 @@ def test_the_run_counts_stay_as_before_with_a_base_url(folder, served, sample_im
 
 
 def test_a_review_staging_folder_links_under_the_served_folder(folder, served, monkeypatch):
+    from transcreate.settings import storage_settings
     from transcreate.storage import open_storage, staging_destination
 
-    monkeypatch.setenv("TRANSCREATE_OUTPUT_BASE_URL", served)
-    staging = open_storage(staging_destination(str(folder), "run-1"))
+    monkeypatch.setenv("TRANSCREATE_OUTPUT_BASE_URL", served)  # read by the root, as a run's is
+    staging = open_storage(staging_destination(str(folder), "run-1"), storage_settings({}))
     staging.put("sale/th/a-12345678.png", PNG, "image/png")
     link = staging.url("sale/th/a-12345678.png")
     assert link == f"{served}_review/run-1/sale/th/a-12345678.png"

@@ -7,20 +7,18 @@ storage from the request, so nothing but small job records crosses the network.
 
 from __future__ import annotations
 
-import os
-
 from prefect_dask.task_runners import DaskTaskRunner
 
 from transcreate.flows.localize import localize_campaign
+from transcreate.settings import dask_cluster
 
 
 def dask_task_runner() -> DaskTaskRunner:
-    address = os.environ.get("TRANSCREATE_DASK_ADDRESS")
-    if address:
-        return DaskTaskRunner(address=address)
-    workers = int(os.environ.get("TRANSCREATE_DASK_WORKERS", os.cpu_count() or 2))
+    cluster = dask_cluster()
+    if cluster.address:
+        return DaskTaskRunner(address=cluster.address)
     return DaskTaskRunner(
-        cluster_kwargs={"n_workers": workers, "threads_per_worker": 4, "processes": True}
+        cluster_kwargs={"n_workers": cluster.workers, "threads_per_worker": 4, "processes": True}
     )
 
 

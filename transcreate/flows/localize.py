@@ -51,7 +51,7 @@ from transcreate.run.execute import AuditLog
 from transcreate.run.publish import publish, write_manifest
 from transcreate.run.schedule import run_jobs
 from transcreate.run.sheet import write_contact_sheet
-from transcreate.storage import Storage, object_key
+from transcreate.storage import Storage, object_key, staging_destination
 from transcreate.wiring import built_once, destination, forget
 
 # Batches are small enough that the progress moves while the run works, and never one task run
@@ -200,7 +200,7 @@ def localize_request(request: RunRequest, review: bool = False) -> RunSummary:
 def _localize(request: RunRequest, review: bool, review_timeout_hours: float) -> State[RunSummary]:
     logger = get_run_logger()
     started = time.monotonic()
-    staging = f"{request.out.rstrip('/')}/_review/{runtime.flow_run.id}"
+    staging = staging_destination(request.out, str(runtime.flow_run.id))
     working = request.model_copy(update={"out": staging}) if review else request
     adapters = built_once(working)
     logger.info("edits in flight: at most %d (%s)", adapters.concurrency, adapters.bound)

@@ -61,7 +61,10 @@ class Planner:
     so that a run can start its first edits while it plans the rest (`PlanAhead`)."""
 
     def __init__(self, request: RunRequest, adapters: Adapters):
-        source = campaign_input(request.campaign, request.rows)  # a file, a link or pasted rows
+        # a file, a link or pasted rows
+        source = campaign_input(
+            request.campaign, request.rows, allow_private=adapters.allow_private
+        )
         campaign = read_campaign(
             source.name,
             data=source.data,

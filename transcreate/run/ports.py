@@ -32,6 +32,8 @@ class Adapters:
     #: a model editor bounds its own calls (built with ``concurrency``): around the call only,
     #: so a job waiting for the same edit another job is making (the result cache) holds no slot
     editor_bounds_calls: bool = False
+    #: hosts of the user's network whose input links may be fetched (see `transcreate.inputs`)
+    allow_private: frozenset[str] = frozenset()
     #: otherwise one slot per edit in flight, shared by every batch of the run in this process
     slots: threading.BoundedSemaphore | None = field(init=False, repr=False, compare=False)
     #: the threads every batch of the run in this process hands its jobs to (twice the edits in

@@ -16,11 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Protocol
 from urllib.parse import quote, urlsplit
 from urllib.request import url2pathname
 
 from transcreate.errors import StorageError
+from transcreate.settings import StorageSettings
 
 # This machine, as named in leases and temporary files, so that a later run here can tell that
 # their process is gone (a killed run) without waiting for them to expire.
@@ -144,19 +145,20 @@ def output_key(
     return object_key(campaign, locale, f"{name}-{job_key[:8]}.png")
 
 
-def open_storage(destination: str) -> Storage:
+def open_storage(destination: str, settings: StorageSettings | None = None) -> Storage:
     """A local folder (``out/``, ``file:///srv/out``) or ``s3://bucket/prefix``, checked now so a
-    bad destination fails before any edit is paid for."""
+    bad destination fails before any edit is paid for. ``settings``: its links, as the root read
+    them (`transcreate.settings.storage_settings`); none configured by default."""
+    settings = settings or StorageSettings()
     from transcreate.storage.local import LocalStorage
 
     if destination.startswith("s3://"):
         from transcreate.storage.s3 import S3Storage  # boto3 loads only for S3
 
-        settings = storage_settings()
         storage = S3Storage(
             destination,
-            public_base_url=settings.get("public_base_url") or None,
-            presign_seconds=int(settings.get("presign_seconds", 7 * 24 * 3600)),
+            public_base_url=settings.public_base_url,
+            presign_seconds=settings.presign_seconds,
         )
         storage.check()
         return storage
@@ -172,7 +174,7 @@ def open_storage(destination: str) -> Storage:
                 f"{destination}: a file URI names a folder on this machine, e.g. file:///srv/out"
             )
         folder = url2pathname(uri.path)
-    base_url = output_base_url()
+    base_url = settings.output_base_url
     return LocalStorage(folder, base_url=_served_base(base_url, folder) if base_url else None)
 
 
@@ -191,45 +193,6 @@ def _served_base(base_url: str, folder: str) -> str:
     if path.parent.name == REVIEW_FOLDER:
         return f"{base_url.rstrip('/')}/{REVIEW_FOLDER}/{quote(path.name)}/"
     return base_url
-
-
-def output_base_url() -> str | None:
-    """Where the local output folder is served (`transcreate serve`), so that links open in a
-    browser: ``TRANSCREATE_OUTPUT_BASE_URL``, else ``[storage] output_base_url``; None if unset."""
-    value = os.environ.get("TRANSCREATE_OUTPUT_BASE_URL") or storage_settings().get(
-        "output_base_url"
-    )
-    if not value:
-        return None
-    if not str(value).startswith(("http://", "https://")):
-        raise StorageError(
-            f"output_base_url {value!r}: expected the served folder's http(s) address, e.g. "
-            "http://127.0.0.1:8765/"
-        )
-    return str(value)
-
-
-def storage_settings() -> dict[str, Any]:
-    """``[storage]`` of the config file, with ``TRANSCREATE_PUBLIC_BASE_URL`` and
-    ``TRANSCREATE_PRESIGN_SECONDS`` taking precedence."""
-    from transcreate.settings import load_config
-
-    settings: dict[str, Any] = dict(load_config().get("storage", {}))
-    if os.environ.get("TRANSCREATE_PUBLIC_BASE_URL"):
-        settings["public_base_url"] = os.environ["TRANSCREATE_PUBLIC_BASE_URL"]
-    if os.environ.get("TRANSCREATE_PRESIGN_SECONDS"):
-        settings["presign_seconds"] = os.environ["TRANSCREATE_PRESIGN_SECONDS"]
-    return settings
-
-
-def read_input(
-    location: str, max_bytes: int | None = None, *, what: Literal["campaign", "image"] | None = None
-) -> bytes:
-    """The bytes of an input (campaign file, base image): a path on this machine, an ``s3://``
-    URI or an ``https://`` link (see transcreate.inputs); a missing path says where it looked."""
-    from transcreate.inputs import read_input as read
-
-    return read(location, what=what, max_bytes=max_bytes).data
 
 
 def input_link(location: str) -> str | None:
