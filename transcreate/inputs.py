@@ -20,8 +20,9 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from transcreate.addresses import UnresolvedHost, private_address
 from transcreate.campaign import split_sheet
-from transcreate.errors import CampaignError, EditError, PermanentEditError
+from transcreate.errors import CampaignError
 from transcreate.settings import ALLOW_PRIVATE_VARIABLE
 
 What = Literal["campaign", "image"]
@@ -156,7 +157,7 @@ def fetch(
     current = url
     try:
         for _ in range(MAX_REDIRECTS + 1):
-            _check_link(url, current, client, allow_private)
+            _check_link(url, current, allow_private)
             with client.stream("GET", current, follow_redirects=False) as response:
                 if response.is_redirect and "location" in response.headers:
                     current = str(response.url.join(response.headers["location"]))
@@ -172,7 +173,7 @@ def fetch(
             client.close()
 
 
-def _check_link(url: str, current: str, client: httpx.Client, allowed: Allowed) -> None:
+def _check_link(url: str, current: str, allowed: Allowed) -> None:
     """The address rule, on the first hop and on every redirect."""
     parts = httpx.URL(current)
     opted_in = "*" in allowed or parts.host in allowed
@@ -180,26 +181,22 @@ def _check_link(url: str, current: str, client: httpx.Client, allowed: Allowed) 
     if parts.scheme != "https" and not (parts.scheme == "http" and opted_in):
         raise CampaignError(f"{url}{hop}: only https:// links are fetched; use the https link")
     if not opted_in:
-        _refuse_private(url, hop, parts, client)
+        _refuse_private(url, hop, parts)
 
 
-def _refuse_private(url: str, hop: str, parts: httpx.URL, client: httpx.Client) -> None:
-    # The same rule as model result links (one implementation): no private, loopback,
-    # link-local or reserved address, so a link cannot make the worker read inside its network.
-    from transcreate.editors.http import _refuse_private_hosts
-
+def _refuse_private(url: str, hop: str, parts: httpx.URL) -> None:
     try:
-        _refuse_private_hosts(str(parts), client, "input")
-    except PermanentEditError:
+        private = private_address(parts.host)
+    except UnresolvedHost:
+        raise CampaignError(
+            f"{url}{hop}: cannot find the host {parts.host!r}; check the link"
+        ) from None
+    if private:
         raise CampaignError(
             f"{url}{hop}: the link leads to a private address ({parts.host}); only public links "
             f"are fetched (set {ALLOW_PRIVATE_VARIABLE}={parts.host} to allow a host of your own "
             "network)"
-        ) from None
-    except EditError:
-        raise CampaignError(
-            f"{url}{hop}: cannot find the host {parts.host!r}; check the link"
-        ) from None
+        )
 
 
 def _receive(

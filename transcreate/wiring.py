@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from transcreate.editors import Editor, Mode, ModelThenOverlay, check_mode, load_editor_class
-from transcreate.editors.http import Gate, ModelEditor
+from transcreate.editors.model import Gate, ModelEditor
+from transcreate.editors.wire import Wire
 from transcreate.errors import CampaignError, StorageError
 from transcreate.images import load_base_creative
 from transcreate.inputs import image_input, read_input
@@ -181,7 +182,7 @@ def open_editor(
     if max_concurrency is not None:
         settings = replace(settings, max_concurrency=max_concurrency)
     model = ModelEditor(
-        editor_class(settings),
+        editor_class(settings, Wire.to(settings)),
         settings,
         gate=gate,
         input_links=input_links,

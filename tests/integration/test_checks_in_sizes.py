@@ -11,7 +11,8 @@ from PIL import Image
 
 from transcreate.compose.blocks import TextBlock
 from transcreate.compose.typeset import typeset
-from transcreate.editors.http import ModelEditor, PreparedImage
+from transcreate.editors.model import ModelEditor
+from transcreate.editors.prepare import PreparedImage
 from transcreate.images import decode, encode_png
 from transcreate.jobs import EditJob, Overlay
 from transcreate.quality import OutputChecks

@@ -21,7 +21,8 @@ from tests.servers.dashscope import (
 )
 from transcreate.campaign import read_campaign
 from transcreate.editors.dashscope import DashScopeAPI
-from transcreate.editors.http import ModelEditor, prepare_image
+from transcreate.editors.model import ModelEditor
+from transcreate.editors.prepare import prepare_image
 from transcreate.errors import SetupError
 from transcreate.jobs import EditJob, expand
 from transcreate.request import RunRequest

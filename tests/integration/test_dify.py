@@ -16,7 +16,8 @@ from tests.conftest import use_fake_model
 from tests.servers.dify import FakeDify, Outcome, form_fields
 from transcreate.campaign import read_campaign
 from transcreate.editors.dify import DifyWorkflowAPI
-from transcreate.editors.http import ModelEditor, prepare_image
+from transcreate.editors.model import ModelEditor
+from transcreate.editors.prepare import prepare_image
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.jobs import EditJob, expand
 from transcreate.request import RunRequest

@@ -26,7 +26,8 @@ from tests.servers.dify import FakeDify
 from tests.servers.openai import FakeOpenAIImages
 from transcreate.campaign import read_campaign
 from transcreate.editors import load_editor_class
-from transcreate.editors.http import ModelEditor, prepare_image
+from transcreate.editors.model import ModelEditor
+from transcreate.editors.prepare import prepare_image
 from transcreate.errors import RetryableEditError
 from transcreate.jobs import EditJob, expand
 from transcreate.manifest import JobResult

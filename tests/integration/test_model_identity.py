@@ -14,7 +14,7 @@ from tests.conftest import use_fake_model
 from tests.servers.dashscope import FakeDashScope
 from transcreate.cli import app
 from transcreate.editors.dify import DifyWorkflowAPI
-from transcreate.editors.http import ModelEditor
+from transcreate.editors.model import ModelEditor
 from transcreate.editors.openai import OpenAIImagesAPI
 from transcreate.request import RunRequest
 from transcreate.settings import ModelSettings

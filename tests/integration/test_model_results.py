@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from tests.conftest import use_fake_model
 from tests.servers.dashscope import GENERATION, FakeDashScope
 from transcreate.cli import app
-from transcreate.editors.http import fit_to_base
+from transcreate.editors.results import fit_to_base
 from transcreate.request import RunRequest
 from transcreate.wiring import localize
 

@@ -14,7 +14,7 @@ from tests.conftest import use_fake_model
 from tests.servers.base import Fault, Reply
 from tests.servers.openai import FakeOpenAIImages, parse_multipart
 from transcreate.campaign import read_campaign
-from transcreate.editors.http import ModelEditor
+from transcreate.editors.model import ModelEditor
 from transcreate.editors.openai import OpenAIImagesAPI
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.jobs import EditJob, expand
@@ -117,7 +117,7 @@ def test_a_gpt_image_model_is_never_sent_response_format(server, settings, job):
 
 
 def test_the_fake_refuses_response_format_for_gpt_image_as_openai_does(server, settings, job):
-    from transcreate.editors.http import prepare_image
+    from transcreate.editors.prepare import prepare_image
 
     gpt = ModelSettings(**{**settings.__dict__, "model": "gpt-image-1"})
     api = OpenAIImagesAPI(gpt)
@@ -290,7 +290,7 @@ def test_the_config_files_extra_table_reaches_the_server(server, job, tmp_path, 
 
 
 def test_an_inline_result_is_kept_for_another_process_making_the_same_call(server, settings):
-    from transcreate.editors.http import prepare_image
+    from transcreate.editors.prepare import prepare_image
 
     prepared = prepare_image(png(600, 600), 1024, 10 << 20)
     first = OpenAIImagesAPI(settings).edit_image(prepared, "make it blue")

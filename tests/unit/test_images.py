@@ -145,7 +145,8 @@ def png_with_exif_after_its_pixels(orientation: int) -> bytes:
 
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_a_png_turned_by_its_exif_is_sent_upright(where: str) -> None:
-    from transcreate.editors.http import prepare_image, upright_size
+    from transcreate.editors.prepare import prepare_image
+    from transcreate.editors.results import upright_size
 
     if where == "after":
         data = png_with_exif_after_its_pixels(6)
@@ -160,7 +161,8 @@ def test_a_png_turned_by_its_exif_is_sent_upright(where: str) -> None:
 
 
 def test_an_upright_png_is_sent_as_it_is_and_never_decoded(monkeypatch) -> None:
-    from transcreate.editors.http import prepare_image, upright_size
+    from transcreate.editors.prepare import prepare_image
+    from transcreate.editors.results import upright_size
 
     data = png_with_exif_after_its_pixels(1)
 
@@ -174,7 +176,7 @@ def test_an_upright_png_is_sent_as_it_is_and_never_decoded(monkeypatch) -> None:
 
 
 def test_a_png_whose_chunk_lengths_lie_is_read_as_upright_without_an_error() -> None:
-    from transcreate.editors.http import upright_size
+    from transcreate.editors.results import upright_size
 
     plain = encoded(Image.new("RGB", (40, 20), (0, 0, 0)), "PNG")
     lying = plain[:-12] + struct.pack(">I", 2**31) + b"tEXt" + b"short"
@@ -185,7 +187,8 @@ def test_a_png_whose_chunk_lengths_lie_is_read_as_upright_without_an_error() -> 
 def test_a_png_turned_by_imagemagicks_raw_exif_profile_is_sent_upright(where: str) -> None:
     from PIL import PngImagePlugin
 
-    from transcreate.editors.http import prepare_image, upright_size
+    from transcreate.editors.prepare import prepare_image
+    from transcreate.editors.results import upright_size
 
     exif = Image.Exif()
     exif[0x0112] = 6

@@ -11,8 +11,8 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from transcreate.editors.http import Redactor
 from transcreate.editors.journal import HOST, CallJournal
+from transcreate.editors.redaction import Redactor
 from transcreate.errors import RetryableEditError
 
 SECRET = "sk-live-9f8e7d6c5b4a"

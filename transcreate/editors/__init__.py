@@ -2,7 +2,7 @@
 
 A backend is named in configuration (``--backend dashscope``); the registry maps the name to
 ``module:Class`` so a backend's dependencies load only when it is used. ``local`` is the built-in
-compositor; the others are image-edit models reached over HTTP (see `editors.http`).
+compositor; the others are image-edit models reached over HTTP (see `editors.model`).
 
 Modes say who sets the localized copy:
 - ``overlay``: the local compositor sets it (the only mode of ``local``);

@@ -18,16 +18,10 @@ from typing import Any
 
 import httpx
 
-from transcreate.editors.http import (
-    PreparedImage,
-    Redactor,
-    check_response,
-    download_image,
-    new_client,
-    scrubbed,
-    transport_errors,
-)
-from transcreate.editors.journal import CallJournal, claimed, journal_for
+from transcreate.editors.journal import CallJournal, claimed
+from transcreate.editors.prepare import PreparedImage
+from transcreate.editors.redaction import scrubbed
+from transcreate.editors.wire import Wire, check_response, download_image, transport_errors
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.settings import ModelSettings
 
@@ -65,12 +59,11 @@ HINTS = {
 class DashScopeAPI:
     """One image edit per call against Model Studio's Qwen-Image-Edit models."""
 
-    def __init__(self, settings: ModelSettings, client: httpx.Client | None = None):
+    def __init__(self, settings: ModelSettings, wire: Wire | None = None):
+        wire = wire or Wire.to(settings)  # the root hands one in; this is for direct use
         self.settings = settings
         self.parameters = model_parameters(settings.model, settings.options)
-        self.client = client or new_client(settings)
-        self.redact = Redactor([settings.api_key])
-        self.journal = journal_for(settings)
+        self.client, self.redact, self.journal = wire.client, wire.redact, wire.journal
         # Every parameter sent changes the output (a seed, a negative prompt, prompt_extend).
         canonical = json.dumps(self.parameters, sort_keys=True, ensure_ascii=False)
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:8]

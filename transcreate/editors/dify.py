@@ -43,18 +43,17 @@ from typing import Any
 
 import httpx
 
-from transcreate.editors.http import (
+from transcreate.editors.journal import CallJournal, claimed
+from transcreate.editors.prepare import PreparedImage
+from transcreate.editors.redaction import scrubbed
+from transcreate.editors.wire import (
     RETRYABLE_STATUS,
-    PreparedImage,
-    Redactor,
+    Wire,
     check_response,
     decode_base64_image,
     download_image,
-    new_client,
-    scrubbed,
     transport_errors,
 )
-from transcreate.editors.journal import CallJournal, claimed, journal_for
 from transcreate.errors import PermanentEditError, RetryableEditError, SetupError
 from transcreate.settings import ModelSettings
 
@@ -78,10 +77,11 @@ HINTS = {
 class DifyWorkflowAPI:
     """One image edit per call against a published Dify workflow app."""
 
-    def __init__(self, settings: ModelSettings, client: httpx.Client | None = None):
+    def __init__(self, settings: ModelSettings, wire: Wire | None = None):
+        wire = wire or Wire.to(settings)  # the root hands one in; this is for direct use
         options = settings.options
         self.settings = settings
-        self.client = client or new_client(settings)
+        self.client, self.redact, self.journal = wire.client, wire.redact, wire.journal
         self.identity = f"{PROVIDER}/{settings.model}"
         self.image_input = str(options.get("image_input", "image"))
         self.image_input_type = str(options.get("image_input_type", "file"))
@@ -100,8 +100,6 @@ class DifyWorkflowAPI:
                 )
         self._uploads: dict[str, str] = {}  # prepared image sha256 → Dify upload_file_id
         self._upload_lock = threading.Lock()
-        self.redact = Redactor([settings.api_key])
-        self.journal = journal_for(settings)
 
     def edit_image(self, image: PreparedImage, instruction: str) -> bytes:
         with scrubbed(self.redact):

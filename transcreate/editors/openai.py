@@ -26,18 +26,17 @@ from typing import Any
 
 import httpx
 
-from transcreate.editors.http import (
-    PreparedImage,
-    Redactor,
+from transcreate.editors.journal import CallJournal, claimed
+from transcreate.editors.prepare import PreparedImage
+from transcreate.editors.redaction import scrubbed
+from transcreate.editors.wire import (
+    Wire,
     check_response,
     decode_base64_image,
     download_image,
-    new_client,
     post_form,
-    scrubbed,
     transport_errors,
 )
-from transcreate.editors.journal import CallJournal, claimed, journal_for
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.settings import ModelSettings
 
@@ -122,12 +121,11 @@ def _text(value: Any) -> str:
 class OpenAIImagesAPI:
     """One image edit per call against an OpenAI-compatible images endpoint."""
 
-    def __init__(self, settings: ModelSettings, client: httpx.Client | None = None):
+    def __init__(self, settings: ModelSettings, wire: Wire | None = None):
+        wire = wire or Wire.to(settings)  # the root hands one in; this is for direct use
         self.settings = settings
         self.fields = form_fields(settings.model, settings.options)
-        self.client = client or new_client(settings)
-        self.redact = Redactor([settings.api_key])
-        self.journal = journal_for(settings)
+        self.client, self.redact, self.journal = wire.client, wire.redact, wire.journal
         canonical = json.dumps(self.fields, sort_keys=True, ensure_ascii=False)
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:8]
         # every field sent can change the result: part of the identity

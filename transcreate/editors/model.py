@@ -1,0 +1,159 @@
+"""What every image-edit model backend shares, whatever its wire protocol.
+
+A backend module implements only `ModelAPI.edit_image` (one request → the result image's bytes) for
+its provider. `ModelEditor` wraps it into an editor: prepares the base image once (scaled to the
+long side the model wants, re-encoded, size-checked), bounds concurrent calls to the endpoint,
+caches results so a call is not paid for twice, and returns PNG bytes at the base image's own
+size (the model's canvas mapped back, so `model+overlay` sets the copy at full resolution).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Protocol
+
+from transcreate.editors import Edited
+from transcreate.editors.cache import ResultCache
+from transcreate.editors.prepare import PreparedImage, prepared_once
+from transcreate.editors.results import fit_to_base, result_png, upright_size, with_layout_record
+from transcreate.images import encode_png
+from transcreate.jobs import EditJob
+from transcreate.settings import ModelSettings
+
+
+class ModelAPI(Protocol):
+    """One provider's wire protocol."""
+
+    #: provider/model, e.g. "dashscope/qwen-image-edit-plus", refined by the provider with what
+    #: it sends beyond the settings; `model_identity` adds the endpoint and every setting.
+    identity: str
+
+    def edit_image(self, image: PreparedImage, instruction: str) -> bytes:
+        """Send one edit; return the result image's bytes (any common format)."""
+        ...
+
+
+Gate = Callable[[], contextlib.AbstractContextManager[object]]
+
+# Providers whose API key names the thing that edits, not only who pays: a Dify key belongs to one
+# app (one workflow), so two keys on one Dify host are two different editors. A DashScope or
+# OpenAI key names an account; the model named in the settings decides the result.
+APP_KEYED_PROVIDERS = frozenset({"dify"})
+# How a model's result becomes the job's output (see `fit_to_base`); a change here re-renders.
+RESULT_FORM = "png at the base's size, lanczos"
+
+
+def model_identity(api_identity: str, settings: ModelSettings) -> str:
+    """The editor's identity: ``<provider>/<model>#<digest>``, the digest over everything that
+    decides a result: the endpoint's base URL, the model, every provider option, how the input
+    is prepared and the output formed, and for an app-keyed provider (Dify) the app behind the
+    key — as a SHA-256 of the key, so the key itself is never stored or shown.
+
+    It is part of every job key (so of the output's storage key) and of the result cache key: a
+    fake or another region never serves its results as this endpoint's. Stable across runs and
+    processes while nothing changes.
+    """
+    app = ""
+    if settings.provider in APP_KEYED_PROVIDERS:
+        app = hashlib.sha256(settings.api_key.encode("utf-8")).hexdigest()
+    determinants = {
+        "api": api_identity,
+        "provider": settings.provider,
+        "endpoint": settings.base_url.rstrip("/"),
+        "model": settings.model,
+        "options": dict(settings.options),
+        "app": app,
+        "input": [settings.max_side, settings.max_upload_bytes],
+        "result": RESULT_FORM,
+    }
+    canonical = json.dumps(determinants, sort_keys=True, ensure_ascii=False, default=str)
+    return f"{api_identity}#{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:12]}"
+
+
+class ModelEditor:
+    """An editor that asks an image-edit model, following the instruction (mode ``model``).
+
+    Built once per run by `transcreate.wiring`, with everything it needs: ``gate`` takes a slot of
+    a cross-process limit (a Prefect global concurrency limit) around each call, and
+    ``input_links`` maps the SHA-256 of an input image to a link the provider may fetch it from
+    (a presigned link to the creative in object storage) instead of an upload per call, and
+    ``product_mask`` (image bytes, white or opaque where the product is) frames the base in an ad
+    size around the product the user drew rather than the one saliency finds.
+    """
+
+    def __init__(
+        self,
+        api: ModelAPI,
+        settings: ModelSettings,
+        *,
+        gate: Gate | None = None,
+        input_links: Mapping[str, str] | None = None,
+        product_mask: bytes | None = None,
+    ):
+        self.api = api
+        self.settings = settings
+        # What decides a model's answer (the result cache's key) and, with the mask that frames
+        # its input in ad sizes, what decides an output (the job key): a new mask makes the
+        # outputs again, but a call whose input it did not change is not paid for again.
+        self.model_identity = model_identity(api.identity, settings)
+        self.identity = self.model_identity
+        if product_mask is not None:
+            self.identity += "+mask-" + hashlib.sha256(product_mask).hexdigest()[:12]
+        self._mask = product_mask
+        slots = settings.max_concurrency
+        self._slots: contextlib.AbstractContextManager[Any] = (
+            threading.BoundedSemaphore(slots) if slots else contextlib.nullcontext()
+        )
+        self._cache = (
+            ResultCache(settings.cache_dir, settings.cache_ttl) if settings.cache_dir else None
+        )
+        self.calls = 0  # model calls actually made by this editor (for summaries and benchmarks)
+        self._links = dict(input_links or {})
+        self.gate = gate
+        self._count = threading.Lock()
+
+    def edit(self, job: EditJob, image: bytes) -> Edited:
+        """The model's edit of ``image``, at the size of ``image`` (see `fit_to_base`); for a job
+        in an ad size, of the base reframed to that size first (`reframed_base`), so that the
+        model draws the copy in the frame it will be seen in."""
+        if job.size is None:
+            return Edited(fit_to_base(self._result(job, image), upright_size(image)))
+        from transcreate.compose.reframe import (
+            reframed_base,  # numpy and the layout load only for sizes
+        )
+
+        frame, reframe = reframed_base(image, job.size, job.position, self._mask)
+        edited = fit_to_base(self._result(job, encode_png(frame)), frame.size)
+        layout = {"reframe": reframe}  # kept in the PNG too, as the built-in editor keeps its own
+        return Edited(with_layout_record(edited, layout), layout, frame=frame)
+
+    def _result(self, job: EditJob, image: bytes) -> bytes:
+        """The model's own result (its canvas), from the cache or from a call."""
+        prepared = self._prepare(image)
+        if self._cache is None:
+            return self._call(prepared, job.instruction)
+        key = ResultCache.key(prepared, job.instruction, self.model_identity)
+        with self._cache.lock(key):
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            result = self._call(prepared, job.instruction)
+            self._cache.put(key, result)
+            return result
+
+    def _call(self, prepared: PreparedImage, instruction: str) -> bytes:
+        with self._slots, self.gate() if self.gate else contextlib.nullcontext():
+            with self._count:
+                self.calls += 1
+            raw = self.api.edit_image(prepared, instruction)
+        return result_png(raw, self.settings.provider)
+
+    def _prepare(self, image: bytes) -> PreparedImage:
+        prepared = prepared_once(image, self.settings.max_side, self.settings.max_upload_bytes)
+        link = self._links.get(prepared.sha256)  # only when the prepared bytes are the original
+        return replace(prepared, url=link) if link else prepared
