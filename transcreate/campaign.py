@@ -1,8 +1,7 @@
 """Campaign spreadsheet (CSV, XLSX or pasted rows) → validated variants, every problem located.
 
-CSV is parsed row by row with the standard ``csv`` module and workbooks with openpyxl (not
-pandas): a ragged row or an unclosed quote is then a problem of its own row, with the row number
-a spreadsheet shows, and a formula cell with no saved result is told apart from an empty one.
+The file is read as a table of text cells by `transcreate.sheets` (the ``csv`` module and
+openpyxl, not pandas: see there why); this module validates each row.
 
 One row is one variant. A bad row is reported as a `RowProblem` (file, row, column, what would be
 right) and left out; the other rows go on. Only a file that cannot be used at all raises
@@ -11,22 +10,30 @@ right) and left out; the other rows go on. Only a file that cannot be used at al
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
-import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
-import openpyxl
 from babel.numbers import get_currency_precision, is_currency
 
 from transcreate.errors import CampaignError
 from transcreate.locales import normalize_locale_tag, parse_locale_list
+from transcreate.sheets import (
+    BIDI_CONTROLS,
+    MAX_CELL_CHARS,
+    Formula,
+    RowProblem,
+    Table,
+    bidi_control,
+    clean,
+    clean_text,
+    read_bytes,
+    read_table,
+    split_sheet,
+)
 from transcreate.sizes import parse_sizes
 
 COPY_FIELDS: tuple[str, ...] = ("headline", "cta")
@@ -45,9 +52,6 @@ VALUE_FIELDS: tuple[str, ...] = (
     "sizes",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("variant", "headline")
-# The longest cell the reader takes. Ad copy is a few words; a longer cell is a paste gone wrong
-# (or an attack on the policy's matching), rejected with its row so the other rows still run.
-MAX_CELL_CHARS = 1000
 
 POSITIONS: tuple[str, ...] = (
     "top-left",
@@ -84,43 +88,10 @@ _TEMPLATE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
-# Characters nobody sees: zero-width spaces and joiners, LRM/RLM, the BOM, NUL and the other C0/C1
-# controls (tab and newline excepted). The reader removes them from every cell, so the copy the
-# policy checks is the copy drawn and the copy sent to a model.
-_INVISIBLE = dict.fromkeys(
-    [
-        *(code for code in range(0x20) if chr(code) not in "\t\n"),
-        *range(0x7F, 0xA0),
-        *range(0x200B, 0x2010),
-        *range(0x2060, 0x2065),
-        0xFEFF,
-    ]
-)
-# Bidirectional embeddings, overrides and isolates reorder what is shown: "\u202epaws ecaf" is
-# drawn as "face swap". No single reading of such a cell is safe, so it is refused, not cleaned.
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
 _YES = frozenset({"yes", "y", "true", "1", "x"})
 _NO = frozenset({"no", "n", "false", "0", ""})
 
 _Reporter = Callable[[str, str], None]  # report(column, message) for the row being parsed
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    """Why one row (or one cell) was not used."""
-
-    source: str
-    row: int
-    column: str | None
-    message: str
-    variant: str | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.source}, row {self.row}"
-        if self.column:
-            where += f", column {self.column}"
-        return f"{where}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -182,57 +153,12 @@ def read_campaign(
     location, named = split_sheet(str(path))
     path = Path(location)
     sheet = sheet if sheet is not None else named
-    raw = data if data is not None else _read_bytes(path)
-    table = _read_table(raw, path.suffix.lower(), path.name, sheet)
+    raw = data if data is not None else read_bytes(path)
+    table = read_table(raw, path.suffix.lower(), path.name, sheet)
     return _campaign(table, name or path.stem, templates)
 
 
-def read_pasted_rows(
-    text: str, *, name: str = "pasted", templates: Iterable[str] | None = None
-) -> Campaign:
-    """Read rows pasted as text: copied from Excel or Google Sheets (tab-separated) or CSV
-    (comma or semicolon), told apart by the header line. Problems read "pasted rows, row 3, …"."""
-    if not text.strip():
-        raise CampaignError(
-            f"{PASTED}: nothing was pasted; paste the header row and one row per variant"
-        )
-    return _campaign(_csv_table(text.removeprefix("\ufeff"), PASTED), name, templates)
-
-
-PASTED = "pasted rows"
-
-
-def split_sheet(location: str) -> tuple[str, str | None]:
-    """``sale.xlsx#Q4`` → (``sale.xlsx``, ``Q4``); any other location → (location, None)."""
-    base, hash_sign, sheet = location.rpartition("#")
-    if hash_sign and sheet and Path(base).suffix.lower() in WORKBOOK_SUFFIXES:
-        return base, sheet
-    return location, None
-
-
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-
-
-@dataclass(frozen=True)
-class _Formula:
-    """A workbook cell holding a formula with no saved result (a file written by a program)."""
-
-    text: str
-
-
-_Cell = str | _Formula
-
-
-@dataclass
-class _Table:
-    source: str
-    headers: list[str]
-    rows: list[tuple[int, list[_Cell]]]  # (row number as the spreadsheet shows it, cells)
-    problems: list[RowProblem] = field(default_factory=list)  # rows that could not be parsed
-    notes: list[str] = field(default_factory=list)
-
-
-def _campaign(table: _Table, name: str, templates: Iterable[str] | None) -> Campaign:
+def _campaign(table: Table, name: str, templates: Iterable[str] | None) -> Campaign:
     source = table.source
     columns, column_notes = _map_columns(table.headers, source)
     known_templates = frozenset(templates) if templates is not None else None
@@ -244,10 +170,10 @@ def _campaign(table: _Table, name: str, templates: Iterable[str] | None) -> Camp
         formulas = [
             (column, cell)
             for column, cell in zip(columns, cells, strict=False)
-            if column and isinstance(cell, _Formula)
+            if column and isinstance(cell, Formula)
         ]
         values = {
-            column: "" if isinstance(cell, _Formula) else _clean(cell)
+            column: "" if isinstance(cell, Formula) else clean(cell)
             for column, cell in zip(columns, cells, strict=False)
             if column
         }
@@ -296,244 +222,10 @@ def _campaign(table: _Table, name: str, templates: Iterable[str] | None) -> Camp
     )
 
 
-def clean_text(text: str) -> str:
-    """Text as it is checked, drawn and sent: invisible characters and controls removed."""
-    return text.translate(_INVISIBLE)
-
-
-def bidi_control(text: str) -> str | None:
-    """The first bidirectional control in a text, named as U+XXXX, or None."""
-    found = _BIDI_CONTROLS.search(text)
-    return f"U+{ord(found.group()):04X}" if found else None
-
-
 def campaign_name(text: str) -> str:
     """A campaign name safe to use as a storage folder: lower-case letters, digits, ``-``, ``_``."""
     slug = re.sub(r"[^a-z0-9_-]+", "-", text.strip().lower()).strip("-_")
     return slug[:64] or "campaign"
-
-
-def _read_bytes(path: Path) -> bytes:
-    if path.is_dir():
-        raise CampaignError(f"{path}: is a folder, not a campaign file; give the .csv or .xlsx")
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CampaignError(f"{path}: no such campaign file") from None
-    except OSError as error:
-        raise CampaignError(f"{path}: cannot read the campaign file ({error.strerror})") from None
-
-
-def _read_table(raw: bytes, suffix: str, source: str, sheet: str | None) -> _Table:
-    if suffix in WORKBOOK_SUFFIXES:
-        return _workbook_table(raw, source, sheet)
-    if suffix not in (".csv", ".txt", ".tsv", ""):
-        raise CampaignError(
-            f"{source}: unsupported file type {suffix!r}; save the sheet as .csv or .xlsx"
-        )
-    if sheet is not None:
-        raise CampaignError(f"{source}: only a workbook (.xlsx) has sheets to choose from")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise CampaignError(
-            f"{source}: not UTF-8 text (byte {error.start}); save the CSV as 'CSV UTF-8'"
-        ) from None
-    return _csv_table(text, source)
-
-
-# The csv module refuses fields over 128 KiB by default; a longer cell should be rejected by
-# MAX_CELL_CHARS, naming its column, not by the parser. Raising the (process-wide) bound only
-# widens what any reader accepts.
-csv.field_size_limit(max(csv.field_size_limit(), 2**27))
-_QUOTE_NEVER_CLOSED = "unexpected end of data"
-_FIELD_LIMIT = "field larger than field limit"
-
-
-def _csv_table(text: str, source: str) -> _Table:
-    """Rows of CSV or tab-separated text, parsed row by row so that a broken row is a problem
-    of that row (with the row number a spreadsheet shows), never of the whole file."""
-    if not text.strip():
-        raise CampaignError(f"{source}: the file is empty; the first row must name the columns")
-    delimiter = _delimiter(text)
-    lines = _Lines(io.StringIO(text, newline="").readlines())
-    table = _Table(source, [], [])
-    row = 0
-    reader = _csv_reader(lines, delimiter)
-    trailing_cells = False
-    while True:
-        first_line = lines.position
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            row += 1
-            if row == 1:
-                raise CampaignError(f"{source}: the first row cannot be read ({error})") from None
-            table.problems.append(RowProblem(source, row, None, _csv_problem(str(error))))
-            lines.position = first_line + 1  # go on with the next line, in a fresh reader
-            reader = _csv_reader(lines, delimiter)
-            continue
-        row += 1
-        if row == 1:
-            if not any(cell.strip() for cell in cells):
-                raise CampaignError(
-                    f"{source}: the first row is blank; the first row must name the columns"
-                )
-            table.headers = cells
-            continue
-        width = len(table.headers)
-        extra = [cell for cell in cells[width:] if cell.strip()]
-        if extra:
-            table.problems.append(
-                RowProblem(
-                    source,
-                    row,
-                    None,
-                    f"{len(cells)} cells, but the first row names {width} columns; remove the "
-                    f"cells past the last column ({_preview(extra)}), or quote a cell that holds "
-                    f"a {_DELIMITER_NAMES[delimiter]}",
-                )
-            )
-            continue
-        trailing_cells = trailing_cells or len(cells) > width
-        table.rows.append((row, [*cells[:width], *[""] * (width - len(cells))]))
-    if trailing_cells:
-        table.notes.append(
-            f"{source}: some rows have more cells than the first row has column names; "
-            "the cells past the last named column are empty and not used"
-        )
-    return table
-
-
-class _Lines:
-    """The lines of a text, read by a csv reader from ``position`` on (which may be moved)."""
-
-    def __init__(self, lines: list[str]):
-        self.lines = lines
-        self.position = 0
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        if self.position >= len(self.lines):
-            raise StopIteration
-        self.position += 1
-        return self.lines[self.position - 1]
-
-
-def _csv_reader(lines: _Lines, delimiter: str) -> Iterator[list[str]]:
-    return csv.reader(lines, delimiter=delimiter, skipinitialspace=True, strict=True)
-
-
-def _csv_problem(error: str) -> str:
-    if _QUOTE_NEVER_CLOSED in error:
-        return (
-            'a quote (") opens a cell on this row and is never closed, so every row after it '
-            "would be one cell; close the quote or remove it (the rows after it are read)"
-        )
-    if _FIELD_LIMIT in error:
-        return (
-            f"a cell is longer than the reader takes; a cell holds at most {MAX_CELL_CHARS:,} "
-            "characters, shorten it"
-        )
-    return f'cannot be read as CSV ({error}); check the quotes (") on this row'
-
-
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
-
-
-def _preview(cells: list[str]) -> str:
-    shown = ", ".join(repr(cell[:20]) for cell in cells[:3])
-    return shown + (", …" if len(cells) > 3 else "")
-
-
-def _workbook_table(raw: bytes, source: str, sheet: str | None) -> _Table:
-    """The chosen sheet of a workbook; formulas without a saved result are flagged per cell."""
-    try:
-        values = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-        formulas = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=False)
-    except Exception as error:  # openpyxl raises a zoo of types for a damaged workbook
-        raise CampaignError(f"{source}: cannot be read as a spreadsheet: {error}") from None
-    try:
-        names = list(values.sheetnames)
-        notes = []
-        if sheet is None:
-            if not names:
-                raise CampaignError(f"{source}: the workbook has no sheets")
-            sheet = names[0]
-            if len(names) > 1:
-                others = ", ".join(repr(other) for other in names[1:])
-                notes.append(
-                    f"{source} has {len(names)} sheets; read the first, {sheet!r}, and not "
-                    f"{others}; to read another, name it: {source}#{names[1]}"
-                )
-        elif sheet not in names:
-            raise CampaignError(
-                f"{source}: no sheet named {sheet!r}; its sheets are "
-                f"{', '.join(repr(name) for name in names)}"
-            )
-        rows = _sheet_rows(values[sheet], formulas[sheet])
-    except CampaignError:
-        raise
-    except Exception as error:
-        raise CampaignError(f"{source}: cannot be read as a spreadsheet: {error}") from None
-    finally:
-        values.close()
-        formulas.close()
-    if not rows:
-        raise CampaignError(f"{source}: the sheet is empty; the first row must name the columns")
-    header_cells = rows[0]
-    if not any(isinstance(cell, str) and cell.strip() for cell in header_cells):
-        raise CampaignError(
-            f"{source}: the first row is blank; the first row must name the columns"
-        )
-    headers = [cell if isinstance(cell, str) else "" for cell in header_cells]
-    width = len(headers)
-    body = [
-        (number, [*cells[:width], *[""] * (width - len(cells))])
-        for number, cells in enumerate(rows[1:], start=2)
-    ]
-    label = source if sheet == names[0] else f"{source}#{sheet}"
-    return _Table(label, headers, body, notes=notes)
-
-
-def _sheet_rows(values: Any, formulas: Any) -> list[list[_Cell]]:
-    rows: list[list[_Cell]] = []
-    for value_row, formula_row in zip(
-        values.iter_rows(values_only=True), formulas.iter_rows(), strict=False
-    ):
-        cells: list[_Cell] = []
-        for value, formula in itertools.zip_longest(value_row, formula_row):
-            is_formula = getattr(formula, "data_type", None) == "f"
-            if is_formula and value is None:
-                cells.append(_Formula(str(getattr(formula, "value", "") or "=")))
-            else:
-                cells.append(_cell_text(value))
-        rows.append(cells)
-    return rows
-
-
-def _cell_text(value: object) -> str:
-    """A workbook value as the text a person sees (dates in ISO form)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    return str(value)
-
-
-def _delimiter(text: str) -> str:
-    """Tab (rows copied from a spreadsheet), semicolon (Excel's choice in locales with a decimal
-    comma) or comma, from the header line."""
-    header = text.split("\n", 1)[0]
-    counts = {delimiter: header.count(delimiter) for delimiter in ("\t", ";", ",")}
-    best = max(counts, key=lambda delimiter: counts[delimiter])
-    return best if counts[best] else ","
 
 
 def _map_columns(headers: list[str], source: str) -> tuple[list[str | None], list[str]]:
@@ -542,7 +234,7 @@ def _map_columns(headers: list[str], source: str) -> tuple[list[str | None], lis
     warnings: list[str] = []
     seen: dict[str, str] = {}
     for header in headers:
-        original = clean_text(_BIDI_CONTROLS.sub("", str(header))).strip()
+        original = clean_text(BIDI_CONTROLS.sub("", str(header))).strip()
         field_name, _, locale = original.partition(":")
         field_name = field_name.strip().lower()
         key: str | None
@@ -601,11 +293,6 @@ def _unusable_cells(values: Mapping[str, str], row: int, source: str) -> list[Ro
             continue
         problems.append(RowProblem(source, row, column, message, variant or None))
     return problems
-
-
-def _clean(cell: object) -> str:
-    text = "" if cell is None else str(cell)
-    return clean_text(text.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 
 def _parse_row(

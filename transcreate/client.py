@@ -7,12 +7,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from transcreate.campaign import clean_text
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.jobs import EditJob
 from transcreate.request import BackendName, RunRequest
 from transcreate.run.execute import retrying
 from transcreate.run.plan import guard
+from transcreate.sheets import clean_text
 from transcreate.wiring import build
 
 

@@ -21,9 +21,9 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from transcreate.addresses import UnresolvedHost, private_address
-from transcreate.campaign import split_sheet
 from transcreate.errors import CampaignError
 from transcreate.settings import ALLOW_PRIVATE_VARIABLE
+from transcreate.sheets import split_sheet
 
 What = Literal["campaign", "image"]
 
@@ -83,6 +83,10 @@ def image_input(image: str, max_bytes: int, *, allow_private: Allowed = frozense
 
 def pasted_rows(text: str) -> Input:
     """Rows pasted from Excel or Google Sheets (tab-separated) or CSV text, header first."""
+    if not text.strip():
+        raise CampaignError(
+            f"{PASTED}: nothing was pasted; paste the header row and one row per variant"
+        )
     data = text.strip("\r\n").encode("utf-8") + b"\n"
     if len(data) > MAX_CAMPAIGN_BYTES:
         raise CampaignError(

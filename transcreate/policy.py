@@ -53,10 +53,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from transcreate.campaign import bidi_control
 from transcreate.errors import SetupError
 from transcreate.jobs import EditJob
 from transcreate.resources import data_dir
+from transcreate.sheets import bidi_control
 
 DEFAULT_POLICY = "default.toml"
 

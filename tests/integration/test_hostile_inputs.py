@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from transcreate.campaign import Campaign, read_campaign
 from transcreate.cli import EXIT_UNUSABLE, app
 from transcreate.request import RunRequest
 from transcreate.wiring import localize
@@ -29,6 +30,14 @@ runner = CliRunner()
 HEADER = "variant,headline,price,currency,discount,ends,color,position,locales,template,fallback"
 COLUMNS = HEADER.split(",")
 GOOD_ROW = "good,Big Sale,,,,,,,,,"
+
+
+def read_pasted(text: str, name: str | None = None) -> Campaign:
+    """Rows pasted into the form, read as a run reads them (`inputs.pasted_rows`)."""
+    from transcreate.inputs import pasted_rows
+
+    source = pasted_rows(text)
+    return read_campaign(source.name, data=source.data, name=name)
 
 
 def png(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
@@ -355,11 +364,7 @@ def test_a_formula_in_the_copy_is_data_in_the_manifest(base: Path, tmp_path: Pat
 
 
 def test_pasted_rows_read_like_a_file(base: Path) -> None:
-    from transcreate.campaign import read_pasted_rows
-
-    campaign = read_pasted_rows(
-        "variant\theadline\tprice\tcurrency\ngood\tSale\t1\tUSD\nb\tS\tx\tUSD"
-    )
+    campaign = read_pasted("variant\theadline\tprice\tcurrency\ngood\tSale\t1\tUSD\nb\tS\tx\tUSD")
     assert [variant.variant for variant in campaign.variants] == ["good"]
     [problem] = campaign.problems
     assert str(problem).startswith("pasted rows, row 3, column price: ")

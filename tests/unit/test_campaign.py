@@ -12,10 +12,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transcreate.campaign import Campaign, RowProblem, campaign_name, read_campaign
+from transcreate.campaign import Campaign, campaign_name, read_campaign
 from transcreate.errors import CampaignError
+from transcreate.sheets import RowProblem
 
 HEADER = "variant,headline,cta,price,currency,discount,ends,color,position,locales,template"
+
+
+def read_pasted(text: str, name: str | None = None) -> Campaign:
+    """Rows pasted into the form, read as a run reads them (`inputs.pasted_rows`)."""
+    from transcreate.inputs import pasted_rows
+
+    source = pasted_rows(text)
+    return read_campaign(source.name, data=source.data, name=name)
 
 
 def write_csv(folder: Path, text: str, *, name: str = "sale.csv", bom: bool = False) -> Path:
@@ -549,7 +558,7 @@ def test_any_bytes_as_csv_raise_only_campaign_error(data: bytes) -> None:
 
 
 def test_a_cell_over_the_limit_rejects_its_row_and_keeps_the_others(tmp_path: Path) -> None:
-    from transcreate.campaign import MAX_CELL_CHARS
+    from transcreate.sheets import MAX_CELL_CHARS
 
     huge = "Diskon besar " * 800_000  # 10 MB: once enough to hang the policy for hours
     campaign = read_rows(tmp_path, "variant,headline,cta", "good,Big Sale,Buy", f"long,{huge},Buy")
@@ -561,7 +570,7 @@ def test_a_cell_over_the_limit_rejects_its_row_and_keeps_the_others(tmp_path: Pa
 
 
 def test_a_cell_at_the_limit_is_taken(tmp_path: Path) -> None:
-    from transcreate.campaign import MAX_CELL_CHARS
+    from transcreate.sheets import MAX_CELL_CHARS
 
     headline = "x" * MAX_CELL_CHARS
     [variant] = read_rows(tmp_path, "variant,headline", f"edge,{headline}").variants
@@ -677,35 +686,27 @@ def test_a_folder_given_as_the_campaign_is_one_sentence(tmp_path: Path) -> None:
 
 
 def test_rows_pasted_from_a_spreadsheet_are_read() -> None:
-    from transcreate.campaign import read_pasted_rows
-
     text = "variant\theadline\theadline:th\tprice\tcurrency\r\nsale\tBig, Sale\tลดใหญ่\t10\tUSD\r\n"
-    [variant] = read_pasted_rows(text).variants
+    [variant] = read_pasted(text).variants
     assert variant.text("headline", "en") == "Big, Sale"
     assert variant.text("headline", "th") == "ลดใหญ่"
     assert variant.price("en") == (Decimal("10"), "USD")
 
 
 def test_pasted_csv_is_read_too() -> None:
-    from transcreate.campaign import read_pasted_rows
-
-    campaign = read_pasted_rows('variant,headline\nsale,"Big Sale"\n', name="My Paste")
+    campaign = read_pasted('variant,headline\nsale,"Big Sale"\n', name="My Paste")
     assert [variant.variant for variant in campaign.variants] == ["sale"]
     assert campaign.name == "my-paste"
 
 
 def test_pasted_rows_have_the_same_row_and_column_errors_as_a_file(tmp_path: Path) -> None:
-    from transcreate.campaign import read_pasted_rows
-
     rows = ["variant,headline,price,currency", "a,A,1,USD", "b,B,cheap,USD"]
-    pasted = read_pasted_rows("\n".join(row.replace(",", "\t") for row in rows))
+    pasted = read_pasted("\n".join(row.replace(",", "\t") for row in rows))
     from_file = read_rows(tmp_path, *rows)
     assert str(only_problem_of(pasted)).startswith("pasted rows, row 3, column price: ")
     assert only_problem_of(pasted).message == only_problem_of(from_file).message
 
 
 def test_nothing_pasted_is_one_sentence() -> None:
-    from transcreate.campaign import read_pasted_rows
-
     with pytest.raises(CampaignError, match="pasted rows: nothing was pasted"):
-        read_pasted_rows(" \n")
+        read_pasted(" \n")

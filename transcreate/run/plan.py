@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from transcreate.campaign import Campaign, RowProblem, Variant, read_campaign
+from transcreate.campaign import Campaign, Variant, read_campaign
 from transcreate.errors import CampaignError, TranscreateError
 from transcreate.images import BaseCreative
 from transcreate.inputs import campaign_input
@@ -21,6 +21,7 @@ from transcreate.manifest import JobResult
 from transcreate.policy import Policy
 from transcreate.request import RunRequest
 from transcreate.run.ports import Adapters
+from transcreate.sheets import RowProblem
 from transcreate.storage import Storage, object_key
 
 
