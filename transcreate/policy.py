@@ -12,20 +12,9 @@ Phrase syntax (kept small so reviewers can write it):
     stands for any letters (``swap*`` → swap, swaps, swapping). ``face swap`` also matches
     "faceswap" and "face-swap": words of a phrase may be written together.
 
-Matching works on a *skeleton* of the text, built the same way for texts and for phrases:
-
-1. ``normalize``: per character, NFKD (full-width and styled letters → ASCII, accents split off),
-   casefold; format characters (category Cf: ZWSP, ZWNJ, ZWJ, word joiner, BOM, soft hyphen) and
-   Latin combining accents are dropped; Cyrillic, Greek and Armenian letters that look like Latin
-   ones (UTS #39 confusables: а е о р с х у і ј ѕ …) become those Latin letters. Whitespace becomes
-   " ", sentence punctuation (. , ; : ! ? 。 、) "." and newlines "\\n", any other punctuation or
-   symbol "-". Every step is per character, so the result is idempotent.
-2. Punctuation *inside* a word is deleted ("f.a.c.e", "fa-ce", "person's" → "face", "persons");
-   digits and @/$ inside a word with Latin letters read as letters ("f4ce", "n@ked").
-3. Between words, a run holding sentence punctuation or a newline becomes a hard break "|" that no
-   phrase crosses ("keep the face. Swap the shirt" is not "face swap"); any other run is one space.
-4. Three or more one-letter words in a row are letter-spaced text and are joined into one word
-   ("f a c e  s w a p", "删 除 人 脸", "ล บ ใ บ ห น้ า").
+Matching works on a *skeleton* of the text, built the same way for texts and for phrases (see
+`transcreate.folding`: confusables and styled letters folded, punctuation inside words removed,
+hard breaks between sentences, letter-spaced words joined).
 
 A Latin phrase then matches whole words only: the phrase may not start or end inside a word, so
 "surface wapping" never matches "face swap" (a CJK/Thai neighbour is a boundary, so "ทำfaceswapให้"
@@ -54,32 +43,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transcreate.errors import SetupError
+from transcreate.folding import LATIN, skeleton
 from transcreate.jobs import EditJob
 from transcreate.resources import data_dir
 from transcreate.sheets import bidi_control
 
 DEFAULT_POLICY = "default.toml"
-
-# Letters that look like Latin ones (after casefolding), from Unicode's confusables (UTS #39). Only
-# these scripts: the policy's languages are Latin-script, Thai and Chinese, and a mapping that
-# folds Cyrillic or Greek text into Latin cannot make a Thai or Chinese phrase match.
-_CONFUSABLES = {
-    # Cyrillic
-    "а": "a", "в": "b", "е": "e", "һ": "h", "н": "h", "і": "i", "ј": "j", "к": "k", "ӏ": "l",
-    "м": "m", "о": "o", "р": "p", "ԛ": "q", "с": "c", "ѕ": "s", "т": "t", "у": "y", "ԝ": "w",
-    "х": "x", "ԁ": "d", "ɡ": "g", "ı": "i", "ɑ": "a",
-    # Greek
-    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
-    "υ": "u", "χ": "x", "ζ": "z",
-    # Armenian
-    "օ": "o", "ս": "u", "հ": "h", "ո": "n",
-}  # fmt: skip
-_NEWLINES = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
-_HARD_PUNCTUATION = frozenset(".,;:!?\u3001\u3002\uff61\uff64")  # full-width forms fold to ASCII
-_KEPT_SYMBOLS = frozenset("@$")  # leetspeak letters, resolved in the skeleton
-_LEET = str.maketrans("013457@$", "oieastas")
-_THAI_MARKS = "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e"
-_LATIN = "a-z0-9\u00c0-\u024f"
 # The same letters as word edges, each a pair of look-arounds: one class of three ranges compiles
 # to a 64K-entry table (re's "big charset"), and a policy has hundreds of edges — that was most
 # of the time a process spent loading it. (Alternatives of one character each would be merged
@@ -90,111 +59,6 @@ _NO_LATIN_AFTER = "(?![a-z0-9])(?![\u00c0-\u024f])"
 #: text is normalized or matched, so that no verdict recorded by older code is trusted. (It was a
 #: hash of this file, which a comment or a rename also changed.)
 ENGINE_VERSION = "policy-engine/2"
-_CACHE_LIMIT = 65536  # distinct characters remembered by the fold table
-
-
-def _is_latin_accent(char: str) -> bool:
-    code = ord(char)
-    return (
-        0x0300 <= code <= 0x036F  # combining diacritical marks (incl. the grapheme joiner)
-        or 0x1AB0 <= code <= 0x1AFF
-        or 0x1DC0 <= code <= 0x1DFF
-        or 0x20D0 <= code <= 0x20FF
-        or 0xFE20 <= code <= 0xFE2F
-        or 0xFE00 <= code <= 0xFE0F  # variation selectors
-        or 0xE0100 <= code <= 0xE01EF
-    )
-
-
-def _fold_char(char: str) -> str:
-    if unicodedata.category(char) == "Cf":
-        return ""
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", char).casefold())
-    folded = []
-    for part in decomposed:
-        category = unicodedata.category(part)
-        if part in _KEPT_SYMBOLS:
-            folded.append(part)
-        elif part in _NEWLINES:
-            folded.append("\n")
-        elif part.isspace() or category.startswith("Z"):
-            folded.append(" ")
-        elif part in _HARD_PUNCTUATION:
-            folded.append(".")
-        elif category == "Cf" or _is_latin_accent(part):
-            continue
-        elif category[0] in "PSC":
-            folded.append("-")
-        else:
-            folded.append(_CONFUSABLES.get(part, part))
-    return "".join(folded)
-
-
-class _FoldTable(dict[int, str]):
-    """``str.translate`` table that folds each character on first sight and remembers it."""
-
-    def __missing__(self, code: int) -> str:
-        folded = _fold_char(chr(code))
-        if len(self) < _CACHE_LIMIT:
-            self[code] = folded
-        return folded
-
-
-_FOLD = _FoldTable()
-
-
-def normalize(text: str) -> str:
-    """The matching key of a text (steps 1 above): folded letters and canonical separators."""
-    # NFKD once more only reorders combining marks that came from neighbouring characters.
-    return unicodedata.normalize("NFKD", text.translate(_FOLD))
-
-
-_WORD = r"[^ \n.\-]"
-# Every pattern below is tried at few positions and never backtracks over a run of unbounded
-# length, so a skeleton costs time linear in its text (a 10 MB cell must not hang a run).
-_JOINED = re.compile(rf"(?<={_WORD})[.\-]+(?={_WORD})")  # only a run's first position qualifies
-_WORD_RUN = re.compile(rf"{_WORD}+")
-_LEET_PAIR = re.compile(r"[a-z][0-9@$]|[0-9@$][a-z]")
-_SEPARATORS = re.compile(r"[ \n.\-]+")
-_GRAPHEME = re.compile(rf"[^ |][{_THAI_MARKS}]*")
-
-
-def _unleet(word: re.Match[str]) -> str:
-    text = word.group()
-    return text.translate(_LEET) if _LEET_PAIR.search(text) else text
-
-
-def _break(separators: re.Match[str]) -> str:
-    text = separators.group()
-    return "|" if "\n" in text or "." in text else " "
-
-
-def _join_letter_spaced(text: str) -> str:
-    """Runs of three or more one-grapheme words ("f a c e") become one word ("face")."""
-    sentences = []
-    for sentence in text.split("|"):
-        words = sentence.split(" ")
-        out: list[str] = []
-        run: list[str] = []
-        for word in [*words, ""]:  # the empty word ends the last run
-            if word and _GRAPHEME.fullmatch(word):
-                run.append(word)
-                continue
-            if len(run) >= 3:
-                out.append("".join(run))
-            else:
-                out.extend(run)
-            run = []
-            out.append(word)
-        sentences.append(" ".join(out[:-1]))
-    return "|".join(sentences)
-
-
-def skeleton(text: str) -> str:
-    """Words of the normalized text separated by " " or, across sentences, "|" (steps 2-4)."""
-    joined = _JOINED.sub("", normalize(text))
-    unleeted = _WORD_RUN.sub(_unleet, joined)
-    return _join_letter_spaced(_SEPARATORS.sub(_break, unleeted))
 
 
 @dataclass(frozen=True)
@@ -373,7 +237,7 @@ def _alternative(alternative: str, where: str) -> tuple[str, str, str, str]:
         raise SetupError(f"{where}: {alternative!r} has no letters once normalized")
     if " " in core or "|" in core:
         raise SetupError(f"{where}: write {alternative!r} as separate words of the phrase")
-    if re.fullmatch(f"[{_LATIN}]+", core):
+    if re.fullmatch(f"[{LATIN}]+", core):
         body, start, end = re.escape(core), _NO_LATIN_BEFORE, _NO_LATIN_AFTER
     else:  # Chinese skips spaces between its characters; Thai letters must touch
         body = re.escape(core[0])
@@ -426,7 +290,7 @@ class _GapStops:
             core = skeleton(word).strip(" |")
             if not core or " " in core or "|" in core:
                 raise SetupError(f"{where}: gap stop {word!r} must be one word")
-            (latin if re.fullmatch(f"[{_LATIN}]+", core) else other).append(re.escape(core))
+            (latin if re.fullmatch(f"[{LATIN}]+", core) else other).append(re.escape(core))
         return cls("|".join(sorted(latin)), "|".join(sorted(other)))
 
     def latin_gap(self, words: int) -> str:
@@ -489,7 +353,7 @@ def _phrase_pattern(phrase: str, where: str, stops: _GapStops = _NO_STOPS) -> _P
         touching = all(_is_thai(core[-1:]) for core in previous) and all(
             _is_thai(core[:1]) for core in cores
         )
-        latin_pair = all(re.fullmatch(f"[{_LATIN}]+", c) for c in [*previous, *cores])
+        latin_pair = all(re.fullmatch(f"[{LATIN}]+", c) for c in [*previous, *cores])
         previous = cores
         if not first:
             if gap is not None:  # Latin words around a gap are whole words, spaced

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from transcreate.campaign import read_campaign
 from transcreate.errors import SetupError
+from transcreate.folding import normalize, skeleton
 from transcreate.jobs import expand
-from transcreate.policy import Policy, load_policy, normalize, skeleton
+from transcreate.policy import Policy, load_policy
 
 LOCALES = ("en", "id", "th", "zh")
 
