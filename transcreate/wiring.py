@@ -25,8 +25,9 @@ from transcreate.errors import CampaignError, StorageError
 from transcreate.images import load_base_creative
 from transcreate.inputs import image_input, read_input
 from transcreate.instructions import instruction_language
+from transcreate.ocr import require_tesseract
 from transcreate.policy import Policy, load_policy
-from transcreate.quality import OutputChecks, require_tesseract
+from transcreate.quality import OutputChecks
 from transcreate.request import RunOptions, RunRequest
 from transcreate.run import Adapters, RunPlan, RunSummary, run_campaign
 from transcreate.run.schedule import OnResult

@@ -12,7 +12,8 @@ from PIL import Image, ImageDraw
 
 from transcreate.editors.local import LocalEditor
 from transcreate.jobs import EditJob, Overlay
-from transcreate.quality import copy_check, require_tesseract
+from transcreate.ocr import require_tesseract
+from transcreate.quality import copy_check
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,8 @@ from transcreate.campaign import read_campaign
 from transcreate.compose.record import read_layout
 from transcreate.editors.local import LocalEditor
 from transcreate.jobs import expand
-from transcreate.quality import character_error_rate, copy_check, require_tesseract
+from transcreate.ocr import require_tesseract
+from transcreate.quality import character_error_rate, copy_check
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -15,7 +15,8 @@ from transcreate.campaign import read_campaign
 from transcreate.editors.local import LocalEditor
 from transcreate.errors import SetupError
 from transcreate.jobs import EditJob, expand
-from transcreate.quality import change_check, copy_check, require_tesseract
+from transcreate.ocr import require_tesseract
+from transcreate.quality import change_check, copy_check
 
 pytestmark = pytest.mark.slow
 

@@ -9,14 +9,12 @@ import pytest
 from PIL import Image, ImageDraw
 
 from transcreate.errors import SetupError
+from transcreate.ocr import read_region, require_tesseract, tesseract_language
 from transcreate.quality import (
     change_check,
     character_error_rate,
     copy_region,
-    read_region,
-    require_tesseract,
     substring_error_rate,
-    tesseract_language,
 )
 
 # --- character error rate ------------------------------------------------------------------------
