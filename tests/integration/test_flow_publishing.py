@@ -84,21 +84,21 @@ def test_an_approved_review_publishes_to_the_destination(sample_campaign, sample
     from transcreate.flows.localize import flow_parameters, localize_campaign
 
     out = tmp_path / "final"
-    request = sample_request(sample_campaign, sample_image, out)
+    request = sample_request(sample_campaign, sample_image, out, locales="th")
     thread, holder, name = run_in_background(
         localize_campaign, **flow_parameters(request, review=True)
     )
     run = wait_until_paused(name)
     staged = list((out / "_review" / str(run.id) / "skincare-sale").rglob("*.png"))
-    assert len(staged) == 23  # 22 creatives and the contact sheet, waiting for review
+    assert len(staged) == 7  # 6 creatives and the contact sheet, waiting for review
     assert not (out / "skincare-sale").exists()
     resume(run.id, decision="approve", reviewer="ana", notes="looks right")
     thread.join(60)
     summary = holder["result"]
-    assert summary.published and summary.counts["ok"] == 22
+    assert summary.published and summary.counts["ok"] == 6
     manifest = json.loads((out / "skincare-sale" / "manifest.json").read_text(encoding="utf-8"))
     uris = [job["uri"] for job in manifest["jobs"] if job["status"] == "ok"]
-    assert len(uris) == 22 and all("/_review/" not in uri for uri in uris)
+    assert len(uris) == 6 and all("/_review/" not in uri for uri in uris)
     assert all((out / "skincare-sale").joinpath(*uri.split("/")[-2:]).is_file() for uri in uris)
 
 
@@ -195,12 +195,18 @@ def test_a_global_concurrency_limit_bounds_calls_to_the_model(
     asyncio.run(_create_limit("transcreate-openai", 1))
     with FakeOpenAIImages(api_key="sk-test", latency=0.05) as server:
         use_fake_model(monkeypatch, tmp_path, server)
+        # Eight calls may be in flight by the run's concurrency; the limit lets one through at a
+        # time (each waits for a slot: a few calls show it, 22 only took longer).
         request = sample_request(
-            sample_campaign, sample_image, tmp_path / "out", backend="openai", concurrency=8
+            sample_campaign,
+            sample_image,
+            tmp_path / "out",
+            backend="openai",
+            concurrency=8,
+            locales=("en",),
         )
         summary = localize_campaign(**flow_parameters(request))
-        assert summary.counts["ok"] == 22
-        assert server.edits == 22
+        assert summary.counts["ok"] == server.edits >= 4
         assert server.max_in_flight == 1
     asyncio.run(_delete_limit("transcreate-openai"))
 

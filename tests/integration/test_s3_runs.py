@@ -49,8 +49,10 @@ def stored_pngs(seaweed, prefix: str) -> list[str]:
 
 def test_a_campaign_from_s3_lands_in_s3_with_links(seaweed, inputs, prefix):
     campaign, image = inputs
-    summary = localize(RunRequest(campaign=campaign, image=image, out=f"s3://{BUCKET}/{prefix}"))
-    assert summary.counts["ok"] == 22
+    out = f"s3://{BUCKET}/{prefix}"
+    # one locale: what is asked of S3 is the same for six outputs as for 22
+    summary = localize(RunRequest(campaign=campaign, image=image, out=out, locales="th"))
+    assert summary.counts["ok"] == 6
     assert summary.manifest_json == f"s3://{BUCKET}/{prefix}/skincare-sale/manifest.json"
     manifest = json.loads(read(seaweed, f"{prefix}/skincare-sale/manifest.json"))
     job = next(j for j in manifest["jobs"] if j["status"] == "ok")
@@ -63,15 +65,16 @@ def test_a_campaign_from_s3_lands_in_s3_with_links(seaweed, inputs, prefix):
     assert head["ContentType"] == "image/png"
     assert head["Metadata"]["variant"] == job["variant"] and head["Metadata"]["key"] == job["key"]
     matrix = read(seaweed, f"{prefix}/skincare-sale/manifest.csv").decode("utf-8-sig")
-    assert matrix.count("X-Amz-Signature=") == 22
+    assert matrix.count("X-Amz-Signature=") == 6
 
 
 def test_a_rerun_into_s3_is_all_cached(seaweed, inputs, prefix):
     campaign, image = inputs
-    request = RunRequest(campaign=campaign, image=image, out=f"s3://{BUCKET}/{prefix}")
+    out = f"s3://{BUCKET}/{prefix}"
+    request = RunRequest(campaign=campaign, image=image, out=out, locales="th")
     localize(request)
     again = localize(request)
-    assert again.counts == counts(cached=22, skipped=2)
+    assert again.counts == counts(cached=6)
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
@@ -159,15 +162,16 @@ def test_an_unreachable_endpoint_fails_before_any_model_call(
 
 def test_two_runs_at_once_leave_a_whole_manifest(seaweed, inputs, prefix):
     campaign, image = inputs
-    request = RunRequest(campaign=campaign, image=image, out=f"s3://{BUCKET}/{prefix}")
+    out = f"s3://{BUCKET}/{prefix}"
+    request = RunRequest(campaign=campaign, image=image, out=out, locales="th")
     threads = [threading.Thread(target=localize, args=(request,)) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
     manifest = json.loads(read(seaweed, f"{prefix}/skincare-sale/manifest.json"))
-    assert len(manifest["jobs"]) == 24
-    assert {j["status"] for j in manifest["jobs"]} <= {"ok", "cached", "skipped"}
+    assert len(manifest["jobs"]) == 6
+    assert {j["status"] for j in manifest["jobs"]} <= {"ok", "cached"}
 
 
 def test_a_creative_in_s3_reaches_dashscope_as_a_link_not_bytes(
