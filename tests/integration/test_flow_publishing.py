@@ -74,10 +74,21 @@ def wait_until_paused(name: str, deadline: float = 60):
     raise AssertionError(f"flow run {name} did not pause within {deadline} s")
 
 
-def resume(flow_run_id, **decision):
+def resume(flow_run_id, deadline: float = 30, **decision):
+    """Answer a paused run as a reviewer would. Prefect marks the run Paused before it stores the
+    form's schema (prefect/flow_runs.py, pause_flow_run), so an answer given at once may find
+    no schema yet: it is given again until the schema is there."""
     from prefect.flow_runs import resume_flow_run
 
-    resume_flow_run(flow_run_id, run_input=decision)
+    until = time.monotonic() + deadline
+    while True:
+        try:
+            resume_flow_run(flow_run_id, run_input=decision)
+            return
+        except RuntimeError as error:
+            if "schema not found" not in str(error) or time.monotonic() > until:
+                raise
+        time.sleep(0.2)
 
 
 def test_an_approved_review_publishes_to_the_destination(sample_campaign, sample_image, tmp_path):
