@@ -9,8 +9,8 @@ import io
 import pytest
 from PIL import Image
 
+from tests.drawing import typeset
 from transcreate.compose.blocks import TextBlock
-from transcreate.compose.typeset import typeset
 from transcreate.editors.model import ModelEditor
 from transcreate.editors.prepare import PreparedImage
 from transcreate.images import decode, encode_png

@@ -12,12 +12,13 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw
 
 from tests.conftest import EXAMPLES
+from tests.drawing import typeset
 from transcreate.campaign import POSITIONS, read_campaign
 from transcreate.compose.blocks import TextBlock, layout
 from transcreate.compose.record import CHUNK, read_layout
 from transcreate.compose.saliency import mask_from_image, product_mask
 from transcreate.compose.search import best_fit
-from transcreate.compose.typeset import typeset
+from transcreate.compose.typeset import decide
 from transcreate.editors.local import LocalEditor
 from transcreate.errors import SetupError
 from transcreate.jobs import EditJob, Overlay, expand
@@ -133,14 +134,14 @@ def test_copy_covers_no_product_pixel_and_meets_contrast_in_every_locale(
 
 def test_a_preferred_zone_with_room_keeps_the_copy() -> None:
     image, _ = product_shot((640, 640), (0.72, 0.5), "gradient")
-    _, record = typeset(image, blocks("en"), "center-left", "en", product=product_mask(image))
+    record = decide(image, blocks("en"), "center-left", "en", product=product_mask(image)).record
     assert record["zone"] == "center-left"
     assert record["moved"] is False
 
 
 def test_copy_asked_over_the_product_moves_and_says_so() -> None:
     image, _ = product_shot((640, 640), (0.5, 0.5), "gradient")
-    _, record = typeset(image, blocks("th"), "center", "th", product=product_mask(image))
+    record = decide(image, blocks("th"), "center", "th", product=product_mask(image)).record
     assert record["moved"] is True
     assert record["zone"] != "center"
     assert all(element["moved"] for element in record["elements"])
@@ -149,7 +150,7 @@ def test_copy_asked_over_the_product_moves_and_says_so() -> None:
 def test_copy_that_fits_nowhere_falls_back_to_a_plate() -> None:
     image, _ = product_shot((400, 400), (0.5, 0.5), "gradient")
     long_copy = [TextBlock("headline", "Everything in the store at half price " * 4, "#FFFFFF")]
-    _, record = typeset(image, long_copy, "center", "en", product=product_mask(image))
+    record = decide(image, long_copy, "center", "en", product=product_mask(image)).record
     assert record["fallback"] == "plate"
     assert record["elements"][0]["treatment"] == "plate"
     assert min(record["elements"][0]["contrast"]) >= 3.0
@@ -158,7 +159,7 @@ def test_copy_that_fits_nowhere_falls_back_to_a_plate() -> None:
 def test_light_copy_on_a_light_backdrop_is_strengthened() -> None:
     image = Image.new("RGB", (640, 640), (250, 248, 240))
     white = [TextBlock("headline", "Free Shipping", "#FFFFFF")]
-    _, record = typeset(image, white, "top-center", "en", product=product_mask(image))
+    record = decide(image, white, "top-center", "en", product=product_mask(image)).record
     [headline] = record["elements"]
     assert headline["treatment"] in ("outline", "plate")
     assert min(headline["contrast"]) >= 3.0
@@ -167,7 +168,7 @@ def test_light_copy_on_a_light_backdrop_is_strengthened() -> None:
 def test_copy_that_stands_out_alone_gets_no_outline() -> None:
     image = Image.new("RGB", (640, 640), (250, 248, 240))
     navy = [TextBlock("headline", "Free Shipping", "#1A237E")]
-    _, record = typeset(image, navy, "top-center", "en", product=product_mask(image))
+    record = decide(image, navy, "top-center", "en", product=product_mask(image)).record
     assert record["elements"][0]["treatment"] == "none"
     assert min(record["elements"][0]["contrast"]) >= 4.5
 
@@ -180,7 +181,7 @@ def test_a_user_mask_wins_over_saliency() -> None:
     drawn.save(buffer, format="PNG")
     user = mask_from_image(buffer.getvalue(), image.size)
     assert user.source == "mask"
-    _, record = typeset(image, blocks("en"), "top-center", "en", product=user)
+    record = decide(image, blocks("en"), "top-center", "en", product=user).record
     assert record["product"]["source"] == "mask"
     for element in record["elements"]:
         assert element["box"][1] > 640 * 21 / 64, element
@@ -188,7 +189,7 @@ def test_a_user_mask_wins_over_saliency() -> None:
 
 def test_the_exact_layout_is_todays_layout() -> None:
     image, _ = product_shot((640, 640), (0.5, 0.5), "gradient")
-    _, record = typeset(image, blocks("id"), "center", "id", layout="exact")
+    record = decide(image, blocks("id"), "center", "id", layout="exact").record
     expected = layout(blocks("id"), "center", image.size, "id")
     assert [element["box"] for element in record["elements"]] == [list(p.box) for p in expected]
     assert record["layout"] == "exact"
@@ -314,8 +315,8 @@ def test_shuffled_positions_give_the_same_bytes() -> None:
     found = product_mask(image)
     order = list(POSITIONS)
     random.Random(5).shuffle(order)
-    first = {p: typeset(image, blocks("zh"), p, "zh", product=found)[1] for p in POSITIONS}
-    again = {p: typeset(image, blocks("zh"), p, "zh", product=found)[1] for p in order}
+    first = {p: decide(image, blocks("zh"), p, "zh", product=found).record for p in POSITIONS}
+    again = {p: decide(image, blocks("zh"), p, "zh", product=found).record for p in order}
     assert first == again
 
 
@@ -345,7 +346,7 @@ def test_a_button_set_apart_comes_after_its_copy_as_it_is_read(
         TextBlock("offer", offer, "#FF8C00"),
         TextBlock("cta", cta, "#FF8C00"),
     ]
-    _, record = typeset(image, copy, position, locale, product=product)  # type: ignore[arg-type]
+    record = decide(image, copy, position, locale, product=product).record  # type: ignore[arg-type]
     *text, button = record["elements"]
     left, top, _, bottom = button["box"]
     last_line = text[-1]["line_boxes"][-1]
@@ -380,7 +381,7 @@ def test_small_type_short_of_contrast_is_set_in_a_deeper_shade_not_outlined(
     image, product = creative
     red = FLASH_RED
     copy = flash_deal(red)
-    _, record = typeset(image, copy, "bottom-left", "en", product=product, common=0.6)  # type: ignore[arg-type]
+    record = decide(image, copy, "bottom-left", "en", product=product, common=0.6).record  # type: ignore[arg-type]
     ends = next(element for element in record["elements"] if element["role"] == "ends")
     assert ends["font_size"] < 24 and ends["treatment"] == "shade", ends
     assert ends["outline"] is None and min(ends["contrast"]) >= 4.5
@@ -392,7 +393,7 @@ def test_blocks_of_one_colour_share_one_shade(creative: tuple[Image.Image, objec
     image, _ = creative
     banner = image.resize((728, 90))
     copy = flash_deal(FLASH_RED)
-    _, record = typeset(banner, copy, "center-left", "en", product=product_mask(banner))
+    record = decide(banner, copy, "center-left", "en", product=product_mask(banner)).record
     shaded = [element for element in record["elements"] if element["treatment"] == "shade"]
     assert len(shaded) >= 2
     assert len({element["fill"] for element in shaded}) == 1

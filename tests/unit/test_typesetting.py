@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
+from tests.drawing import typeset
 from transcreate.campaign import POSITIONS
 from transcreate.compose import fonts
 from transcreate.compose.blocks import Box, TextBlock, layout
@@ -22,7 +23,6 @@ from transcreate.compose.fonts import (
     fonts_for_locale,
 )
 from transcreate.compose.lines import line_units
-from transcreate.compose.typeset import typeset
 from transcreate.errors import MissingGlyphError, SetupError, TypesettingError
 
 GREY = (128, 128, 128)

@@ -1,5 +1,5 @@
 """Set the copy: decide the layout (`decide`: where every line goes, how it stands out, and the
-record of both, without painting a pixel), then paint it (`paint`). `typeset` does both.
+record of both, without painting a pixel), then paint it (`paint`).
 
 ``auto`` (the default) treats the sheet's ``position`` as the preferred anchor, never as a licence
 to cover the product: the copy block is fitted in that zone around the product, at the largest
@@ -45,36 +45,6 @@ class Layout:
     placed: tuple[Placed, ...]
     treatments: tuple[Treatment, ...]
     record: dict[str, Any]
-
-
-def typeset(
-    image: Image.Image,
-    blocks: Sequence[TextBlock],
-    position: str,
-    locale: str,
-    *,
-    layout: str = "auto",
-    product: ProductMask | None = None,
-    common: float | None = None,
-    zone: str | None = None,
-    area: Box | None = None,
-    arrangement: str | None = None,
-) -> tuple[Image.Image, dict[str, Any]]:
-    """A new RGB image with the copy set, and the record of the layout used (`decide`, then
-    `paint`)."""
-    decided = decide(
-        image,
-        blocks,
-        position,
-        locale,
-        layout=layout,
-        product=product,
-        common=common,
-        zone=zone,
-        area=area,
-        arrangement=arrangement,
-    )
-    return paint(image, decided), decided.record
 
 
 def paint(image: Image.Image, layout: Layout) -> Image.Image:
