@@ -263,7 +263,9 @@ class ForwardProxy:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Relay)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
 
     def close(self) -> None:
         self._server.shutdown()

@@ -59,7 +59,9 @@ def test_the_gallery_opens_over_the_served_folder(sample_campaign, sample_image,
         )
     )
     server = make_server(tmp_path, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
     try:
         page_url = f"{base_url(server)}skincare-sale/index.html"
         with httpx.Client(timeout=10) as client:
