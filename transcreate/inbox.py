@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
-from transcreate.errors import StorageError
 from transcreate.run import RunSummary
 
 if TYPE_CHECKING:
@@ -75,21 +74,6 @@ class Inbox(Protocol):
     def settle(self, claimed: Claim, error: str | None = None) -> str:
         """Move it to done/ or, beside NAME.error.txt, to failed/; returns where the sheet is."""
         ...
-
-
-def open_inbox(location: str) -> Inbox:
-    """A folder (created if missing) or ``s3://bucket/prefix``, checked now: a wrong bucket or
-    missing credentials fail the run instead of sending every request to failed/."""
-    if location.startswith("s3://"):
-        from transcreate.storage.s3 import S3Storage  # boto3 loads only for S3
-
-        storage = S3Storage(location)
-        storage.check()
-        return S3Inbox(storage)
-    if "://" in location:
-        scheme = location.split("://", 1)[0]
-        raise StorageError(f"{location}: unknown scheme {scheme!r}; use a folder or s3://bucket/…")
-    return FolderInbox(Path(location))
 
 
 class RequestResult(BaseModel):

@@ -14,16 +14,17 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from transcreate.editors import Editor, Mode, ModelThenOverlay, check_mode, load_editor_class
 from transcreate.editors.model import Gate, ModelEditor
 from transcreate.editors.wire import Wire
 from transcreate.errors import CampaignError, StorageError
 from transcreate.images import load_base_creative
-from transcreate.inputs import image_input, read_input
+from transcreate.inputs import campaign_input, image_input, read_input
 from transcreate.instructions import instruction_language
 from transcreate.ocr import require_tesseract
 from transcreate.policy import Policy, load_policy
@@ -37,7 +38,10 @@ from transcreate.settings import (
     model_settings,
     storage_settings,
 )
-from transcreate.storage import Storage, input_link, open_storage
+from transcreate.storage import Storage, open_storage
+
+if TYPE_CHECKING:
+    from transcreate.inbox import Inbox
 
 
 def build(
@@ -112,7 +116,9 @@ def build(
         callback_secret=callback_secret(request.callback_secret_block),
         instruction_language=language,
         editor_bounds_calls=request.backend != "local",
-        allow_private=allow_private,
+        campaign=partial(
+            campaign_input, request.campaign, request.rows, allow_private=allow_private
+        ),
     )
 
 
@@ -131,6 +137,33 @@ def localize(
 ) -> RunSummary:
     """Build what ``request`` needs and run it in this process (the CLI's run without Prefect)."""
     return run_campaign(request, adapters or build(request), on_result, on_plan)
+
+
+def input_link(location: str) -> str | None:
+    """A link a model provider can fetch an ``s3://`` input from (presigned); None otherwise."""
+    if not location.startswith("s3://"):
+        return None
+    from transcreate.storage.s3 import S3Storage  # boto3 loads only for S3
+
+    parts = urlsplit(location)
+    return S3Storage(f"s3://{parts.netloc}").url(parts.path.lstrip("/"))
+
+
+def open_inbox(location: str) -> Inbox:
+    """A folder (created if missing) or ``s3://bucket/prefix``, checked now: a wrong bucket or
+    missing credentials fail the run instead of sending every request to failed/."""
+    from transcreate.inbox import FolderInbox, S3Inbox  # botocore loads only for an inbox
+
+    if location.startswith("s3://"):
+        from transcreate.storage.s3 import S3Storage  # boto3 loads only for S3
+
+        storage = S3Storage(location)
+        storage.check()
+        return S3Inbox(storage)
+    if "://" in location:
+        scheme = location.split("://", 1)[0]
+        raise StorageError(f"{location}: unknown scheme {scheme!r}; use a folder or s3://bucket/…")
+    return FolderInbox(Path(location))
 
 
 def destination(request: RunRequest) -> Storage:

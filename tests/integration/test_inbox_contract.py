@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import BUCKET
-from transcreate.inbox import FolderInbox, Inbox, open_inbox
+from transcreate.inbox import FolderInbox, Inbox
+from transcreate.wiring import open_inbox
 
 
 class InboxContract:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.integration.conftest import BUCKET
 from tests.integration.test_requests import _without_column
-from transcreate.inbox import open_inbox
+from transcreate.wiring import open_inbox
 
 pytestmark = pytest.mark.slow
 

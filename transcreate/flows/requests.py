@@ -17,11 +17,11 @@ from transcreate.inbox import (
     InboxSummary,
     RequestResult,
     failure_report,
-    open_inbox,
     summary_markdown,
 )
 from transcreate.locales import DEFAULT_LOCALES, SupportedLocale
 from transcreate.request import BackendName, RunInputs, RunOptions, RunRequest
+from transcreate.wiring import open_inbox
 
 
 @flow(name="process-requests", validate_parameters=True)

@@ -14,7 +14,6 @@ from typing import Any
 from transcreate.campaign import Campaign, Variant, read_campaign
 from transcreate.errors import CampaignError, TranscreateError
 from transcreate.images import BaseCreative
-from transcreate.inputs import campaign_input
 from transcreate.instructions import template_names
 from transcreate.jobs import EditJob, expand
 from transcreate.manifest import JobResult
@@ -62,10 +61,7 @@ class Planner:
     so that a run can start its first edits while it plans the rest (`PlanAhead`)."""
 
     def __init__(self, request: RunRequest, adapters: Adapters):
-        # a file, a link or pasted rows
-        source = campaign_input(
-            request.campaign, request.rows, allow_private=adapters.allow_private
-        )
+        source = adapters.campaign()  # a file, a link or pasted rows, read by the root's reader
         campaign = read_campaign(
             source.name,
             data=source.data,

@@ -4,14 +4,21 @@ the engine constructs none of it."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from transcreate.editors import Editor
+from transcreate.errors import SetupError
 from transcreate.images import BaseCreative
+from transcreate.inputs import Input
 from transcreate.policy import Policy
 from transcreate.quality import OutputChecks
 from transcreate.storage import Storage
+
+
+def _no_campaign() -> Input:
+    raise SetupError("these adapters were built without a campaign to read")
 
 
 @dataclass(frozen=True)
@@ -32,8 +39,9 @@ class Adapters:
     #: a model editor bounds its own calls (built with ``concurrency``): around the call only,
     #: so a job waiting for the same edit another job is making (the result cache) holds no slot
     editor_bounds_calls: bool = False
-    #: hosts of the user's network whose input links may be fetched (see `transcreate.inputs`)
-    allow_private: frozenset[str] = frozenset()
+    #: the campaign the request names (its file or link, else its pasted rows), read when the
+    #: run plans: a process that only makes jobs (a Dask worker) never downloads it
+    campaign: Callable[[], Input] = field(default=_no_campaign, repr=False, compare=False)
     #: otherwise one slot per edit in flight, shared by every batch of the run in this process
     slots: threading.BoundedSemaphore | None = field(init=False, repr=False, compare=False)
     #: the threads every batch of the run in this process hands its jobs to (twice the edits in

@@ -193,13 +193,3 @@ def _served_base(base_url: str, folder: str) -> str:
     if path.parent.name == REVIEW_FOLDER:
         return f"{base_url.rstrip('/')}/{REVIEW_FOLDER}/{quote(path.name)}/"
     return base_url
-
-
-def input_link(location: str) -> str | None:
-    """A link a model provider can fetch an ``s3://`` input from (presigned); None otherwise."""
-    if not location.startswith("s3://"):
-        return None
-    from transcreate.storage.s3 import S3Storage
-
-    parts = urlsplit(location)
-    return S3Storage(f"s3://{parts.netloc}").url(parts.path.lstrip("/"))
