@@ -49,8 +49,13 @@ def build(
     *,
     prefect_limits: bool = False,
     config: dict[str, Any] | None = None,
+    editor: Editor | None = None,
 ) -> Adapters:
     """Build the editor, storage, policy, checks and limits for ``request``.
+
+    ``editor``: an editor of the caller's own (an in-house model or compositor, anything with
+    the `Editor` protocol) that makes every job in place of the request's backend, within the
+    run's concurrency; its identity is in every job key, as a backend's is.
 
     ``prefect_limits``: inside a flow run, take a slot of the Prefect global concurrency limit
     ``transcreate-<backend>`` (when one exists) around each model call, so many runs share one
@@ -93,17 +98,18 @@ def build(
             mask_from_image(mask, (8, 8))
         except CampaignError as error:
             raise CampaignError(f"{request.product_mask}: {error}") from None
-    compositor = compositor_for(request, mask)
-    editor = open_editor(
-        request.backend,
-        request.effective_mode,
-        config=config,
-        max_concurrency=concurrency,
-        gate=gate,
-        input_links={creative.sha256: link} if link else None,
-        compositor=compositor,
-        product_mask=mask,
-    )
+    own_editor = editor is not None
+    if editor is None:
+        editor = open_editor(
+            request.backend,
+            request.effective_mode,
+            config=config,
+            max_concurrency=concurrency,
+            gate=gate,
+            input_links={creative.sha256: link} if link else None,
+            compositor=compositor_for(request, mask),
+            product_mask=mask,
+        )
     chosen_policy = request.policy or os.environ.get("TRANSCREATE_POLICY")
     return Adapters(
         editor=editor,
@@ -115,7 +121,7 @@ def build(
         bound=bound,
         callback_secret=callback_secret(request.callback_secret_block),
         instruction_language=language,
-        editor_bounds_calls=request.backend != "local",
+        editor_bounds_calls=request.backend != "local" and not own_editor,
         campaign=partial(
             campaign_input, request.campaign, request.rows, allow_private=allow_private
         ),

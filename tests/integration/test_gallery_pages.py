@@ -13,13 +13,21 @@ import httpx
 import pytest
 
 from tests.conftest import counts
+from tests.fakes import ScriptedEditor
 from tests.integration.conftest import BUCKET
 from tests.unit.test_gallery import Page
 from transcreate.request import RunRequest
+from transcreate.run import RunSummary
 from transcreate.serve import base_url, make_server
-from transcreate.wiring import localize
+from transcreate.wiring import build, localize
 
 LOCALES = ("th", "zh")
+
+
+def made(request: RunRequest) -> RunSummary:
+    """The run, its creatives made by a scripted editor through the root: the gallery is the
+    subject here, not the copy on the images."""
+    return localize(request, adapters=build(request, editor=ScriptedEditor()))
 
 
 def images(page: Page) -> list[str]:
@@ -29,7 +37,7 @@ def images(page: Page) -> list[str]:
 def test_the_gallery_beside_a_local_manifest_links_its_images_relatively(
     sample_campaign, sample_image, tmp_path
 ):
-    summary = localize(
+    summary = made(
         RunRequest(
             campaign=str(sample_campaign),
             image=str(sample_image),
@@ -50,7 +58,7 @@ def test_the_gallery_beside_a_local_manifest_links_its_images_relatively(
 
 
 def test_the_gallery_opens_over_the_served_folder(sample_campaign, sample_image, tmp_path):
-    localize(
+    made(
         RunRequest(
             campaign=str(sample_campaign),
             image=str(sample_image),
@@ -88,7 +96,7 @@ def test_the_gallery_on_s3_opens_through_its_presigned_link(seaweed, sample_imag
     request = RunRequest(
         rows=rows, image=str(sample_image), locales=LOCALES, out=f"s3://{BUCKET}/{prefix}"
     )
-    summary = localize(request)
+    summary = made(request)
     assert summary.counts == counts(ok=3, skipped=1)
     assert "X-Amz-Signature=" in summary.gallery
     with httpx.Client(timeout=10) as client:
@@ -108,12 +116,8 @@ def test_the_gallery_on_s3_opens_through_its_presigned_link(seaweed, sample_imag
 
 def test_the_gallery_is_rewritten_by_a_rerun(sample_image, tmp_path: Path):
     rows = "variant,headline,cta,price,currency\nsummer,Big Sale,Shop,10,USD\n"
-    first = localize(
-        RunRequest(rows=rows, image=str(sample_image), locales=("en",), out=str(tmp_path))
-    )
-    again = localize(
-        RunRequest(rows=rows, image=str(sample_image), locales=("en",), out=str(tmp_path))
-    )
+    first = made(RunRequest(rows=rows, image=str(sample_image), locales=("en",), out=str(tmp_path)))
+    again = made(RunRequest(rows=rows, image=str(sample_image), locales=("en",), out=str(tmp_path)))
     assert first.gallery == again.gallery
     text = (tmp_path / "pasted-rows" / "index.html").read_text(encoding="utf-8")
     assert "1 already made" in text and "1 made" not in text
@@ -122,7 +126,7 @@ def test_the_gallery_is_rewritten_by_a_rerun(sample_image, tmp_path: Path):
 def test_a_gallery_in_several_sizes_counts_variants_and_jobs_as_the_manifest_does(
     sample_campaign, sample_image, tmp_path
 ):
-    summary = localize(
+    summary = made(
         RunRequest(
             campaign=str(sample_campaign),
             image=str(sample_image),
