@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -26,6 +27,16 @@ def signature(body: bytes, secret: str) -> str:
 def verify(body: bytes, header: str, secret: str) -> bool:
     """What a receiver does: compare in constant time."""
     return hmac.compare_digest(signature(body, secret), header)
+
+
+def shown(url: str) -> str:
+    """The callback's address as logs may show it: scheme, host and path, without a user name,
+    a password or a query (where receivers put their tokens)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 class _Undelivered(Exception):
@@ -57,15 +68,18 @@ def send_completion(
                 try:
                     response = httpx.post(url, content=body, headers=headers, timeout=timeout)
                 except httpx.HTTPError as error:
-                    raise _Undelivered(f"{type(error).__name__}: {error}") from None
+                    # httpx's message may quote the URL, token and all: only its kind is said
+                    raise _Undelivered(type(error).__name__) from None
                 if response.status_code >= 500 or response.status_code == 429:
                     raise _Undelivered(f"HTTP {response.status_code}")
                 if not response.is_success:
                     logger.warning(
-                        "callback %s refused the event: HTTP %s", url, response.status_code
+                        "callback %s refused the event: HTTP %s", shown(url), response.status_code
                     )
                     return False
         return True
     except _Undelivered as error:
-        logger.warning("callback %s not delivered after %d attempts: %s", url, attempts, error)
+        logger.warning(
+            "callback %s not delivered after %d attempts: %s", shown(url), attempts, error
+        )
         return False

@@ -155,6 +155,14 @@ def storage_settings(config: dict[str, Any]) -> StorageSettings:
             "http://127.0.0.1:8765/"
         )
     public = os.environ.get("TRANSCREATE_PUBLIC_BASE_URL") or section.get("public_base_url")
+    for name, value in (("output_base_url", served), ("public_base_url", public)):
+        # Every manifest, gallery and artifact link starts with it: a password in it would be
+        # in every one of them.
+        if value and urllib.parse.urlsplit(str(value)).password is not None:
+            raise StorageError(
+                f"{name}: it holds a user name and password, which every link would carry; give "
+                "the address alone and protect the server another way"
+            )
     presign = os.environ.get("TRANSCREATE_PRESIGN_SECONDS") or section.get("presign_seconds")
     return StorageSettings(
         output_base_url=str(served) if served else None,

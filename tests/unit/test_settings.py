@@ -87,3 +87,16 @@ def test_the_result_cache_lives_in_the_xdg_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-1")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert model_settings("openai").cache_dir == tmp_path / "xdg" / "transcreate" / "model-results"
+
+
+@pytest.mark.parametrize("variable", ["TRANSCREATE_OUTPUT_BASE_URL", "TRANSCREATE_PUBLIC_BASE_URL"])
+def test_a_base_url_with_a_password_is_refused_before_it_reaches_a_link(monkeypatch, variable):
+    from transcreate.errors import StorageError
+    from transcreate.settings import storage_settings
+
+    monkeypatch.setenv(variable, "https://ana:s3cret@files.example.com/out/")
+    with pytest.raises(StorageError, match="user name and password") as refused:
+        storage_settings({})
+    assert "s3cret" not in str(refused.value)
+    monkeypatch.setenv(variable, "https://files.example.com/out/")
+    assert "files.example.com" in repr(storage_settings({}))

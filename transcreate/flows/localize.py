@@ -30,7 +30,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field, ValidationError
 
 from transcreate.artifacts import manifest_markdown
-from transcreate.callbacks import send_completion
+from transcreate.callbacks import send_completion, shown
 from transcreate.errors import CampaignError, TranscreateError
 from transcreate.flows.report import (
     counts_in_words,
@@ -431,7 +431,7 @@ def _callback(request: RunRequest, adapters: Adapters, event: str, summary: RunS
     )
     if not delivered:
         get_run_logger().warning(
-            "completion callback to %s was not delivered", request.callback_url
+            "completion callback to %s was not delivered", shown(request.callback_url)
         )
 
 
