@@ -87,6 +87,8 @@ _VARIANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _TEMPLATE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_MAX_WHOLE_DIGITS = 15  # 999 trillion: more than any price in any currency
+_MAX_DIGITS = 24  # with its decimals
 
 _YES = frozenset({"yes", "y", "true", "1", "x"})
 _NO = frozenset({"no", "n", "false", "0", ""})
@@ -420,6 +422,11 @@ def _decimal(text: str, column: str, problem: _Reporter, example: str) -> Decima
             f"{text!r} is not a plain number; write {example} (no currency signs, no thousands "
             "separators, '.' for decimals)",
         )
+        return None
+    whole = compact.split(".", 1)[0].lstrip("0")
+    if len(whole) > _MAX_WHOLE_DIGITS or len(compact) > _MAX_DIGITS:
+        # Babel formats within Python's 28-digit decimal context; no price or discount needs more
+        problem(column, f"{text!r} has too many digits for an amount; write {example}")
         return None
     try:
         return Decimal(compact)

@@ -233,6 +233,19 @@ def test_price_with_a_thousands_dot_is_rejected(tmp_path: Path) -> None:
     assert "write 199000" in problem.message
 
 
+@pytest.mark.parametrize("price", ["1" * 29, "9" * 16, "1." + "5" * 30])
+def test_a_price_with_too_many_digits_is_its_rows_problem_not_a_traceback(
+    tmp_path: Path, price: str
+) -> None:
+    campaign = read_rows(
+        tmp_path, "variant,headline,price,currency", "v1,Sale,10,USD", f"v2,Sale,{price},USD"
+    )
+    assert [variant.variant for variant in campaign.variants] == ["v1"]
+    problem = only_problem_of(campaign)
+    assert (problem.row, problem.column) == (3, "price")
+    assert "too many digits" in problem.message
+
+
 def test_price_that_is_not_a_number_is_rejected(tmp_path: Path) -> None:
     problem = only_problem(read_rows(tmp_path, "variant,headline,price,currency", "s,Sale,abc,IDR"))
     assert str(problem).startswith("sale.csv, row 2, column price: 'abc' is not a plain number")
