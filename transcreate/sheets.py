@@ -74,6 +74,10 @@ def split_sheet(location: str) -> tuple[str, str | None]:
     return location, None
 
 
+#: a workbook is read to this many rows (the header and 100,000 variants) and columns
+MAX_ROWS = 100_001
+MAX_COLUMNS = 1_000
+
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
 
@@ -254,6 +258,7 @@ def _workbook_table(raw: bytes, source: str, sheet: str | None) -> Table:
                 f"{source}: no sheet named {sheet!r}; its sheets are "
                 f"{', '.join(repr(name) for name in names)}"
             )
+        reach = (values[sheet].max_row or 0, values[sheet].max_column or 0)
         rows = _sheet_rows(values[sheet], formulas[sheet])
     except CampaignError:
         raise
@@ -264,6 +269,18 @@ def _workbook_table(raw: bytes, source: str, sheet: str | None) -> Table:
         formulas.close()
     if not rows:
         raise CampaignError(f"{source}: the sheet is empty; the first row must name the columns")
+    if len(rows) > MAX_ROWS and any(cell for cell in rows[MAX_ROWS] if cell != ""):
+        raise CampaignError(
+            f"{source}: more than {MAX_ROWS - 1:,} variants; split the campaign into sheets of "
+            "fewer rows"
+        )
+    if reach[0] > MAX_ROWS or reach[1] > MAX_COLUMNS:
+        notes.append(
+            f"{source}: the sheet's cells reach row {reach[0]:,}, column {reach[1]:,}; only the "
+            f"first {MAX_ROWS:,} rows and {MAX_COLUMNS:,} columns are read (delete stray cells "
+            "far from the table)"
+        )
+    rows = rows[:MAX_ROWS]
     header_cells = rows[0]
     if not any(isinstance(cell, str) and cell.strip() for cell in header_cells):
         raise CampaignError(
@@ -281,8 +298,16 @@ def _workbook_table(raw: bytes, source: str, sheet: str | None) -> Table:
 
 def _sheet_rows(values: Any, formulas: Any) -> list[list[Cell]]:
     rows: list[list[Cell]] = []
+    # Bounded: one stray cell at XFD1048576 makes openpyxl yield a million rows of 16,384 cells.
+    # Rows are read as wide as the header (no column past it is used) and one row past the
+    # limit, to tell a sheet that is too long from one that is not.
+    header = next(values.iter_rows(values_only=True, max_row=1, max_col=MAX_COLUMNS), ())
+    width = max(
+        (index + 1 for index, cell in enumerate(header) if cell not in (None, "")), default=1
+    )
+    bounds = {"max_row": MAX_ROWS + 1, "max_col": width}
     for value_row, formula_row in zip(
-        values.iter_rows(values_only=True), formulas.iter_rows(), strict=False
+        values.iter_rows(values_only=True, **bounds), formulas.iter_rows(**bounds), strict=False
     ):
         cells: list[Cell] = []
         for value, formula in itertools.zip_longest(value_row, formula_row):

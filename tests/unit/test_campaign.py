@@ -723,3 +723,37 @@ def test_pasted_rows_have_the_same_row_and_column_errors_as_a_file(tmp_path: Pat
 def test_nothing_pasted_is_one_sentence() -> None:
     with pytest.raises(CampaignError, match="pasted rows: nothing was pasted"):
         read_pasted(" \n")
+
+
+def _workbook(tmp_path: Path, cells: dict[str, str]) -> Path:
+    workbook = openpyxl.Workbook()
+    for reference, value in cells.items():
+        workbook.active[reference] = value
+    path = tmp_path / "sale.xlsx"
+    workbook.save(path)
+    return path
+
+
+def test_a_stray_cell_at_the_sheets_far_corner_is_not_read_and_is_named(tmp_path: Path) -> None:
+    # openpyxl alone would yield a million rows of 16,384 cells for it (minutes, gigabytes)
+    path = _workbook(
+        tmp_path, {"A1": "variant", "B1": "headline", "A2": "v1", "B2": "Sale", "XFD1048576": "x"}
+    )
+    campaign = read_campaign(path)
+    assert [variant.variant for variant in campaign.variants] == ["v1"]
+    [note] = [warning for warning in campaign.warnings if "reach row" in warning]
+    assert "1,048,576" in note and "16,384" in note
+
+
+def test_a_sheet_longer_than_the_limit_is_refused_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transcreate import sheets
+
+    monkeypatch.setattr(sheets, "MAX_ROWS", 3)  # the header and two variants
+    cells = {"A1": "variant", "B1": "headline"}
+    cells |= {f"A{row}": f"v{row}" for row in range(2, 5)} | {f"B{row}": "S" for row in range(2, 5)}
+    with pytest.raises(CampaignError, match="more than 2 variants; split the campaign"):
+        read_campaign(_workbook(tmp_path, cells))
+    del cells["A4"], cells["B4"]
+    assert len(read_campaign(_workbook(tmp_path, cells)).variants) == 2
