@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from transcreate.editors.wire import download_image
-from transcreate.errors import PermanentEditError
+from transcreate.editors.wire import check_response, download_image
+from transcreate.errors import PermanentEditError, RetryableEditError
 
 PNG = b"\x89PNG\r\n\x1a\n not decoded here"
 
@@ -53,3 +53,18 @@ def test_a_result_link_that_redirects_forever_is_refused() -> None:
     with http, pytest.raises(PermanentEditError, match="redirects more than 5 times"):
         download_image(http, "http://127.0.0.1:8000/r/1", provider="p", max_bytes=10**6)
     assert len(seen) == 6
+
+
+@pytest.mark.parametrize(
+    ("asked", "kind"), [("2", RetryableEditError), ("86400", PermanentEditError)]
+)
+def test_a_server_asking_to_wait_longer_than_five_minutes_is_down_not_waited_on(asked, kind):
+    response = httpx.Response(429, headers={"Retry-After": asked}, json={"error": "busy"})
+    with pytest.raises(kind) as raised:
+        check_response(response, "p", lambda r: "busy")
+    if kind is RetryableEditError:
+        assert raised.value.retry_after == 2.0
+    else:
+        assert "86,400 s" in str(raised.value) and "run the campaign again later" in str(
+            raised.value
+        )

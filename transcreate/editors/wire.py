@@ -138,7 +138,15 @@ def check_response(
     status = response.status_code
     text = f"{provider}: HTTP {status}: {(redact or Redactor())(message)}"
     if status in RETRYABLE_STATUS or status >= 500:
-        raise RetryableEditError(text, retry_after=parse_retry_after(response.headers))
+        wait = parse_retry_after(response.headers)
+        if wait is not None and wait > MAX_RETRY_AFTER:
+            # Waiting that long would hold the run (and a slot) for nothing: the service is down
+            # for now, and a run started again later finds every finished output stored.
+            raise PermanentEditError(
+                f"{text} (it asks to be retried in {wait:,.0f} s, longer than "
+                f"{MAX_RETRY_AFTER:.0f} s: run the campaign again later)"
+            )
+        raise RetryableEditError(text, retry_after=wait)
     raise PermanentEditError(text)
 
 
@@ -155,7 +163,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         except (TypeError, ValueError):
             return None
         seconds = moment.timestamp() - time.time()
-    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+    return max(0.0, seconds)
 
 
 def post_form(
