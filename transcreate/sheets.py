@@ -13,6 +13,7 @@ import datetime
 import io
 import itertools
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,8 @@ def split_sheet(location: str) -> tuple[str, str | None]:
 #: a workbook is read to this many rows (the header and 100,000 variants) and columns
 MAX_ROWS = 100_001
 MAX_COLUMNS = 1_000
+#: what a workbook may unpack to (a sheet of 100,000 rows is far smaller; zipped XML shrinks 10-50x)
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -235,6 +238,7 @@ def _preview(cells: list[str]) -> str:
 
 def _workbook_table(raw: bytes, source: str, sheet: str | None) -> Table:
     """The chosen sheet of a workbook; formulas without a saved result are flagged per cell."""
+    _check_unpacked_size(raw, source)
     try:
         values = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
         formulas = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=False)
@@ -294,6 +298,21 @@ def _workbook_table(raw: bytes, source: str, sheet: str | None) -> Table:
     ]
     label = source if sheet == names[0] else f"{source}#{sheet}"
     return Table(label, headers, body, notes=notes)
+
+
+def _check_unpacked_size(raw: bytes, source: str) -> None:
+    """A workbook is a zip: refuse one that unpacks to more than MAX_UNPACKED_BYTES before openpyxl
+    inflates it (its shared strings are read whole: a 2 MB file took 85 s and 2.3 GB)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, ValueError):
+        return  # not a zip: openpyxl says what is wrong with it
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise CampaignError(
+            f"{source}: the workbook unpacks to {unpacked:,} bytes; the limit is "
+            f"{MAX_UNPACKED_BYTES:,} (save the sheet as CSV, or remove what it does not need)"
+        )
 
 
 def _sheet_rows(values: Any, formulas: Any) -> list[list[Cell]]:

@@ -757,3 +757,16 @@ def test_a_sheet_longer_than_the_limit_is_refused_in_one_sentence(
         read_campaign(_workbook(tmp_path, cells))
     del cells["A4"], cells["B4"]
     assert len(read_campaign(_workbook(tmp_path, cells)).variants) == 2
+
+
+def test_a_workbook_that_unpacks_too_large_is_refused_before_it_is_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transcreate import sheets
+
+    path = _workbook(tmp_path, {"A1": "variant", "B1": "headline", "A2": "v1", "B2": "Sale"})
+    monkeypatch.setattr(sheets, "MAX_UNPACKED_BYTES", 1000)  # a real bomb unpacks to gigabytes
+    with pytest.raises(CampaignError, match=r"sale\.xlsx: the workbook unpacks to [\d,]+ bytes"):
+        read_campaign(path)
+    monkeypatch.undo()
+    assert len(read_campaign(path).variants) == 1
