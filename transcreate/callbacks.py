@@ -14,6 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from transcreate.addresses import UnresolvedHost, private_address
+from transcreate.settings import ALLOW_PRIVATE_CALLBACKS_VARIABLE
+
 logger = logging.getLogger("transcreate")
 
 SIGNATURE_HEADER = "X-Transcreate-Signature"
@@ -39,6 +42,24 @@ def shown(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def _refusal(url: str, private_hosts: frozenset[str]) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "only http(s) addresses receive callbacks"
+    if "*" in private_hosts or parts.hostname.lower() in private_hosts:
+        return None
+    try:
+        private = private_address(parts.hostname)
+    except UnresolvedHost:
+        return None  # the POST says it cannot connect, and is retried as any other failure
+    if private:
+        return (
+            f"it leads to a private address ({parts.hostname}); to send callbacks inside your "
+            f"network, name the host in {ALLOW_PRIVATE_CALLBACKS_VARIABLE}"
+        )
+    return None
+
+
 class _Undelivered(Exception):
     pass
 
@@ -51,8 +72,17 @@ def send_completion(
     attempts: int = 4,
     wait: float = 1.0,
     timeout: float = 10.0,
+    private_hosts: frozenset[str] = frozenset(),
 ) -> bool:
-    """POST the event; True when the receiver accepted it (2xx). Never raises."""
+    """POST the event; True when the receiver accepted it (2xx). Never raises.
+
+    The address rule of every link the product fetches holds here too (`transcreate.addresses`):
+    no private, loopback or link-local receiver unless its host is in ``private_hosts`` ("*":
+    any), so a run's parameters cannot aim a signed POST inside the worker's network."""
+    refusal = _refusal(url, private_hosts)
+    if refusal:
+        logger.warning("callback %s refused: %s", shown(url), refusal)
+        return False
     body = json.dumps(event, ensure_ascii=False, sort_keys=True).encode("utf-8")
     headers = {"Content-Type": "application/json", "User-Agent": "transcreate"}
     if secret:

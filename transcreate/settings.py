@@ -196,12 +196,23 @@ def dask_cluster() -> DaskCluster:
 
 
 ALLOW_PRIVATE_VARIABLE = "TRANSCREATE_ALLOW_PRIVATE_INPUTS"
+ALLOW_PRIVATE_CALLBACKS_VARIABLE = "TRANSCREATE_ALLOW_PRIVATE_CALLBACKS"
 
 
 def allowed_private_inputs() -> frozenset[str]:
     """Hosts of the user's own network whose input links may be fetched, from
     ``TRANSCREATE_ALLOW_PRIVATE_INPUTS`` (``files.intranet,10.0.0.5``; ``1`` allows any: "*")."""
-    value = os.environ.get(ALLOW_PRIVATE_VARIABLE, "").strip()
+    return _allowed_hosts(ALLOW_PRIVATE_VARIABLE)
+
+
+def allowed_private_callbacks() -> frozenset[str]:
+    """Hosts of the user's own network a completion callback may be sent to (an internal webhook
+    receiver), from ``TRANSCREATE_ALLOW_PRIVATE_CALLBACKS``, written as the inputs' opt-in."""
+    return _allowed_hosts(ALLOW_PRIVATE_CALLBACKS_VARIABLE)
+
+
+def _allowed_hosts(variable: str) -> frozenset[str]:
+    value = os.environ.get(variable, "").strip()
     if value.lower() in ("1", "true", "yes", "*"):
         return frozenset({"*"})
     return frozenset(host.strip().lower() for host in value.split(",") if host.strip())

@@ -33,6 +33,7 @@ from transcreate.request import RunOptions, RunRequest
 from transcreate.run import Adapters, RunPlan, RunSummary, run_campaign
 from transcreate.run.schedule import OnResult
 from transcreate.settings import (
+    allowed_private_callbacks,
     allowed_private_inputs,
     load_config,
     model_settings,
@@ -120,6 +121,7 @@ def build(
         concurrency=concurrency,
         bound=bound,
         callback_secret=callback_secret(request.callback_secret_block),
+        callback_hosts=allowed_private_callbacks(),
         instruction_language=language,
         editor_bounds_calls=request.backend != "local" and not own_editor,
         campaign=partial(

@@ -427,7 +427,11 @@ def _callback(request: RunRequest, adapters: Adapters, event: str, summary: RunS
         "published": summary.published,
     }
     delivered = send_completion(
-        request.callback_url, payload, secret=adapters.callback_secret, wait=CALLBACK_RETRY_WAIT
+        request.callback_url,
+        payload,
+        secret=adapters.callback_secret,
+        wait=CALLBACK_RETRY_WAIT,
+        private_hosts=adapters.callback_hosts,
     )
     if not delivered:
         get_run_logger().warning(

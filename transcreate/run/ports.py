@@ -33,6 +33,8 @@ class Adapters:
     concurrency: int  # edits in flight at once, after every bound
     bound: str  # which setting decided `concurrency`, in words
     callback_secret: str | None = field(default=None, repr=False)
+    #: hosts of the user's network a completion callback may be sent to ("*": any)
+    callback_hosts: frozenset[str] = frozenset()
     #: what instructions are written in: "locale", "en" or "zh" (`request.instruction_language`
     #: with "auto" decided for the backend and its model)
     instruction_language: str = "locale"
