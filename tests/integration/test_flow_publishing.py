@@ -164,6 +164,8 @@ def test_a_signed_completion_event_is_delivered_with_retries(
     from transcreate.flows.localize import flow_parameters, localize_campaign
 
     monkeypatch.setenv("TRANSCREATE_CALLBACK_SECRET", "webhook-secret")
+    # the receiver is on loopback, inside the worker's network: named, as an internal one would be
+    monkeypatch.setenv("TRANSCREATE_ALLOW_PRIVATE_CALLBACKS", "127.0.0.1")
     with Receiver() as receiver:
         request = sample_request(
             sample_campaign,
