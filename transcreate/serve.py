@@ -86,10 +86,15 @@ class OutputHandler(SimpleHTTPRequestHandler):
 
 
 def make_server(folder: str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> Any:
-    """A server of ``folder`` on ``host:port`` (port 0: a free one), not yet serving."""
+    """A server of ``folder`` on ``host:port`` (port 0: a free one), not yet serving. A folder
+    that does not exist yet is made: the desk is often started before the first run fills it."""
     root = Path(folder).expanduser().resolve()
-    if not root.is_dir():
-        raise StorageError(f"{root}: no such folder to serve; give the run's output folder")
+    if root.exists() and not root.is_dir():
+        raise StorageError(f"{root}: is a file, not a folder; give the runs' output folder")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"{root}: cannot make the folder to serve ({error.strerror})") from None
     handler = type("Handler", (OutputHandler,), {"root": root})
     try:
         server = ThreadingHTTPServer((host, port), handler)

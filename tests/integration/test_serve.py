@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import counts
 from tests.fakes import ScriptedEditor
+from transcreate.errors import StorageError
 from transcreate.manifest import JobResult
 from transcreate.request import RunRequest
 from transcreate.serve import base_url, confined_path, make_server
@@ -206,3 +207,15 @@ def test_a_review_staging_folder_links_under_the_served_folder(folder, served, m
     assert link == f"{served}_review/run-1/sale/th/a-12345678.png"
     response = request(served, urlsplit(link).path)
     assert (response.status, response.body) == (200, PNG)
+
+
+def test_a_folder_that_does_not_exist_yet_is_made_and_served(tmp_path):
+    # a manager starts the desk first; the first run fills the folder later
+    server = make_server(tmp_path / "out", "127.0.0.1", 0)
+    try:
+        assert (tmp_path / "out").is_dir()
+    finally:
+        server.server_close()
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(StorageError, match="is a file, not a folder"):
+        make_server(tmp_path / "a-file", "127.0.0.1", 0)
