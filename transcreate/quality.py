@@ -14,10 +14,11 @@ from typing import Any
 
 from PIL import Image, ImageChops, ImageFilter
 
-from transcreate.compose.blocks import Box, TextBlock, layout
+from transcreate.compose.blocks import Box, TextBlock
 from transcreate.compose.colors import contrasting_color
 from transcreate.compose.record import read_layout
 from transcreate.compose.reframe import reframed_base
+from transcreate.compose.search import pinned
 from transcreate.editors import Edited
 from transcreate.images import as_image, decode
 from transcreate.jobs import EditJob, Overlay
@@ -127,7 +128,7 @@ def copy_check(
 
     ``exact_layout``: the output is the local compositor's, so the layout it recorded in the PNG
     gives each line's box, colour and script, and each line is read alone with its glyph fill
-    isolated (without a record, ``layout`` recomputes the exact layout's boxes). Otherwise (a
+    isolated (without a record, the pinned layout gives the boxes it would have). Otherwise (a
     model drew the text) the band at the job's position is read, narrowed to where the output
     differs from ``base`` when it is given, by colour and failing that by contrast, and the copy
     is searched for in what was read. With several roles the worst error rate counts.
@@ -194,13 +195,14 @@ def _read_placed(
     job: EditJob, image: Image.Image, wanted: Sequence[Overlay], language: str | None
 ) -> list[_Reading]:
     blocks = [TextBlock(overlay.role, overlay.text, overlay.color) for overlay in job.overlays]
-    placed = {block.role: block for block in layout(blocks, job.position, image.size, job.locale)}
+    where = pinned(blocks, job.position, image.size, job.locale)
+    placed = {p.measured.block.role: p for p in where}
     readings = []
     for overlay in wanted:
         block = placed.get(overlay.role)
         read = ""
         if block is not None:
-            box = _inset(block.box, block.role, block.font_size)
+            box = _inset(block.box, overlay.role, block.measured.face.size)
             ink = _ink_color(overlay.role, overlay.color)
             read = read_region(image, box, job.locale, ink, language=language)
         readings.append((overlay.text, read, character_error_rate(overlay.text, read)))

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw
 
 from tests.conftest import EXAMPLES
-from tests.drawing import typeset
+from tests.drawing import layout, typeset
 from transcreate.campaign import POSITIONS, read_campaign
-from transcreate.compose.blocks import TextBlock, layout
+from transcreate.compose.blocks import TextBlock
 from transcreate.compose.record import CHUNK, read_layout
 from transcreate.compose.saliency import mask_from_image, product_mask
 from transcreate.compose.search import best_fit
@@ -408,7 +408,7 @@ def jobs_of(copy: dict[str, tuple[str, str]], position: str) -> list[EditJob]:
     }
     siblings = tuple(overlays.items())
     return [
-        EditJob("c", "v", locale, "default", "", overlays[locale], position, "s", "local/5",
+        EditJob("c", "v", locale, "default", "", overlays[locale], position, "s", "local/6",
                 siblings=siblings)
         for locale in copy
     ]  # fmt: skip

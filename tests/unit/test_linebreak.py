@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pythainlp.tokenize import word_tokenize
 
-from transcreate.compose.blocks import TextBlock, layout, measure_stack
+from tests.drawing import layout
+from transcreate.compose.blocks import TextBlock, measure_stack
 from transcreate.errors import TypesettingError
 
 

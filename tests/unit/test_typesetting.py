@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from tests.drawing import typeset
+from tests.drawing import layout, typeset
 from transcreate.campaign import POSITIONS
 from transcreate.compose import fonts
-from transcreate.compose.blocks import Box, TextBlock, layout
+from transcreate.compose.blocks import Box, TextBlock
 from transcreate.compose.colors import contrasting_color
 from transcreate.compose.fonts import (
     CHINESE,

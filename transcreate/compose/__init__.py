@@ -4,9 +4,10 @@
 - ``reframe``: the base in another ad size, the product kept, the copy's side left free
 - ``fonts``: font files per script, and the runs of one font a line is drawn in
 - ``lines``: where a line of copy may break, and balanced breaks
-- ``blocks``: blocks of copy measured, stacked and placed (the exact layout)
+- ``blocks``: blocks of copy measured and stacked
 - ``zones``: the canvas's zones around the product
-- ``search``: the auto layout's search, and the look a variant's locales share
+- ``search``: where the copy goes (the one placement: auto's search, exact's pin), and the
+  look a variant's locales share
 - ``contrast``: each line's contrast and the treatment that makes it pass
 - ``typeset``: ``decide`` (the layout and its record, no pixels painted), then ``paint``
 - ``paint``: drawing a decided layout
@@ -17,4 +18,4 @@
 
 #: The compositor's version, part of the built-in editor's identity and so of every job key: bump
 #: it with any change that changes pixels, so that stored outputs are made again.
-VERSION = 5
+VERSION = 6

@@ -1,5 +1,5 @@
-"""Blocks of copy measured and placed: each role's style, the font size that fits a column, the
-stack of blocks, and the exact layout (the block at its position, wherever the product is).
+"""Blocks of copy measured and placed: each role's style, the font size that fits a column, and
+the stack of blocks (where a stack goes is the search's to decide: ``search``).
 """
 
 from __future__ import annotations
@@ -26,15 +26,6 @@ class TextBlock:
 
 
 @dataclass(frozen=True)
-class PlacedBlock:
-    role: str
-    text: str
-    lines: tuple[str, ...]
-    box: tuple[int, int, int, int]  # (left, top, right, bottom), including plate and stroke
-    font_size: int
-
-
-@dataclass(frozen=True)
 class _Style:
     size: float  # share of the canvas height before shrinking
     weight: str | None  # named instance of the variable fonts
@@ -49,14 +40,9 @@ _STYLES = {
 }
 _STACK_ORDER = {"headline": 0, "offer": 1, "ends": 2, "cta": 3}
 
-_MARGIN = 0.06  # of the shorter side
-_WIDE_COLUMN = 0.88  # of the canvas width, for *-center positions
-_SIDE_COLUMN = 0.50
-_MAX_HEIGHT = 0.45  # of the canvas height
 _MIN_SIZE = 0.022  # of the type unit (see type_unit); never below _MIN_SIZE_PX
 _MIN_SIZE_PX = 12
 _BANNER = 2.5  # width:height beyond which type is sized by the width (see type_unit)
-_SHRINK = 0.92
 STROKE = 0.07  # of the font size
 _GAP = 0.4  # between blocks, of the next block's font size
 _PLATE_PADDING = (0.6, 0.3)  # horizontal, vertical; of the CTA font size
@@ -108,16 +94,6 @@ def _style(role: str) -> _Style:
     return _STYLES.get(role, _STYLES["offer"])
 
 
-def _column(position: str, canvas: tuple[int, int]) -> tuple[int, int, int, int]:
-    """The (left, width, max height, margin) of the region the copy may use."""
-    width, height = canvas
-    margin = round(_MARGIN * min(canvas))
-    horizontal = position.rsplit("-", 1)[-1] if "-" in position else "center"
-    column = round((_WIDE_COLUMN if horizontal == "center" else _SIDE_COLUMN) * width)
-    left = {"left": margin, "right": width - margin - column}.get(horizontal, (width - column) // 2)
-    return left, column, round(_MAX_HEIGHT * height), margin
-
-
 def prepare(blocks: Sequence[TextBlock], locale: str) -> list[TextBlock]:
     """The blocks with copy, in stacking order, after checking their colours and glyphs."""
     check_text_support()
@@ -145,7 +121,8 @@ def smallest_size(canvas: tuple[int, int]) -> int:
     return max(_MIN_SIZE_PX, round(_MIN_SIZE * type_unit(canvas)))
 
 
-def _sizes(blocks: Sequence[TextBlock], canvas: tuple[int, int], scale: float) -> list[int]:
+def sizes(blocks: Sequence[TextBlock], canvas: tuple[int, int], scale: float) -> list[int]:
+    """Each block's font size at ``scale`` of its nominal size, none below the legible least."""
     unit, smallest = type_unit(canvas), smallest_size(canvas)
     return [max(smallest, round(_style(b.role).size * unit * scale)) for b in blocks]
 
@@ -163,36 +140,13 @@ def measure_stack(
     """Every block set at ``scale`` of its nominal size in a column that wide, or None."""
     chain = fonts_for_locale(locale)
     stack = []
-    for block, size in zip(blocks, _sizes(blocks, canvas, scale), strict=True):
+    for block, size in zip(blocks, sizes(blocks, canvas, scale), strict=True):
         face = Face(chain, size, _style(block.role).weight, locale)
         measured = _measure(block, face, column, strict=strict, narrow=narrow)
         if measured is None:
             return None
         stack.append(measured)
     return stack
-
-
-def _fit(
-    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
-) -> list[Measured]:
-    _, column, max_height, _ = _column(position, canvas)
-    smallest = _sizes(blocks, canvas, 0.0)
-    # A smaller size with clean breaks first; a word broken in two only when nothing else fits.
-    for strict in (True, False):
-        scale = 1.0
-        while True:
-            stack = measure_stack(blocks, locale, canvas, scale, column, strict=strict)
-            if stack is not None and stack_height(stack) <= max_height:
-                return stack
-            if _sizes(blocks, canvas, scale) == smallest:
-                break
-            scale *= _SHRINK
-    texts = ", ".join(repr(b.text if len(b.text) <= 60 else b.text[:57] + "...") for b in blocks)
-    raise TypesettingError(
-        f"cannot fit {texts} into the {column}×{max_height} px box at {position} of a "
-        f"{canvas[0]}×{canvas[1]} image, even at the smallest legible size "
-        f"({min(smallest)} px); shorten the copy or use a *-center position, which is wider"
-    )
 
 
 def _gap(measured: Measured) -> int:
@@ -260,40 +214,3 @@ def check_position(position: str, canvas: tuple[int, int]) -> None:
         raise TypesettingError(f"unknown position {position!r}; use one of {', '.join(POSITIONS)}")
     if min(canvas) <= 0:
         raise TypesettingError(f"cannot set copy on an empty {canvas[0]}×{canvas[1]} image")
-
-
-def arrange(
-    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
-) -> list[Placed]:
-    check_position(position, canvas)
-    ordered = prepare(blocks, locale)
-    if not ordered:
-        return []
-    stack = _fit(ordered, position, canvas, locale)
-    left, column, _, margin = _column(position, canvas)
-    vertical = position.split("-", 1)[0]
-    total = stack_height(stack)
-    top = {"top": margin, "bottom": canvas[1] - margin - total}.get(
-        vertical, (canvas[1] - total) // 2
-    )
-    return place_stack(stack, left, top, column, position.rsplit("-", 1)[-1])
-
-
-def public(placed: Sequence[Placed]) -> list[PlacedBlock]:
-    return [
-        PlacedBlock(
-            role=p.measured.block.role,
-            text=p.measured.block.text,
-            lines=p.measured.lines,
-            box=p.box,
-            font_size=p.measured.face.size,
-        )
-        for p in placed
-    ]
-
-
-def layout(
-    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
-) -> list[PlacedBlock]:
-    """Where each block of copy goes on a canvas of that size (the exact layout); draws nothing."""
-    return public(arrange(blocks, position, canvas, locale))

@@ -9,9 +9,22 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from transcreate.compose.blocks import Box, Measured, TextBlock, measure_stack, prepare, stack_size
+from transcreate.compose.blocks import (
+    Box,
+    Measured,
+    Placed,
+    TextBlock,
+    check_position,
+    measure_stack,
+    place_stack,
+    prepare,
+    sizes,
+    stack_height,
+    stack_size,
+)
 from transcreate.compose.saliency import ProductMask
-from transcreate.compose.zones import MARGIN, Places, Room, distance, parts, zones
+from transcreate.compose.zones import MARGIN, Places, Room, anchor, distance, parts, zones
+from transcreate.errors import TypesettingError
 
 #: Shares of the nominal type sizes the auto layout tries, largest first; the last is the
 #: smallest it calls legible before it moves the copy to another zone.
@@ -30,6 +43,10 @@ _APART = {"split": _SPLIT_COST, "row": _ROW_COST, "columns": _ROW_COST}  # by ar
 #: fits that way at this share of the size it gets alone, or more (two steps of SCALES).
 _SHARED_LOOK = 0.84
 ARRANGEMENTS = ("stack", "split", "row", "columns")  # the simplest first, on a tie
+#: The pinned layout's column (of the canvas width) at a centred position and at a side, and the
+#: most of the canvas height its copy may take.
+_PINNED_COLUMN = {"center": 0.88, "side": 0.5}
+_PINNED_HEIGHT = 0.45
 _COLUMNS = (
     0.88,
     0.72,
@@ -92,7 +109,7 @@ class _Search:
             {max(1, min(across - 2 * self.margin, round(f * across))) for f in _COLUMNS},
             reverse=True,
         )
-        self._stacks: dict[tuple[float, int, int, int], list[Measured] | None] = {}
+        self._stacks: dict[tuple[float, int, int, int, bool], list[Measured] | None] = {}
         self._places: dict[tuple[int, int], Places | None] = {}
 
     def _where(self, size: tuple[int, int], room: Room) -> Places | None:
@@ -102,8 +119,10 @@ class _Search:
             self._places[size] = room.places(size, self.canvas, self.margin)
         return self._places[size]
 
-    def _stack(self, scale: float, column: int, start: int, end: int) -> list[Measured] | None:
-        key = (scale, column, start, end)
+    def _stack(
+        self, scale: float, column: int, start: int, end: int, *, strict: bool = True
+    ) -> list[Measured] | None:
+        key = (scale, column, start, end, strict)
         if key not in self._stacks:
             narrow = column <= _NARROW * self.canvas[0]
             self._stacks[key] = measure_stack(
@@ -112,10 +131,40 @@ class _Search:
                 self.canvas,
                 scale,
                 column,
-                strict=True,
+                strict=strict,
                 narrow=narrow,
             )
         return self._stacks[key]
+
+    def pinned(self) -> list[Placed]:
+        """All the copy as one stack exactly at the preferred position, wherever the product is:
+        in that position's column, at the largest size that fits with clean breaks, else with a
+        word broken, down to the least legible size. The exact layout, and the auto layout's
+        last resort (on a plate) when the copy has room nowhere else."""
+        width, height = self.canvas
+        horizontal = parts(self.preferred)[1]
+        share = _PINNED_COLUMN["center" if horizontal == "center" else "side"]
+        column = min(width - 2 * self.margin, round(share * width))
+        least = sizes(self.blocks, self.canvas, 0.0)
+        for strict in (True, False):
+            scale = self.scales[0]
+            while True:
+                stack = self._stack(scale, column, 0, len(self.blocks), strict=strict)
+                if stack is not None and stack_height(stack) <= _PINNED_HEIGHT * height:
+                    total = (column, stack_height(stack))
+                    x, y = anchor(self.preferred, total, (0, 0, width, height), self.margin)
+                    return place_stack(stack, x, y, column, horizontal)
+                if sizes(self.blocks, self.canvas, scale) == least:
+                    break
+                scale *= _SHRINK
+        texts = ", ".join(
+            repr(b.text if len(b.text) <= 60 else b.text[:57] + "...") for b in self.blocks
+        )
+        raise TypesettingError(
+            f"cannot fit {texts} into the {column}×{round(_PINNED_HEIGHT * height)} px box at "
+            f"{self.preferred} of a {width}×{height} image, even at the smallest legible size "
+            f"({min(least)} px); shorten the copy or use a *-center position, which is wider"
+        )
 
     def _fit(self, zone: str, scale: float, start: int, end: int, room: Room) -> _Part | None:
         """The block range at this scale in this zone, the column nearest its anchor."""
@@ -353,6 +402,21 @@ class _Search:
 
 _NARROW = 0.4  # of the canvas width: a column this narrow lets a headline take one more line
 _BANNER = 3.0  # width:height from which the copy may be set in columns, as a leaderboard's is
+
+
+_SHRINK = SCALES[1]  # the pinned layout's step below the scales the search tries
+
+
+def pinned(
+    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
+) -> list[Placed]:
+    """The copy placed exactly at ``position`` (see ``_Search.pinned``); nothing painted."""
+    check_position(position, canvas)
+    ordered = prepare(blocks, locale)
+    if not ordered:
+        return []
+    room = Room.around(None, canvas)
+    return _Search(ordered, locale, canvas, room, position, 1.0).pinned()
 
 
 def _column_groups(blocks: Sequence[TextBlock]) -> list[tuple[int, int]]:

@@ -4,10 +4,11 @@ record of both, without painting a pixel), then paint it (`paint`).
 ``auto`` (the default) treats the sheet's ``position`` as the preferred anchor, never as a licence
 to cover the product: the copy block is fitted in that zone around the product, at the largest
 legible size, sliding within the zone if it must; when it cannot fit there it moves to the nearest
-zone where it can, and only then falls back to the preferred position on a backing plate. Each
+zone where it can, and only then is pinned at the preferred position on a backing plate. Each
 line's contrast is measured against the pixels under it (WCAG 2 contrast ratio) and strengthened
-(outline, or a plate where the background is busy) until it passes. ``exact`` is the earlier
-behaviour: the block at its position, outlined, wherever the product is.
+(outline, or a plate where the background is busy) until it passes. ``exact`` pins the
+block at its position, outlined, wherever the product is. Both are placed by one search
+(``search``): exact is its pinned placement.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from transcreate.compose.blocks import (
     Box,
     Placed,
     TextBlock,
-    arrange,
     check_position,
     place_stack,
     prepare,
@@ -32,7 +32,7 @@ from transcreate.compose.contrast import one_shade_a_colour, treat, with_fill
 from transcreate.compose.paint import Treatment, draw
 from transcreate.compose.record import layout_record
 from transcreate.compose.saliency import ProductMask
-from transcreate.compose.search import search
+from transcreate.compose.search import pinned, search
 from transcreate.compose.zones import Room, parts
 
 LAYOUTS = ("auto", "exact")
@@ -78,7 +78,7 @@ def decide(
     check_position(position, image.size)
     canvas = image.size
     if layout == "exact":
-        placed = arrange(blocks, position, canvas, locale)
+        placed = pinned(blocks, position, canvas, locale)
         treated = [treat(image, p, plate=False, outline_only=True) for p in placed]
         record = layout_record(
             "exact", canvas, position, position, None, placed, treated, None, None
@@ -93,8 +93,8 @@ def decide(
         else None
     )
     if choice is None:
-        # No zone has room even at the smallest legible size: the exact layout, on a plate.
-        placed = arrange(blocks, position, canvas, locale)
+        # No zone has room even at the smallest legible size: the copy pinned, on a plate.
+        placed = pinned(blocks, position, canvas, locale)
         scale = None
     else:
         placed = []

@@ -43,7 +43,7 @@ def distance(zone: str, preferred: str) -> float:
     return 1.5 * abs(_ROW[v] - _ROW[pv]) + abs(_COLUMN[h] - _COLUMN[ph])
 
 
-def _anchor(zone: str, size: tuple[int, int], area: Box, margin: int) -> tuple[int, int]:
+def anchor(zone: str, size: tuple[int, int], area: Box, margin: int) -> tuple[int, int]:
     """Where a block of that size sits in the zone of the area the copy may use."""
     width, height = size
     left, top, right, bottom = area
@@ -128,7 +128,7 @@ class Places:
         """The corner nearest the zone's anchor in the area (within a slide of it) where the
         block covers nothing (or, with ``cover``, the least): x, y, distance (a share of the
         canvas) and the cells covered; None when the zone has no room."""
-        x0, y0 = _anchor(zone, self.size, area, margin)
+        x0, y0 = anchor(zone, self.size, area, margin)
         width, height = self.size
         exact = self.room._covered((x0, y0, x0 + width, y0 + height))
         if exact == 0:
