@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from transcreate.editors import Edited
 from transcreate.errors import EditError
@@ -20,8 +21,13 @@ class ScriptedEditor:
 
     identity = "scripted/1"
 
-    def __init__(self, script: Mapping[tuple[str, str], Sequence[EditError | None]] | None = None):
+    def __init__(
+        self,
+        script: Mapping[tuple[str, str], Sequence[EditError | None]] | None = None,
+        layout: Mapping[str, Any] | None = None,
+    ):
         self.script = dict(script or {})
+        self.layout = dict(layout) if layout is not None else None  # the record every edit returns
         self.calls: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
 
@@ -34,7 +40,7 @@ class ScriptedEditor:
         outcome = outcomes[min(attempt, len(outcomes)) - 1]
         if outcome is not None:
             raise outcome
-        return Edited(image)
+        return Edited(image, self.layout)
 
     @property
     def total_calls(self) -> int:

@@ -18,6 +18,9 @@ class Size:
     width: int
     height: int
     use: str = ""
+    #: Shares of the width and height (left, top, right, bottom) the platform covers with its own
+    #: interface, where copy must not go.
+    unsafe: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
     @property
     def pixels(self) -> tuple[int, int]:
@@ -33,6 +36,18 @@ class Size:
             else f"{self.name} {dimensions}"
         )
 
+    @property
+    def safe_zone(self) -> tuple[int, int, int, int]:
+        """Where copy may go, in pixels (left, top, right, bottom): the frame less the parts
+        the platform's interface covers."""
+        left, top, right, bottom = self.unsafe
+        return (
+            round(left * self.width),
+            round(top * self.height),
+            round((1 - right) * self.width),
+            round((1 - bottom) * self.height),
+        )
+
 
 #: The presets: the placements a campaign in South-East Asia and China runs in most.
 PRESETS: dict[str, Size] = {
@@ -40,7 +55,16 @@ PRESETS: dict[str, Size] = {
     for size in (
         Size("square", 1080, 1080, "feed post, 1:1 (Instagram, Facebook, Shopee, Tokopedia)"),
         Size("portrait", 1080, 1350, "feed post, 4:5 (Instagram, Facebook)"),
-        Size("story", 1080, 1920, "story or reel, 9:16 (Instagram, TikTok, Douyin, LINE VOOM)"),
+        # Meta's Stories and Reels keep the top 14 %, the bottom 35 % and 6 % at each side free
+        # of text (the profile bar, the reply field and the reel's buttons); TikTok's interface
+        # covers less of the frame.
+        Size(
+            "story",
+            1080,
+            1920,
+            "story or reel, 9:16 (Instagram, TikTok, Douyin, LINE VOOM)",
+            unsafe=(0.06, 0.14, 0.06, 0.35),
+        ),
         Size("landscape", 1200, 628, "link ad, 1.91:1 (Facebook, LinkedIn, LINE Ads)"),
     )
 }

@@ -70,6 +70,8 @@ def layout_record(
         "product": None
         if product is None
         else {"box": list(product.box) if product.box else None, "source": product.source},
+        "faces": [list(face) for face in product.faces] if product is not None else [],
+        "safe_zone": list(product.safe) if product is not None and product.safe else None,
         "scale": scale,
         "common_scale": common,
         "smaller": smaller,

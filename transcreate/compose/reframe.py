@@ -10,6 +10,13 @@ gradient stays a gradient and a flat colour stays flat, with no seam. Nothing is
 copied, so no object appears twice, and rows where the product touches the edge take the colour
 of the backdrop beside it rather than a smear of the product.
 
+That suits a flat or graded backdrop (an illustration, a studio shot). A photograph's edges are
+texture — a flag, launch lights, fur — and carried on they become bars. Where the edges the
+frame grows from are textured (``fill_for``), the frame is filled as designers fill it instead:
+the photograph itself, enlarged to cover the frame, blurred and darkened, with the sharp photo
+on top. The record says which (``fill``: ``continue`` or ``blur``) and how much of the frame is
+fill (``fill_share``).
+
 A base is never enlarged by more than ``UPSCALE_LIMIT`` silently: the record says ``upscaled``.
 """
 
@@ -17,18 +24,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from transcreate.compose.blocks import TextBlock
+from transcreate.compose.faces import find_faces
 from transcreate.compose.saliency import ProductMask, mask_from_image, product_mask
 from transcreate.compose.search import COMMON_FLOOR
 from transcreate.compose.typeset import Layout, decide
+from transcreate.compose.verdict import readable_headline
 from transcreate.errors import TypesettingError
 from transcreate.images import decode
 from transcreate.sizes import size_by_name
@@ -45,6 +54,12 @@ _AREA = 0.3  # the least share of the frame's side a free side must have to take
 _CELLS = 96  # grid cells on the long side of the reframed product mask
 _STRIP = 0.12  # of the base's extent, the strip along an edge the extension continues
 _NEAR, _FAR = 0.01, 0.08  # smoothing across the edge at the seam and far from it, of its length
+#: Texture (mean absolute difference from a 2 px blur, in 8-bit levels) along the edges a frame
+#: grows from, above which they are a photograph's, not a backdrop's: carried on, they smear.
+#: A flat or graded illustration measures under 1; the photographs scikit-image ships, 4 to 20.
+TEXTURED = 2.5
+_BLUR = 0.04  # of the frame's long side: the blur radius of a photograph's fill
+_DARKEN = 0.62  # what a photograph's fill keeps of its brightness: behind copy, it recedes
 
 Array = npt.NDArray[np.float32]
 
@@ -141,11 +156,17 @@ def reframe(
     frame: tuple[int, int],
     product: ProductMask | None,
     position: str | None = None,
+    safe: tuple[int, int, int, int] | None = None,
 ) -> Reframed:
     """The base reframed to exactly ``frame`` pixels, product first (see the module's notes);
-    with the sheet's ``position``, the product leaves the copy's side the most room."""
+    with the sheet's ``position``, the product leaves the copy's side the most room. ``safe``:
+    the size's safe zone (``Size.safe_zone``), which the copy keeps inside."""
     box = product.box if product is not None else None
-    scale, (left, top) = plan(base.size, frame, box, position)
+    # With a safe zone, the product and the copy beside it are planned in the rows above its
+    # bottom edge (a story's reply field covers the bottom third: copy below the product must
+    # end above it); the photograph or its fill runs on under the platform's interface.
+    rows = frame[1] if safe is None else safe[3]
+    scale, (left, top) = plan(base.size, (frame[0], rows), box, position)
     scaled_size = (round(base.width * scale), round(base.height * scale))
     scaled = base.convert("RGB").resize(scaled_size, Image.Resampling.LANCZOS)
     pixels = np.asarray(scaled, dtype=np.float32)
@@ -158,14 +179,22 @@ def reframe(
     before_x, before_y = max(0, left), max(0, top)
     after_x = frame[0] - before_x - visible.shape[1]
     after_y = frame[1] - before_y - visible.shape[0]
-    framed = _extend(visible, visible_product, before_x, after_x)
-    framed = _extend(
-        framed.transpose(1, 0, 2),
-        np.pad(visible_product, ((0, 0), (before_x, after_x))).T,
-        before_y,
-        after_y,
-    ).transpose(1, 0, 2)
-    image = Image.fromarray(np.clip(np.rint(framed), 0, 255).astype(np.uint8), "RGB")
+    # Texture is judged at the base's own resolution: enlarged, any photograph looks smooth.
+    fill = fill_for(visible, (before_x, after_x, before_y, after_y), scale)
+    if fill == "blur":
+        image = _blurred_fill(base, frame)
+        image.paste(
+            Image.fromarray(np.asarray(visible, dtype=np.uint8), "RGB"), (before_x, before_y)
+        )
+    else:
+        framed = _extend(visible, visible_product, before_x, after_x)
+        framed = _extend(
+            framed.transpose(1, 0, 2),
+            np.pad(visible_product, ((0, 0), (before_x, after_x))).T,
+            before_y,
+            after_y,
+        ).transpose(1, 0, 2)
+        image = Image.fromarray(np.clip(np.rint(framed), 0, 255).astype(np.uint8), "RGB")
     extended = {
         side: amount
         for side, amount in (
@@ -191,19 +220,90 @@ def reframe(
         "base_box": [left, top, left + scaled_size[0], top + scaled_size[1]],
         "extended": extended,
         "upscaled": round(scale, 4) if scale > UPSCALE_LIMIT else None,
+        "fill": fill,
+        "fill_share": round(1 - visible.shape[0] * visible.shape[1] / (frame[0] * frame[1]), 4),
     }
     moved = (
         _framed_mask(visible_product, (before_x, before_y), frame, product.source)
         if product is not None
         else None
     )
+    if moved is not None and product is not None and product.faces:
+        faces = [_moved_box(face, scale, (left, top), frame) for face in product.faces]
+        moved = replace(moved, faces=tuple(face for face in faces if face is not None))
     area = None
     if moved is not None and moved.box is not None:
         record["product_box"] = list(moved.box)
         area = _copy_area(base.size, frame, moved.box, position)
-        if area is not None:
-            record["copy_area"] = list(area)
+    if safe is not None and safe != (0, 0, *frame):
+        moved = replace(moved, safe=safe) if moved is not None else None
+        record["safe_zone"] = list(safe)
+        area = _within(area, safe) if area is not None else safe
+    if area is not None:
+        record["copy_area"] = list(area)
     return Reframed(image, moved, record, area)
+
+
+def _within(
+    area: tuple[int, int, int, int], safe: tuple[int, int, int, int]
+) -> tuple[int, int, int, int]:
+    """The part of ``area`` inside ``safe``; ``safe`` itself when they do not meet."""
+    left, top = max(area[0], safe[0]), max(area[1], safe[1])
+    right, bottom = min(area[2], safe[2]), min(area[3], safe[3])
+    return (left, top, right, bottom) if right > left and bottom > top else safe
+
+
+def fill_for(
+    pixels: Array, open_sides: tuple[int, int, int, int], scale: float = 1.0
+) -> str | None:
+    """How a frame that grows on ``open_sides`` (left, right, top, bottom, in pixels) is filled
+    from the visible base ``pixels``: ``continue`` the backdrop when the edges it grows from are
+    smooth, ``blur`` (the photograph enlarged and blurred) when they are textured; None when
+    nothing is added."""
+    if not any(open_sides):
+        return None
+    grey = pixels.mean(axis=2)
+    if scale > 1.0:
+        image = Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8), "L")
+        shrunk = (max(1, round(image.width / scale)), max(1, round(image.height / scale)))
+        grey = np.asarray(image.resize(shrunk, Image.Resampling.BOX), dtype=np.float32)
+    rows, columns = grey.shape
+    depth_x = max(2, round(_STRIP * columns))
+    depth_y = max(2, round(_STRIP * rows))
+    strips = [
+        strip
+        for strip, amount in zip(
+            (grey[:, :depth_x], grey[:, -depth_x:], grey[:depth_y], grey[-depth_y:]),
+            open_sides,
+            strict=True,
+        )
+        if amount
+    ]
+    texture = max(_texture(strip) for strip in strips)
+    return "blur" if texture > TEXTURED else "continue"
+
+
+def _texture(strip: npt.NDArray[np.floating[Any]]) -> float:
+    image = Image.fromarray(np.clip(strip, 0, 255).astype(np.uint8), "L")
+    smooth = np.asarray(image.filter(ImageFilter.GaussianBlur(2)), dtype=np.float32)
+    return float(np.abs(strip - smooth).mean())
+
+
+def _blurred_fill(base: Image.Image, frame: tuple[int, int]) -> Image.Image:
+    """The base enlarged to cover the frame (centred), blurred and darkened: a photograph's fill."""
+    cover = max(frame[0] / base.width, frame[1] / base.height)
+    # Blurred, detail is lost anyway: work at a quarter of the size, then enlarge.
+    small = (max(1, round(frame[0] / 4)), max(1, round(frame[1] / 4)))
+    size = (
+        max(small[0], round(base.width * cover / 4)),
+        max(small[1], round(base.height * cover / 4)),
+    )
+    enlarged = base.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+    left, top = (size[0] - small[0]) // 2, (size[1] - small[1]) // 2
+    cropped = enlarged.crop((left, top, left + small[0], top + small[1]))
+    blurred = cropped.filter(ImageFilter.GaussianBlur(_BLUR * max(frame) / 4))
+    darker = blurred.point(lambda value: round(value * _DARKEN))
+    return darker.resize(frame, Image.Resampling.BICUBIC)
 
 
 def _copy_area(
@@ -244,6 +344,17 @@ def _product_pixels(product: ProductMask | None, size: tuple[int, int]) -> npt.N
     )
     pixels = np.asarray(grid.resize(extent, Image.Resampling.NEAREST)) > 0
     return pixels[: size[1], : size[0]]
+
+
+def _moved_box(
+    box: tuple[int, int, int, int], scale: float, corner: tuple[int, int], frame: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """A box on the base, where it lands in the frame (clipped); None when it is cropped away."""
+    left = max(0, math.floor(box[0] * scale + corner[0]))
+    top = max(0, math.floor(box[1] * scale + corner[1]))
+    right = min(frame[0], math.ceil(box[2] * scale + corner[0]))
+    bottom = min(frame[1], math.ceil(box[3] * scale + corner[1]))
+    return (left, top, right, bottom) if right > left and bottom > top else None
 
 
 def _framed_mask(
@@ -339,7 +450,8 @@ def copy_layout(
     look: tuple[str, str] | None = None,
 ) -> Layout:
     """The copy's layout on a reframed creative, decided, not painted: all of it where it fits
-    off the product at a legible size (``LEGIBLE`` of the nominal), else without the roles of
+    off the product at a legible size (``LEGIBLE`` of the nominal, and a headline that reads at
+    the size it is seen: ``verdict.readable_headline``), else without the roles of
     DROP_ORDER one after the other until it does; when none is legible, the one set largest off
     the product, less 0.1 of the nominal sizes for each line dropped. The record's ``dropped``
     lists what went. ``area``: the free side of the product (``Reframed.area``); ``look``: the
@@ -374,10 +486,14 @@ def copy_layout(
             scale = record.get("scale") or 0.0
             if record.get("fallback") is not None:
                 scale = -1.0  # on a plate over the product: only when nothing else is possible
-            if scale >= LEGIBLE - 1e-9:
+            headline = [e["font_size"] for e in record["elements"] if e["role"] == "headline"]
+            readable = not headline or headline[0] >= readable_headline(image.size)
+            if scale >= LEGIBLE - 1e-9 and readable:
                 return decided
-            # A line dropped must buy the rest a markedly larger size, not a step of it.
+            # A line dropped must buy the rest a markedly larger size, not a step of it; a
+            # headline too small to read loses to any that reads.
             score = scale - _DROP_COST * len(dropped) if scale >= 0 else scale
+            score -= 0.0 if readable else 2.0
             if best is None or score > best[0] + 1e-9:
                 best = (score, decided)
         droppable = [role for role in DROP_ORDER if any(b.role == role for b in kept)]
@@ -403,6 +519,7 @@ def reframed_base(
     if wanted is None:
         raise ValueError(f"unknown ad size {size!r}")
     base = decode(image)
-    product = mask_from_image(mask, base.size) if mask is not None else product_mask(base)
+    found = mask_from_image(mask, base.size) if mask is not None else product_mask(base)
+    product = found.with_faces(find_faces(base))
     framed = reframe(base, wanted.pixels, product, position)
     return framed.image, framed.record

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,11 @@ class ProductMask:
     cell: float  # pixels per cell
     canvas: tuple[int, int]
     source: str  # "saliency" | "mask"
+    #: Faces found on the canvas (see ``faces.find_faces``): in the grid too, whatever the source.
+    faces: tuple[Box, ...] = ()
+    #: Where copy may go in an ad size whose platform covers parts of the frame (its safe zone);
+    #: None: the whole canvas.
+    safe: Box | None = None
 
     @property
     def box(self) -> Box | None:
@@ -69,7 +75,19 @@ class ProductMask:
         """The mask widened by a margin of that many pixels on every side."""
         cells = max(1, math.ceil(pixels / self.cell))
         grid = _dilate(self.grid, cells)
-        return ProductMask(grid, self.cell, self.canvas, self.source)
+        return replace(self, grid=grid)
+
+    def with_faces(self, faces: Sequence[Box]) -> ProductMask:
+        """The mask with every face's cells in it: copy keeps off a face whatever the mask says."""
+        if not faces:
+            return self
+        grid = self.grid.copy()
+        for left, top, right, bottom in faces:
+            grid[
+                math.floor(top / self.cell) : math.ceil(bottom / self.cell),
+                math.floor(left / self.cell) : math.ceil(right / self.cell),
+            ] = True
+        return replace(self, grid=grid, faces=tuple(faces))
 
 
 def _grid_size(canvas: tuple[int, int]) -> tuple[tuple[int, int], float]:

@@ -136,15 +136,16 @@ class _Search:
             )
         return self._stacks[key]
 
-    def pinned(self) -> list[Placed]:
+    def pinned(self, within: Box | None = None) -> list[Placed]:
         """All the copy as one stack exactly at the preferred position, wherever the product is:
         in that position's column, at the largest size that fits with clean breaks, else with a
         word broken, down to the least legible size. The exact layout, and the auto layout's
         last resort (on a plate) when the copy has room nowhere else."""
-        width, height = self.canvas
+        left, top, right, bottom = within or (0, 0, *self.canvas)
+        width, height = right - left, bottom - top
         horizontal = parts(self.preferred)[1]
         share = _PINNED_COLUMN["center" if horizontal == "center" else "side"]
-        column = min(width - 2 * self.margin, round(share * width))
+        column = max(1, min(width - 2 * self.margin, round(share * width)))
         least = sizes(self.blocks, self.canvas, 0.0)
         for strict in (True, False):
             scale = self.scales[0]
@@ -152,7 +153,7 @@ class _Search:
                 stack = self._stack(scale, column, 0, len(self.blocks), strict=strict)
                 if stack is not None and stack_height(stack) <= _PINNED_HEIGHT * height:
                     total = (column, stack_height(stack))
-                    x, y = anchor(self.preferred, total, (0, 0, width, height), self.margin)
+                    x, y = anchor(self.preferred, total, (left, top, right, bottom), self.margin)
                     return place_stack(stack, x, y, column, horizontal)
                 if sizes(self.blocks, self.canvas, scale) == least:
                     break
@@ -400,7 +401,7 @@ class _Search:
         return best[1] if best is not None else None
 
 
-_NARROW = 0.4  # of the canvas width: a column this narrow lets a headline take one more line
+_NARROW = 0.5  # of the canvas width: a column this narrow lets a headline take one more line
 _BANNER = 3.0  # width:height from which the copy may be set in columns, as a leaderboard's is
 
 
@@ -408,15 +409,20 @@ _SHRINK = SCALES[1]  # the pinned layout's step below the scales the search trie
 
 
 def pinned(
-    blocks: Sequence[TextBlock], position: str, canvas: tuple[int, int], locale: str
+    blocks: Sequence[TextBlock],
+    position: str,
+    canvas: tuple[int, int],
+    locale: str,
+    within: Box | None = None,
 ) -> list[Placed]:
-    """The copy placed exactly at ``position`` (see ``_Search.pinned``); nothing painted."""
+    """The copy placed exactly at ``position`` (see ``_Search.pinned``) of the canvas, or of
+    the part ``within`` (a size's safe zone); nothing painted."""
     check_position(position, canvas)
     ordered = prepare(blocks, locale)
     if not ordered:
         return []
     room = Room.around(None, canvas)
-    return _Search(ordered, locale, canvas, room, position, 1.0).pinned()
+    return _Search(ordered, locale, canvas, room, position, 1.0).pinned(within)
 
 
 def _column_groups(blocks: Sequence[TextBlock]) -> list[tuple[int, int]]:

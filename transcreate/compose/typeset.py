@@ -94,7 +94,7 @@ def decide(
     )
     if choice is None:
         # No zone has room even at the smallest legible size: the copy pinned, on a plate.
-        placed = pinned(blocks, position, canvas, locale)
+        placed = pinned(blocks, position, canvas, locale, product.safe if product else None)
         scale = None
     else:
         placed = []

@@ -17,6 +17,7 @@ from transcreate.compose.saliency import ProductMask
 
 MARGIN = 0.05  # of the shorter side, between the copy and the frame
 _CLEARANCE = 0.025  # of the shorter side, between the copy and the product
+_FACE_WEIGHT = 10_000  # a face cell, against a product cell, for copy that must cover one
 _SLIDE = 0.25  # of the canvas, how far the block may slide from its anchor within a zone
 
 
@@ -64,12 +65,23 @@ class Room:
     grid: npt.NDArray[np.bool_]
     cell: float
     sums: npt.NDArray[np.int64]
+    #: The part of the canvas copy may use at all (a size's safe zone); None: all of it.
+    bounds: Box | None = None
 
     @classmethod
-    def of(cls, grid: npt.NDArray[np.bool_], cell: float) -> Room:
+    def of(
+        cls,
+        grid: npt.NDArray[np.bool_],
+        cell: float,
+        bounds: Box | None = None,
+        faces: npt.NDArray[np.bool_] | None = None,
+    ) -> Room:
+        weights = grid.astype(np.int64)
+        if faces is not None:  # copy that must cover something covers anything but a face
+            weights += _FACE_WEIGHT * faces
         sums = np.zeros((grid.shape[0] + 1, grid.shape[1] + 1), dtype=np.int64)
-        sums[1:, 1:] = grid.astype(np.int64).cumsum(axis=0).cumsum(axis=1)
-        return cls(grid, cell, sums)
+        sums[1:, 1:] = weights.cumsum(axis=0).cumsum(axis=1)
+        return cls(grid, cell, sums, bounds)
 
     @classmethod
     def around(cls, product: ProductMask | None, canvas: tuple[int, int]) -> Room:
@@ -78,7 +90,25 @@ class Room:
             shape = (math.ceil(canvas[1] / cell), math.ceil(canvas[0] / cell))
             return cls.of(np.zeros(shape, dtype=bool), cell)
         grown = product.grown(_CLEARANCE * min(canvas))
-        return cls.of(grown.grid, grown.cell)
+        grid = grown.grid
+        if product.safe is not None:  # outside the safe zone is as closed as the product
+            grid = grid.copy()
+            left, top, right, bottom = product.safe
+            inside = np.zeros_like(grid)
+            inside[
+                math.ceil(top / grown.cell) : math.floor(bottom / grown.cell),
+                math.ceil(left / grown.cell) : math.floor(right / grown.cell),
+            ] = True
+            grid |= ~inside
+        faces = None
+        if product.faces:
+            faces = np.zeros_like(grid)
+            for left, top, right, bottom in product.faces:
+                faces[
+                    math.floor(top / grown.cell) : math.ceil(bottom / grown.cell),
+                    math.floor(left / grown.cell) : math.ceil(right / grown.cell),
+                ] = True
+        return cls.of(grid, grown.cell, product.safe, faces)
 
     def _covered(self, box: Box) -> int:
         left, top, right, bottom = box
@@ -99,9 +129,10 @@ class Room:
         with how many product cells it would cover there."""
         width, height = size
         cell = self.cell
-        c_lo, r_lo = math.ceil(margin / cell), math.ceil(margin / cell)
-        c_hi = math.floor((canvas[0] - margin - width) / cell)
-        r_hi = math.floor((canvas[1] - margin - height) / cell)
+        x0, y0, x1, y1 = self.bounds or (0, 0, *canvas)
+        c_lo, r_lo = math.ceil((x0 + margin) / cell), math.ceil((y0 + margin) / cell)
+        c_hi = math.floor((x1 - margin - width) / cell)
+        r_hi = math.floor((y1 - margin - height) / cell)
         if c_hi < c_lo or r_hi < r_lo:
             return None
         across, down = math.ceil(width / cell), math.ceil(height / cell)
@@ -130,8 +161,12 @@ class Places:
         canvas) and the cells covered; None when the zone has no room."""
         x0, y0 = anchor(zone, self.size, area, margin)
         width, height = self.size
-        exact = self.room._covered((x0, y0, x0 + width, y0 + height))
-        if exact == 0:
+        left, top, right, bottom = self.room.bounds or (0, 0, *canvas)
+        inside = (
+            left + margin <= x0 <= right - margin - width
+            and top + margin <= y0 <= bottom - margin - height
+        )  # an area taller than the block's room puts its anchor past the frame's edge
+        if inside and self.room._covered((x0, y0, x0 + width, y0 + height)) == 0:
             return x0, y0, 0.0, 0
         across = np.abs(self.xs - x0) / canvas[0]
         down = np.abs(self.ys - y0) / canvas[1]

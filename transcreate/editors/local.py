@@ -13,6 +13,7 @@ from PIL import Image
 
 from transcreate import compose
 from transcreate.compose.blocks import TextBlock
+from transcreate.compose.faces import find_faces
 from transcreate.compose.fonts import check_text_support
 from transcreate.compose.record import encode_png
 from transcreate.compose.reframe import Reframed, copy_layout, reframe
@@ -93,7 +94,7 @@ class LocalEditor:
                 mask_from_image(self.mask, base.size)
                 if self.mask is not None
                 else product_mask(base)
-            ),
+            ).with_faces(find_faces(base)),
         )
 
     def _variant(
@@ -154,7 +155,9 @@ class LocalEditor:
             self._frames,
             (image_key, size.pixels, job.position),
             _CACHED_PRODUCTS,
-            lambda: reframe(base, size.pixels, self._product(image_key, base), job.position),
+            lambda: reframe(
+                base, size.pixels, self._product(image_key, base), job.position, size.safe_zone
+            ),
         )
 
     def edit(self, job: EditJob, image: bytes) -> Edited:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ from tenacity import (
     wait_random,
 )
 
+from transcreate.compose.verdict import layout_problems
 from transcreate.editors import Edited, Editor
 from transcreate.errors import RetryableEditError, TranscreateError
 from transcreate.jobs import EditJob
@@ -96,7 +97,7 @@ def process_job(job: EditJob, context: JobContext) -> JobResult:
                 with attempt, context.slots or nullcontext():
                     edited = _attempt(job, image, context.editor, calls, context.audit)
             reason = checks.review_reason(job, image, edited) if checks is not None else None
-            reason = _review(job, reason)
+            reason = _review(job, reason, edited.layout)
             if job.size is not None:
                 common["reframe"] = edited.reframe
             metadata = {"variant": job.variant, "locale": job.locale, "key": job.key}
@@ -191,7 +192,7 @@ def _stored(
     reason, layout = None, None
     if checks is not None:  # a stored output is only as good as its last check
         reason, layout = checks.review_stored(job, image, storage.get(key))
-    reason = _review(job, reason)
+    reason = _review(job, reason, layout)
     return JobResult(
         job.variant,
         job.locale,
@@ -223,9 +224,11 @@ def _claim(storage: Storage, key: str, verdict: str) -> tuple[Lease | None, str]
             return None, verdict
 
 
-def _review(job: EditJob, check_reason: str | None) -> str | None:
-    """Why a made output needs a person's look: its copy fell back, or a check flagged it."""
-    return "; ".join(reason for reason in (job.fallback, check_reason) if reason) or None
+def _review(job: EditJob, check_reason: str | None, layout: Mapping[str, Any] | None) -> str | None:
+    """Why a made output needs a person's look: its copy fell back, its layout breaks a rule
+    (``compose.verdict``), or a check flagged it."""
+    reasons = (job.fallback, "; ".join(layout_problems(layout)), check_reason)
+    return "; ".join(reason for reason in reasons if reason) or None
 
 
 def _attempt(

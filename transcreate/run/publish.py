@@ -13,6 +13,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, Field
 
 from transcreate import __version__
+from transcreate.compose.verdict import layout_problems
 from transcreate.gallery import gallery_html, native_name
 from transcreate.instructions import model_may_misdraw
 from transcreate.locales import language_name
@@ -132,6 +133,9 @@ def _with_earlier_records(
                 layout=result.layout or record.get("layout"),
                 reframe=result.reframe or record.get("reframe"),
             )
+        problems = layout_problems(result.layout) if result.status == "cached" else []
+        if problems:  # as the run that made it judged it: stored is not shippable
+            result = replace(result, status="needs_review", error="; ".join(problems))
         carried.append(result)
     return carried
 

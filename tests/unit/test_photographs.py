@@ -1,0 +1,106 @@
+"""The built-in editor on real photographs (the ones scikit-image ships): a frame grows with the
+photograph blurred, never with its edges stretched; faces are found and kept clear of copy.
+Geometry is asserted on decided records; two pixel tests look at the fill itself."""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from transcreate.compose.faces import find_faces
+from transcreate.compose.reframe import TEXTURED, fill_for, reframe
+from transcreate.compose.saliency import product_mask
+from transcreate.editors.local import LocalEditor
+from transcreate.jobs import EditJob, Overlay
+from transcreate.sizes import parse_size
+
+
+@cache
+def photo(name: str) -> Image.Image:
+    return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+
+
+@cache
+def png(name: str) -> bytes:
+    buffer = io.BytesIO()
+    photo(name).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_smooth_edges_are_carried_on_textured_ones_are_blurred() -> None:
+    ramp = np.repeat(np.linspace(40, 220, 200, dtype=np.float32)[:, None], 300, axis=1)
+    gradient = np.stack([ramp] * 3, axis=2)
+    noise = np.random.default_rng(1).uniform(0, 255, (200, 300, 3)).astype(np.float32)
+    assert fill_for(gradient, (0, 0, 50, 50)) == "continue"
+    assert fill_for(noise, (40, 40, 0, 0)) == "blur"
+    assert fill_for(noise, (0, 0, 0, 0)) is None
+    # Texture is judged at the photograph's own resolution, however much it was enlarged.
+    enlarged = np.asarray(
+        Image.fromarray(noise.astype(np.uint8)).resize((900, 600), Image.Resampling.LANCZOS),
+        dtype=np.float32,
+    )
+    assert fill_for(enlarged, (0, 0, 50, 50), scale=3.0) == "blur"
+    assert TEXTURED > 1.0  # the sample illustration's edges measure about 0.3
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "rocket"])
+def test_a_photograph_grows_into_its_own_blur_not_into_stretched_edges(name: str) -> None:
+    image = photo(name)
+    framed = reframe(image, (1200, 628), product_mask(image), "center-left")
+    record = framed.record
+    assert record["fill"] == "blur" and 0.0 < record["fill_share"] < 0.7
+    left = record["base_box"][0]
+    assert left > 50  # the copy's side (left) is fill
+    fill = np.asarray(framed.image, dtype=np.float32)[:, : left - 10].mean(axis=2)
+    # Stretched edges are constant along each row; a blurred photograph is not.
+    assert float(fill.std(axis=1).mean()) > 2.0
+    # Darkened behind the copy: the fill is darker than the photograph it comes from.
+    assert fill.mean() < np.asarray(image, dtype=np.float32).mean()
+
+
+def test_the_sample_illustration_still_continues_its_backdrop(sample_image) -> None:  # type: ignore[no-untyped-def]
+    image = Image.open(sample_image).convert("RGB")
+    framed = reframe(image, (1200, 628), product_mask(image), "center-left")
+    assert framed.record["fill"] == "continue"
+
+
+def test_the_astronauts_face_is_found_and_nothing_else_is() -> None:
+    [face] = find_faces(photo("astronaut"))
+    left, top, right, bottom = face
+    assert left < 223 < right and top < 115 < bottom  # her face's centre
+    assert right - left < 200 and bottom - top < 220  # the face with hair, not the body
+    for name in ("coffee", "rocket", "chelsea"):
+        assert find_faces(photo(name)) == [], name
+
+
+def job(size: str | None, locale: str = "en", position: str = "top-center") -> EditJob:
+    overlays = (
+        Overlay("headline", "Mega Year-End Sale", "#FFD600"),
+        Overlay("offer", "Up to 70% off", "#FFFFFF"),
+        Overlay("cta", "Shop now", "#FFD600"),
+    )
+    return EditJob(
+        "c", "v", locale, "default", "", overlays, position, "0" * 64, "local", size=size
+    )
+
+
+@pytest.mark.parametrize("size", [None, "square", "landscape", "story"])
+def test_no_copy_on_the_astronauts_face_in_any_size(size: str | None) -> None:
+    # top-center asks for the copy right where her face is.
+    record = LocalEditor().decide(job(size), png("astronaut")).layout.record
+    assert record["faces"], "her face is recorded"
+    for element in record["elements"]:
+        for face in record["faces"]:
+            box = element["box"]
+            apart = box[2] <= face[0] or face[2] <= box[0] or box[3] <= face[1] or face[3] <= box[1]
+            assert apart, (size, element["role"], box, face)
+    if size == "story":
+        safe = parse_size("story").safe_zone
+        for element in record["elements"]:
+            left, top, right, bottom = element["box"]
+            assert safe[0] <= left and safe[1] <= top and right <= safe[2] and bottom <= safe[3]

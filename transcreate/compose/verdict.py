@@ -1,0 +1,63 @@
+"""What an art director would refuse in a layout, read from its record: copy off the canvas or
+outside the size's safe zone, on a face, over the product, or a headline too small to read.
+An output with any of these is ``needs_review``, never ``ok``. Pure: it reads only the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: IAB display units are seen at their own size; everything else (feed posts, stories, link ads,
+#: a base creative) is judged as seen full-width on a phone 390 px wide.
+IAB_UNITS = frozenset(
+    {
+        (300, 250), (336, 280), (250, 250), (200, 200), (728, 90), (970, 90), (970, 250),
+        (468, 60), (320, 50), (320, 100), (300, 50), (160, 600), (120, 600), (300, 600),
+    }
+)  # fmt: skip
+PHONE_WIDTH = 390
+#: The least headline size, in pixels as seen: 14 px on a phone, as on an IAB unit (a 300×250's
+#: 13 px "Year- / End / Mega / Sale" did not read).
+READABLE_HEADLINE = 14
+
+
+def readable_headline(canvas: Sequence[int]) -> int:
+    """The least headline font size, in the canvas's pixels, that reads at the size it is seen."""
+    width, height = int(canvas[0]), int(canvas[1])
+    if (width, height) in IAB_UNITS:
+        return READABLE_HEADLINE
+    return round(READABLE_HEADLINE * max(1.0, width / PHONE_WIDTH))
+
+
+def layout_problems(record: Mapping[str, Any] | None) -> list[str]:
+    """Why a person must look at this layout before it ships, in words; empty when it passes."""
+    if not record or not record.get("elements"):
+        return []
+    width, height = record["canvas"]
+    safe = record.get("safe_zone")
+    faces = record.get("faces") or []
+    problems = []
+    for element in record["elements"]:
+        role = element["role"]
+        left, top, right, bottom = element["box"]
+        if left < 0 or top < 0 or right > width or bottom > height:
+            problems.append(f"the {role} runs off the {width}×{height} canvas")
+        elif safe and (left < safe[0] or top < safe[1] or right > safe[2] or bottom > safe[3]):
+            problems.append(f"the {role} is outside the safe zone {safe} the platform leaves free")
+        if any(_meet(element["box"], face) for face in faces):
+            problems.append(f"the {role} covers a face")
+        if role == "headline":
+            least = readable_headline(record["canvas"])
+            if element["font_size"] < least:
+                problems.append(
+                    f"the headline is {element['font_size']} px, below the {least} px that "
+                    f"reads at {width}×{height}"
+                )
+    if record.get("fallback") == "plate":
+        problems.append("the copy has no room off the product and covers it on a plate")
+    return list(dict.fromkeys(problems))
+
+
+def _meet(a: Sequence[int], b: Sequence[int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
