@@ -166,3 +166,45 @@ def test_a_number_keeps_the_short_words_that_qualify_it(
     for position in ("top-center", "bottom-left"):
         lines = headline_lines(text, locale, width, position)
         assert any(together in line for line in lines), lines
+
+
+def strict_lines(text: str, locale: str, column: int, scale: float = 0.6) -> tuple[str, ...] | None:
+    stack = measure_stack(
+        [TextBlock("headline", text, "#FFD700")], locale, (1024, 1024), scale, column, strict=True
+    )
+    return stack[0].lines if stack else None
+
+
+@pytest.mark.parametrize("column", [260, 320, 420, 560])
+@pytest.mark.parametrize(
+    ("text", "locale", "whole"),
+    [
+        ("Year-End Mega Sale", "en", "Year-End"),
+        ("Pay with your e-wallet today", "en", "e-wallet"),
+        ("ช้อปผ่านอีวอลเล็ตรับเงินคืนสุดคุ้ม", "th", "อีวอลเล็ต"),
+        ("ช้อปผ่านอีวอลเล็ตรับเงินคืนสุดคุ้ม", "th", "เงินคืน"),
+        ("ช้อปผ่านอีวอลเล็ตรับเงินคืนสุดคุ้ม", "th", "สุดคุ้ม"),
+        ("活动2026年12月12日截止，欢迎选购", "zh", "12日"),
+    ],
+)
+def test_no_break_after_a_hyphen_inside_a_loanword_or_inside_a_date(
+    text: str, locale: str, whole: str, column: int
+) -> None:
+    lines = strict_lines(text, locale, column)
+    if lines is not None:  # strict: too narrow at this size is no answer, never a bad break
+        assert any(whole in line for line in lines), lines
+
+
+def test_a_thai_compound_of_commerce_is_one_word() -> None:
+    from transcreate.compose.lines import line_units
+
+    assert "อีวอลเล็ต" in line_units("จ่ายด้วยอีวอลเล็ต", "th")
+    assert "เงินคืน" in line_units("รับเงินคืน", "th")
+
+
+def test_a_headline_is_never_a_tower_of_one_word_lines() -> None:
+    # Three words in a column too narrow for two of them: no strict setting (it used to be
+    # "Big / Mega / Sale"), so the layout goes smaller or wider instead.
+    assert strict_lines("Big Mega Sale", "en", 300, scale=0.9) is None
+    assert strict_lines("Big Mega Sale", "en", 480, scale=0.9) == ("Big", "Mega Sale")
+    assert strict_lines("Mega Sale Hari Ini", "id", 480, scale=0.9) == ("Mega Sale", "Hari Ini")

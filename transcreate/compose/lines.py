@@ -23,13 +23,31 @@ def _is_thai(char: str) -> bool:
     return "\u0e00" <= char <= "\u0e7f"
 
 
-@lru_cache(maxsize=1)
-def _thai_tokenizer() -> Callable[..., list[str]]:
-    # Imported and warmed up once: the first call loads pythainlp's dictionary trie.
-    from pythainlp.tokenize import word_tokenize
+#: Words of Thai ad copy pythainlp's dictionary lacks, so it would break them: loanwords
+#: (อีวอลเล็ต "e-wallet" became อี|วอ|ลเล็ต) and commerce compounds (เงินคืน "cashback",
+#: สุดคุ้ม "great value", ออกใหม่ "new release").
+THAI_COMMERCE_WORDS = (
+    "อีวอลเล็ต", "วอลเล็ต", "เงินคืน", "สุดคุ้ม", "แฟลชเซลล์", "ส่งฟรี", "ฟรีค่าส่ง", "ลดราคา",
+    "โปรโมชั่น", "โปรโมชัน", "คูปอง", "แคชแบ็ก", "แคชแบ็ค", "ช้อปเลย", "ซื้อเลย", "สินค้าใหม่",
+    "ราคาพิเศษ", "ลดสูงสุด", "ลดกระหน่ำ", "สมาชิกใหม่", "โค้ดส่วนลด", "เก็บโค้ด", "ออกใหม่",
+    "สุดพิเศษ", "คอลเลกชัน", "คอลเลคชั่น", "ช้อปปิ้ง", "ออนไลน์", "พรีออเดอร์", "เซ็ตสุดคุ้ม",
+)  # fmt: skip
 
-    word_tokenize("ภาษาไทย", engine="newmm")
-    return word_tokenize
+
+@lru_cache(maxsize=1)
+def _thai_tokenizer() -> Callable[[str], list[str]]:
+    # Imported and warmed up once: the first call loads pythainlp's dictionary trie.
+    from pythainlp.corpus.common import thai_words
+    from pythainlp.tokenize import word_tokenize
+    from pythainlp.util import Trie
+
+    words = Trie([*thai_words(), *THAI_COMMERCE_WORDS])
+
+    def tokenize(text: str) -> list[str]:
+        return list(word_tokenize(text, custom_dict=words, engine="newmm", keep_whitespace=True))
+
+    tokenize("ภาษาไทย")
+    return tokenize
 
 
 @lru_cache(maxsize=4096)
@@ -39,7 +57,7 @@ def _units(text: str, locale: str) -> tuple[str, ...]:
         return tuple(icu_units)
     # pythainlp decides between two Thai letters (no spaces between Thai words); UAX #14 decides
     # everywhere else, so "50%" and "วันนี้!" stay whole.
-    tokens = _thai_tokenizer()(text, engine="newmm", keep_whitespace=True)
+    tokens = _thai_tokenizer()(text)
     thai_breaks = set(accumulate(len(token) for token in tokens))
     icu_breaks = set(accumulate(len(unit) for unit in icu_units))
     cuts = [
@@ -88,6 +106,7 @@ _INSIDE_WORD = 100_000.0  # only when nothing else fits
 _ORPHAN = 20_000.0  # a lone numeral, one-letter word or single CJK character on a last line
 _LONE_WORD = 30.0  # a last line of one short word under a long line ("Beli 2 Lebih|Hemat")
 _LONELY = 2 / 3  # "short": narrower than this share of the line above
+_TOWER = 3  # lines of one word each that make a tower ("Year- / End / Mega / Sale")
 _LINE = 1_000.0  # each line after the first: fewer lines win over balance
 _SLACK = 100.0  # a line's cost at zero width; (slack / width)² of it
 _BREAK_AFTER = frozenset("，、。！？；：,.;:!?)）」』】〉》")
@@ -152,8 +171,12 @@ def _break_penalty(text: str, cut: int, locale: str) -> float:
         return _GLUED  # "Rp 199.000", "USD 12"
     if spaced and _qualifies(previous_word) and _counted(after.split(" ", 2)):
         return _GLUED  # "up to 50%", "hingga 50%", "Beli 2", "only $12"
+    if last == "-" and not spaced and before[-2:-1].isalnum() and first.isalnum():
+        return _GLUED  # "Year-|End", "e-|wallet": a hyphenated word reads as one
     if last in _BREAK_AFTER:
         return _PREFERRED
+    if last.isdigit() and _is_cjk(first):
+        return _GLUED  # "12|日", "2026|年", "50|件": a number and its counter or date part
     if _is_cjk(last) or _is_cjk(first):
         spans = _word_spans(text, locale)
         word = next((span for span in spans if span[0] < cut < span[1]), None)
@@ -214,7 +237,8 @@ def _break_lines(
     pieces: Sequence[_Piece], max_width: float, max_lines: int
 ) -> dict[int, tuple[float, list[int], bool]]:
     """For each line count, the cheapest breaks: (cost, end index of each line, whether they
-    include a defect: a break inside a word or before an orphan, a number parted from its unit)."""
+    include a defect: a break inside a word or before an orphan, a number parted from its unit,
+    a tower of one-word lines)."""
     count = len(pieces)
     starts = [0.0, *accumulate(piece.width for piece in pieces)]
     infinity = math.inf
@@ -263,8 +287,14 @@ def _break_lines(
             row -= 1
         ends.reverse()
         last = "".join(piece.text for piece in pieces[(ends[-2] if lines > 1 else 0) :])
-        defect = any(pieces[end - 1].penalty >= _GLUED for end in ends[:-1]) or (
-            lines > 1 and _is_orphan(last)
+        texts = [
+            "".join(piece.text for piece in pieces[start:end])
+            for start, end in zip([0, *ends[:-1]], ends, strict=True)
+        ]
+        defect = (
+            any(pieces[end - 1].penalty >= _GLUED for end in ends[:-1])
+            or (lines > 1 and _is_orphan(last))
+            or (lines >= _TOWER and all(_is_lone_word(text) for text in texts))
         )
         found[lines] = (cost + _LINE * (lines - 1), ends, defect)
     return found

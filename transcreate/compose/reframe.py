@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter
 
 from transcreate.compose.blocks import TextBlock
 from transcreate.compose.faces import find_faces
@@ -59,7 +59,8 @@ _NEAR, _FAR = 0.01, 0.08  # smoothing across the edge at the seam and far from i
 #: A flat or graded illustration measures under 1; the photographs scikit-image ships, 4 to 20.
 TEXTURED = 2.5
 _BLUR = 0.04  # of the frame's long side: the blur radius of a photograph's fill
-_DARKEN = 0.62  # what a photograph's fill keeps of its brightness: behind copy, it recedes
+_DARKEN = 0.5  # what a photograph's fill keeps of its brightness: behind copy, it recedes
+_SATURATION = 0.45  # what it keeps of its colour
 
 Array = npt.NDArray[np.float32]
 
@@ -302,7 +303,9 @@ def _blurred_fill(base: Image.Image, frame: tuple[int, int]) -> Image.Image:
     left, top = (size[0] - small[0]) // 2, (size[1] - small[1]) // 2
     cropped = enlarged.crop((left, top, left + small[0], top + small[1]))
     blurred = cropped.filter(ImageFilter.GaussianBlur(_BLUR * max(frame) / 4))
-    darker = blurred.point(lambda value: round(value * _DARKEN))
+    # Muted as well as darker: a brand colour set on it stands out from the photo's own hues.
+    muted = ImageEnhance.Color(blurred).enhance(_SATURATION)
+    darker = muted.point(lambda value: round(value * _DARKEN))
     return darker.resize(frame, Image.Resampling.BICUBIC)
 
 
