@@ -102,6 +102,25 @@ def judge(job: dict) -> list[str]:
     return sorted(set(short))
 
 
+def agree(jobs: list[dict], counts: dict[str, int]) -> None:
+    """Count the ads whose locales disagree: other elements, or headlines > 1.25× apart."""
+    sets: dict[tuple[str, str | None], list[dict]] = defaultdict(list)
+    for job in jobs:
+        if job.get("layout") and job["layout"].get("elements"):
+            sets[(job["variant"], job["size"])].append(job["layout"])
+    for layouts in sets.values():
+        counts["sets"] += 1
+        kept = {tuple(sorted(e["role"] for e in layout["elements"])) for layout in layouts}
+        counts["elements"] += len(kept) > 1
+        sizes = [
+            element["font_size"]
+            for layout in layouts
+            for element in layout["elements"]
+            if element["role"] == "headline"
+        ]
+        counts["headline"] += bool(sizes) and max(sizes) > 1.25 * min(sizes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=Path("/tmp/photos"))
@@ -112,6 +131,7 @@ def main() -> None:
     by_size: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
     statuses: dict[str, int] = defaultdict(int)
     rates = []
+    disagree = {"sets": 0, "elements": 0, "headline": 0}
     for name in args.photos.split(","):
         photo = photograph(name, args.out)
         out = args.out / name
@@ -124,7 +144,12 @@ def main() -> None:
             statuses[job["status"]] += 1
             by_size[job["size"] or "base"].append((job["status"], judge(job)))
         print(f"{name}: {len(jobs)} outputs in {seconds:.1f} s; {mosaic(jobs, args.out, name)}")
+        agree(jobs, disagree)
     print(f"statuses: {dict(statuses)}; images/s {statistics.mean(rates):.2f}")
+    print(
+        f"variant × size sets: {disagree['sets']}; keep different elements per locale: "
+        f"{disagree['elements']}; headline sizes more than 1.25× apart: {disagree['headline']}"
+    )
     for size, verdicts in by_size.items():
         shipped = [broken for status, broken in verdicts if status in ("ok", "cached")]
         review = [broken for status, broken in verdicts if status == "needs_review"]

@@ -165,3 +165,26 @@ def test_the_story_holds_its_copy_in_the_safe_zone_well_above_the_least_legible_
             assert element["font_size"] >= least, (variant, locale, element["role"])
             if element["role"] == "headline":  # 14 px as seen on a 390 px phone, and more
                 assert element["font_size"] >= max(1.25 * least, readable_headline(story.pixels))
+
+
+def test_every_locale_of_an_ad_keeps_the_same_elements_in_every_size(made: Made) -> None:
+    """If the price does not fit in one locale, the whole set goes without it: one ad."""
+    sets: dict[tuple[str, str | None], set[tuple[str, ...]]] = {}
+    for (variant, _, size), record in made.items():
+        if size is None:
+            continue  # the base size drops nothing
+        kept = tuple(sorted(element["role"] for element in record["elements"]))
+        sets.setdefault((variant, size), set()).add(kept)
+    assert {cell: kept for cell, kept in sets.items() if len(kept) > 1} == {}
+
+
+def test_every_locale_of_an_ad_sets_its_headline_within_a_quarter_of_the_others(
+    made: Made,
+) -> None:
+    headlines: dict[tuple[str, str | None], list[int]] = {}
+    for (variant, _, size), record in made.items():
+        if record.get("fallback") is None:  # on a plate over the product it is needs_review
+            headline = roles(record)["headline"]["font_size"]
+            headlines.setdefault((variant, size), []).append(headline)
+    apart = {cell: sizes for cell, sizes in headlines.items() if max(sizes) > 1.25 * min(sizes)}
+    assert apart == {}

@@ -31,6 +31,7 @@ from transcreate.errors import TypesettingError
 SCALES = tuple(round(0.92**step, 4) for step in range(11))
 #: A variant's locales share one headline size unless that would be below this share of the
 #: nominal size; a locale whose copy fits only smaller goes smaller alone (and says so).
+SPREAD = 1.2  # under 1.25 with room for the rounding of font sizes
 COMMON_FLOOR = SCALES[6]  # 0.6064: on the grid of SCALES, so the shared size is one they try
 #: The preferred zone keeps the copy if it fits there at this share of the nominal sizes or more;
 #: below it, a zone farther away wins if the copy is larger there by more than _ZONE_COST a step.
@@ -560,6 +561,13 @@ def variant_look(
 
 def common_scale(scales: Iterable[float | None]) -> float:
     """The headline scale a variant's locales share: the largest every locale's copy fits at,
-    but not below COMMON_FLOOR (a locale that fits only smaller goes smaller alone)."""
+    but not below COMMON_FLOOR (a locale that fits only smaller goes smaller alone) unless
+    that would set the others more than SPREAD times larger than it: one ad in every language
+    keeps its headlines within SPREAD of each other."""
     fitting = [scale for scale in scales if scale is not None]
-    return max(COMMON_FLOOR, min(fitting, default=1.0))
+    lowest = min(fitting, default=1.0)
+    shared = max(COMMON_FLOOR, lowest)
+    if shared <= SPREAD * lowest + 1e-9:
+        return shared
+    # On the grid of SCALES, so the locales that could go larger stop exactly there.
+    return max((scale for scale in SCALES if scale <= SPREAD * lowest + 1e-9), default=lowest)

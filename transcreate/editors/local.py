@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
 from typing import Any, NamedTuple, TypeVar
@@ -16,9 +16,9 @@ from transcreate.compose.blocks import TextBlock
 from transcreate.compose.faces import find_faces
 from transcreate.compose.fonts import check_text_support
 from transcreate.compose.record import encode_png
-from transcreate.compose.reframe import Reframed, copy_layout, reframe
+from transcreate.compose.reframe import DROP_ORDER, Reframed, copy_layout, reframe
 from transcreate.compose.saliency import ProductMask, mask_from_image, product_mask
-from transcreate.compose.search import Fit, best_fit, common_scale, variant_look
+from transcreate.compose.search import SPREAD, Fit, best_fit, common_scale, variant_look
 from transcreate.compose.typeset import LAYOUTS, Layout, decide, paint
 from transcreate.editors import Edited
 from transcreate.errors import PermanentEditError, SetupError, TypesettingError
@@ -41,6 +41,12 @@ class Decided(NamedTuple):
 
 def _blocks(overlays: tuple[Overlay, ...]) -> list[TextBlock]:
     return [TextBlock(overlay.role, overlay.text, overlay.color) for overlay in overlays]
+
+
+def _dropped_by_any(layouts: Iterable[Layout]) -> list[str]:
+    """The roles any of a variant's locales drops in a size, in the order they go."""
+    dropped = {role for layout in layouts for role in layout.record.get("dropped", [])}
+    return [role for role in DROP_ORDER if role in dropped]
 
 
 class LocalEditor:
@@ -71,6 +77,7 @@ class LocalEditor:
         self._fits: dict[tuple[Any, ...], Fit | None] = {}
         self._looks: dict[tuple[Any, ...], tuple[str, str] | None] = {}
         self._frames: dict[tuple[str, tuple[int, int], str], Reframed] = {}
+        self._dropped: dict[tuple[Any, ...], dict[str, Layout]] = {}
 
     def _kept(self, cache: dict[Any, T], key: Any, limit: int, make: Callable[[], T]) -> T:
         """``cache[key]``, made (outside the lock: other jobs go on) when it is not there yet;
@@ -176,20 +183,42 @@ class LocalEditor:
                 auto = self.layout == "auto"
                 product = framed.product if auto else None
                 common, look = None, None
+                lay_out = partial(
+                    copy_layout,
+                    framed.image,
+                    position=job.position,
+                    product=product,
+                    layout=self.layout,
+                    area=framed.area if auto else None,
+                )
                 if auto and product is not None and job.siblings:
                     frame_key = f"{hashlib.sha256(image).hexdigest()}@{job.size}"
                     common, look = self._look(job, frame_key, framed.image, product, framed.area)
-                layout = copy_layout(
-                    framed.image,
-                    _blocks(job.overlays),
-                    job.position,
-                    job.locale,
-                    product=product,
-                    common=common,
-                    layout=self.layout,
-                    area=framed.area if auto else None,
-                    look=look,
-                )
+                    lay_out = partial(lay_out, common=common, look=look)
+                    # One ad in every language: what one locale must drop, all drop.
+                    own = self._kept(
+                        self._dropped,
+                        (frame_key, job.position, job.siblings),
+                        _CACHED_FITS,
+                        lambda: {
+                            locale: lay_out(_blocks(overlays), locale=locale)
+                            for locale, overlays in job.siblings
+                        },
+                    )
+                    everyone = _dropped_by_any(own.values())
+                    layout = own.get(job.locale) or lay_out(_blocks(job.overlays), job.locale)
+                    # ... and no headline more than SPREAD times another locale's.
+                    scales = [scale for lay in own.values() if (scale := lay.record["scale"])]
+                    cap = SPREAD * min(scales) if scales else common
+                    larger = (layout.record["scale"] or 0.0) > (cap or 1.0) + 1e-9
+                    if set(layout.record["dropped"]) != set(everyone) or larger:
+                        kept = [b for b in _blocks(job.overlays) if b.role not in everyone]
+                        shared = min(common, cap) if common and cap else (cap or common)
+                        layout = lay_out(kept, locale=job.locale, common=shared)
+                        dropped = [*everyone, *layout.record["dropped"]]
+                        layout.record["dropped"] = list(dict.fromkeys(dropped))
+                else:
+                    layout = lay_out(_blocks(job.overlays), locale=job.locale, common=None)
                 record = {**layout.record, "reframe": framed.record}
                 return Decided(framed.image, replace(layout, record=record), framed=True)
             if self.layout == "exact":
