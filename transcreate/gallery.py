@@ -117,6 +117,9 @@ def safe_link(link: str | None) -> str | None:
     return None
 
 
+_LOOK_FIRST = frozenset({"needs_review", "failed", "blocked"})
+
+
 def gallery_html(
     results: Iterable[JobResult],
     variants: Sequence[str],
@@ -136,6 +139,9 @@ def gallery_html(
     in one size: ``row`` names a result's row, and ``counts`` are the run's, each job once."""
     cells = {(row(result) if row else result.variant, result.locale): result for result in results}
     rows = list(dict.fromkeys([*variants, *(variant for variant, _ in cells)]))
+    # The rows a person must look at come first, in their order; the rest after them.
+    flagged = {row for (row, _), result in cells.items() if result.status in _LOOK_FIRST}
+    rows.sort(key=lambda row: row not in flagged)
     counts = counts or count_by_status(cells.values())
     shape = (
         f"{len(rows) // sizes} variants × {sizes} sizes" if sizes > 1 else f"{len(rows)} variants"

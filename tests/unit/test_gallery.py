@@ -183,3 +183,15 @@ def test_links_that_are_not_http_or_relative_are_never_used(link):
 def test_columns_name_their_language():
     text = page_of([cell("summer", "th", "ok"), cell("summer", "zh", "ok")])
     assert "ไทย" in text and "中文" in text
+
+
+def test_rows_a_person_must_look_at_come_first():
+    results = [
+        cell("summer", "id", "ok"),
+        cell("flash", "id", "ok"),
+        cell("bundle", "id", "needs_review"),
+        cell("member", "id", "cached"),
+    ]
+    text = page_of(results, ["summer", "flash", "bundle", "member"])
+    order = re.findall(r"<tr><th>([^<]+)</th>", text)
+    assert order == ["bundle", "summer", "flash", "member"]

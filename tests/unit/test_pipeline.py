@@ -483,3 +483,36 @@ def test_a_run_that_stops_taking_jobs_stops_the_planning(tmp_path):
     with pytest.raises(RuntimeError, match="stopped before it was planned"):
         ahead.plan()
     assert seen == ["v000", "v001"]  # the chunk under way is finished, no other is begun
+
+
+def test_the_contact_sheet_has_a_page_for_every_variant_of_every_size(tmp_path):
+    """Eight variants in six sizes are 48 rows: two pages of 24, every variant on one."""
+    from PIL import Image
+
+    from transcreate.run.plan import plan_run
+    from transcreate.run.sheet import sheet_pages
+    from transcreate.wiring import build, localize
+
+    sheet_csv = tmp_path / "eight.csv"
+    rows = "\n".join(f"v{index},Sale {index}" for index in range(8))
+    sheet_csv.write_text(f"variant,headline\n{rows}\n", encoding="utf-8")
+    image = tmp_path / "base.png"
+    Image.new("RGB", (64, 64), "teal").save(image)
+    request = RunRequest(
+        campaign=str(sheet_csv),
+        image=str(image),
+        out=str(tmp_path / "out"),
+        locales=("en",),
+        sizes="base,square,story,landscape,300x250,728x90",
+    )
+    adapters = build(request, editor=ScriptedEditor())
+    pages = sheet_pages(plan_run(request, adapters), [None, *range(5)])  # type: ignore[list-item]
+    assert [len(page) for page in pages] == [4, 4]
+    assert sorted(variant for page in pages for variant in page) == [f"v{i}" for i in range(8)]
+    localize(request, adapters=adapters)
+    folder = tmp_path / "out" / "eight"
+    for name in ("contact-sheet.png", "contact-sheet-2.png"):
+        with Image.open(folder / name) as sheet:
+            assert sheet.height > 24 * 64 / 2  # 24 rows of thumbnails
+    gallery = (folder / "index.html").read_text(encoding="utf-8")
+    assert 'href="contact-sheet-2.png"' in gallery and "contact sheet 2" in gallery

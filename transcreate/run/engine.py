@@ -20,7 +20,7 @@ from transcreate.run.plan import Planner, RunPlan
 from transcreate.run.ports import Adapters
 from transcreate.run.publish import RunSummary, name_languages, write_manifest
 from transcreate.run.schedule import OnResult, PlanAhead, run_jobs
-from transcreate.run.sheet import EarlySheet
+from transcreate.run.sheet import EarlySheet, write_later_pages
 
 
 def job_context(
@@ -104,10 +104,11 @@ class Run:
         )
 
     def finish(self) -> RunSummary:
-        """Draw the contact sheet (if it is not drawn yet), then write the manifest and the
-        gallery, which links the sheet."""
+        """Draw the contact sheet (if it is not drawn yet) and its later pages, then write the
+        manifest and the gallery, which links them."""
         plan = self.plan()
         self.drawn = self.sheet.link(self.results)
+        write_later_pages(plan, self.results, self.adapters.storage)
         seconds = time.monotonic() - self.started
         return write_manifest(plan, self.results, self.adapters.storage, seconds)
 

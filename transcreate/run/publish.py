@@ -29,6 +29,7 @@ from transcreate.manifest import (
 )
 from transcreate.request import RunRequest
 from transcreate.run.plan import RunPlan, run_sizes
+from transcreate.run.sheet import page_name, sheet_pages
 from transcreate.storage import Storage, object_key, output_key
 from transcreate.storage.local import LocalStorage
 
@@ -173,11 +174,12 @@ def write_gallery(
         return link(output_key(campaign, result.locale, result.variant, result.key, result.size))
 
     files = {name: object_key(campaign, name) for name in ("manifest.csv", "manifest.json")}
-    sheet = object_key(campaign, "contact-sheet.png")
-    if storage.verify(sheet) is None:
-        files["contact sheet"] = sheet
     # One block of rows per size, as the contact sheet has: a row is "variant · size".
     sizes = run_sizes(plan, results)
+    for number in range(1, len(sheet_pages(plan, sizes)) + 1):
+        sheet = object_key(campaign, page_name(number))
+        if storage.verify(sheet) is None:
+            files["contact sheet" if number == 1 else f"contact sheet {number}"] = sheet
     sized = sizes != [None]
 
     def row(variant: str, size: str | None) -> str:

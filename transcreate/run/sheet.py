@@ -1,5 +1,6 @@
-"""The contact sheet: the first variants of a run in every locale and size, one PNG for eyes,
-drawn beside the run as soon as the cells it shows are done (`EarlySheet`)."""
+"""The contact sheet: every variant of a run in every locale and size, in pages of PNG for eyes.
+The first page is drawn beside the run as soon as the cells it shows are done (`EarlySheet`);
+the others (`contact-sheet-2.png` …) when the run ends (`write_later_pages`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from transcreate.manifest import STORED_STATUSES, JobResult
 from transcreate.run.plan import RunPlan, run_sizes
 from transcreate.storage import Storage, object_key, output_key
 
-CONTACT_SHEET_VARIANTS = 24  # rows of the contact sheet (variants × sizes)
+CONTACT_SHEET_VARIANTS = 24  # rows of a page of the contact sheet (variants × sizes)
+#: Pages at most: a catalog of thousands of rows is looked at in its gallery, not on 400 pages.
+CONTACT_SHEET_PAGES = 20
 
 
 Cell = tuple[str, str, str | None]  # (variant, locale, size) of an output
@@ -30,6 +33,7 @@ def write_contact_sheet(
     results: Sequence[JobResult],
     storage: Storage,
     shrunk: Mapping[Cell, Image.Image] | None = None,
+    page: int = 1,
 ) -> tuple[str, int]:
     """Store ``contact-sheet.png`` beside the manifest; returns its link and the variants shown.
 
@@ -37,6 +41,7 @@ def write_contact_sheet(
     thousands of outputs would cost more than rendering them. A sheet already stored for exactly
     these cells (a cached re-run) is kept: its PNG carries the digest of what it shows.
     ``shrunk``: the thumbnails of outputs made already (the others are read and shrunk here).
+    ``page``: which page (`sheet_pages`), stored as ``contact-sheet-<page>.png`` after the first.
     """
     campaign = plan.campaign.name
 
@@ -44,10 +49,10 @@ def write_contact_sheet(
         return _output(storage, campaign, result)
 
     sizes = run_sizes(plan, results)
-    variants = sheet_variants(plan, sizes)
+    variants = sheet_pages(plan, sizes)[page - 1]
     locales = list(plan.request.locales)
     cells = [*results, *plan.settled]  # skipped and blocked cells say so on the sheet
-    key = object_key(campaign, "contact-sheet.png")
+    key = object_key(campaign, page_name(page))
     digest = _cells_digest(cells, variants, locales)
     if _stored_sheet_digest(storage, key) != digest:
         sheet = contact_sheet(
@@ -64,8 +69,31 @@ def _output(storage: Storage, campaign: str, result: JobResult) -> bytes:
 
 
 def sheet_variants(plan: RunPlan, sizes: Sequence[str | None]) -> list[str]:
-    """The variants the contact sheet shows: the first ones, a block of rows per size."""
-    return plan.variants[: max(1, CONTACT_SHEET_VARIANTS // len(sizes))]
+    """The variants the contact sheet's first page shows: the first ones, a block of rows per
+    size."""
+    return sheet_pages(plan, sizes)[0]
+
+
+def sheet_pages(plan: RunPlan, sizes: Sequence[str | None]) -> list[list[str]]:
+    """The variants each page of the contact sheet shows, every variant on one of them (up to
+    CONTACT_SHEET_PAGES pages)."""
+    per_page = max(1, CONTACT_SHEET_VARIANTS // max(1, len(sizes)))
+    variants = plan.variants[: per_page * CONTACT_SHEET_PAGES]
+    return [variants[start : start + per_page] for start in range(0, len(variants), per_page)] or [
+        []
+    ]
+
+
+def page_name(page: int) -> str:
+    return "contact-sheet.png" if page == 1 else f"contact-sheet-{page}.png"
+
+
+def write_later_pages(plan: RunPlan, results: Sequence[JobResult], storage: Storage) -> int:
+    """Store every page of the contact sheet after the first; returns how many pages it has."""
+    pages = len(sheet_pages(plan, run_sizes(plan, results)))
+    for page in range(2, pages + 1):
+        write_contact_sheet(plan, results, storage, page=page)
+    return pages
 
 
 class EarlySheet:
