@@ -21,6 +21,8 @@ class Size:
     #: Shares of the width and height (left, top, right, bottom) the platform covers with its own
     #: interface, where copy must not go.
     unsafe: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    #: The largest file the placement takes, in bytes (Google Display: 150 KB); None: no limit.
+    max_bytes: int | None = None
 
     @property
     def pixels(self) -> tuple[int, int]:
@@ -68,6 +70,14 @@ PRESETS: dict[str, Size] = {
         Size("landscape", 1200, 628, "link ad, 1.91:1 (Facebook, LinkedIn, LINE Ads)"),
     )
 }
+#: IAB display units: seen at their own size, and Google Display takes files of up to 150 KB.
+IAB_UNITS = frozenset(
+    {
+        (300, 250), (336, 280), (250, 250), (200, 200), (728, 90), (970, 90), (970, 250),
+        (468, 60), (320, 50), (320, 100), (300, 50), (160, 600), (120, 600), (300, 600),
+    }
+)  # fmt: skip
+DISPLAY_MAX_BYTES = 150 * 1024
 #: The name of the base creative's own size (a job with ``size=None``).
 BASE = "base"
 #: Sides an explicit size may have, in pixels: an ad banner's smallest side is 50 (320×50); the
@@ -97,6 +107,14 @@ def parse_size(text: str) -> Size | None:
         raise ValueError(
             f"{text.strip()!r} is {width}×{height} px; each side must be between "
             f"{SMALLEST_SIDE} and {LARGEST_SIDE} px"
+        )
+    if (width, height) in IAB_UNITS:
+        return Size(
+            f"{width}x{height}",
+            width,
+            height,
+            f"display banner, IAB {width}×{height} (Google Display: JPG, PNG or GIF up to 150 KB)",
+            max_bytes=DISPLAY_MAX_BYTES,
         )
     return Size(f"{width}x{height}", width, height)
 

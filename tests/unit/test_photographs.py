@@ -104,3 +104,11 @@ def test_no_copy_on_the_astronauts_face_in_any_size(size: str | None) -> None:
         for element in record["elements"]:
             left, top, right, bottom = element["box"]
             assert safe[0] <= left and safe[1] <= top and right <= safe[2] and bottom <= safe[3]
+
+
+def test_the_record_says_which_placement_an_output_is_made_for() -> None:
+    editor = LocalEditor()
+    banner = editor.decide(job("300x250"), png("rocket")).layout.record
+    assert "Google Display" in banner["placement"]
+    story = editor.decide(job("story"), png("rocket")).layout.record
+    assert "story or reel" in story["placement"]

@@ -124,3 +124,33 @@ def test_outside_a_safe_zone_is_closed_to_copy() -> None:
     assert story._covered((100, 300, 900, 1200)) == 0
     assert story._covered((100, 1300, 900, 1400)) > 0  # the reply field
     assert story._covered((100, 100, 900, 200)) > 0  # the profile bar
+
+
+def test_a_display_banner_is_written_within_its_placements_file_limit() -> None:
+    import io
+
+    from PIL import Image
+
+    from transcreate.compose.record import encode_png, read_layout
+    from transcreate.sizes import parse_size
+
+    banner = parse_size("300x250")
+    assert banner is not None and banner.max_bytes == 150 * 1024
+    assert "Google Display" in banner.use
+    other = parse_size("1000x700")
+    assert other is not None and other.max_bytes is None
+    noise = np.random.default_rng(7).integers(0, 256, (250, 300, 3), dtype=np.uint8)
+    image = Image.fromarray(noise)
+    assert len(encode_png(image, {})) > banner.max_bytes  # as truecolor it would not fit
+    made: dict[str, Any] = {"canvas": [300, 250], "elements": []}
+    png = encode_png(image, made, banner.max_bytes)
+    assert len(png) <= banner.max_bytes
+    assert made["file"]["format"] == "png8" and made["file"]["colors"] <= 256
+    assert read_layout(png) == made  # the record in the file says how it was written
+    with Image.open(io.BytesIO(png)) as written:
+        assert written.size == (300, 250)
+    # A limit no palette meets: written as small as it gets, and flagged for a person.
+    tight = dict(record())
+    encode_png(image, tight, 2_000)
+    assert tight["file"]["over_limit"] is True
+    assert any("over the 1 KB" in problem for problem in layout_problems(tight))

@@ -82,9 +82,35 @@ def layout_record(
 # --- the record in the PNG ----------------------------------------------------------------------
 
 
-def encode_png(image: Image.Image, record: Mapping[str, Any]) -> bytes:
+def encode_png(
+    image: Image.Image, record: dict[str, Any] | Mapping[str, Any], limit: int | None = None
+) -> bytes:
     """PNG bytes with the layout record as an iTXt chunk before the image data; no timestamps,
-    so equal images and records give equal bytes."""
+    so equal images and records give equal bytes. With ``limit`` (the placement's largest file,
+    in bytes) a file over it is written in fewer colours (a palette of 256, then 128 …, with
+    dithering) until it fits, and the record says how (``file``)."""
+    png = _png(image, record)
+    if limit is None or len(png) <= limit:
+        return png
+    for colors in _PALETTES:
+        fewer = image.quantize(
+            colors, Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG
+        )
+        file = {"format": "png8", "colors": colors, "limit": limit}
+        png = _png(fewer, {**record, "file": file})
+        if len(png) <= limit:
+            break
+    else:
+        png = _png(fewer, {**record, "file": {**file, "over_limit": True}})
+    if isinstance(record, dict):
+        record["file"] = (read_layout(png) or {}).get("file")
+    return png
+
+
+_PALETTES = (256, 128, 64, 32)
+
+
+def _png(image: Image.Image, record: Mapping[str, Any]) -> bytes:
     info = PngImagePlugin.PngInfo()
     info.add_itxt(CHUNK, json.dumps(record, ensure_ascii=False, separators=(",", ":")), zip=True)
     buffer = io.BytesIO()
@@ -92,14 +118,20 @@ def encode_png(image: Image.Image, record: Mapping[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def read_layout(png: bytes) -> dict[str, Any] | None:
-    """The layout record the built-in editor stored in a PNG, or None (any other image)."""
+def read_text(png: bytes) -> str | None:
+    """The record's text in a PNG, undecoded; None without one."""
     try:
         with Image.open(io.BytesIO(png)) as image:  # reads the chunks before IDAT, decodes none
             text = image.info.get(CHUNK) if image.format == "PNG" else None
     except (OSError, ValueError):
         return None
-    if not isinstance(text, str):
+    return text if isinstance(text, str) else None
+
+
+def read_layout(png: bytes) -> dict[str, Any] | None:
+    """The layout record the built-in editor stored in a PNG, or None (any other image)."""
+    text = read_text(png)
+    if text is None:
         return None
     try:
         record = json.loads(text)

@@ -8,14 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: IAB display units are seen at their own size; everything else (feed posts, stories, link ads,
-#: a base creative) is judged as seen full-width on a phone 390 px wide.
-IAB_UNITS = frozenset(
-    {
-        (300, 250), (336, 280), (250, 250), (200, 200), (728, 90), (970, 90), (970, 250),
-        (468, 60), (320, 50), (320, 100), (300, 50), (160, 600), (120, 600), (300, 600),
-    }
-)  # fmt: skip
+from transcreate.sizes import IAB_UNITS
+
+#: IAB display units (``sizes.IAB_UNITS``) are seen at their own size; everything else (feed
+#: posts, stories, link ads, a base creative) is judged as seen full-width on a 390 px phone.
 PHONE_WIDTH = 390
 #: The least headline size, in pixels as seen: 14 px on a phone, as on an IAB unit (a 300×250's
 #: 13 px "Year- / End / Mega / Sale" did not read).
@@ -54,6 +50,12 @@ def layout_problems(record: Mapping[str, Any] | None) -> list[str]:
                     f"the headline is {element['font_size']} px, below the {least} px that "
                     f"reads at {width}×{height}"
                 )
+    file = record.get("file") or {}
+    if file.get("over_limit"):
+        problems.append(
+            f"the file is over the {file['limit'] // 1024} KB its placement takes, even in "
+            f"{file.get('colors')} colours"
+        )
     if record.get("fallback") == "plate":
         problems.append("the copy has no room off the product and covers it on a plate")
     return list(dict.fromkeys(problems))

@@ -169,7 +169,9 @@ class LocalEditor:
 
     def edit(self, job: EditJob, image: bytes) -> Edited:
         decided = self.decide(job, image)
-        png = encode_png(paint(decided.canvas, decided.layout), decided.layout.record)
+        size = size_by_name(job.size)
+        limit = size.max_bytes if size is not None else None
+        png = encode_png(paint(decided.canvas, decided.layout), decided.layout.record, limit)
         frame = decided.canvas if decided.framed else None
         return Edited(png, decided.layout.record, frame=frame)
 
@@ -219,7 +221,9 @@ class LocalEditor:
                         layout.record["dropped"] = list(dict.fromkeys(dropped))
                 else:
                     layout = lay_out(_blocks(job.overlays), locale=job.locale, common=None)
-                record = {**layout.record, "reframe": framed.record}
+                sized = size_by_name(job.size)
+                placement = sized.use if sized is not None and sized.use else None
+                record = {**layout.record, "reframe": framed.record, "placement": placement}
                 return Decided(framed.image, replace(layout, record=record), framed=True)
             if self.layout == "exact":
                 layout = decide(
