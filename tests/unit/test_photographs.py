@@ -46,9 +46,14 @@ def test_smooth_edges_are_carried_on_textured_ones_are_blurred() -> None:
     )
     assert fill_for(enlarged, (0, 0, 50, 50), scale=3.0) == "blur"
     assert TEXTURED > 1.0  # the sample illustration's edges measure about 0.3
+    # A soft-focus background is smooth, but blobs along the edge would become bars.
+    column = np.linspace(0, 1, 300, dtype=np.float32)
+    blobs = 120 + 60 * np.sin(column * 18)  # bright and dark patches along the bottom edge
+    bokeh = np.repeat(blobs[None, :], 200, axis=0)
+    assert fill_for(np.stack([bokeh] * 3, axis=2), (0, 0, 0, 80)) == "blur"
 
 
-@pytest.mark.parametrize("name", ["astronaut", "coffee", "rocket"])
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "rocket", "chelsea"])
 def test_a_photograph_grows_into_its_own_blur_not_into_stretched_edges(name: str) -> None:
     image = photo(name)
     framed = reframe(image, (1200, 628), product_mask(image), "center-left")

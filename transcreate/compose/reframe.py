@@ -11,8 +11,9 @@ copied, so no object appears twice, and rows where the product touches the edge 
 of the backdrop beside it rather than a smear of the product.
 
 That suits a flat or graded backdrop (an illustration, a studio shot). A photograph's edges are
-texture — a flag, launch lights, fur — and carried on they become bars. Where the edges the
-frame grows from are textured (``fill_for``), the frame is filled as designers fill it instead:
+texture — a flag, launch lights, fur — or soft-focus blobs, and carried on they become bars.
+Where the edges the frame grows from are textured, or their colour varies along them other than
+as a gradient does (``fill_for``), the frame is filled as designers fill it instead:
 the photograph itself, enlarged to cover the frame, blurred and darkened, with the sharp photo
 on top. The record says which (``fill``: ``continue`` or ``blur``) and how much of the frame is
 fill (``fill_share``).
@@ -33,7 +34,7 @@ import numpy.typing as npt
 from PIL import Image, ImageEnhance, ImageFilter
 
 from transcreate.compose.blocks import TextBlock
-from transcreate.compose.faces import find_faces
+from transcreate.compose.faces import with_people
 from transcreate.compose.saliency import ProductMask, mask_from_image, product_mask
 from transcreate.compose.search import COMMON_FLOOR
 from transcreate.compose.typeset import Layout, decide
@@ -58,6 +59,9 @@ _NEAR, _FAR = 0.01, 0.08  # smoothing across the edge at the seam and far from i
 #: grows from, above which they are a photograph's, not a backdrop's: carried on, they smear.
 #: A flat or graded illustration measures under 1; the photographs scikit-image ships, 4 to 20.
 TEXTURED = 2.5
+#: Strays of the colour along such an edge (8-bit levels) beyond which it is not a backdrop's
+#: gradient: the sample illustration's measure at most 0.2, the photographs 3.4 to 44.
+BUMPY = 2.0
 _BLUR = 0.04  # of the frame's long side: the blur radius of a photograph's fill
 _DARKEN = 0.5  # what a photograph's fill keeps of its brightness: behind copy, it recedes
 _SATURATION = 0.45  # what it keeps of its colour
@@ -95,11 +99,15 @@ def plan(
     frame: tuple[int, int],
     product: tuple[int, int, int, int] | None,
     position: str | None = None,
+    safe: tuple[int, int, int, int] | None = None,
 ) -> tuple[float, tuple[int, int]]:
     """The scale of the base and where its top-left corner lands in the frame (may be < 0).
 
     With the sheet's ``position``, a frame the base is extended to fit moves the product away
-    from the copy's side (``copy_sides``), so the copy gets one large free side."""
+    from the copy's side (``copy_sides``), so the copy gets one large free side: the product
+    takes at most 1 - _AREA of the copy's axis, inside the size's ``safe`` zone when it has one
+    (a story's profile bar and reply field), and the base is made smaller than the frame when it
+    must (a portrait filling a square photograph, in a story)."""
     width, height = base
     new_width, new_height = frame
     cover = max(new_width / width, new_height / height)
@@ -122,11 +130,17 @@ def plan(
             # product the base cuts keeps its scale: growing it would set the cut at the edge.)
             keep = max(keep, _WIDE_SHARE * new_width / max(1, right - left))
         scale = max(contain, min(cover, fit, keep, UPSCALE_LIMIT))
-    scaled = (round(width * scale), round(height * scale))
     margin = _MARGIN * min(frame)
     wider = frame[0] * height - frame[1] * width  # > 0: the copy goes beside the product
     copy_axis = None if wider == 0 else (0 if wider > 0 else 1)
     sides = copy_sides(position)
+    bounds = safe or (0, 0, *frame)
+    if product is not None and copy_axis is not None and sides is not None:
+        # The copy's side keeps at least _AREA of the axis (of the safe zone's extent).
+        extent = bounds[copy_axis + 2] - bounds[copy_axis]
+        longest = product[copy_axis + 2] - product[copy_axis]
+        scale = min(scale, max(0.05, ((1 - _AREA) * extent - 2 * margin) / max(1, longest)))
+    scaled = (round(width * scale), round(height * scale))
     corner = []
     for axis in (0, 1):
         room, extent = frame[axis], scaled[axis]
@@ -143,11 +157,13 @@ def plan(
             high = min(0.0, max(room - margin - end, margin - start))
             window = min(max(centred, low), high)
         if axis == copy_axis and sides is not None:
-            # The product moves towards the far side, so the copy gets one large free side; the
-            # base may then be cropped on one side and extended on the other.
-            far = room - margin - end if sides[axis] in ("left", "top") else margin - start
+            # The product moves towards the far side (of the safe zone), so the copy gets one
+            # large free side; the base may then be cropped on one side and extended on the other.
+            low, high = bounds[axis], bounds[axis + 2]
+            far = high - margin - end if sides[axis] in ("left", "top") else low + margin - start
             if (far - window) * (1 if sides[axis] in ("left", "top") else -1) > 0:
-                window += _SHIFT * (far - window)
+                # Inside a safe zone all the way: its edge is margin enough.
+                window += (_SHIFT if safe is None else 1.0) * (far - window)
         corner.append(round(window))
     return scale, (corner[0], corner[1])
 
@@ -163,11 +179,7 @@ def reframe(
     with the sheet's ``position``, the product leaves the copy's side the most room. ``safe``:
     the size's safe zone (``Size.safe_zone``), which the copy keeps inside."""
     box = product.box if product is not None else None
-    # With a safe zone, the product and the copy beside it are planned in the rows above its
-    # bottom edge (a story's reply field covers the bottom third: copy below the product must
-    # end above it); the photograph or its fill runs on under the platform's interface.
-    rows = frame[1] if safe is None else safe[3]
-    scale, (left, top) = plan(base.size, (frame[0], rows), box, position)
+    scale, (left, top) = plan(base.size, frame, box, position, safe)
     scaled_size = (round(base.width * scale), round(base.height * scale))
     scaled = base.convert("RGB").resize(scaled_size, Image.Resampling.LANCZOS)
     pixels = np.asarray(scaled, dtype=np.float32)
@@ -272,16 +284,26 @@ def fill_for(
     depth_x = max(2, round(_STRIP * columns))
     depth_y = max(2, round(_STRIP * rows))
     strips = [
-        strip
-        for strip, amount in zip(
+        (strip, across)
+        for strip, across, amount in zip(
             (grey[:, :depth_x], grey[:, -depth_x:], grey[:depth_y], grey[-depth_y:]),
+            (1, 1, 0, 0),
             open_sides,
             strict=True,
         )
         if amount
     ]
-    texture = max(_texture(strip) for strip in strips)
-    return "blur" if texture > TEXTURED else "continue"
+    textured = any(_texture(strip) > TEXTURED for strip, _ in strips)
+    bumpy = any(_bumps(strip.mean(axis=across)) > BUMPY for strip, across in strips)
+    return "blur" if textured or bumpy else "continue"
+
+
+def _bumps(profile: npt.NDArray[np.floating[Any]]) -> float:
+    """How far the colour along an edge strays from a smooth curve (a gradient's is one): blobs
+    along the edge (a soft-focus background) would be carried on as bars."""
+    along = np.arange(len(profile), dtype=np.float64)
+    curve = np.polyval(np.polyfit(along, profile, 2), along)
+    return float(np.std(profile - curve))
 
 
 def _texture(strip: npt.NDArray[np.floating[Any]]) -> float:
@@ -523,6 +545,6 @@ def reframed_base(
         raise ValueError(f"unknown ad size {size!r}")
     base = decode(image)
     found = mask_from_image(mask, base.size) if mask is not None else product_mask(base)
-    product = found.with_faces(find_faces(base))
+    product = with_people(found, base)
     framed = reframe(base, wanted.pixels, product, position)
     return framed.image, framed.record

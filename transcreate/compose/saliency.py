@@ -77,12 +77,13 @@ class ProductMask:
         grid = _dilate(self.grid, cells)
         return replace(self, grid=grid)
 
-    def with_faces(self, faces: Sequence[Box]) -> ProductMask:
-        """The mask with every face's cells in it: copy keeps off a face whatever the mask says."""
-        if not faces:
+    def with_faces(self, faces: Sequence[Box], bodies: Sequence[Box] = ()) -> ProductMask:
+        """The mask with every face's cells in it (copy keeps off a face whatever the mask
+        says), and the cells of the person under it (``faces.bodies``): the subject too."""
+        if not faces and not bodies:
             return self
         grid = self.grid.copy()
-        for left, top, right, bottom in faces:
+        for left, top, right, bottom in [*faces, *bodies]:
             grid[
                 math.floor(top / self.cell) : math.ceil(bottom / self.cell),
                 math.floor(left / self.cell) : math.ceil(right / self.cell),

@@ -13,7 +13,7 @@ from PIL import Image
 
 from transcreate import compose
 from transcreate.compose.blocks import TextBlock
-from transcreate.compose.faces import find_faces
+from transcreate.compose.faces import with_people
 from transcreate.compose.fonts import check_text_support
 from transcreate.compose.record import encode_png
 from transcreate.compose.reframe import DROP_ORDER, Reframed, copy_layout, reframe
@@ -97,11 +97,12 @@ class LocalEditor:
             self._products,
             (image_key, base.size),
             _CACHED_PRODUCTS,
-            lambda: (
+            lambda: with_people(
                 mask_from_image(self.mask, base.size)
                 if self.mask is not None
-                else product_mask(base)
-            ).with_faces(find_faces(base)),
+                else product_mask(base),
+                base,
+            ),
         )
 
     def _variant(
