@@ -86,6 +86,41 @@ def mosaic(jobs: list[dict], folder: Path, name: str) -> Path:
     return path
 
 
+def grid(folder: Path, names: list[str], path: Path, variant: str, locale: str) -> Path:
+    """One row per photograph, one column per size: ``variant`` in ``locale``, for docs/."""
+    rows = []
+    for name in names:
+        manifest = json.loads(next((folder / name).glob("*/manifest.json")).read_text())
+        cells = {
+            job["size"] or "base": job
+            for job in manifest["jobs"]
+            if job["variant"] == variant and job["locale"] == locale and job["uri"]
+        }
+        images = []
+        for size in ["base", "square", "story", "landscape", "300x250", "728x90"]:
+            if size not in cells:
+                continue
+            image = Image.open(cells[size]["uri"].removeprefix("file://")).convert("RGB")
+            height = 220 if size != "728x90" else 90
+            image = image.resize((round(image.width * height / image.height), height))
+            if cells[size]["status"] == "needs_review":
+                ImageDraw.Draw(image).rectangle(
+                    (0, 0, image.width - 1, image.height - 1), outline="red", width=4
+                )
+            images.append(image)
+        row = Image.new("RGB", (sum(i.width + 6 for i in images), 220), "white")
+        x = 0
+        for image in images:
+            row.paste(image, (x, 0))
+            x += image.width + 6
+        rows.append(row)
+    sheet = Image.new("RGB", (max(r.width for r in rows), len(rows) * 226), "white")
+    for index, row in enumerate(rows):
+        sheet.paste(row, (0, index * 226))
+    sheet.save(path, optimize=True)
+    return path
+
+
 def judge(job: dict) -> list[str]:
     """What an output breaks, by the rules the run applies (``compose.verdict``), in short, plus
     a fill that stretches edges, which the run does not check."""
@@ -126,6 +161,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/photos"))
     parser.add_argument("--photos", default="coffee,rocket,astronaut,chelsea")
     parser.add_argument("--sheet", type=Path, default=ROOT / "examples" / "skincare-sale.csv")
+    parser.add_argument("--grid", type=Path, help="also draw one variant per photo and size here")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     by_size: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
@@ -146,6 +182,8 @@ def main() -> None:
         print(f"{name}: {len(jobs)} outputs in {seconds:.1f} s; {mosaic(jobs, args.out, name)}")
         agree(jobs, disagree)
     print(f"statuses: {dict(statuses)}; images/s {statistics.mean(rates):.2f}")
+    if args.grid:
+        print(grid(args.out, args.photos.split(","), args.grid, "flash-deal", "th"))
     print(
         f"variant × size sets: {disagree['sets']}; keep different elements per locale: "
         f"{disagree['elements']}; headline sizes more than 1.25× apart: {disagree['headline']}"

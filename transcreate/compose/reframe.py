@@ -52,6 +52,9 @@ _GROW = 1.0  # how much larger, against the frame's shorter side, the product ma
 _SHIFT = 0.7
 _WIDE_SHARE = 0.4  # of a wider frame's width, the most the product takes when it grows
 _AREA = 0.3  # the least share of the frame's side a free side must have to take the copy
+#: The share of the copy's axis a reframed product leaves the copy, at least: a headline, an
+#: offer and a button at a story's type sizes need about 40 % of its safe zone's rows.
+_COPY_SHARE = 0.4
 _CELLS = 96  # grid cells on the long side of the reframed product mask
 _STRIP = 0.12  # of the base's extent, the strip along an edge the extension continues
 _NEAR, _FAR = 0.01, 0.08  # smoothing across the edge at the seam and far from it, of its length
@@ -105,9 +108,9 @@ def plan(
 
     With the sheet's ``position``, a frame the base is extended to fit moves the product away
     from the copy's side (``copy_sides``), so the copy gets one large free side: the product
-    takes at most 1 - _AREA of the copy's axis, inside the size's ``safe`` zone when it has one
-    (a story's profile bar and reply field), and the base is made smaller than the frame when it
-    must (a portrait filling a square photograph, in a story)."""
+    takes at most 1 - _COPY_SHARE of the copy's axis, inside the size's ``safe`` zone when it
+    has one (a story's profile bar and reply field), and the base is made smaller than the frame
+    when it must (a portrait filling a square photograph, in a story)."""
     width, height = base
     new_width, new_height = frame
     cover = max(new_width / width, new_height / height)
@@ -136,10 +139,10 @@ def plan(
     sides = copy_sides(position)
     bounds = safe or (0, 0, *frame)
     if product is not None and copy_axis is not None and sides is not None:
-        # The copy's side keeps at least _AREA of the axis (of the safe zone's extent).
+        # The copy's side keeps at least _COPY_SHARE of the axis (of the safe zone's extent).
         extent = bounds[copy_axis + 2] - bounds[copy_axis]
         longest = product[copy_axis + 2] - product[copy_axis]
-        scale = min(scale, max(0.05, ((1 - _AREA) * extent - 2 * margin) / max(1, longest)))
+        scale = min(scale, max(0.05, ((1 - _COPY_SHARE) * extent - 2 * margin) / max(1, longest)))
     scaled = (round(width * scale), round(height * scale))
     corner = []
     for axis in (0, 1):
