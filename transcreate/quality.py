@@ -15,7 +15,7 @@ from typing import Any
 from PIL import Image, ImageChops, ImageFilter
 
 from transcreate.compose.blocks import Box, TextBlock
-from transcreate.compose.colors import contrasting_color
+from transcreate.compose.colors import label_color
 from transcreate.compose.record import read_layout
 from transcreate.compose.reframe import reframed_base
 from transcreate.compose.search import pinned
@@ -98,9 +98,9 @@ def copy_region(position: str, size: tuple[int, int], margin: float = 1 / 6) -> 
     return 0, round(top * height), width, round(bottom * height)
 
 
-def _ink_color(role: str, color: str) -> str:
-    # The compositor sets a CTA in the contrasting colour on a plate of the copy's colour.
-    return contrasting_color(color) if role == "cta" else color
+def _ink_color(role: str, color: str, size: int) -> str:
+    # The compositor sets a CTA's label in the colour that reads on a button of the copy's.
+    return label_color(color, size) if role == "cta" else color
 
 
 def _inset(box: Box, role: str, font_size: int) -> Box:
@@ -203,7 +203,7 @@ def _read_placed(
         read = ""
         if block is not None:
             box = _inset(block.box, overlay.role, block.measured.face.size)
-            ink = _ink_color(overlay.role, overlay.color)
+            ink = _ink_color(overlay.role, overlay.color, block.measured.face.size)
             read = read_region(image, box, job.locale, ink, language=language)
         readings.append((overlay.text, read, character_error_rate(overlay.text, read)))
     return readings
@@ -243,7 +243,7 @@ def _read_anywhere(
     area: Box | None = None,
 ) -> _Reading:
     band = area or copy_region(job.position, image.size)
-    ink = _ink_color(overlay.role, overlay.color)
+    ink = _ink_color(overlay.role, overlay.color, 0)  # a model's label: the surest contrast
     # A model's yellow is not the sheet's yellow: the copy's colour, looser, then plain contrast;
     # the first reading good enough ends the search. Sparse-text mode (psm 11) finds copy
     # wherever the model put it in the band, among the picture's other shapes.

@@ -154,3 +154,18 @@ def test_a_display_banner_is_written_within_its_placements_file_limit() -> None:
     encode_png(image, tight, 2_000)
     assert tight["file"]["over_limit"] is True
     assert any("over the 1 KB" in problem for problem in layout_problems(tight))
+
+
+@pytest.mark.parametrize(
+    ("button", "size", "label"),
+    [
+        ("#E53935", 26, "#FFFFFF"),  # red: white reads (4.2:1) on a bold label
+        ("#E53935", 14, "#000000"),  # too small a label for 4.2:1: black (5.0:1)
+        ("#1A237E", 14, "#FFFFFF"),  # navy
+        ("#FFD600", 26, "#000000"),  # yellow: never white (1.4:1)
+    ],
+)
+def test_a_buttons_label_is_white_wherever_white_reads(button: str, size: int, label: str) -> None:
+    from transcreate.compose.colors import label_color
+
+    assert label_color(button, size) == label

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from PIL import Image, ImageColor
 
 from transcreate.compose.blocks import Box, Measured, Placed
-from transcreate.compose.colors import contrasting_color
+from transcreate.compose.colors import contrasting_color, label_color
 from transcreate.compose.paint import PLATE_OPACITY, Treatment
 
 _NORMAL_TEXT = 4.5  # WCAG 2 AA contrast for normal text, and for large text:
@@ -91,10 +91,9 @@ def treat(
     (a shade of its colour is looked for from step ``shade_from`` on)."""
     block = placed.measured.block
     lines = len(placed.measured.lines)
-    if block.role == "cta":  # letters of the contrasting colour on a button of the copy's
-        button = contrast_ratio(
-            color_luminance(block.color), color_luminance(contrasting_color(block.color))
-        )
+    if block.role == "cta":  # a label that reads on a button of the copy's colour
+        label = label_color(block.color, placed.measured.face.size)
+        button = contrast_ratio(color_luminance(block.color), color_luminance(label))
         return Treated("button", (round(button, 2),) * lines)
     fill = color_luminance(block.color)
     backing = color_luminance(contrasting_color(block.color))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from PIL import Image, ImageColor, ImageDraw
 
 from transcreate.compose.blocks import Placed
-from transcreate.compose.colors import contrasting_color
+from transcreate.compose.colors import contrasting_color, label_color
 from transcreate.compose.fonts import runs
 
 
@@ -83,6 +83,7 @@ def draw(
             _draw_lines(pen, p, contrasting_color(p.measured.block.color), p.measured.stroke)
     for p in placed:
         color = p.measured.block.color
-        fill = contrasting_color(color) if p.measured.block.role == "cta" else color
+        cta = p.measured.block.role == "cta"
+        fill = label_color(color, p.measured.face.size) if cta else color
         _draw_lines(pen, p, fill, 0)
     return Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")

@@ -13,7 +13,7 @@ from typing import Any
 from PIL import Image, PngImagePlugin
 
 from transcreate.compose.blocks import Placed
-from transcreate.compose.colors import contrasting_color
+from transcreate.compose.colors import contrasting_color, label_color
 from transcreate.compose.contrast import Treated
 from transcreate.compose.saliency import ProductMask
 
@@ -45,7 +45,7 @@ def layout_record(
                 "box": list(p.box),
                 "line_boxes": [list(box) for box in p.line_boxes()],
                 "font_size": p.measured.face.size,
-                "fill": contrasting_color(block.color) if cta else block.color,
+                "fill": label_color(block.color, p.measured.face.size) if cta else block.color,
                 "outline": contrasting_color(block.color)
                 if how.treatment in ("outline", "button")
                 else None,
