@@ -373,31 +373,33 @@ def flash_deal(color: str) -> list[TextBlock]:
     ]
 
 
-def test_small_type_short_of_contrast_is_set_in_a_deeper_shade_not_outlined(
+def test_small_type_short_of_contrast_goes_on_a_plate_in_its_own_colour(
     creative: tuple[Image.Image, object],
 ) -> None:
     """The flash deal's end date: red on peach passes as large type, not as small; an outline
-    around 23 px letters smudges them, a deeper red reads cleanly."""
+    around 23 px letters smudges them, and a darker red is not the brand's red: a plate."""
     image, product = creative
     red = FLASH_RED
     copy = flash_deal(red)
     record = decide(image, copy, "bottom-left", "en", product=product, common=0.6).record  # type: ignore[arg-type]
     ends = next(element for element in record["elements"] if element["role"] == "ends")
-    assert ends["font_size"] < 24 and ends["treatment"] == "shade", ends
+    assert ends["font_size"] < 24 and ends["treatment"] == "plate", ends
     assert ends["outline"] is None and min(ends["contrast"]) >= 4.5
-    assert ends["fill"] != red and abs(_hue(ends["fill"]) - _hue(red)) < 0.02
+    assert ends["fill"] == red
 
 
-def test_blocks_of_one_colour_share_one_shade(creative: tuple[Image.Image, object]) -> None:
-    """In a banner every line is small: they all take the deepest shade any of them needs."""
+def test_the_copys_text_takes_one_treatment_and_keeps_its_colours(
+    creative: tuple[Image.Image, object],
+) -> None:
+    """In a banner every line is small: they all go on one plate, none darkened."""
     image, _ = creative
     banner = image.resize((728, 90))
     copy = flash_deal(FLASH_RED)
     record = decide(banner, copy, "center-left", "en", product=product_mask(banner)).record
-    shaded = [element for element in record["elements"] if element["treatment"] == "shade"]
-    assert len(shaded) >= 2
-    assert len({element["fill"] for element in shaded}) == 1
-    assert all(min(element["contrast"]) >= 4.5 for element in shaded)
+    text = [element for element in record["elements"] if element["role"] != "cta"]
+    assert len({element["treatment"] for element in text}) == 1, text
+    assert all(element["fill"] == FLASH_RED for element in text)
+    assert all(min(element["contrast"]) >= 4.5 for element in text if element["font_size"] < 19)
 
 
 def jobs_of(copy: dict[str, tuple[str, str]], position: str) -> list[EditJob]:

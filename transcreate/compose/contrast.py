@@ -1,11 +1,12 @@
 """How each line stands out: its WCAG 2 contrast ratio measured against the pixels under it, and
-the treatment that makes it pass (bare, outline, plate), one shade of a colour per block.
+the treatment that makes it pass (bare, outline, plate) — one treatment for the copy's text, and
+its colours always the ones asked for: a brand's yellow is never darkened to olive to pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -80,15 +81,10 @@ def _required(measured: Measured) -> float:
 class Treated:
     treatment: Treatment
     contrast: tuple[float, ...]  # per line
-    fill: str | None = None  # "shade": the colour the block is set in instead of its own
-    shade: int = 0  # "shade": the step towards black (or white) `fill` is
 
 
-def treat(
-    image: Image.Image, placed: Placed, *, plate: bool, outline_only: bool, shade_from: int = 1
-) -> Treated:
-    """How this block stands out against the pixels under it, and the contrast that gives
-    (a shade of its colour is looked for from step ``shade_from`` on)."""
+def treat(image: Image.Image, placed: Placed, *, plate: bool, outline_only: bool) -> Treated:
+    """How this block stands out against the pixels under it, and the contrast that gives."""
     block = placed.measured.block
     lines = len(placed.measured.lines)
     if block.role == "cta":  # a label that reads on a button of the copy's colour
@@ -108,12 +104,8 @@ def treat(
         required = _required(placed.measured)
         if not busy and min(plain) >= required:
             return Treated("none", tuple(round(ratio, 2) for ratio in plain))
-        # Small type outlined reads as a smudge: it is set in a deeper shade of its colour.
-        small = required == _NORMAL_TEXT
-        shaded = _shade(block.color, levels, required, shade_from) if small else None
-        if not busy and shaded is not None:
-            return Treated("shade", shaded[1], fill=shaded[0], shade=shaded[2])
-        if not busy:
+        # Small type outlined reads as a smudge: it goes on a plate, in its own colour.
+        if not busy and required == _LARGE_TEXT:
             return Treated("outline", (outlined,) * lines)
     # On a plate: measured on the plate as composited over the pixels under each line.
     plate_rgb = np.array(ImageColor.getrgb(contrasting_color(block.color))[:3], dtype=np.float32)
@@ -129,49 +121,17 @@ def treat(
     )
 
 
-_SHADES = 20  # steps from a colour to black (or white) tried for a shade of it
-
-
-def _shade(
-    color: str, levels: Sequence[Luminance], required: float, first: int = 1
-) -> tuple[str, tuple[float, ...], int] | None:
-    """The lightest step of ``color`` (from ``first`` on) towards black, or over dark pixels
-    towards white, whose every line meets ``required``: the colour, each line's contrast with it
-    and the step; None if only the end does (black or white is no longer the colour asked for)."""
-    rgb = np.array(ImageColor.getrgb(color)[:3], dtype=np.float32)
-    under = float(np.median(np.concatenate([level.ravel() for level in levels])))
-    target = 0.0 if under > color_luminance(color) else 255.0
-    for step in range(first, _SHADES):
-        mixed = np.round(rgb + (target - rgb) * step / _SHADES).astype(np.uint8)
-        fill = float(luminance(mixed))
-        ratios = [float(np.percentile(_ratios(fill, level), _WORST)) for level in levels]
-        if min(ratios) >= required:
-            shade = "#" + "".join(f"{int(c):02X}" for c in mixed)
-            return shade, tuple(round(r, 2) for r in ratios), step
-    return None
-
-
-def one_shade_a_colour(
+def one_treatment(
     image: Image.Image, placed: Sequence[Placed], treated: Sequence[Treated]
 ) -> list[Treated]:
-    """Blocks of one colour shaded to different depths look like a mistake: each takes the
-    deepest shade any block of its colour needed."""
-    deepest: dict[str, int] = {}
-    for p, how in zip(placed, treated, strict=True):
-        color = p.measured.block.color
-        deepest[color] = max(deepest.get(color, 0), how.shade)
-    again = []
-    for p, how in zip(placed, treated, strict=True):
-        step = deepest[p.measured.block.color]
-        shallower = 0 < how.shade < step
-        again.append(
-            treat(image, p, plate=False, outline_only=False, shade_from=step) if shallower else how
-        )
-    return again
-
-
-def with_fill(placed: Placed, fill: str | None) -> Placed:
-    if fill is None:
-        return placed
-    block = replace(placed.measured.block, color=fill)
-    return replace(placed, measured=replace(placed.measured, block=block))
+    """Outline, plate and bare text mixed in one copy block look like three ads: when any of its
+    text needs a plate, all of it goes on the plate (painted as one panel behind them)."""
+    text = [how for p, how in zip(placed, treated, strict=True) if p.measured.block.role != "cta"]
+    if not any(how.treatment == "plate" for how in text):
+        return list(treated)
+    return [
+        treat(image, p, plate=True, outline_only=False)
+        if p.measured.block.role != "cta" and how.treatment != "plate"
+        else how
+        for p, how in zip(placed, treated, strict=True)
+    ]

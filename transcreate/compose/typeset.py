@@ -28,7 +28,7 @@ from transcreate.compose.blocks import (
     prepare,
     stack_size,
 )
-from transcreate.compose.contrast import one_shade_a_colour, treat, with_fill
+from transcreate.compose.contrast import one_treatment, treat
 from transcreate.compose.paint import Treatment, draw
 from transcreate.compose.record import layout_record
 from transcreate.compose.saliency import ProductMask
@@ -103,10 +103,9 @@ def decide(
             placed += place_stack(part.stack, *part.corner, width, parts(part.zone)[1])
         scale = choice.scale
     on_plate = choice is None or choice.covers
-    treated = one_shade_a_colour(
+    treated = one_treatment(
         image, placed, [treat(image, p, plate=on_plate, outline_only=False) for p in placed]
     )
-    placed = [with_fill(p, how.fill) for p, how in zip(placed, treated, strict=True)]
     used = choice.zone if choice is not None else position
     record = layout_record("auto", canvas, position, used, product, placed, treated, scale, common)
     if on_plate and placed:
