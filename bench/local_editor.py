@@ -24,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from transcreate.campaign import read_campaign
 from transcreate.compose import blocks as typesetting
+from transcreate.compose.look import best_fit
 from transcreate.compose.saliency import product_mask
-from transcreate.compose.search import best_fit
 from transcreate.editors.local import LocalEditor, _blocks
 from transcreate.images import decode, load_base_creative
 from transcreate.jobs import expand

@@ -15,9 +15,9 @@ from tests.conftest import EXAMPLES
 from tests.drawing import layout, typeset
 from transcreate.campaign import POSITIONS, read_campaign
 from transcreate.compose.blocks import TextBlock
+from transcreate.compose.look import best_fit
 from transcreate.compose.record import CHUNK, read_layout
 from transcreate.compose.saliency import mask_from_image, product_mask
-from transcreate.compose.search import best_fit
 from transcreate.compose.typeset import decide
 from transcreate.editors.local import LocalEditor
 from transcreate.errors import SetupError

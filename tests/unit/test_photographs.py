@@ -13,7 +13,8 @@ import skimage.data
 from PIL import Image
 
 from transcreate.compose.faces import find_faces
-from transcreate.compose.reframe import TEXTURED, fill_for, reframe
+from transcreate.compose.fill import TEXTURED, fill_for
+from transcreate.compose.reframe import reframe
 from transcreate.compose.saliency import product_mask
 from transcreate.editors.local import LocalEditor
 from transcreate.jobs import EditJob, Overlay

@@ -6,8 +6,11 @@
 - ``lines``: where a line of copy may break, and balanced breaks
 - ``blocks``: blocks of copy measured and stacked
 - ``zones``: the canvas's zones around the product
-- ``search``: where the copy goes (the one placement: auto's search, exact's pin), and the
-  look a variant's locales share
+- ``search``: where the copy goes (the one placement: auto's search, exact's pin)
+- ``look``: the look (zone, arrangement, headline scale) a variant's locales share
+- ``faces``: faces, and the person under each, copy keeps off
+- ``fill``: how a reframed size's new area is filled (the backdrop carried on, or the photo blurred)
+- ``verdict``: what an art director refuses in a layout, read from its record
 - ``contrast``: each line's contrast and the treatment that makes it pass
 - ``typeset``: ``decide`` (the layout and its record, no pixels painted), then ``paint``
 - ``paint``: drawing a decided layout

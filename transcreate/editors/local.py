@@ -15,10 +15,10 @@ from transcreate import compose
 from transcreate.compose.blocks import TextBlock
 from transcreate.compose.faces import with_people
 from transcreate.compose.fonts import check_text_support
+from transcreate.compose.look import SPREAD, Fit, best_fit, common_scale, variant_look
 from transcreate.compose.record import encode_png
 from transcreate.compose.reframe import DROP_ORDER, Reframed, copy_layout, reframe
 from transcreate.compose.saliency import ProductMask, mask_from_image, product_mask
-from transcreate.compose.search import SPREAD, Fit, best_fit, common_scale, variant_look
 from transcreate.compose.typeset import LAYOUTS, Layout, decide, paint
 from transcreate.editors import Edited
 from transcreate.errors import PermanentEditError, SetupError, TypesettingError
