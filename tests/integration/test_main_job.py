@@ -69,8 +69,10 @@ def test_outputs_change_where_the_copy_goes_and_nowhere_far_from_it(first_run, s
         # Nothing changes far from the copy the layout recorded (its boxes, with room for the
         # outline, shadow or plate drawn around a line).
         outside = Image.new("L", base.size, 255)
-        for element in record["layout"]["elements"]:
-            left, top, right, bottom = element["box"]
+        boxes = [element["box"] for element in record["layout"]["elements"]]
+        if record["layout"].get("plate_box"):  # the one panel behind the copy's text
+            boxes.append(record["layout"]["plate_box"])
+        for left, top, right, bottom in boxes:
             outside.paste(0, (left - 16, top - 16, right + 16, bottom + 16))
         far = ImageChops.multiply(difference.convert("L"), outside)
         assert far.getbbox() is None, (record["variant"], record["locale"], far.getbbox())

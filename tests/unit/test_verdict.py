@@ -50,6 +50,7 @@ def test_a_clear_layout_has_no_problem() -> None:
         ({"safe_zone": [65, 269, 1015, 1248]}, "outside the safe zone"),
         ({"faces": [[550, 150, 700, 320]]}, "the headline covers a face"),
         ({"fallback": "plate"}, "covers it on a plate"),
+        ({"plate_box": [80, 80, 640, 290], "faces": [[620, 270, 700, 360]]}, "plate behind"),
     ],
 )
 def test_each_broken_rule_is_named(changes: dict[str, Any], words: str) -> None:

@@ -29,7 +29,7 @@ from transcreate.compose.blocks import (
     stack_size,
 )
 from transcreate.compose.contrast import one_treatment, treat
-from transcreate.compose.paint import Treatment, draw
+from transcreate.compose.paint import Treatment, draw, plate_box
 from transcreate.compose.record import layout_record
 from transcreate.compose.saliency import ProductMask
 from transcreate.compose.search import pinned, search
@@ -108,6 +108,9 @@ def decide(
     )
     used = choice.zone if choice is not None else position
     record = layout_record("auto", canvas, position, used, product, placed, treated, scale, common)
+    plated = [p for p, how in zip(placed, treated, strict=True) if how.treatment == "plate"]
+    if plated:  # one panel behind all of them (see paint.draw)
+        record["plate_box"] = list(plate_box(plated, canvas))
     if on_plate and placed:
         record["fallback"] = "plate"
         for element in record["elements"]:

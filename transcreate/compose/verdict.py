@@ -50,6 +50,9 @@ def layout_problems(record: Mapping[str, Any] | None) -> list[str]:
                     f"the headline is {element['font_size']} px, below the {least} px that "
                     f"reads at {width}×{height}"
                 )
+    panel = record.get("plate_box")
+    if panel and any(_meet(panel, face) for face in faces):
+        problems.append("the plate behind the copy covers a face")
     file = record.get("file") or {}
     if file.get("over_limit"):
         problems.append(
