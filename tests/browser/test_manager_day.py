@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.stack import Stack
 
@@ -64,12 +65,23 @@ def fill_run(page: Any, stack: Stack, *, locales: set[str], review: bool) -> Non
         expect(switch).to_have_attribute("aria-checked", "true")
 
 
-def submit(page: Any, shots: Path) -> None:
-    """Submit, then open the new run from the deployment page the UI goes back to."""
+def submit(page: Any, shots: Path, stack: Stack) -> None:
+    """Submit, then open the new run from the deployment page the UI goes back to. Under load
+    the page's list of runs may not have refreshed yet: a manager reloads it, and so does this."""
     name = page.get_by_role("textbox").first.input_value()  # the form's "Run Name"
     page.screenshot(path=shots / "2-filled.png")
     page.get_by_role("button", name="Submit").click()
-    page.locator("a[href*='/runs/flow-run/']", has_text=name).first.click()
+    link = page.locator("a[href*='/runs/flow-run/']", has_text=name).first
+    try:
+        link.click(timeout=20_000)
+    except PlaywrightTimeout:
+        page.screenshot(path=shots / "2-submitted.png")
+        deadline = time.monotonic() + 60
+        while not any(run["name"] == name for run in flow_runs(stack)):
+            assert time.monotonic() < deadline, f"Submit made no run {name}: 2-submitted.png"
+            time.sleep(1)
+        page.reload()
+        link.click()
     page.wait_for_url(re.compile(r"/runs/flow-run/"))
 
 
@@ -124,7 +136,7 @@ def test_a_first_run_from_the_form_shows_its_contact_sheet_and_opens_its_images(
     open_form(page, stack, screenshots)
     fill_run(page, stack, locales={"th", "zh"}, review=False)
     started = time.monotonic()
-    submit(page, screenshots)
+    submit(page, screenshots, stack)
     wait_for_state(page, "Completed", screenshots)
     print(f"first run from the form: {time.monotonic() - started:.1f} s from Submit to Completed")
 
@@ -162,7 +174,7 @@ def open_artifact(page: Any, key: str) -> None:
 def test_a_rejected_review_ends_as_rejected(page, stack, screenshots):
     open_form(page, stack, screenshots)
     fill_run(page, stack, locales={"en"}, review=True)
-    submit(page, screenshots)
+    submit(page, screenshots, stack)
     wait_for_state(page, "Paused", screenshots)
     page.get_by_role("button", name="Resume").click()
     dialog = page.get_by_role("dialog")
