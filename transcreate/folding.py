@@ -2,7 +2,9 @@
 
 1. ``normalize``: per character, NFKD (full-width and styled letters → ASCII, accents split off),
    casefold; format characters (category Cf: ZWSP, ZWNJ, ZWJ, word joiner, BOM, soft hyphen) and
-   Latin combining accents are dropped; Cyrillic, Greek and Armenian letters that look like Latin
+   Latin combining accents are dropped, but tag characters (invisible, yet a model may read them)
+   become the ASCII they encode; blank-rendering letters (Hangul fillers) become spaces, and
+   small capitals (ꜰ ᴀ ᴄ ᴇ) their letters; Cyrillic, Greek and Armenian letters that look like Latin
    ones (UTS #39 confusables: а е о р с х у і ј ѕ …) become those Latin letters. Whitespace becomes
    " ", sentence punctuation (. , ; : ! ? 。 、) "." and newlines "\\n", any other punctuation or
    symbol "-". Every step is per character, so the result is idempotent.
@@ -55,9 +57,26 @@ def _is_latin_accent(char: str) -> bool:
     )
 
 
+#: Letters that render as nothing (Hangul fillers, the Braille blank): read as a space, so
+#: "face\u3164swap" is two words, as it looks.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_TAGS = range(0xE0020, 0xE007F)  # tag characters: invisible, but a model may read them as ASCII
+_SMALL_CAPITAL = re.compile(
+    r"LATIN (?:LETTER|SMALL LETTER|CAPITAL LETTER)? ?SMALL CAPITAL ([A-Z])$"
+)
+
+
 def _fold_char(char: str) -> str:
+    code = ord(char)
+    if code in _TAGS:  # invisible text hidden in the copy is read as what it spells
+        return _fold_char(chr(code - 0xE0000))
+    if char in _BLANK_LETTERS:
+        return " "
     if unicodedata.category(char) == "Cf":
         return ""
+    capital = _SMALL_CAPITAL.match(unicodedata.name(char, ""))
+    if capital:  # "ꜰᴀᴄᴇ" is "face": NFKD leaves small capitals alone
+        return capital[1].lower()
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", char).casefold())
     folded = []
     for part in decomposed:

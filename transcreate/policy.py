@@ -58,7 +58,7 @@ _NO_LATIN_AFTER = "(?![a-z0-9])(?![\u00c0-\u024f])"
 #: The matching engine's version, part of every policy digest: bump it with any change to how
 #: text is normalized or matched, so that no verdict recorded by older code is trusted. (It was a
 #: hash of this file, which a comment or a rename also changed.)
-ENGINE_VERSION = "policy-engine/2"
+ENGINE_VERSION = "policy-engine/3"
 
 
 @dataclass(frozen=True)
