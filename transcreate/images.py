@@ -8,7 +8,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from transcreate.errors import CampaignError
 
@@ -77,7 +77,7 @@ def load_base_creative(
                 f"{path}: the image claims more than {MAX_PIXELS:,} pixels; refused as a "
                 "possible decompression bomb"
             ) from None
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: a chunk inflating past Pillow's cap
             raise CampaignError(f"{path}: not a readable image ({error})") from None
     return BaseCreative(
         name=path.name,
@@ -101,7 +101,33 @@ def decode(data: bytes) -> Image.Image:
     pixels are composited onto white (``BACKGROUND``), not left black.
     """
     with Image.open(io.BytesIO(data)) as image:
-        return flatten(ImageOps.exif_transpose(image))
+        return in_srgb(flatten(ImageOps.exif_transpose(image)), image.info.get("icc_profile"))
+
+
+#: A colour profile is a few kilobytes; one larger than this is not applied (nor ever copied).
+MAX_PROFILE_BYTES = 1024 * 1024
+
+
+def in_srgb(image: Image.Image, profile: bytes | None) -> Image.Image:
+    """An RGB image in sRGB, without its embedded profile: the colours a profile (Adobe RGB,
+    Display P3) describes are converted once, and outputs carry no profile — a 4.5 MB one was
+    copied into every output, and the PNGs could not be opened again. A profile that cannot be
+    read, or is too large to trust, is ignored (the pixels are taken as sRGB)."""
+    image.info.pop("icc_profile", None)
+    if not profile or len(profile) > MAX_PROFILE_BYTES or image.mode != "RGB":
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image
+    if converted is None:  # profileToProfile returns None only when told to work in place
+        return image
+    converted.info.pop("icc_profile", None)
+    return converted
+
+
+_SRGB = ImageCms.createProfile("sRGB")
 
 
 def as_image(image: bytes | Image.Image) -> Image.Image:

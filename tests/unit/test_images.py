@@ -206,3 +206,43 @@ def test_a_png_turned_by_imagemagicks_raw_exif_profile_is_sent_upright(where: st
     assert upright_size(data) == (20, 40)
     prepared = prepare_image(data, 1024, 10 << 20)
     assert (prepared.width, prepared.height) == (20, 40)
+
+
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+
+
+def test_a_huge_colour_profile_is_never_copied_into_outputs() -> None:
+    """A JPEG carrying a 4.5 MB profile: its outputs were too, and could not be opened again."""
+    import os
+
+    from transcreate.compose.record import encode_png
+
+    buffer = io.BytesIO()
+    profile = _srgb_profile() + os.urandom(4_500_000)
+    Image.new("RGB", (64, 64), "red").save(buffer, "JPEG", icc_profile=profile)
+    image = decode(buffer.getvalue())
+    assert "icc_profile" not in image.info
+    png = encode_png(image, {})
+    assert len(png) < 100_000
+    assert decode(png).getpixel((32, 32))[0] > 200  # reopens, still red
+
+
+def test_an_srgb_profile_keeps_the_colours() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 120, 40)).save(buffer, "PNG", icc_profile=_srgb_profile())
+    image = decode(buffer.getvalue())
+    assert "icc_profile" not in image.info
+    pixel = image.getpixel((4, 4))
+    assert all(abs(a - b) <= 2 for a, b in zip(pixel, (200, 120, 40), strict=True))
+
+
+def test_a_profile_chunk_that_inflates_past_the_limit_is_one_sentence(tmp_path) -> None:
+    import os
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "PNG", icc_profile=os.urandom(3_000_000))
+    with pytest.raises(CampaignError, match="not a readable image"):
+        load_base_creative(tmp_path / "base.png", data=buffer.getvalue(), max_bytes=10**8)
