@@ -168,6 +168,34 @@ class LocalEditor:
             ),
         )
 
+    def _agreed(
+        self, job: EditJob, frame_key: str, lay_out: Callable[..., Layout], common: float | None
+    ) -> Layout:
+        """The job's layout in a size as its variant's locales agree on it: what one locale
+        must drop, all drop, and no headline is more than SPREAD times another locale's. The
+        locales are laid out once per variant and size (kept for the other jobs)."""
+        own = self._kept(
+            self._dropped,
+            (frame_key, job.position, job.siblings),
+            _CACHED_FITS,
+            lambda: {
+                locale: lay_out(_blocks(overlays), locale=locale)
+                for locale, overlays in job.siblings
+            },
+        )
+        everyone = _dropped_by_any(own.values())
+        layout = own.get(job.locale) or lay_out(_blocks(job.overlays), locale=job.locale)
+        scales = [scale for other in own.values() if (scale := other.record["scale"])]
+        caps = [cap for cap in (common, SPREAD * min(scales) if scales else None) if cap]
+        cap = min(caps) if caps else None
+        larger = cap is not None and (layout.record["scale"] or 0.0) > cap + 1e-9
+        if set(layout.record["dropped"]) == set(everyone) and not larger:
+            return layout
+        kept = [block for block in _blocks(job.overlays) if block.role not in everyone]
+        layout = lay_out(kept, locale=job.locale, common=cap)
+        layout.record["dropped"] = list(dict.fromkeys([*everyone, *layout.record["dropped"]]))
+        return layout
+
     def edit(self, job: EditJob, image: bytes) -> Edited:
         decided = self.decide(job, image)
         size = size_by_name(job.size)
@@ -179,13 +207,13 @@ class LocalEditor:
     def decide(self, job: EditJob, image: bytes) -> Decided:
         """The layout of the job's copy, decided without painting (`edit` paints it), on the
         canvas it goes on: the base, or the base reframed to the job's ad size."""
+        common: float | None  # the headline scale the variant's locales share
         try:
             base = decode(image)
             framed = self._reframed(job, image, base)
             if framed is not None:  # the layout rules apply to the new frame, product first
                 auto = self.layout == "auto"
                 product = framed.product if auto else None
-                common, look = None, None
                 lay_out = partial(
                     copy_layout,
                     framed.image,
@@ -198,28 +226,7 @@ class LocalEditor:
                     frame_key = f"{hashlib.sha256(image).hexdigest()}@{job.size}"
                     common, look = self._look(job, frame_key, framed.image, product, framed.area)
                     lay_out = partial(lay_out, common=common, look=look)
-                    # One ad in every language: what one locale must drop, all drop.
-                    own = self._kept(
-                        self._dropped,
-                        (frame_key, job.position, job.siblings),
-                        _CACHED_FITS,
-                        lambda: {
-                            locale: lay_out(_blocks(overlays), locale=locale)
-                            for locale, overlays in job.siblings
-                        },
-                    )
-                    everyone = _dropped_by_any(own.values())
-                    layout = own.get(job.locale) or lay_out(_blocks(job.overlays), job.locale)
-                    # ... and no headline more than SPREAD times another locale's.
-                    scales = [scale for lay in own.values() if (scale := lay.record["scale"])]
-                    cap = SPREAD * min(scales) if scales else common
-                    larger = (layout.record["scale"] or 0.0) > (cap or 1.0) + 1e-9
-                    if set(layout.record["dropped"]) != set(everyone) or larger:
-                        kept = [b for b in _blocks(job.overlays) if b.role not in everyone]
-                        shared = min(common, cap) if common and cap else (cap or common)
-                        layout = lay_out(kept, locale=job.locale, common=shared)
-                        dropped = [*everyone, *layout.record["dropped"]]
-                        layout.record["dropped"] = list(dict.fromkeys(dropped))
+                    layout = self._agreed(job, frame_key, lay_out, common)
                 else:
                     layout = lay_out(_blocks(job.overlays), locale=job.locale, common=None)
                 sized = size_by_name(job.size)
