@@ -118,3 +118,27 @@ def test_the_record_says_which_placement_an_output_is_made_for() -> None:
     assert "Google Display" in banner["placement"]
     story = editor.decide(job("story"), png("rocket")).layout.record
     assert "story or reel" in story["placement"]
+
+
+def test_the_rocket_is_found_though_the_pad_lights_touch_the_frame() -> None:
+    # The lights at the bottom edge are the colour of the rocket: a cell is backdrop only when it
+    # resembles more than one border cell, so the rocket is still the subject.
+    mask = product_mask(photo("rocket"))
+    body = mask.grid[
+        round(260 / mask.cell) : round(400 / mask.cell),
+        round(300 / mask.cell) : round(330 / mask.cell),
+    ]
+    assert body.any(axis=1).mean() > 0.9, "the rocket's body, x 300-330 of 640, most of its height"
+    assert not mask.grid[: round(150 / mask.cell)].any(), "the night sky is backdrop"
+
+
+@pytest.mark.parametrize("position", ["top-center", "center", "bottom-center"])
+def test_copy_on_the_rocket_photograph_stays_off_the_rocket(position: str) -> None:
+    record = LocalEditor().decide(job(None, position=position), png("rocket")).layout.record
+    rocket = (298, 250, 334, 400)
+    for element in record["elements"]:
+        box = element["box"]
+        apart = (
+            box[2] <= rocket[0] or rocket[2] <= box[0] or box[3] <= rocket[1] or rocket[3] <= box[1]
+        )
+        assert apart, (position, element["role"], box)
