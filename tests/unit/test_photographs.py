@@ -14,6 +14,7 @@ from PIL import Image
 
 from transcreate.compose.faces import find_faces
 from transcreate.compose.fill import TEXTURED, fill_for
+from transcreate.compose.look import SPREAD
 from transcreate.compose.reframe import reframe
 from transcreate.compose.saliency import product_mask
 from transcreate.editors.local import LocalEditor
@@ -142,3 +143,41 @@ def test_copy_on_the_rocket_photograph_stays_off_the_rocket(position: str) -> No
             box[2] <= rocket[0] or rocket[2] <= box[0] or box[3] <= rocket[1] or rocket[3] <= box[1]
         )
         assert apart, (position, element["role"], box)
+
+
+def test_one_ads_locales_keep_their_headlines_within_the_spread_on_the_photos_own_size() -> None:
+    # The sample's bundle deal on the coffee: Indonesian has no room off the cup and goes on a
+    # plate, smaller; Thai fitted beside it at 1.3× that size until the set was agreed as a whole.
+    copies = {
+        "id": ("Beli 2 Lebih Hemat", "Diskon 30%, kini Rp349.000", "Masukkan keranjang"),
+        "th": ("ซื้อ 2 ชิ้น คุ้มกว่า", "ลด 30% เหลือ ฿699", "ใส่ตะกร้า"),
+    }
+    overlays = {
+        locale: tuple(
+            Overlay(role, text, "#FF8C00")
+            for role, text in zip(("headline", "offer", "cta"), texts, strict=True)
+        )
+        for locale, texts in copies.items()
+    }
+    siblings = tuple(overlays.items())
+    editor = LocalEditor()
+    headline = {}
+    for locale in copies:
+        record = editor.decide(
+            EditJob(
+                "c",
+                "v",
+                locale,
+                "default",
+                "",
+                overlays[locale],
+                "bottom-right",
+                "0" * 64,
+                "local",
+                siblings=siblings,
+            ),
+            png("coffee"),
+        ).layout.record
+        headline[locale] = record["scale"]
+        assert [e["role"] for e in record["elements"]] == ["headline", "offer", "cta"]
+    assert max(headline.values()) <= SPREAD * min(headline.values()) + 1e-9, headline

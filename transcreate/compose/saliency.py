@@ -3,13 +3,13 @@
 An ad's product shot is a subject on a backdrop, and the backdrop is what reaches the frame's edge.
 Each pixel is described by its colour and its texture (local contrast) on a coarse grid, and the
 product is what looks like (almost) no part of the frame's border: plain numpy on a grid of about
-96 cells on the long side. This is the boundary prior of salient-object detection (Wei et al., "Geodesic
-saliency using background priors", ECCV 2012) in its simplest form. It needs no model and no new
-binary dependency (OpenCV's saliency module would add a 60 MB wheel for the same coarse map, and
-its spectral-residual map marks edges rather than the subject's whole silhouette); gradients,
-stripes and noise on the backdrop all occur on the border too, so they are not taken for the
-product. Its limit: a product cut by the frame's edge looks like backdrop there — a user mask
-(``mask_from_image``) wins whenever it is given.
+96 cells on the long side. This is the boundary prior of salient-object detection (Wei et al.,
+"Geodesic saliency using background priors", ECCV 2012) in its simplest form. It needs no model
+and no new binary dependency (OpenCV's saliency module would add a 60 MB wheel for the same
+coarse map, and its spectral-residual map marks edges rather than the subject's whole
+silhouette); gradients, stripes and noise on the backdrop all occur on the border too, so they
+are not taken for the product. Its limit: a product cut by the frame's edge looks like backdrop
+there — a user mask (``mask_from_image``) wins whenever it is given.
 """
 
 from __future__ import annotations

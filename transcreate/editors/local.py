@@ -28,6 +28,7 @@ from transcreate.sizes import size_by_name
 
 _CACHED_PRODUCTS = 8  # base images (× sizes) whose product region is kept
 T = TypeVar("T")
+_AGREEMENT_ROUNDS = 3  # a set agrees in one round but for a rare locale that then goes smaller
 _CACHED_FITS = 4096  # (variant copy, locale) whose fit alone is kept for its siblings
 
 
@@ -41,6 +42,38 @@ class Decided(NamedTuple):
 
 def _blocks(overlays: tuple[Overlay, ...]) -> list[TextBlock]:
     return [TextBlock(overlay.role, overlay.text, overlay.color) for overlay in overlays]
+
+
+def _agree(
+    copies: dict[str, tuple[Overlay, ...]], lay_out: Callable[..., Layout], common: float | None
+) -> dict[str, Layout]:
+    """Each locale's layout of one variant in one frame, agreed: every locale lays out its own
+    copy, then those that keep a role another drops, or set their headline above the cap
+    (``common``, and SPREAD times the smallest), are laid out again without it, no larger. A
+    layout done again may drop more or go smaller, so the check repeats until all agree."""
+    agreed = {
+        locale: lay_out(_blocks(overlays), locale=locale) for locale, overlays in copies.items()
+    }
+    for _ in range(_AGREEMENT_ROUNDS):
+        everyone = _dropped_by_any(agreed.values())
+        scales = [scale for layout in agreed.values() if (scale := layout.record.get("scale"))]
+        caps = [cap for cap in (common, SPREAD * min(scales) if scales else None) if cap]
+        cap = min(caps) if caps else None
+        again = [
+            locale
+            for locale, layout in agreed.items()
+            if set(layout.record.get("dropped", [])) != set(everyone)
+            or (cap is not None and (layout.record.get("scale") or 0.0) > cap + 1e-9)
+        ]
+        if not again:
+            break
+        for locale in again:
+            kept = [block for block in _blocks(copies[locale]) if block.role not in everyone]
+            layout = lay_out(kept, locale=locale, common=cap)
+            dropped = [*everyone, *layout.record.get("dropped", [])]
+            layout.record["dropped"] = list(dict.fromkeys(dropped))
+            agreed[locale] = layout
+    return agreed
 
 
 def _dropped_by_any(layouts: Iterable[Layout]) -> list[str]:
@@ -77,7 +110,7 @@ class LocalEditor:
         self._fits: dict[tuple[Any, ...], Fit | None] = {}
         self._looks: dict[tuple[Any, ...], tuple[str, str] | None] = {}
         self._frames: dict[tuple[str, tuple[int, int], str], Reframed] = {}
-        self._dropped: dict[tuple[Any, ...], dict[str, Layout]] = {}
+        self._agreements: dict[tuple[Any, ...], dict[str, Layout]] = {}
 
     def _kept(self, cache: dict[Any, T], key: Any, limit: int, make: Callable[[], T]) -> T:
         """``cache[key]``, made (outside the lock: other jobs go on) when it is not there yet;
@@ -171,30 +204,17 @@ class LocalEditor:
     def _agreed(
         self, job: EditJob, frame_key: str, lay_out: Callable[..., Layout], common: float | None
     ) -> Layout:
-        """The job's layout in a size as its variant's locales agree on it: what one locale
+        """The job's layout as its variant's locales agree on it in this frame: what one locale
         must drop, all drop, and no headline is more than SPREAD times another locale's. The
-        locales are laid out once per variant and size (kept for the other jobs)."""
-        own = self._kept(
-            self._dropped,
+        set is decided once per variant and frame, for all its locales (kept for the other jobs),
+        so every job reads the same agreement."""
+        agreed = self._kept(
+            self._agreements,
             (frame_key, job.position, job.siblings),
             _CACHED_FITS,
-            lambda: {
-                locale: lay_out(_blocks(overlays), locale=locale)
-                for locale, overlays in job.siblings
-            },
+            lambda: _agree(dict(job.siblings), lay_out, common),
         )
-        everyone = _dropped_by_any(own.values())
-        layout = own.get(job.locale) or lay_out(_blocks(job.overlays), locale=job.locale)
-        scales = [scale for other in own.values() if (scale := other.record["scale"])]
-        caps = [cap for cap in (common, SPREAD * min(scales) if scales else None) if cap]
-        cap = min(caps) if caps else None
-        larger = cap is not None and (layout.record["scale"] or 0.0) > cap + 1e-9
-        if set(layout.record["dropped"]) == set(everyone) and not larger:
-            return layout
-        kept = [block for block in _blocks(job.overlays) if block.role not in everyone]
-        layout = lay_out(kept, locale=job.locale, common=cap)
-        layout.record["dropped"] = list(dict.fromkeys([*everyone, *layout.record["dropped"]]))
-        return layout
+        return agreed.get(job.locale) or lay_out(_blocks(job.overlays), locale=job.locale)
 
     def edit(self, job: EditJob, image: bytes) -> Edited:
         decided = self.decide(job, image)
@@ -244,16 +264,13 @@ class LocalEditor:
                 self._look(job, image_key, base, product) if job.siblings else (None, None)
             )
             zone, arrangement = look or (None, None)
-            layout = decide(
-                base,
-                _blocks(job.overlays),
-                job.position,
-                job.locale,
-                product=product,
-                common=common,
-                zone=zone,
-                arrangement=arrangement,
-            )
+            lay_out = partial(
+                decide, base, position=job.position, product=product, common=common,
+                zone=zone, arrangement=arrangement,
+            )  # fmt: skip
+            if job.siblings:
+                return Decided(base, self._agreed(job, image_key, lay_out, common), framed=False)
+            layout = lay_out(_blocks(job.overlays), locale=job.locale)
             return Decided(base, layout, framed=False)
         except TypesettingError as error:
             raise PermanentEditError(
