@@ -177,3 +177,26 @@ def test_help_wraps_to_the_terminal_without_cutting_option_names(width):
     result = runner.invoke(app, ["run", "--help"], terminal_width=width)
     assert "--max-instruction-chars" in result.output
     assert "--callback-secret-block" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, "glossary.csv: no such glossary"),
+        ("brand\nAcme\n", "glossary.csv: a glossary needs a 'term' column (found: brand)"),
+    ],
+)
+def test_a_bad_glossary_stops_the_run_before_any_edit(
+    tmp_path, sample_campaign, sample_image, text, expected
+):
+    glossary = tmp_path / "glossary.csv"
+    if text is not None:
+        glossary.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    result = run(
+        str(sample_campaign), "-i", str(sample_image), "--glossary", str(glossary),
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == EXIT_UNUSABLE, result.output
+    assert expected in result.stderr
+    assert not any(out.rglob("*.png"))

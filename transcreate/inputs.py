@@ -25,7 +25,7 @@ from transcreate.errors import CampaignError
 from transcreate.settings import ALLOW_PRIVATE_VARIABLE
 from transcreate.sheets import split_sheet
 
-What = Literal["campaign", "image"]
+What = Literal["campaign", "glossary", "image"]
 
 MAX_CAMPAIGN_BYTES = 20 * 1024 * 1024  # a sheet of tens of thousands of rows is far smaller
 MAX_REDIRECTS = 5
@@ -33,7 +33,7 @@ TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # per connect / read
 DEADLINE = 120.0  # seconds for a whole download: a server trickling bytes is cut off
 PASTED = "pasted rows"  # the source named in every row and column error of a pasted campaign
 
-_NOUNS = {"campaign": "campaign file", "image": "base image", None: "file"}
+_NOUNS = {"campaign": "campaign file", "glossary": "glossary", "image": "base image", None: "file"}
 _OCTET = ("application/octet-stream", "binary/octet-stream")  # S3's and drives' default
 _ACCEPTED: dict[What | None, tuple[str, ...]] = {
     "campaign": (
@@ -47,6 +47,7 @@ _ACCEPTED: dict[What | None, tuple[str, ...]] = {
     ),
     "image": ("image/png", "image/jpeg", "image/webp", *_OCTET),
 }
+_ACCEPTED["glossary"] = _ACCEPTED["campaign"]
 _ACCEPTED[None] = (*_ACCEPTED["campaign"], *_ACCEPTED["image"])
 _SHEET_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")  # what the campaign reader takes
 
@@ -250,7 +251,7 @@ def _file_name(response: httpx.Response, content_type: str, data: bytes, what: W
     header["content-disposition"] = response.headers.get("content-disposition", "")
     given = header.get_filename() or unquote(PurePosixPath(response.url.path).name)
     name = PurePosixPath(given.replace("\\", "/")).name or "download"
-    if what != "campaign" or name.lower().endswith(_SHEET_SUFFIXES):
+    if what not in ("campaign", "glossary") or name.lower().endswith(_SHEET_SUFFIXES):
         return name
     spreadsheet = content_type.endswith("sheet") or data.startswith(b"PK\x03\x04")
     return f"{name}.xlsx" if spreadsheet else f"{name}.csv"

@@ -10,6 +10,7 @@ from functools import cached_property
 
 from transcreate.campaign import COLORS, COPY_FIELDS, Campaign, Variant
 from transcreate.errors import TemplateError
+from transcreate.glossary import Glossary
 from transcreate.instructions import InstructionRenderer, renderer_for
 from transcreate.locales import format_discount, format_end_date, format_price
 from transcreate.sizes import size_by_name
@@ -22,6 +23,13 @@ class Overlay:
     role: str  # headline | offer | ends | cta
     text: str
     color: str  # #RRGGBB
+    #: glossary terms in ``text``, each set on one line (see ``transcreate.glossary``)
+    keep: tuple[str, ...] = ()
+
+    def identity(self) -> list[object]:
+        """What of the overlay decides an output (``keep`` only when there is one, so keys made
+        before glossaries stay as they were)."""
+        return [self.role, self.text, self.color, *([list(self.keep)] if self.keep else [])]
 
 
 @dataclass(frozen=True)
@@ -55,15 +63,14 @@ class EditJob:
             # The locale picks the fonts and line breaking of the local compositor.
             "locale": self.locale,
             "instruction": self.instruction,
-            "overlays": [[o.role, o.text, o.color] for o in self.overlays],
+            "overlays": [o.identity() for o in self.overlays],
             "position": self.position,
             "image": self.image_sha256,
             "backend": self.backend,
         }
         if self.siblings:  # absent, not empty, so keys of model-drawn jobs stay as they were
             determinants["siblings"] = [
-                [locale, [[o.role, o.text, o.color] for o in overlays]]
-                for locale, overlays in self.siblings
+                [locale, [o.identity() for o in overlays]] for locale, overlays in self.siblings
             ]
         sized = size_by_name(self.size)
         if sized is not None:  # absent for the base's own size, so earlier keys stay as they were
@@ -101,6 +108,7 @@ def expand(
     allow_fallback: bool = False,
     instruction_language: str = "locale",
     sizes: Sequence[str | None] = (None,),
+    glossary: Glossary | None = None,
 ) -> Expansion:
     """Every variant × locale × size of the run as an edit job, or as a skipped cell with its
     reason. ``sizes`` names the run's sizes (None: the base's own); a row's `sizes` column wins.
@@ -112,6 +120,8 @@ def expand(
     ``instruction_language``: ``locale`` writes each instruction in its locale's language;
     another tag (``en``, ``zh``) writes every instruction in that language, with the copy still
     the locale's, quoted verbatim.
+
+    ``glossary``: the campaign's terms; each one in a piece of copy is kept on one line.
     """
     jobs: list[EditJob] = []
     skipped: list[SkippedJob] = []
@@ -145,11 +155,19 @@ def expand(
                 continue
             if not (allow_fallback or variant.fallback):
                 job = replace(job, fallback=_fallback(variant, locale))
+            if glossary is not None and glossary.terms:
+                job = replace(job, overlays=_with_terms(job.overlays, glossary, locale))
             row_sizes = variant.sizes if variant.sizes is not None else sizes
             jobs += [replace(job, size=size) for size in dict.fromkeys(row_sizes)]
     if mode != "model":  # the compositor sets the copy: each job sees its variant's other locales
         jobs = _with_siblings(jobs)
     return Expansion(tuple(jobs), tuple(skipped))
+
+
+def _with_terms(
+    overlays: tuple[Overlay, ...], glossary: Glossary, locale: str
+) -> tuple[Overlay, ...]:
+    return tuple(replace(o, keep=glossary.kept_in(o.text, locale)) for o in overlays)
 
 
 def _with_siblings(jobs: list[EditJob]) -> list[EditJob]:

@@ -143,6 +143,11 @@ class RunOptions(BaseModel):
         description="An image, white or opaque where the product is: the copy never covers "
         "it and ad sizes are framed around it (empty: found automatically); a path or s3:// URI",
     )
+    glossary: str = Field(
+        default="",
+        description="A CSV of brand and product names (a 'term' column, 'term:th' where a market "
+        "writes one its own way): each is set on one line, never broken; a path, s3:// or https://",
+    )
     allow_fallback: bool = Field(
         default=False,
         description="Accept copy that fell back to the default column for a locale without "

@@ -23,8 +23,9 @@ from transcreate.editors import Editor, Mode, ModelThenOverlay, check_mode, load
 from transcreate.editors.model import Gate, ModelEditor
 from transcreate.editors.wire import Wire
 from transcreate.errors import CampaignError, StorageError
+from transcreate.glossary import Glossary, parse_glossary
 from transcreate.images import load_base_creative
-from transcreate.inputs import campaign_input, image_input, read_input
+from transcreate.inputs import Allowed, campaign_input, image_input, read_input
 from transcreate.instructions import instruction_language
 from transcreate.ocr import require_tesseract
 from transcreate.policy import Policy, load_policy
@@ -40,6 +41,8 @@ from transcreate.settings import (
     storage_settings,
 )
 from transcreate.storage import Storage, open_storage
+
+MAX_GLOSSARY_BYTES = 2 * 1024 * 1024  # thousands of names fit in far less
 
 if TYPE_CHECKING:
     from transcreate.inbox import Inbox
@@ -99,6 +102,7 @@ def build(
             mask_from_image(mask, (8, 8))
         except CampaignError as error:
             raise CampaignError(f"{request.product_mask}: {error}") from None
+    glossary = read_glossary(request.glossary, allow_private) if request.glossary else None
     own_editor = editor is not None
     if editor is None:
         editor = open_editor(
@@ -123,6 +127,7 @@ def build(
         callback_secret=callback_secret(request.callback_secret_block),
         callback_hosts=allowed_private_callbacks(),
         instruction_language=language,
+        glossary=glossary,
         editor_bounds_calls=request.backend != "local" and not own_editor,
         campaign=partial(
             campaign_input, request.campaign, request.rows, allow_private=allow_private
@@ -254,6 +259,14 @@ def _policy(path: str | None) -> Policy:
 @lru_cache(maxsize=4)
 def _compiled_policy(path: str | None, stamp: int) -> Policy:
     return load_policy(Path(path) if path else None)
+
+
+def read_glossary(location: str, allow_private: Allowed = frozenset()) -> Glossary:
+    """The glossary a request names, read with the checks every input gets."""
+    source = read_input(
+        location, what="glossary", max_bytes=MAX_GLOSSARY_BYTES, allow_private=allow_private
+    )
+    return parse_glossary(source.data, source.name)
 
 
 def output_checks(request: RunRequest, mask: bytes | None = None) -> OutputChecks | None:

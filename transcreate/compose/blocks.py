@@ -23,6 +23,7 @@ class TextBlock:
     role: str  # "headline" | "offer" | "cta" | "ends"; any other role is set like "offer"
     text: str
     color: str  # "#RRGGBB"
+    keep: tuple[str, ...] = ()  # terms set on one line (the campaign's glossary)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def _measure(
     max_lines = 1 if strict and block.role == "cta" else _style(block.role).max_lines
     if narrow and block.role == "headline":
         max_lines += 1  # a narrow column beside the product may take one more line
-    lines = wrap(block.text, face, text_width, max_lines, strict=strict)
+    lines = wrap(block.text, face, text_width, max_lines, strict=strict, keep=block.keep)
     if lines is None:
         return None
     widths = tuple(face.width(line) for line in lines)

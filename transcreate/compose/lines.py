@@ -219,10 +219,30 @@ class _Piece:
     penalty: float  # for a break after it
 
 
-def _pieces(paragraph: str, face: Face, max_width: float) -> list[_Piece]:
+def _kept_whole(units: Sequence[str], paragraph: str, keep: Sequence[str]) -> list[str]:
+    """The units with no break inside a kept term: units a term spans are joined."""
+    inside: set[int] = set()
+    for term in keep:
+        start = paragraph.find(term)
+        while start >= 0 and term:
+            inside.update(range(start + 1, start + len(term)))
+            start = paragraph.find(term, start + 1)
+    joined: list[str] = []
+    offset = 0
+    for unit in units:
+        if joined and offset in inside:
+            joined[-1] += unit
+        else:
+            joined.append(unit)
+        offset += len(unit)
+    return joined
+
+
+def _pieces(paragraph: str, face: Face, max_width: float, keep: Sequence[str] = ()) -> list[_Piece]:
     pieces: list[_Piece] = []
     offset = 0
-    for unit in _units(paragraph, face.language):
+    units = _units(paragraph, face.language)
+    for unit in _kept_whole(units, paragraph, keep) if keep else units:
         # A word wider than the box may break between grapheme clusters, at a price.
         parts = [unit] if face.width(unit.rstrip()) <= max_width else graphemes(unit)
         for index, part in enumerate(parts):
@@ -301,13 +321,20 @@ def _break_lines(
 
 
 def wrap(
-    text: str, face: Face, max_width: int, max_lines: int, *, strict: bool = False
+    text: str,
+    face: Face,
+    max_width: int,
+    max_lines: int,
+    *,
+    strict: bool = False,
+    keep: Sequence[str] = (),
 ) -> list[str] | None:
     """Balanced lines at the cheapest breaks; None when the text needs more than max_lines, or,
-    if strict, when it would need a break inside a word, an orphan or a number without its unit."""
+    if strict, when it would need a break inside a word, an orphan or a number without its unit.
+    ``keep``: terms (a glossary's) never broken, but as a word wider than the line is."""
     options: list[tuple[float, list[str], bool]] = [(0.0, [], False)]  # by lines used so far
     for paragraph in paragraphs(text):
-        pieces = _pieces(paragraph, face, max_width)
+        pieces = _pieces(paragraph, face, max_width, keep)
         choices = _break_lines(pieces, max_width, max_lines)
         combined: dict[int, tuple[float, list[str], bool]] = {}
         for cost, lines, defective in options:

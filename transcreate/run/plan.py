@@ -104,6 +104,7 @@ class Planner:
             allow_fallback=request.allow_fallback,
             instruction_language=adapters.instruction_language,
             sizes=request.size_names,
+            glossary=adapters.glossary,
         )
         skipped = [
             JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from transcreate.editors import Editor
 from transcreate.errors import SetupError
+from transcreate.glossary import Glossary
 from transcreate.images import BaseCreative
 from transcreate.inputs import Input
 from transcreate.policy import Policy
@@ -38,6 +39,8 @@ class Adapters:
     #: what instructions are written in: "locale", "en" or "zh" (`request.instruction_language`
     #: with "auto" decided for the backend and its model)
     instruction_language: str = "locale"
+    #: the campaign's glossary (``request.glossary``, read and checked when the run is built)
+    glossary: Glossary | None = None
     #: a model editor bounds its own calls (built with ``concurrency``): around the call only,
     #: so a job waiting for the same edit another job is making (the result cache) holds no slot
     editor_bounds_calls: bool = False
