@@ -50,8 +50,10 @@ VALUE_FIELDS: tuple[str, ...] = (
     "template",
     "fallback",
     "sizes",
+    "lead",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("variant", "headline")
+LEADS: tuple[str, ...] = ("headline", "offer")  # the `lead` column's values
 
 POSITIONS: tuple[str, ...] = (
     "top-left",
@@ -117,6 +119,9 @@ class Variant:
     # The row's own ad sizes (`sizes` column: "square, story, 728x90"; None: the run's sizes);
     # each a preset's name or WxH, None for the base's own size.
     sizes: tuple[str | None, ...] | None = None
+    #: the line that leads, set largest: "headline", or "offer" when the price or discount is
+    #: the message ("70% off" above the fold, the headline a line above it)
+    lead: str = "headline"
 
     def text(self, field_name: str, locale: str) -> str | None:
         """The copy for a locale: its own column if filled, else the default column."""
@@ -381,6 +386,16 @@ def _parse_row(
             f"{values['fallback']!r} is not yes or no; write yes (or true, 1) or leave it empty",
         )
 
+    lead = values.get("lead", "").strip().lower() or "headline"
+    if lead not in LEADS:
+        problem(
+            "lead",
+            f"{values['lead']!r} is not headline or offer; write offer to set the price or "
+            "discount largest, or leave it empty",
+        )
+    elif lead == "offer" and discount is None and not prices:
+        problem("lead", "the offer leads, but the row has no discount or price to lead with")
+
     template = values.get("template", "").lower() or "default"
     if not _TEMPLATE_NAME.fullmatch(template):
         problem("template", f"{template!r} is not a template name; use letters, digits, '-', '_'")
@@ -407,6 +422,7 @@ def _parse_row(
             empty_copy=empty_copy,
             fallback=fallback in _YES,
             sizes=sizes,
+            lead=lead,
         ),
         problems,
     )

@@ -25,11 +25,19 @@ class Overlay:
     color: str  # #RRGGBB
     #: glossary terms in ``text``, each set on one line (see ``transcreate.glossary``)
     keep: tuple[str, ...] = ()
+    #: the role whose type this copy is set in, when not its own: the offer in the headline's
+    #: when the offer leads (the row's ``lead`` column), the headline then in the offer's
+    style: str | None = None
 
     def identity(self) -> list[object]:
-        """What of the overlay decides an output (``keep`` only when there is one, so keys made
-        before glossaries stay as they were)."""
-        return [self.role, self.text, self.color, *([list(self.keep)] if self.keep else [])]
+        """What of the overlay decides an output (``keep`` and ``style`` only when set, so keys
+        made before them stay as they were)."""
+        extra: list[object] = []
+        if self.keep or self.style:
+            extra.append(list(self.keep))
+        if self.style:
+            extra.append(self.style)
+        return [self.role, self.text, self.color, *extra]
 
 
 @dataclass(frozen=True)
@@ -226,13 +234,16 @@ def _job(
         "position": variant.position,
         "locale": locale,
         "mode": mode,
+        "lead": variant.lead,
     }
     # The copy (offer and end-date lines included) is the locale's; the wording around it, colour
     # and position names included, is the instruction language's.
     instruction = instruction_renderer.render(variant.template, context)
     color = COLORS.get(variant.color, variant.color)
+    # The offer leads: it takes the headline's type, and the headline the offer's.
+    styles = {"headline": "offer", "offer": "headline"} if variant.lead == "offer" and offer else {}
     overlays = tuple(
-        Overlay(role, text, color)
+        Overlay(role, text, color, style=styles.get(role))
         for role, text in (("headline", headline), ("offer", offer), ("ends", ends), ("cta", cta))
         if text
     )

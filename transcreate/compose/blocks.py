@@ -24,6 +24,13 @@ class TextBlock:
     text: str
     color: str  # "#RRGGBB"
     keep: tuple[str, ...] = ()  # terms set on one line (the campaign's glossary)
+    style: str | None = None  # the role whose type it is set in, when not its own (`kind`)
+
+    @property
+    def kind(self) -> str:
+        """The role this block is set as: its own, or the one whose type it takes (the offer
+        set as the headline when it leads)."""
+        return self.style or self.role
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,8 @@ def _measure(
         padding = (outline, outline)
     text_width = max_width - 2 * padding[0]
     # A button reads as one at a glance: strict layouts keep its label on one line.
-    max_lines = 1 if strict and block.role == "cta" else _style(block.role).max_lines
-    if narrow and block.role == "headline":
+    max_lines = 1 if strict and block.role == "cta" else _style(block.kind).max_lines
+    if narrow and block.kind == "headline":
         max_lines += 1  # a narrow column beside the product may take one more line
     lines = wrap(block.text, face, text_width, max_lines, strict=strict, keep=block.keep)
     if lines is None:
@@ -125,7 +132,7 @@ def smallest_size(canvas: tuple[int, int]) -> int:
 def sizes(blocks: Sequence[TextBlock], canvas: tuple[int, int], scale: float) -> list[int]:
     """Each block's font size at ``scale`` of its nominal size, none below the legible least."""
     unit, smallest = type_unit(canvas), smallest_size(canvas)
-    return [max(smallest, round(_style(b.role).size * unit * scale)) for b in blocks]
+    return [max(smallest, round(_style(b.kind).size * unit * scale)) for b in blocks]
 
 
 def measure_stack(
@@ -142,7 +149,7 @@ def measure_stack(
     chain = fonts_for_locale(locale)
     stack = []
     for block, size in zip(blocks, sizes(blocks, canvas, scale), strict=True):
-        face = Face(chain, size, _style(block.role).weight, locale)
+        face = Face(chain, size, _style(block.kind).weight, locale)
         measured = _measure(block, face, column, strict=strict, narrow=narrow)
         if measured is None:
             return None

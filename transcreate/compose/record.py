@@ -57,6 +57,7 @@ def layout_record(
                 "moved": moved,
                 "fallback": None,
                 "smaller": smaller,
+                **({"style": block.style} if block.style else {}),
             }
         )
     return {

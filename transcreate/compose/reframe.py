@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from transcreate.compose.fill import fill_frame
 from transcreate.compose.look import COMMON_FLOOR
 from transcreate.compose.saliency import ProductMask, mask_from_image, product_mask
 from transcreate.compose.typeset import Layout, decide
-from transcreate.compose.verdict import readable_headline
+from transcreate.compose.verdict import lead, readable_headline
 from transcreate.errors import TypesettingError
 from transcreate.images import decode
 from transcreate.sizes import size_by_name
@@ -324,8 +324,9 @@ def copy_layout(
     """The copy's layout on a reframed creative, decided, not painted: all of it where it fits
     off the product at a legible size (``LEGIBLE`` of the nominal, and a headline that reads at
     the size it is seen: ``verdict.readable_headline``), else without the roles of
-    DROP_ORDER one after the other until it does; when none is legible, the one set largest off
-    the product, less 0.1 of the nominal sizes for each line dropped. The record's ``dropped``
+    DROP_ORDER one after the other until it does, if that gains more than 0.1 of the nominal
+    sizes for each line dropped; when none is legible, the one set largest off the product,
+    less that for each line dropped. The record's ``dropped``
     lists what went. ``area``: the free side of the product (``Reframed.area``); ``look``: the
     zone and the arrangement the variant's locales share in this size (``look.variant_look``).
     """
@@ -334,20 +335,20 @@ def copy_layout(
     dropped: list[str] = []
     best: tuple[float, Layout] | None = None
     failure: TypesettingError | None = None
+    lay_out = partial(
+        decide, image, position=position, locale=locale, layout=layout, product=product,
+        common=common, area=area, zone=zone,
+    )  # fmt: skip
     while True:
         try:
-            decided = decide(
-                image,
-                kept,
-                position,
-                locale,
-                layout=layout,
-                product=product,
-                common=common,
-                area=area,
-                zone=zone,
-                arrangement=arrangement,
-            )
+            decided = lay_out(kept, arrangement=arrangement)
+            if arrangement is not None and (decided.record.get("scale") or 0.0) < LEGIBLE:
+                # The variant's shared arrangement is a preference, not worth a line: where
+                # this copy is legible only in its own, it keeps its own (and every line).
+                own = lay_out(kept, arrangement=None)
+                larger = (own.record.get("scale") or 0.0) > (decided.record.get("scale") or 0.0)
+                if larger and own.record.get("fallback") is None:
+                    decided = own
         except TypesettingError as error:  # the exact layout has no room even at the least size
             failure = failure or error
         else:
@@ -358,21 +359,24 @@ def copy_layout(
             scale = record.get("scale") or 0.0
             if record.get("fallback") is not None:
                 scale = -1.0  # on a plate over the product: only when nothing else is possible
-            headline = [e["font_size"] for e in record["elements"] if e["role"] == "headline"]
+            headline = [e["font_size"] for e in record["elements"] if lead(e)]
             readable = not headline or headline[0] >= readable_headline(image.size)
-            if scale >= LEGIBLE - 1e-9 and readable:
-                return decided
-            # A line dropped must buy the rest a markedly larger size, not a step of it; a
-            # headline too small to read loses to any that reads.
+            # A line dropped must buy the rest a markedly larger size, not a step of it (the
+            # whole copy a step short of legible keeps its button); a headline too small to
+            # read loses to any that reads.
             score = scale - _DROP_COST * len(dropped) if scale >= 0 else scale
             score -= 0.0 if readable else 2.0
-            if best is None or score > best[0] + 1e-9:
+            better = best is None or score > best[0] + 1e-9
+            if scale >= LEGIBLE - 1e-9 and readable and better:
+                return decided
+            if better:
                 best = (score, decided)
-        droppable = [role for role in DROP_ORDER if any(b.role == role for b in kept)]
+        droppable = [kind for kind in DROP_ORDER if any(b.kind == kind for b in kept)]
         if not droppable:
             break
-        dropped.append(droppable[0])
-        kept = [block for block in kept if block.role != droppable[0]]
+        going = next(block for block in kept if block.kind == droppable[0])
+        dropped.append(going.role)  # the record and the locales' agreement speak of roles
+        kept = [block for block in kept if block is not going]
     if best is not None:
         return best[1]
     assert failure is not None

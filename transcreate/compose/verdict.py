@@ -18,6 +18,12 @@ PHONE_WIDTH = 390
 READABLE_HEADLINE = 14
 
 
+def lead(element: dict[str, Any]) -> bool:
+    """Whether a recorded element is the copy's lead line, set as the headline: the headline,
+    or the offer when the row's ``lead`` column gives it that place."""
+    return bool(element.get("style", element["role"]) == "headline")
+
+
 def readable_headline(canvas: Sequence[int]) -> int:
     """The least headline font size, in the canvas's pixels, that reads at the size it is seen."""
     width, height = int(canvas[0]), int(canvas[1])
@@ -43,11 +49,11 @@ def layout_problems(record: Mapping[str, Any] | None) -> list[str]:
             problems.append(f"the {role} is outside the safe zone {safe} the platform leaves free")
         if any(_meet(element["box"], face) for face in faces):
             problems.append(f"the {role} covers a face")
-        if role == "headline":
+        if lead(element):
             least = readable_headline(record["canvas"])
             if element["font_size"] < least:
                 problems.append(
-                    f"the headline is {element['font_size']} px, below the {least} px that "
+                    f"the {role} is {element['font_size']} px, below the {least} px that "
                     f"reads at {width}×{height}"
                 )
     panel = record.get("plate_box")

@@ -41,7 +41,7 @@ class Decided(NamedTuple):
 
 
 def _blocks(overlays: tuple[Overlay, ...]) -> list[TextBlock]:
-    return [TextBlock(o.role, o.text, o.color, o.keep) for o in overlays]
+    return [TextBlock(o.role, o.text, o.color, o.keep, o.style) for o in overlays]
 
 
 def _agree(
