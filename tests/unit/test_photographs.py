@@ -12,10 +12,11 @@ import pytest
 import skimage.data
 from PIL import Image
 
+from transcreate.compose.blocks import TextBlock
 from transcreate.compose.faces import find_faces
 from transcreate.compose.fill import TEXTURED, fill_for
-from transcreate.compose.look import SPREAD
-from transcreate.compose.reframe import reframe
+from transcreate.compose.look import COMMON_FLOOR, SPREAD
+from transcreate.compose.reframe import copy_layout, reframe
 from transcreate.compose.saliency import product_mask
 from transcreate.editors.local import LocalEditor
 from transcreate.jobs import EditJob, Overlay
@@ -181,3 +182,38 @@ def test_one_ads_locales_keep_their_headlines_within_the_spread_on_the_photos_ow
         headline[locale] = record["scale"]
         assert [e["role"] for e in record["elements"]] == ["headline", "offer", "cta"]
     assert max(headline.values()) <= SPREAD * min(headline.values()) + 1e-9, headline
+
+
+def story_of_the_coffee(copy: tuple[str, ...], position: str, locale: str):  # type: ignore[no-untyped-def]
+    roles = ("headline", "offer", "cta") if len(copy) == 3 else ("headline", "cta")
+    overlays = tuple(Overlay(r, t, "#FFFFFF") for r, t in zip(roles, copy, strict=True))
+    job = EditJob("c", "v", locale, "default", "", overlays, position, "0" * 64, "local",
+                  size="story")  # fmt: skip
+    editor = LocalEditor()
+    framed = editor._reframed(job, png("coffee"), photo("coffee"))
+    assert framed is not None
+    blocks = [TextBlock(o.role, o.text, o.color) for o in overlays]
+    return framed, blocks
+
+
+def test_a_story_keeps_its_button_when_dropping_it_gains_only_a_step() -> None:
+    # Its locales share the headline size COMMON_FLOOR: alone, the headline could go no larger
+    # than that, so the button would buy nothing by going.
+    framed, blocks = story_of_the_coffee(("New single-origin beans", "Try it"), "center-left", "en")
+    record = copy_layout(
+        framed.image, blocks, "center-left", "en", product=framed.product,
+        common=COMMON_FLOOR, area=framed.area,
+    ).record  # fmt: skip
+    assert record["dropped"] == []
+    assert [e["role"] for e in record["elements"]] == ["headline", "cta"]
+
+
+def test_the_variants_arrangement_never_costs_a_locale_its_button() -> None:
+    # Chinese stacked like the other locales would be a step too small; set its own way, it
+    # keeps every line (and so, by the set's agreement, do they).
+    framed, blocks = story_of_the_coffee(("晨间浓缩咖啡", "仅需¥18", "立即下单"), "top-right", "zh")
+    record = copy_layout(
+        framed.image, blocks, "top-right", "zh", product=framed.product, common=None,
+        area=framed.area, look=("top-right", "stack"),
+    ).record  # fmt: skip
+    assert record["dropped"] == []
