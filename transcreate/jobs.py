@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, partial
 
 from transcreate.campaign import COLORS, COPY_FIELDS, Campaign, Variant
 from transcreate.errors import TemplateError
@@ -117,6 +117,7 @@ def expand(
     instruction_language: str = "locale",
     sizes: Sequence[str | None] = (None,),
     glossary: Glossary | None = None,
+    outpaint: bool = False,
 ) -> Expansion:
     """Every variant × locale × size of the run as an edit job, or as a skipped cell with its
     reason. ``sizes`` names the run's sizes (None: the base's own); a row's `sizes` column wins.
@@ -130,6 +131,8 @@ def expand(
     the locale's, quoted verbatim.
 
     ``glossary``: the campaign's terms; each one in a piece of copy is kept on one line.
+    ``outpaint``: in mode model, a job in an ad size asks the model to extend the scene into the
+    frame's new margins (its instruction says so).
     """
     jobs: list[EditJob] = []
     skipped: list[SkippedJob] = []
@@ -147,17 +150,16 @@ def expand(
                 )
                 skipped.append(SkippedJob(variant.variant, locale, reason))
                 continue
+            make = partial(
+                _job, campaign.name, variant, locale, image_sha256, backend, mode,
+                renderer(locale),
+                renderer(locale if instruction_language == "locale" else instruction_language),
+            )  # fmt: skip
+            row_sizes = variant.sizes if variant.sizes is not None else sizes
+            extend = outpaint and mode == "model" and any(size for size in row_sizes)
             try:
-                job = _job(
-                    campaign.name,
-                    variant,
-                    locale,
-                    image_sha256,
-                    backend,
-                    mode,
-                    renderer(locale),
-                    renderer(locale if instruction_language == "locale" else instruction_language),
-                )
+                job = make()
+                extended = make(outpaint=True).instruction if extend else job.instruction
             except TemplateError as error:
                 skipped.append(SkippedJob(variant.variant, locale, str(error)))
                 continue
@@ -165,8 +167,10 @@ def expand(
                 job = replace(job, fallback=_fallback(variant, locale))
             if glossary is not None and glossary.terms:
                 job = replace(job, overlays=_with_terms(job.overlays, glossary, locale))
-            row_sizes = variant.sizes if variant.sizes is not None else sizes
-            jobs += [replace(job, size=size) for size in dict.fromkeys(row_sizes)]
+            jobs += [
+                replace(job, size=size, instruction=extended if size else job.instruction)
+                for size in dict.fromkeys(row_sizes)
+            ]
     if mode != "model":  # the compositor sets the copy: each job sees its variant's other locales
         jobs = _with_siblings(jobs)
     return Expansion(tuple(jobs), tuple(skipped))
@@ -213,6 +217,8 @@ def _job(
     mode: str,
     renderer: InstructionRenderer,
     instruction_renderer: InstructionRenderer,
+    *,
+    outpaint: bool = False,
 ) -> EditJob:
     amount_and_currency = variant.price(locale)
     price = format_price(*amount_and_currency, locale) if amount_and_currency else None
@@ -235,6 +241,7 @@ def _job(
         "locale": locale,
         "mode": mode,
         "lead": variant.lead,
+        "outpaint": outpaint,
     }
     # The copy (offer and end-date lines included) is the locale's; the wording around it, colour
     # and position names included, is the instruction language's.

@@ -138,6 +138,12 @@ class RunOptions(BaseModel):
         description="Where the built-in editor sets the copy: auto keeps it off the product "
         "(the row's position is the preferred zone); exact puts it exactly at the position",
     )
+    outpaint: bool = Field(
+        default=False,
+        description="In mode model, ask the model to extend the photograph's scene into a size's "
+        "new margins (outpainting) instead of keeping their blur; a product that comes back "
+        "changed is flagged for review (the drift check)",
+    )
     product_mask: str = Field(
         default="",
         description="An image, white or opaque where the product is: the copy never covers "

@@ -54,7 +54,7 @@ def sent_size(server: FakeDashScope) -> tuple[int, int]:
 def outputs(out: Path) -> list[Image.Image]:
     [manifest] = out.rglob("manifest.json")
     jobs = json.loads(manifest.read_text(encoding="utf-8"))["jobs"]
-    done = [job for job in jobs if job["status"] == "ok"]
+    done = [job for job in jobs if job["status"] in ("ok", "needs_review")]  # made
     assert done
     return [Image.open(job["uri"].removeprefix("file://")) for job in done]
 
@@ -99,7 +99,10 @@ def test_model_mode_in_ad_sizes_draws_on_the_reframed_base(
     # the model draws the copy, so it is sent the base already in each size's frame
     request = zh_request(sample_campaign, base, tmp_path, sizes=("story", "landscape"))
     summary = localize(request)
-    assert summary.counts["failed"] == 0 and summary.counts["ok"] == 10  # 5 zh rows × 2 sizes
+    # 5 zh rows × 2 sizes; where the fake's band crosses the product, the drift check flags it
+    assert summary.counts["failed"] == 0
+    assert summary.counts["ok"] + summary.counts["needs_review"] == 10
+    assert all("of the product" in reason for reason in summary.flagged)
     generations = [r for r in configured.requests if r.path == GENERATION]
     sent = set()
     for generation in generations[-10:]:
@@ -289,3 +292,32 @@ def test_checks_of_a_model_output_in_an_ad_size_compare_it_with_its_own_frame(
     assert summary.counts["failed"] == 0
     assert summary.counts["needs_review"] == 5
     assert all("copy check" in reason for reason in summary.flagged)
+
+
+def test_outpainting_asks_the_model_to_extend_the_scene_and_a_changed_product_is_flagged(
+    configured, base, sample_campaign, tmp_path
+):
+    # The fake paints a band across the bottom quarter of what it is sent: where the frame puts
+    # the product above that band it comes back unchanged; where the band crosses it, the
+    # output is flagged (the drift check), never ok.
+    request = zh_request(
+        sample_campaign, base, tmp_path, sizes=("story", "landscape"), outpaint=True
+    )
+    summary = localize(request)
+    assert summary.counts["failed"] == 0
+    generations = [r for r in configured.requests if r.path == GENERATION][-10:]
+    texts = [g.json()["input"]["messages"][0]["content"][1]["text"] for g in generations]
+    assert all("将模糊的边缘自然延展为场景" in text for text in texts), texts[0]
+    [manifest] = (tmp_path / "out").rglob("manifest.json")
+    jobs = json.loads(manifest.read_text(encoding="utf-8"))["jobs"]
+    sized = [job for job in jobs if job["size"]]
+    assert len(sized) == 10
+    for job in sized:
+        bottom = job["layout"]["reframe"]["product_box"][3]
+        crossed = bottom > job["layout"]["reframe"]["canvas"][1] * 3 // 4
+        if crossed:
+            assert job["status"] == "needs_review" and job["layout"]["drift"] > 0.15
+            assert "the model changed" in job["error"] and "of the product" in job["error"]
+        else:
+            assert job["status"] == "ok" and job["layout"]["drift"] < 0.05, job
+    assert {job["status"] for job in sized} == {"ok", "needs_review"}

@@ -272,3 +272,20 @@ def test_a_fallback_cell_that_is_not_yes_or_no_is_a_row_problem(tmp_path: Path) 
 
 def test_the_sample_has_no_fallback(expansion: Expansion) -> None:
     assert [job for job in expansion.jobs if job.fallback] == []
+
+
+def test_outpainting_asks_for_the_scene_in_ad_sizes_only(sample_campaign) -> None:  # type: ignore[no-untyped-def]
+    campaign = read_campaign(sample_campaign)
+    common = {"image_sha256": "0" * 64, "backend": "m", "sizes": (None, "story")}
+    jobs = expand(campaign, ["en"], mode="model", outpaint=True, **common).jobs  # type: ignore[arg-type]
+    base = [job for job in jobs if job.size is None]
+    story = [job for job in jobs if job.size == "story"]
+    extend = "Extend the scene into the blurred margins; keep the photo and product unchanged."
+    assert base and story
+    assert all(extend in job.instruction for job in story)
+    assert not any(extend in job.instruction for job in base)
+    assert all("Keep the product and background unchanged." in job.instruction for job in base)
+    # The compositor's modes send no scene to a model: outpainting changes nothing there.
+    plain = expand(campaign, ["en"], mode="overlay", **common).jobs  # type: ignore[arg-type]
+    asked = expand(campaign, ["en"], mode="overlay", outpaint=True, **common).jobs  # type: ignore[arg-type]
+    assert [job.key for job in plain] == [job.key for job in asked]

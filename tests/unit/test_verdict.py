@@ -170,3 +170,11 @@ def test_a_buttons_label_is_white_wherever_white_reads(button: str, size: int, l
     from transcreate.compose.colors import label_color
 
     assert label_color(button, size) == label
+
+
+def test_a_model_output_that_changed_the_product_is_sent_to_review() -> None:
+    record = {"reframe": {"canvas": [1080, 1920]}, "drift": 0.31}
+    assert layout_problems(record) == [
+        "the model changed 31% of the product (more than 15%); it must come back as it was sent"
+    ]
+    assert layout_problems({**record, "drift": 0.02}) == []

@@ -18,6 +18,11 @@ PHONE_WIDTH = 390
 READABLE_HEADLINE = 14
 
 
+#: Share of the product a model's output may change in an ad size (``drift`` in the record): the
+#: model was asked to draw copy, or to extend the scene around the photo, never the product.
+DRIFT_LIMIT = 0.15
+
+
 def lead(element: dict[str, Any]) -> bool:
     """Whether a recorded element is the copy's lead line, set as the headline: the headline,
     or the offer when the row's ``lead`` column gives it that place."""
@@ -34,7 +39,15 @@ def readable_headline(canvas: Sequence[int]) -> int:
 
 def layout_problems(record: Mapping[str, Any] | None) -> list[str]:
     """Why a person must look at this layout before it ships, in words; empty when it passes."""
-    if not record or not record.get("elements"):
+    if not record:
+        return []
+    drift = record.get("drift")
+    if drift is not None and drift > DRIFT_LIMIT:
+        return [
+            f"the model changed {drift:.0%} of the product (more than {DRIFT_LIMIT:.0%}); it "
+            "must come back as it was sent"
+        ]
+    if not record.get("elements"):
         return []
     width, height = record["canvas"]
     safe = record.get("safe_zone")

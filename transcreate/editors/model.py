@@ -20,7 +20,13 @@ from typing import Any, Protocol
 from transcreate.editors import Edited
 from transcreate.editors.cache import ResultCache
 from transcreate.editors.prepare import PreparedImage, prepared_once
-from transcreate.editors.results import fit_to_base, result_png, upright_size, with_layout_record
+from transcreate.editors.results import (
+    drift,
+    fit_to_base,
+    result_png,
+    upright_size,
+    with_layout_record,
+)
 from transcreate.images import encode_png
 from transcreate.jobs import EditJob
 from transcreate.settings import ModelSettings
@@ -129,7 +135,9 @@ class ModelEditor:
 
         frame, reframe = reframed_base(image, job.size, job.position, self._mask)
         edited = fit_to_base(self._result(job, encode_png(frame)), frame.size)
-        layout = {"reframe": reframe}  # kept in the PNG too, as the built-in editor keeps its own
+        layout: dict[str, Any] = {"reframe": reframe}  # in the PNG too, as the compositor's
+        if reframe.get("product_box"):  # how much of the product the model changed (a verdict)
+            layout["drift"] = round(drift(frame, edited, reframe["product_box"]), 4)
         return Edited(with_layout_record(edited, layout), layout, frame=frame)
 
     def _result(self, job: EditJob, image: bytes) -> bytes:

@@ -8,11 +8,11 @@ import io
 import json
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from transcreate.errors import PermanentEditError
 from transcreate.images import encode_png
@@ -46,6 +46,29 @@ def result_png(data: bytes, provider: str) -> bytes:
 # frame (a square, say), which is cropped around its centre to the creative's aspect, never
 # stretched.
 SAME_ASPECT = 0.02
+
+
+def drift(frame: Image.Image, output: bytes, box: Sequence[int], tolerance: int = 40) -> float:
+    """Share of ``box`` (the product, in the frame's pixels) that changed by more than
+    ``tolerance`` (of 255, in any channel) between the frame a model was sent and its output
+    (at the frame's size): the model was asked to draw copy, or a scene around the photo, never
+    the product. Compared on at most 256 px, slightly blurred, so resampling is not change."""
+    left, top, right, bottom = (int(value) for value in box)
+    if right <= left or bottom <= top:
+        return 0.0
+    scale = min(1.0, 256 / max(right - left, bottom - top))
+    size = (max(1, round((right - left) * scale)), max(1, round((bottom - top) * scale)))
+    with Image.open(io.BytesIO(output)) as opened:
+        after = opened.convert("RGB")
+
+    def small(image: Image.Image) -> Image.Image:
+        crop = image.convert("RGB").crop((left, top, right, bottom))
+        return crop.resize(size, Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(1))
+
+    red, green, blue = ImageChops.difference(small(frame), small(after)).split()
+    distance = ImageChops.lighter(ImageChops.lighter(red, green), blue)
+    changed = distance.point(lambda value: 255 if value > tolerance else 0)
+    return changed.histogram()[255] / (size[0] * size[1])
 
 
 def fit_to_base(result: bytes, size: tuple[int, int]) -> bytes:

@@ -105,6 +105,7 @@ class Planner:
             instruction_language=adapters.instruction_language,
             sizes=request.size_names,
             glossary=adapters.glossary,
+            outpaint=request.outpaint,
         )
         skipped = [
             JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)
