@@ -41,6 +41,7 @@ _GROW = 1.0  # how much larger, against the frame's shorter side, the product ma
 #: Of the backdrop a new frame adds beside the product on the copy's side, the share the product
 #: gives up on the far side: the copy gets one large free side, not two thin ones.
 _SHIFT = 0.7
+_CUT_SHARE = 0.5  # of the copy's axis: the photo is cut on the far side to free no more
 _WIDE_SHARE = 0.4  # of a wider frame's width, the most the product takes when it grows
 _AREA = 0.3  # the least share of the frame's side a free side must have to take the copy
 #: The share of the copy's axis a reframed product leaves the copy, at least: a headline, an
@@ -140,10 +141,22 @@ def plan(
             # The product moves towards the far side (of the safe zone), so the copy gets one
             # large free side; the base may then be cropped on one side and extended on the other.
             low, high = bounds[axis], bounds[axis + 2]
-            far = high - margin - end if sides[axis] in ("left", "top") else low + margin - start
-            if (far - window) * (1 if sides[axis] in ("left", "top") else -1) > 0:
+            need = _CUT_SHARE * (high - low)  # the copy's side, free of the product
+            if sides[axis] in ("left", "top"):  # the product moves towards the end
+                far, needed, uncut = high - margin - end, low + need - start, float(room - extent)
+                toward = 1
+            else:  # towards the start
+                far, needed, uncut = low + margin - start, high - need - end, 0
+                toward = -1
+            if (far - window) * toward > 0:
                 # Inside a safe zone all the way: its edge is margin enough.
-                window += (_SHIFT if safe is None else 1.0) * (far - window)
+                target = window + (_SHIFT if safe is None else 1.0) * (far - window)
+                # The photo is cut on the far side only until the copy has half the axis: a
+                # subject found in part (the base of a rocket) keeps the rest of its picture.
+                if (window - uncut) * toward <= 0:  # not cut there yet
+                    limit = max(needed, uncut) if toward > 0 else min(needed, uncut)
+                    target = min(target, limit) if toward > 0 else max(target, limit)
+                window = target
         corner.append(round(window))
     return scale, (corner[0], corner[1])
 
