@@ -263,10 +263,11 @@ class LocalEditor:
             common, look = (
                 self._look(job, image_key, base, product) if job.siblings else (None, None)
             )
-            zone, arrangement = look or (None, None)
+            # The base's own size follows the rules of every other: a line it cannot set at a
+            # size that reads goes (for all its locales) before the rest goes small.
             lay_out = partial(
-                decide, base, position=job.position, product=product, common=common,
-                zone=zone, arrangement=arrangement,
+                copy_layout, base, position=job.position, product=product, common=common,
+                look=look,
             )  # fmt: skip
             if job.siblings:
                 return Decided(base, self._agreed(job, image_key, lay_out, common), framed=False)
