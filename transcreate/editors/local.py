@@ -208,13 +208,15 @@ class LocalEditor:
         must drop, all drop, and no headline is more than SPREAD times another locale's. The
         set is decided once per variant and frame, for all its locales (kept for the other jobs),
         so every job reads the same agreement."""
+        # The job's own copy stands for its locale (the same as its siblings' entry in a run).
+        copies = {**dict(job.siblings), job.locale: job.overlays}
         agreed = self._kept(
             self._agreements,
-            (frame_key, job.position, job.siblings),
+            (frame_key, job.position, tuple(copies.items())),
             _CACHED_FITS,
-            lambda: _agree(dict(job.siblings), lay_out, common),
+            lambda: _agree(copies, lay_out, common),
         )
-        return agreed.get(job.locale) or lay_out(_blocks(job.overlays), locale=job.locale)
+        return agreed[job.locale]
 
     def edit(self, job: EditJob, image: bytes) -> Edited:
         decided = self.decide(job, image)
