@@ -352,37 +352,58 @@ def serve(
         str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it to this machine")
     ] = "127.0.0.1",
 ) -> None:
-    """Serve the output folder read-only over HTTP, so every link of a run opens in a browser."""
+    """The campaign desk in a browser (upload, check, run, review, download), and the output
+    folder's files read-only, so every link of a run opens."""
     import ipaddress
+    import os
+    import socket
 
+    import uvicorn
     from rich.markup import escape
 
-    from transcreate.serve import base_url, make_server
+    from transcreate.desk.app import make_app
 
+    root = folder.expanduser().resolve()
     try:
-        server = make_server(folder, host, port)
-    except TranscreateError as error:
-        _fail(escape(str(error)))
-    url = base_url(server)
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        _fail(f"{root}: cannot make the folder to serve ({error.strerror})")
+    if not root.is_dir():
+        _fail(f"{root}: is a file, not a folder; give the runs' output folder")
     try:
         local = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         local = False
-    if not local:
-        console.print(
-            f"[yellow]warning:[/] anyone who can reach {escape(host)} can read the outputs"
+    token = os.environ.get("TRANSCREATE_DESK_TOKEN") or None
+    if not local and not token:
+        _fail(
+            f"{host} is reachable from other machines: set TRANSCREATE_DESK_TOKEN to a long "
+            "random secret first (people sign in with it), or serve on 127.0.0.1"
         )
-    console.print(f"serving {escape(str(server.RequestHandlerClass.root))} at {url} (read-only)")
-    console.print(f"links in runs: export TRANSCREATE_OUTPUT_BASE_URL={url}")
-    for page in sorted(server.RequestHandlerClass.root.glob("*/index.html")):
-        console.print(f"gallery: {url}{escape(page.parent.name)}/index.html")
-    console.print("Ctrl+C stops it")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        server.serve_forever()
+        listener.bind((host, port))
+        listener.listen(128)  # connections wait from now on, as the address is printed
+    except OSError as error:
+        _fail(f"{host}:{port}: cannot serve there ({error.strerror}); choose another --port")
+    bound = listener.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{bound}/"
+    console.print(f"serving {escape(str(root))} at {url} (the campaign desk; files read-only)")
+    console.print(f"links in runs: export TRANSCREATE_OUTPUT_BASE_URL={url}")
+    if token:
+        console.print("sign-in: the token in TRANSCREATE_DESK_TOKEN")
+    console.print("Ctrl+C stops it")
+    app_ = make_app(root, token=token, secret=os.environ.get("TRANSCREATE_DESK_SECRET"))
+    server = uvicorn.Server(uvicorn.Config(app_, log_level="warning", access_log=False))
+    try:
+        server.run(sockets=[listener])
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        listener.close()
 
 
 def main() -> None:  # pragma: no cover - `python -m transcreate.cli`

@@ -1,0 +1,220 @@
+"""The campaign desk over HTTP (its Starlette app in this process): uploads checked like every
+input, the sheet previewed with each problem where it is, a correction, an embedded run to the
+end, its creatives by size with their copy, the zip, and the guards every POST and file passes."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import socket
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from PIL import Image
+
+from transcreate.desk.app import MAX_UPLOAD, make_app
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """The app on a loopback port, as `transcreate serve` runs it; its address."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        listener.close()
+
+
+SHEET = (
+    "variant,headline,headline:th,cta,cta:th,discount,color,position\n"
+    "spring,Spring Sale,ลดรับหน้าร้อน,Shop now,ช้อปเลย,30,yellow,top-left\n"
+)
+BAD_SHEET = SHEET + "autumn,Autumn Sale,ลดฤดูใบไม้ร่วง,Shop,ช้อป,fifty,white,top-left\n"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[httpx.Client]:
+    with served(make_app(tmp_path / "out", secret="s")) as url, httpx.Client(base_url=url) as http:
+        yield http
+
+
+def png(size: tuple[int, int] = (320, 320)) -> bytes:
+    buffer = io.BytesIO()
+    image = Image.new("RGB", size, (245, 230, 220))
+    image.paste((30, 120, 140), (120, 120, 200, 260))
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def form_token(client: httpx.Client, path: str = "/") -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get(path).text)
+    assert found
+    return found.group(1)
+
+
+def upload(client: httpx.Client, sheet: str = SHEET, image: bytes | None = None, **extra: str):  # type: ignore[no-untyped-def]
+    files = {
+        "image": ("product.png", image if image is not None else png(), "image/png"),
+        "campaign": ("spring.csv", sheet.encode(), "text/csv"),
+    }
+    data = {"csrf": form_token(client), **extra}
+    return client.post("/_desk/campaigns", files=files, data=data, follow_redirects=False)
+
+
+def test_an_upload_is_kept_as_a_campaign_of_its_own_and_previewed(client: httpx.Client) -> None:
+    first, second = upload(client), upload(client)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] != second.headers["location"]  # never overwritten
+    page = client.get(first.headers["location"]).text
+    assert "1 row ready" in page and "Spring Sale" in page and "ลดรับหน้าร้อน" in page
+    home = client.get("/").text
+    assert home.count("/_desk/c/spring-") == 2
+
+
+def test_a_bad_row_is_shown_where_it_is_and_a_correction_clears_it(client: httpx.Client) -> None:
+    where = upload(client, BAD_SHEET).headers["location"]
+    page = client.get(where).text
+    assert "1 row ready" in page and "1 problem" in page
+    assert re.search(r'<td class="bad" title="[^"]*fifty[^"]*">fifty', page)
+    assert "Row 3, column <strong>discount</strong>" in page
+    fixed = BAD_SHEET.replace(",fifty,", ",50,")
+    token = form_token(client, where)
+    answer = client.post(
+        f"{where}/rows", data={"csrf": token, "rows": fixed}, follow_redirects=False
+    )
+    assert answer.status_code == 303
+    page = client.get(where).text
+    assert "2 rows ready" in page and 'class="bad"' not in page
+
+
+@pytest.mark.parametrize(
+    ("image", "sheet_name", "expected"),
+    [
+        (
+            b"<html>not an image</html>",
+            "s.csv",
+            "not a readable image (not PNG, JPEG or WebP data)",
+        ),
+        (png(), "s.exe", "the sheet 's.exe' is not a .csv or .xlsx file"),
+        (None, "s.csv", "cannot be read"),
+    ],
+)
+def test_a_bad_upload_is_one_sentence_and_keeps_nothing(
+    client: httpx.Client, tmp_path: Path, image: bytes | None, sheet_name: str, expected: str
+) -> None:
+    bomb = io.BytesIO()
+    Image.new("1", (12000, 12000)).save(bomb, "PNG")  # 144 megapixels in a few kilobytes
+    files = {
+        "image": ("p.png", image if image is not None else bomb.getvalue(), "image/png"),
+        "campaign": (sheet_name, SHEET.encode(), "text/csv"),
+    }
+    answer = client.post("/_desk/campaigns", files=files, data={"csrf": form_token(client)})
+    assert answer.status_code == 400
+    [alert] = re.findall(r'role="alert">([^<]*)<', answer.text)
+    alert = html.unescape(alert)
+    if image is None:
+        assert "pixels" in alert or "too large" in alert, alert
+    else:
+        assert expected in alert, alert
+    assert not [p for p in (tmp_path / "out" / "_desk").iterdir() if p.is_dir()]
+
+
+def test_a_post_without_the_pages_token_or_from_another_site_is_refused(
+    client: httpx.Client,
+) -> None:
+    files = {"image": ("p.png", png(), "image/png"), "campaign": ("s.csv", SHEET.encode())}
+    assert client.post("/_desk/campaigns", files=files, data={"csrf": "x"}).status_code == 403
+    token = form_token(client)
+    answer = client.post(
+        "/_desk/campaigns",
+        files=files,
+        data={"csrf": token},
+        headers={"origin": "https://evil.example"},
+    )
+    assert answer.status_code == 403 and "another site" in answer.text
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read(client: httpx.Client) -> None:
+    too_large = b"x" * (MAX_UPLOAD + 1)
+    answer = client.post(
+        "/_desk/campaigns", content=too_large, headers={"content-type": "multipart/form-data"}
+    )
+    assert answer.status_code == 413
+    # A body of unknown length is not read at all.
+    chunks = iter([b"x" * 1024] * 4)
+    answer = client.post(
+        "/_desk/campaigns", content=chunks, headers={"content-type": "multipart/form-data"}
+    )
+    assert answer.status_code == 413
+
+
+def test_a_run_from_the_desk_makes_its_creatives_shows_their_copy_and_zips_them(
+    client: httpx.Client, tmp_path: Path
+) -> None:
+    where = upload(client).headers["location"]
+    token = form_token(client, where)
+    data = {"csrf": token, "locale": ["en", "th"], "size": ["base", "728x90"]}
+    assert client.post(f"{where}/run", data=data, follow_redirects=False).status_code == 303
+    deadline = time.monotonic() + 120
+    state = client.get(f"{where}/progress.json").json()
+    while state["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        state = client.get(f"{where}/progress.json").json()
+    assert state["status"] == "done", state
+    assert state["done"] == state["total"] == 4
+    page = client.get(where).text
+    assert "Original size" in page and "728x90" in page
+    assert "Spring Sale" in page and "30% off" in page and "Thai" in page
+    [image] = re.findall(r'<img src="(/spring-[^"]+/en/spring-[0-9a-f]+\.png)"', page)
+    assert client.get(image).headers["content-type"] == "image/png"
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"{where}/download.zip").content))
+    names = sorted(archive.namelist())
+    assert "manifest.json" in names and len([n for n in names if n.endswith(".png")]) == 4
+    banner = zipfile.ZipFile(io.BytesIO(client.get(f"{where}/download.zip?size=728x90").content))
+    assert all("728x90" in n for n in banner.namelist() if n.endswith(".png"))
+
+
+def test_the_desks_own_folder_and_paths_out_of_the_root_are_not_served(
+    client: httpx.Client,
+) -> None:
+    where = upload(client).headers["location"]
+    ident = where.rsplit("/", 1)[1]
+    assert client.get(f"/_desk/{ident}/state.json").status_code == 404
+    assert client.get(f"/_desk/{ident}/inputs/base.png").status_code == 404
+    assert client.get("/../../etc/passwd").status_code == 404
+    assert client.get("/_desk/c/..%2f..%2fetc").status_code == 404
+
+
+def test_with_a_token_the_desk_asks_for_it(tmp_path: Path) -> None:
+    app = make_app(tmp_path, token="t0ken", secret="s")
+    with served(app) as url, httpx.Client(base_url=url) as client:
+        answer = client.get("/")
+        assert answer.status_code == 401 and 'name="token"' in answer.text
+        assert client.get("/_desk/c/x-20261207-abcdef/progress.json").status_code == 401
+        refused = client.post("/_desk/login", data={"token": "wrong"})
+        assert refused.status_code == 401
+        signed = client.post("/_desk/login", data={"token": "t0ken"}, follow_redirects=False)
+        assert signed.status_code == 303
+        cookie = signed.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert client.get("/").status_code == 200  # the cookie is kept
+        with httpx.Client(base_url=url) as script:
+            bearer = script.get("/", headers={"authorization": "Bearer t0ken"})
+            assert bearer.status_code == 200

@@ -1,0 +1,391 @@
+"""The campaign desk's web application (Starlette, server-rendered; one small script polls the
+progress). `make_app(root)` serves the desk at ``/`` and the root's files (galleries, images,
+manifests) everywhere else, read-only and confined to the root, as `transcreate serve` always did.
+
+Security: every form carries a token derived from the desk's secret, and a POST whose Origin is
+another site is refused; uploads are capped before they are read; off loopback the desk asks for
+the token in ``TRANSCREATE_DESK_TOKEN`` (`serve` refuses to listen elsewhere without one); the
+desk's own folder (inputs, state) is never served as files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import tempfile
+import zipfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from transcreate.compose.fonts import CHINESE, LATIN, THAI, font_path
+from transcreate.desk import runs
+from transcreate.desk.store import FOLDER, Desk, DeskCampaign
+from transcreate.errors import CampaignError
+from transcreate.images import MAX_BYTES
+from transcreate.inputs import MAX_CAMPAIGN_BYTES
+from transcreate.locales import DEFAULT_LOCALES, SUPPORTED_LOCALES, language_name
+from transcreate.serve import CONTENT_TYPES, confined_path
+from transcreate.sizes import BASE, PRESETS, parse_size
+
+MAX_UPLOAD = MAX_BYTES + MAX_CAMPAIGN_BYTES + 64 * 1024  # an image, a sheet and the form
+PAGE_POLICY = (
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'self'; "
+    "font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+FILE_POLICY = (
+    "default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+TOKEN_COOKIE = "transcreate_desk"
+#: The display banners the desk offers beside the presets (any IAB unit can be typed in a sheet).
+DISPLAY_UNITS = ("300x250", "728x90", "320x50", "160x600")
+_TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+_SCRIPT = Path(__file__).with_name("desk.js")
+
+
+def make_app(root: Path, *, token: str | None = None, secret: str | None = None) -> Starlette:
+    """The desk over ``root`` (made if missing). ``token``: what a browser must present (off
+    loopback); ``secret``: what form tokens derive from (random per process by default)."""
+    desk = Desk(root)
+    key = (secret or secrets.token_hex(32)).encode()
+    form_token = hmac.new(key, b"desk-form", hashlib.sha256).hexdigest()
+
+    def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        response = _TEMPLATES.TemplateResponse(
+            request, name, {"csrf": form_token, **context}, status_code=status
+        )
+        return _secured(response, PAGE_POLICY)
+
+    async def checked_form(request: Request) -> Any:
+        """The POSTed form, after the checks every POST gets: size, origin, form token."""
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit() or int(length) > MAX_UPLOAD:
+            raise _Refused(413, f"the upload is over {MAX_UPLOAD // (1024 * 1024)} MB")
+        origin = request.headers.get("origin")
+        if origin and urlsplit(origin).netloc != request.headers.get("host"):
+            raise _Refused(403, "a form from another site is refused")
+        form = await request.form(max_files=2, max_fields=64, max_part_size=MAX_CAMPAIGN_BYTES)
+        if not hmac.compare_digest(str(form.get("csrf", "")), form_token):
+            raise _Refused(403, "the page is out of date; reload it and try again")
+        return form
+
+    def campaign_or_404(request: Request) -> DeskCampaign:
+        found = desk.get(request.path_params["ident"])
+        if found is None:
+            raise _Refused(404, "no such campaign")
+        return found
+
+    async def home(request: Request) -> Response:
+        return page(request, "home.html", _home_context(desk))
+
+    async def create(request: Request) -> Response:
+        form = await checked_form(request)
+        image, sheet = form.get("image"), form.get("campaign")
+        rows = str(form.get("rows") or "")
+        problem = None
+        if not isinstance(image, UploadFile) or not image.filename:
+            problem = "choose the base creative (a PNG, JPEG or WebP image)"
+        elif not (isinstance(sheet, UploadFile) and sheet.filename) and not rows.strip():
+            problem = "choose the campaign sheet (.csv or .xlsx), or paste its rows"
+        if problem is None:
+            assert isinstance(image, UploadFile)
+            if isinstance(sheet, UploadFile) and sheet.filename:
+                sheet_part = (sheet.filename, await _read(sheet, MAX_CAMPAIGN_BYTES, "sheet"))
+            else:
+                sheet_part = ("pasted-rows.csv", rows.strip("\r\n").encode("utf-8") + b"\n")
+            try:
+                made = desk.create(
+                    str(form.get("name") or ""),
+                    (image.filename or "", await _read(image, MAX_BYTES, "base image")),
+                    sheet_part,
+                )
+            except CampaignError as error:
+                problem = str(error)
+            else:
+                return RedirectResponse(f"/_desk/c/{made.id}", status_code=303)
+        context = {**_home_context(desk), "problem": problem, "rows": rows}
+        return page(request, "home.html", context, status=400)
+
+    async def show(request: Request) -> Response:
+        campaign = campaign_or_404(request)
+        return page(request, "campaign.html", _campaign_context(desk, campaign))
+
+    async def correct(request: Request) -> Response:
+        campaign = campaign_or_404(request)
+        form = await checked_form(request)
+        try:
+            desk.replace_sheet(campaign, str(form.get("rows") or ""))
+        except CampaignError as error:
+            context = {**_campaign_context(desk, campaign), "problem": str(error)}
+            return page(request, "campaign.html", context, status=400)
+        return RedirectResponse(f"/_desk/c/{campaign.id}", status_code=303)
+
+    async def run(request: Request) -> Response:
+        campaign = campaign_or_404(request)
+        form = await checked_form(request)
+        if campaign.status == "running":
+            return RedirectResponse(f"/_desk/c/{campaign.id}", status_code=303)
+        locales = [tag for tag in form.getlist("locale") if tag in SUPPORTED_LOCALES]
+        offered = {BASE, *PRESETS, *DISPLAY_UNITS}
+        sizes = [name for name in form.getlist("size") if name in offered]
+        problem = None
+        if not locales:
+            problem = "choose at least one language"
+        elif not sizes:
+            problem = "choose at least one size"
+        elif desk.preview(campaign).usable == 0:
+            problem = "no row of the sheet can be made yet; correct the rows marked in red"
+        if problem:
+            context = {**_campaign_context(desk, campaign), "problem": problem}
+            return page(request, "campaign.html", context, status=400)
+        campaign.locales, campaign.sizes = locales, sizes
+        runs.start(desk, campaign)
+        return RedirectResponse(f"/_desk/c/{campaign.id}", status_code=303)
+
+    async def progress(request: Request) -> Response:
+        campaign = campaign_or_404(request)
+        body = {
+            "status": campaign.status,
+            "done": campaign.done,
+            "total": campaign.total,
+            "counts": campaign.counts,
+            "error": campaign.error,
+        }
+        return _secured(JSONResponse(body, headers={"Cache-Control": "no-store"}), PAGE_POLICY)
+
+    async def download(request: Request) -> Response:
+        campaign = campaign_or_404(request)
+        size = request.query_params.get("size") or None
+        path = _zip(desk, campaign, size)
+        if path is None:
+            raise _Refused(404, "nothing has been made yet")
+        name = f"{campaign.id}{'-' + size if size else ''}.zip"
+        return FileResponse(
+            path,
+            media_type="application/zip",
+            filename=name,
+            background=BackgroundTask(path.unlink, missing_ok=True),
+        )
+
+    async def script(request: Request) -> Response:
+        response = Response(_SCRIPT.read_bytes(), media_type="text/javascript; charset=utf-8")
+        return _secured(response, PAGE_POLICY)
+
+    async def font(request: Request) -> Response:
+        """The compositor's own faces, so Thai and Chinese copy reads on any computer."""
+        script = request.path_params["script"]
+        if script not in (LATIN, THAI, CHINESE):
+            raise _Refused(404, "no such font")
+        path = font_path(script)
+        kind = "font/otf" if path.suffix.lower() == ".otf" else "font/ttf"
+        headers = {"Cache-Control": "public, max-age=86400"}
+        return _secured(FileResponse(path, media_type=kind, headers=headers), PAGE_POLICY)
+
+    async def files(request: Request) -> Response:
+        path = request.path_params.get("path", "")
+        first = path.split("/", 1)[0]
+        target = confined_path(desk.root, "/" + path)
+        if first == FOLDER or target is None or not target.is_file():
+            raise _Refused(404, "no such file")
+        kind = CONTENT_TYPES.get(target.suffix.lower(), "application/octet-stream")
+        response = FileResponse(target, media_type=kind, headers={"Cache-Control": "no-cache"})
+        return _secured(response, FILE_POLICY)
+
+    def guarded(endpoint: Callable[[Request], Awaitable[Response]]) -> Any:
+        async def handle(request: Request) -> Response:
+            if token and not _signed_in(request, token):
+                if request.url.path == "/_desk/login" and request.method == "POST":
+                    return await _login(request, token)
+                return _secured(
+                    _TEMPLATES.TemplateResponse(request, "login.html", {}, status_code=401),
+                    PAGE_POLICY,
+                )
+            try:
+                return await endpoint(request)
+            except _Refused as refused:
+                return _secured(
+                    PlainTextResponse(refused.message, status_code=refused.status), PAGE_POLICY
+                )
+
+        return handle
+
+    routes = [
+        Route("/", guarded(home)),
+        Route("/_desk/login", guarded(home), methods=["POST"]),
+        Route("/_desk/campaigns", guarded(create), methods=["POST"]),
+        Route("/_desk/c/{ident}", guarded(show)),
+        Route("/_desk/c/{ident}/rows", guarded(correct), methods=["POST"]),
+        Route("/_desk/c/{ident}/run", guarded(run), methods=["POST"]),
+        Route("/_desk/c/{ident}/progress.json", guarded(progress)),
+        Route("/_desk/c/{ident}/download.zip", guarded(download)),
+        Route("/_desk/desk.js", guarded(script)),
+        Route("/_desk/fonts/{script}", guarded(font)),
+        Route("/{path:path}", guarded(files), methods=["GET", "HEAD"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.desk = desk
+    return app
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _secured(response: Response, policy: str) -> Response:
+    response.headers["Content-Security-Policy"] = policy
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def _signed_in(request: Request, token: str) -> bool:
+    presented = request.cookies.get(TOKEN_COOKIE, "")
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        presented = header[7:]
+    return hmac.compare_digest(presented.encode(), token.encode())
+
+
+async def _login(request: Request, token: str) -> Response:
+    form = await request.form(max_files=0, max_fields=4)
+    given = str(form.get("token", ""))
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return _secured(
+            _TEMPLATES.TemplateResponse(
+                request, "login.html", {"problem": "that is not the desk's token"}, status_code=401
+            ),
+            PAGE_POLICY,
+        )
+    response = RedirectResponse("/", status_code=303)
+    secure = request.url.scheme == "https"
+    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", secure=secure)
+    return response
+
+
+async def _read(upload: UploadFile, limit: int, what: str) -> bytes:
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise CampaignError(f"the {what} is over {limit:,} bytes; the limit is {limit:,}")
+    return data
+
+
+def _home_context(desk: Desk) -> dict[str, Any]:
+    return {"campaigns": desk.campaigns(), "problem": None, "rows": ""}
+
+
+def _campaign_context(desk: Desk, campaign: DeskCampaign) -> dict[str, Any]:
+    preview = desk.preview(campaign)
+    chosen_locales = campaign.locales or list(DEFAULT_LOCALES)
+    return {
+        "campaign": campaign,
+        "preview": preview,
+        "sheet_text": desk.sheet_text(campaign),
+        "locales": [(tag, language_name(tag), tag in chosen_locales) for tag in SUPPORTED_LOCALES],
+        "sizes": _size_choices(campaign.sizes or [BASE]),
+        "gallery": _gallery(desk, campaign),
+        "problem": None,
+    }
+
+
+def _size_choices(chosen: list[str]) -> list[dict[str, Any]]:
+    """Each size with a small picture of its shape (width and height of a box in a 48 px cell)."""
+    choices = [{"name": BASE, "label": "Original size", "w": 40, "h": 40, "use": "the image as is"}]
+    for name in [*PRESETS, *DISPLAY_UNITS]:
+        size = parse_size(name)
+        assert size is not None  # a preset or a unit, never the base
+        scale = 44 / max(size.width, size.height)
+        choices.append(
+            {
+                "name": name,
+                "label": f"{name} · {size.width}×{size.height}",
+                "w": max(4, round(size.width * scale)),
+                "h": max(4, round(size.height * scale)),
+                "use": size.use or "",
+            }
+        )
+    for choice in choices:
+        choice["checked"] = choice["name"] in chosen
+    return choices
+
+
+def _manifest_jobs(desk: Desk, campaign: DeskCampaign) -> list[dict[str, Any]]:
+    path = desk.output(campaign) / "manifest.json"
+    try:
+        jobs: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["jobs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return jobs
+
+
+def _gallery(desk: Desk, campaign: DeskCampaign) -> list[dict[str, Any]]:
+    """The made creatives by size: each with its file, locale and the copy it carries."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for job in _manifest_jobs(desk, campaign):
+        uri = str(job.get("uri") or "")
+        if not uri.startswith("file://"):
+            continue
+        file = Path(uri.removeprefix("file://"))
+        try:
+            relative = file.resolve().relative_to(desk.root.resolve())
+        except (OSError, ValueError):
+            continue
+        elements = (job.get("layout") or {}).get("elements") or []
+        copy = [(e["role"], " ".join(e.get("lines") or [])) for e in elements]
+        groups.setdefault(job.get("size") or BASE, []).append(
+            {
+                "src": "/" + relative.as_posix(),
+                "variant": job.get("variant"),
+                "locale": language_name(str(job.get("locale"))),
+                "status": job.get("status"),
+                "reason": job.get("error"),
+                "copy": copy,
+            }
+        )
+    return [{"size": size, "items": items} for size, items in groups.items()]
+
+
+def _zip(desk: Desk, campaign: DeskCampaign, size: str | None) -> Path | None:
+    """A zip of the campaign's creatives (of one size, or all) and its manifest, on disk."""
+    jobs = _manifest_jobs(desk, campaign)
+    made = []
+    for job in jobs:
+        uri = str(job.get("uri") or "")
+        if not uri.startswith("file://") or (size and (job.get("size") or BASE) != size):
+            continue
+        file = Path(uri.removeprefix("file://"))
+        if file.is_file() and file.resolve().is_relative_to(desk.root.resolve()):
+            made.append(file)
+    if not made:
+        return None
+    with (
+        tempfile.NamedTemporaryFile(prefix="desk-", suffix=".zip", delete=False) as handle,
+        zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive,
+    ):
+        output = desk.output(campaign)
+        for file in made:  # PNGs are compressed already
+            archive.write(file, file.relative_to(output).as_posix())
+        for extra in ("manifest.csv", "manifest.json"):
+            if (output / extra).is_file():
+                archive.write(output / extra, extra)
+    return Path(handle.name)
