@@ -1,0 +1,126 @@
+"""The campaign desk walked in Chromium as a manager would, on the embedded default (a bare
+`transcreate serve`, no Prefect): upload a sheet with a bad row, see it marked, correct it, run,
+watch the progress, look at the creatives by size, download the zip; and on a 390 px phone."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHEET = (
+    "variant,headline,headline:th,cta,cta:th,discount,color,position\n"
+    "spring,Spring Sale,ลดรับหน้าร้อน,Shop now,ช้อปเลย,30,yellow,top-left\n"
+    "autumn,Autumn Sale,ลดฤดูใบไม้ร่วง,Shop,ช้อป,fifty,white,bottom-right\n"
+)
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("desk")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "transcreate.cli", "serve", str(folder / "out"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert process.stdout is not None
+    url, deadline = "", time.monotonic() + 60
+    while not url and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith("serving "):
+            url = line.split(" at ", 1)[1].split()[0]
+        elif not line and process.poll() is not None:
+            break
+    assert url, "transcreate serve did not start"
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    sheet = tmp_path / "spring.csv"
+    sheet.write_text(SHEET, encoding="utf-8")
+    return {"sheet": sheet, "image": ROOT / "examples" / "creative.png"}
+
+
+def new_page(browser: Any, width: int, height: int) -> Any:
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, accept_downloads=True
+    )
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    return page
+
+
+def test_a_manager_turns_an_image_and_a_sheet_into_a_campaign_to_download(
+    browser: Any, desk: str, files: dict[str, Path], screenshots: Path
+) -> None:
+    page = new_page(browser, 1280, 900)
+    clicks = 0
+    started = time.monotonic()
+    page.goto(desk)
+    page.get_by_label("Base creative").set_input_files(files["image"])
+    page.get_by_label("Campaign sheet").set_input_files(files["sheet"])
+    page.get_by_role("button", name="Upload and check").click()
+    clicks += 3
+    page.screenshot(path=screenshots / "1-preview.png", full_page=True)
+    # The bad row is named, and marked where it is, before anything runs.
+    alert = page.locator("ul.problem")
+    assert "Row 3, column discount" in alert.inner_text()
+    assert page.locator("td.bad").first.inner_text().startswith("fifty")
+    assert "1 row ready" in page.content()
+    # Corrected in the page.
+    rows = page.get_by_label("Rows")
+    rows.fill(rows.input_value().replace(",fifty,", ",40,"))
+    page.get_by_role("button", name="Check again").click()
+    clicks += 2
+    assert "2 rows ready" in page.content() and page.locator("td.bad").count() == 0
+    # Languages by name; the original size kept, one more size chosen by its shape.
+    page.get_by_label("Chinese").uncheck()
+    page.get_by_label("Indonesian").uncheck()
+    assert page.locator("input[name=size][value=base]").is_checked()
+    page.locator("input[name=size][value=story]").check()
+    page.get_by_role("button", name="Run").click()
+    clicks += 4
+    page.locator("#progress progress").wait_for()
+    page.screenshot(path=screenshots / "2-progress.png")
+    page.get_by_role("link", name="Download everything (.zip)").wait_for(timeout=180_000)
+    page.screenshot(path=screenshots / "3-creatives.png", full_page=True)
+    # Grouped by size, each creative with its copy.
+    assert page.locator("h2#size-base").count() == 1 and page.locator("h2#size-story").count() == 1
+    assert page.locator("figure").count() == 8  # 2 rows × English, Thai × 2 sizes
+    captions = page.locator("figcaption").all_inner_texts()
+    assert any("Spring Sale" in c and "30% off" in c and "Shop now" in c for c in captions)
+    assert any("ลดรับหน้าร้อน" in c for c in captions)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download everything (.zip)").click()
+    clicks += 1
+    archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert len([n for n in archive.namelist() if n.endswith(".png")]) == 8
+    minutes = (time.monotonic() - started) / 60
+    print(f"happy path: {clicks} clicks, {minutes:.1f} minutes")  # for the notes
+    page.context.close()
+
+
+def test_on_a_phone_the_desk_reads_without_sideways_scrolling(
+    browser: Any, desk: str, screenshots: Path
+) -> None:
+    page = new_page(browser, 390, 844)
+    page.goto(desk)
+    page.screenshot(path=screenshots / "phone-home.png", full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    assert page.get_by_label("Base creative").is_visible()
+    page.context.close()
