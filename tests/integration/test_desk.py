@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import re
 import socket
 import threading
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -218,3 +220,80 @@ def test_with_a_token_the_desk_asks_for_it(tmp_path: Path) -> None:
         with httpx.Client(base_url=url) as script:
             bearer = script.get("/", headers={"authorization": "Bearer t0ken"})
             assert bearer.status_code == 200
+
+
+def wait_done(client: httpx.Client, where: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    state: dict[str, Any] = client.get(f"{where}/progress.json").json()
+    while state["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        state = client.get(f"{where}/progress.json").json()
+    return state
+
+
+def made_keys(client: httpx.Client, where: str) -> dict[str, str]:
+    """The page's creatives: their job key by their image's path."""
+    page = client.get(where).text
+    return dict(
+        re.findall(r'<img src="([^"]+)"[^>]*>.*?name="key" value="([0-9a-f]{64})"', page, re.S)
+    )
+
+
+def test_a_reviewer_approves_rejects_and_corrects_one_creative_at_a_time(
+    client: httpx.Client, tmp_path: Path
+) -> None:
+    where = upload(client, BAD_SHEET.replace(",fifty,", ",50,")).headers["location"]
+    token = form_token(client, where)
+    data = {"csrf": token, "locale": ["en", "th"], "size": ["base"]}
+    client.post(f"{where}/run", data=data)
+    assert wait_done(client, where)["status"] == "done"
+    keys = made_keys(client, where)
+    [en] = [key for path, key in keys.items() if "/en/spring" in path]
+    [th] = [key for path, key in keys.items() if "/th/spring" in path]
+    judged = client.post(
+        f"{where}/review",
+        data={"csrf": token, "key": en, "decision": "approve", "by": "Ana", "note": ""},
+        follow_redirects=False,
+    )
+    assert judged.status_code == 303 and "problem" not in judged.headers["location"]
+    refused = client.post(
+        f"{where}/review", data={"csrf": token, "key": th, "decision": "reject", "by": "Ana"}
+    )
+    assert "say why in the note" in unquote(refused.headers["location"])
+    shown = client.get(refused.headers["location"]).text
+    assert "say why in the note" in html.unescape(shown)
+    client.post(
+        f"{where}/review",
+        data={"csrf": token, "key": th, "decision": "reject", "by": "Ana", "note": "too long"},
+    )
+    page = client.get(where).text
+    assert "✓ Approved by Ana" in page and "✗ Rejected by Ana" in page and "too long" in page
+    ident = where.rsplit("/", 1)[1]
+    output = tmp_path / "out" / ident
+    jobs = json.loads((output / "manifest.json").read_text(encoding="utf-8"))["jobs"]
+    reviews = {job["locale"]: job.get("review") for job in jobs if job["variant"] == "spring"}
+    assert reviews["en"]["decision"] == "approved" and reviews["en"]["by"] == "Ana"
+    assert reviews["th"]["decision"] == "rejected" and reviews["th"]["note"] == "too long"
+    assert "rejected,too long,Ana" in (output / "review.csv").read_text(encoding="utf-8-sig")
+    # The Thai headline corrected: that creative is made again, with its variant's English (the
+    # built-in editor agrees a variant's headline size across its locales); the other variant
+    # is found stored, not made again.
+    before = {p.name: p.stat().st_mtime_ns for p in output.rglob("autumn-*.png")}
+    corrected = client.post(
+        f"{where}/correct",
+        data={"csrf": token, "key": th, "by": "Ana", "headline": "ลดหน้าร้อน", "cta": "ช้อปเลย"},
+        follow_redirects=False,
+    )
+    assert corrected.status_code == 303
+    state = wait_done(client, where)
+    assert state["status"] == "done" and state["counts"].get("ok") == 2, state
+    assert state["counts"].get("cached") == 2
+    after = {p.name: p.stat().st_mtime_ns for p in output.rglob("autumn-*.png")}
+    assert before == after and len(after) == 2
+    page = client.get(where).text
+    assert "ลดหน้าร้อน" in page  # the corrected copy, on the made-again creative
+    assert "✎ Corrected by Ana" not in page  # made again: it waits for a new look
+    state_file = tmp_path / "out" / "_desk" / ident / "state.json"
+    history = json.loads(state_file.read_text(encoding="utf-8"))["history"]
+    assert [d["decision"] for d in history] == ["approved", "rejected", "corrected"]
+    assert "corrected,headline:th → ลดหน้าร้อน" in (output / "review.csv").read_text("utf-8-sig")

@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -36,7 +36,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from transcreate.compose.fonts import CHINESE, LATIN, THAI, font_path
-from transcreate.desk import runs
+from transcreate.desk import review, runs
 from transcreate.desk.store import FOLDER, Desk, DeskCampaign
 from transcreate.errors import CampaignError
 from transcreate.images import MAX_BYTES
@@ -127,7 +127,10 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
 
     async def show(request: Request) -> Response:
         campaign = campaign_or_404(request)
-        return page(request, "campaign.html", _campaign_context(desk, campaign))
+        context = _campaign_context(desk, campaign)
+        context["problem"] = request.query_params.get("problem", "")[:300] or None
+        context["reviewer"] = unquote(request.cookies.get(REVIEWER_COOKIE, ""))[:80]
+        return page(request, "campaign.html", context)
 
     async def correct(request: Request) -> Response:
         campaign = campaign_or_404(request)
@@ -160,6 +163,42 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         campaign.locales, campaign.sizes = locales, sizes
         runs.start(desk, campaign)
         return RedirectResponse(f"/_desk/c/{campaign.id}", status_code=303)
+
+    async def judge(request: Request) -> Response:
+        """A reviewer's decision on one creative: approve, or reject with a note."""
+        campaign = campaign_or_404(request)
+        form = await checked_form(request)
+        by = str(form.get("by") or "")
+        decision = {"approve": "approved", "reject": "rejected"}.get(str(form.get("decision")))
+        try:
+            review.decide(
+                desk,
+                campaign,
+                str(form.get("key")),
+                decision or "",
+                str(form.get("note") or ""),
+                by,
+            )
+        except CampaignError as error:
+            return _reviewed(campaign, str(form.get("key")), by, str(error))
+        return _reviewed(campaign, str(form.get("key")), by)
+
+    async def remake(request: Request) -> Response:
+        """A reviewer's corrected copy for one creative, made again at once."""
+        campaign = campaign_or_404(request)
+        form = await checked_form(request)
+        by = str(form.get("by") or "")
+        if campaign.status == "running":
+            return _reviewed(campaign, "", by, "wait for the run to end, then correct")
+        copy = {role: str(form.get(role) or "") for role in review.CORRECTABLE}
+        try:
+            if not " ".join(by.split()):
+                raise CampaignError("write your name, so the correction says who made it")
+            review.correct(desk, campaign, str(form.get("key")), copy, by)
+        except CampaignError as error:
+            return _reviewed(campaign, str(form.get("key")), by, str(error))
+        runs.start(desk, campaign)
+        return _reviewed(campaign, "", by)
 
     async def progress(request: Request) -> Response:
         campaign = campaign_or_404(request)
@@ -235,6 +274,8 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         Route("/_desk/c/{ident}", guarded(show)),
         Route("/_desk/c/{ident}/rows", guarded(correct), methods=["POST"]),
         Route("/_desk/c/{ident}/run", guarded(run), methods=["POST"]),
+        Route("/_desk/c/{ident}/review", guarded(judge), methods=["POST"]),
+        Route("/_desk/c/{ident}/correct", guarded(remake), methods=["POST"]),
         Route("/_desk/c/{ident}/progress.json", guarded(progress)),
         Route("/_desk/c/{ident}/download.zip", guarded(download)),
         Route("/_desk/desk.js", guarded(script)),
@@ -244,6 +285,19 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
     app = Starlette(routes=routes)
     app.state.desk = desk
     return app
+
+
+REVIEWER_COOKIE = "transcreate_reviewer"
+
+
+def _reviewed(campaign: DeskCampaign, key: str, by: str, problem: str | None = None) -> Response:
+    """Back to the campaign, at the creative, with the reviewer's name kept for the next one."""
+    target = f"/_desk/c/{campaign.id}" + (f"?problem={quote(problem)}" if problem else "")
+    response = RedirectResponse(target + (f"#c-{key[:12]}" if key else ""), status_code=303)
+    name = " ".join(by.split())[:80]
+    if name:
+        response.set_cookie(REVIEWER_COOKIE, quote(name), httponly=True, samesite="strict")
+    return response
 
 
 class _Refused(Exception):
@@ -352,8 +406,14 @@ def _gallery(desk: Desk, campaign: DeskCampaign) -> list[dict[str, Any]]:
             continue
         elements = (job.get("layout") or {}).get("elements") or []
         copy = [(e["role"], " ".join(e.get("lines") or [])) for e in elements]
+        texts = dict(copy)
         groups.setdefault(job.get("size") or BASE, []).append(
             {
+                "key": str(job.get("key") or ""),
+                "anchor": str(job.get("key") or "")[:12],
+                "decision": campaign.decisions.get(str(job.get("key") or "")),
+                "headline": texts.get("headline", ""),
+                "cta": texts.get("cta", ""),
                 "src": "/" + relative.as_posix(),
                 "variant": job.get("variant"),
                 "locale": language_name(str(job.get("locale"))),

@@ -10,6 +10,7 @@ import time
 
 from pydantic import ValidationError
 
+from transcreate.desk import review
 from transcreate.desk.store import Desk, DeskCampaign
 from transcreate.errors import TranscreateError
 from transcreate.manifest import JobResult
@@ -78,6 +79,7 @@ def _run(desk: Desk, campaign: DeskCampaign) -> None:
         campaign.done = campaign.total
     campaign.finished = _now()
     desk.save(campaign)
+    review.publish(desk, campaign)  # the new manifest keeps the decisions on what is unchanged
 
 
 def _sentence(error: Exception) -> str:

@@ -48,6 +48,10 @@ class DeskCampaign:
     error: str | None = None
     started: str | None = None
     finished: str | None = None
+    #: reviewers' decisions, by the job key of the creative they looked at (``review``)
+    decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: every decision ever made, oldest first (a correction replaces a rejection above)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
