@@ -24,6 +24,7 @@ import uvicorn
 from PIL import Image
 
 from transcreate.desk.app import MAX_UPLOAD, make_app
+from transcreate.desk.share import opened, sign
 
 
 @contextmanager
@@ -297,3 +298,35 @@ def test_a_reviewer_approves_rejects_and_corrects_one_creative_at_a_time(
     history = json.loads(state_file.read_text(encoding="utf-8"))["history"]
     assert [d["decision"] for d in history] == ["approved", "rejected", "corrected"]
     assert "corrected,headline:th → ลดหน้าร้อน" in (output / "review.csv").read_text("utf-8-sig")
+
+
+def test_a_share_link_opens_the_creatives_read_only_for_anyone_until_it_expires(
+    tmp_path: Path,
+) -> None:
+    app = make_app(tmp_path / "out", token="t0ken", secret="s")
+    with served(app) as url, httpx.Client(base_url=url) as client:
+        client.post("/_desk/login", data={"token": "t0ken"})
+        where = upload(client).headers["location"]
+        token = form_token(client, where)
+        client.post(f"{where}/run", data={"csrf": token, "locale": ["en"], "size": ["base"]})
+        assert wait_done(client, where)["status"] == "done"
+        made = client.post(f"{where}/share", data={"csrf": token, "days": "7"})
+        assert made.status_code == 303
+        page = client.get(made.headers["location"]).text
+        [link] = re.findall(r'readonly value="([^"]+/_desk/s/[^"]+)"', page)
+        with httpx.Client() as stranger:  # no cookie, no token
+            shared = stranger.get(link)
+            assert shared.status_code == 200 and "Spring Sale" in shared.text
+            assert 'name="csrf"' not in shared.text and "Review" not in shared.text
+            [image] = re.findall(r'<img src="([^"]+)"', shared.text)
+            assert stranger.get(url + image).headers["content-type"] == "image/png"
+            archive = zipfile.ZipFile(io.BytesIO(stranger.get(f"{link}/download.zip").content))
+            assert any(name.endswith(".png") for name in archive.namelist())
+            # Not the desk, not the campaign's other files, not another campaign, not forged.
+            assert stranger.get(url + "/").status_code == 401
+            assert stranger.get(f"{link}/f/manifest.json").status_code == 404
+            assert stranger.get(f"{link}/f/../../_desk/secret").status_code == 404
+            mac = link.rsplit(".", 1)[1]
+            assert stranger.get(link.replace(mac, mac[::-1])).status_code == 404
+    old = sign(b"s", "c-20261207-abcdef", 1, now=0)
+    assert opened(b"s", old, now=86_401) is None and opened(b"s", old, now=10) is not None

@@ -10,10 +10,10 @@ desk's own folder (inputs, state) is never served as files.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
-import secrets
 import tempfile
 import zipfile
 from collections.abc import Awaitable, Callable
@@ -37,6 +37,7 @@ from starlette.templating import Jinja2Templates
 
 from transcreate.compose.fonts import CHINESE, LATIN, THAI, font_path
 from transcreate.desk import review, runs
+from transcreate.desk.share import DAYS, desk_secret, opened, sign
 from transcreate.desk.store import FOLDER, Desk, DeskCampaign
 from transcreate.errors import CampaignError
 from transcreate.images import MAX_BYTES
@@ -56,6 +57,7 @@ FILE_POLICY = (
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 TOKEN_COOKIE = "transcreate_desk"
+SHARED = (".png", ".jpg", ".jpeg", ".webp")  # what a share link opens: the creatives only
 #: The display banners the desk offers beside the presets (any IAB unit can be typed in a sheet).
 DISPLAY_UNITS = ("300x250", "728x90", "320x50", "160x600")
 _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -64,9 +66,10 @@ _SCRIPT = Path(__file__).with_name("desk.js")
 
 def make_app(root: Path, *, token: str | None = None, secret: str | None = None) -> Starlette:
     """The desk over ``root`` (made if missing). ``token``: what a browser must present (off
-    loopback); ``secret``: what form tokens derive from (random per process by default)."""
+    loopback); ``secret``: what form tokens and share links are signed with (by default one kept
+    in the desk's folder)."""
     desk = Desk(root)
-    key = (secret or secrets.token_hex(32)).encode()
+    key = desk_secret(desk.folder, secret)
     form_token = hmac.new(key, b"desk-form", hashlib.sha256).hexdigest()
 
     def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -130,6 +133,13 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         context = _campaign_context(desk, campaign)
         context["problem"] = request.query_params.get("problem", "")[:300] or None
         context["reviewer"] = unquote(request.cookies.get(REVIEWER_COOKIE, ""))[:80]
+        made = request.query_params.get("share", "")
+        granted = opened(key, made) if made else None
+        if granted is not None and granted[0] == campaign.id:
+            context["share"] = {
+                "url": f"{request.base_url}_desk/s/{made}",
+                "until": datetime.datetime.fromtimestamp(granted[1], datetime.UTC),
+            }
         return page(request, "campaign.html", context)
 
     async def correct(request: Request) -> Response:
@@ -200,6 +210,59 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         runs.start(desk, campaign)
         return _reviewed(campaign, "", by)
 
+    async def share_link(request: Request) -> Response:
+        """A signed, expiring link to the campaign's creatives, read-only, for anyone."""
+        campaign = campaign_or_404(request)
+        form = await checked_form(request)
+        days = int(form.get("days") or 7) if str(form.get("days") or "7").isdigit() else 7
+        token = sign(key, campaign.id, days if days in DAYS else 7)
+        return RedirectResponse(f"/_desk/c/{campaign.id}?share={token}#share", status_code=303)
+
+    def shared_campaign(request: Request) -> tuple[DeskCampaign, str, int]:
+        granted = opened(key, request.path_params["token"])
+        found = desk.get(granted[0]) if granted else None
+        if granted is None or found is None:
+            raise _Refused(404, "this link is not valid or has expired; ask for a new one")
+        return found, request.path_params["token"], granted[1]
+
+    async def shared(request: Request) -> Response:
+        campaign, token, expires = shared_campaign(request)
+        context = {
+            "campaign": campaign,
+            "gallery": _gallery(desk, campaign, files=f"/_desk/s/{token}/f"),
+            "token": token,
+            "expires": datetime.datetime.fromtimestamp(expires, datetime.UTC),
+        }
+        response = _TEMPLATES.TemplateResponse(request, "share.html", context)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Robots-Tag"] = "noindex"
+        return _secured(response, PAGE_POLICY)
+
+    async def shared_file(request: Request) -> Response:
+        campaign, _, _ = shared_campaign(request)
+        output = desk.output(campaign).resolve()
+        target = confined_path(output, "/" + request.path_params["path"])
+        if target is None or not target.is_file() or target.suffix.lower() not in SHARED:
+            raise _Refused(404, "no such file")
+        kind = CONTENT_TYPES.get(target.suffix.lower(), "application/octet-stream")
+        return _secured(FileResponse(target, media_type=kind), FILE_POLICY)
+
+    async def shared_zip(request: Request) -> Response:
+        campaign, _, _ = shared_campaign(request)
+        return await _download(campaign, request.query_params.get("size") or None)
+
+    async def _download(campaign: DeskCampaign, size: str | None) -> Response:
+        path = _zip(desk, campaign, size)
+        if path is None:
+            raise _Refused(404, "nothing has been made yet")
+        name = f"{campaign.id}{'-' + size if size else ''}.zip"
+        return FileResponse(
+            path,
+            media_type="application/zip",
+            filename=name,
+            background=BackgroundTask(path.unlink, missing_ok=True),
+        )
+
     async def progress(request: Request) -> Response:
         campaign = campaign_or_404(request)
         body = {
@@ -213,17 +276,7 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
 
     async def download(request: Request) -> Response:
         campaign = campaign_or_404(request)
-        size = request.query_params.get("size") or None
-        path = _zip(desk, campaign, size)
-        if path is None:
-            raise _Refused(404, "nothing has been made yet")
-        name = f"{campaign.id}{'-' + size if size else ''}.zip"
-        return FileResponse(
-            path,
-            media_type="application/zip",
-            filename=name,
-            background=BackgroundTask(path.unlink, missing_ok=True),
-        )
+        return await _download(campaign, request.query_params.get("size") or None)
 
     async def script(request: Request) -> Response:
         response = Response(_SCRIPT.read_bytes(), media_type="text/javascript; charset=utf-8")
@@ -251,7 +304,8 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
 
     def guarded(endpoint: Callable[[Request], Awaitable[Response]]) -> Any:
         async def handle(request: Request) -> Response:
-            if token and not _signed_in(request, token):
+            public = request.url.path.startswith("/_desk/s/")  # a share link is its own key
+            if token and not public and not _signed_in(request, token):
                 if request.url.path == "/_desk/login" and request.method == "POST":
                     return await _login(request, token)
                 return _secured(
@@ -276,6 +330,10 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         Route("/_desk/c/{ident}/run", guarded(run), methods=["POST"]),
         Route("/_desk/c/{ident}/review", guarded(judge), methods=["POST"]),
         Route("/_desk/c/{ident}/correct", guarded(remake), methods=["POST"]),
+        Route("/_desk/c/{ident}/share", guarded(share_link), methods=["POST"]),
+        Route("/_desk/s/{token}", guarded(shared)),
+        Route("/_desk/s/{token}/download.zip", guarded(shared_zip)),
+        Route("/_desk/s/{token}/f/{path:path}", guarded(shared_file)),
         Route("/_desk/c/{ident}/progress.json", guarded(progress)),
         Route("/_desk/c/{ident}/download.zip", guarded(download)),
         Route("/_desk/desk.js", guarded(script)),
@@ -359,6 +417,8 @@ def _campaign_context(desk: Desk, campaign: DeskCampaign) -> dict[str, Any]:
         "sizes": _size_choices(campaign.sizes or [BASE]),
         "gallery": _gallery(desk, campaign),
         "problem": None,
+        "share": None,
+        "days": DAYS,
     }
 
 
@@ -392,16 +452,19 @@ def _manifest_jobs(desk: Desk, campaign: DeskCampaign) -> list[dict[str, Any]]:
     return jobs
 
 
-def _gallery(desk: Desk, campaign: DeskCampaign) -> list[dict[str, Any]]:
-    """The made creatives by size: each with its file, locale and the copy it carries."""
+def _gallery(desk: Desk, campaign: DeskCampaign, files: str = "") -> list[dict[str, Any]]:
+    """The made creatives by size: each with its file, locale and the copy it carries.
+    ``files``: where a share page serves the campaign's files (its images' addresses start
+    there, relative to the campaign's folder); the root's own addresses otherwise."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for job in _manifest_jobs(desk, campaign):
         uri = str(job.get("uri") or "")
         if not uri.startswith("file://"):
             continue
         file = Path(uri.removeprefix("file://"))
+        base = desk.output(campaign) if files else desk.root
         try:
-            relative = file.resolve().relative_to(desk.root.resolve())
+            relative = file.resolve().relative_to(base.resolve())
         except (OSError, ValueError):
             continue
         elements = (job.get("layout") or {}).get("elements") or []
@@ -414,7 +477,7 @@ def _gallery(desk: Desk, campaign: DeskCampaign) -> list[dict[str, Any]]:
                 "decision": campaign.decisions.get(str(job.get("key") or "")),
                 "headline": texts.get("headline", ""),
                 "cta": texts.get("cta", ""),
-                "src": "/" + relative.as_posix(),
+                "src": (files or "") + "/" + relative.as_posix(),
                 "variant": job.get("variant"),
                 "locale": language_name(str(job.get("locale"))),
                 "status": job.get("status"),
