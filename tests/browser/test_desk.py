@@ -73,7 +73,8 @@ def test_a_manager_turns_an_image_and_a_sheet_into_a_campaign_to_download(
     page.goto(desk)
     page.get_by_label("Base creative").set_input_files(files["image"])
     page.get_by_label("Campaign sheet").set_input_files(files["sheet"])
-    page.get_by_role("button", name="Upload and check").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Upload and check").click()
     clicks += 3
     page.screenshot(path=screenshots / "1-preview.png", full_page=True)
     # The bad row is named, and marked where it is, before anything runs.
@@ -84,7 +85,8 @@ def test_a_manager_turns_an_image_and_a_sheet_into_a_campaign_to_download(
     # Corrected in the page.
     rows = page.get_by_label("Rows")
     rows.fill(rows.input_value().replace(",fifty,", ",40,"))
-    page.get_by_role("button", name="Check again").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Check again").click()
     clicks += 2
     assert "2 rows ready" in page.content() and page.locator("td.bad").count() == 0
     # Languages by name; the original size kept, one more size chosen by its shape.
@@ -92,7 +94,8 @@ def test_a_manager_turns_an_image_and_a_sheet_into_a_campaign_to_download(
     page.get_by_label("Indonesian").uncheck()
     assert page.locator("input[name=size][value=base]").is_checked()
     page.locator("input[name=size][value=story]").check()
-    page.get_by_role("button", name="Run").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Run", exact=True).click()
     clicks += 4
     page.locator("#progress progress").wait_for()
     page.screenshot(path=screenshots / "2-progress.png")
@@ -111,6 +114,55 @@ def test_a_manager_turns_an_image_and_a_sheet_into_a_campaign_to_download(
     assert len([n for n in archive.namelist() if n.endswith(".png")]) == 8
     minutes = (time.monotonic() - started) / 60
     print(f"happy path: {clicks} clicks, {minutes:.1f} minutes")  # for the notes
+
+    # Review: approve one, reject one with a note, correct one (only its variant is made again).
+    def review(index: int) -> Any:
+        figure = page.locator("figure").nth(index)
+        figure.get_by_text("Review").click()
+        return figure
+
+    first = review(2)  # autumn, English
+    first.get_by_label("Your name").first.fill("Ana")
+    with page.expect_navigation():
+        first.get_by_role("button", name="Approve").click()
+    assert "✓ Approved by Ana" in page.locator("figure").nth(2).inner_text()
+    second = review(3)  # autumn, Thai
+    second.get_by_label("Note").fill("the button is cut")
+    with page.expect_navigation():
+        second.get_by_role("button", name="Reject").click()
+    assert "✗ Rejected by Ana" in page.locator("figure").nth(3).inner_text()
+    times = {
+        src: page.request.head(desk.rstrip("/") + src).headers.get("last-modified")
+        for src in page.locator("figure img").evaluate_all(
+            "els => els.map(e => e.getAttribute('src'))"
+        )
+    }
+    third = review(1)  # spring, Thai, original size
+    third.get_by_label("Headline").fill("ลดหน้าร้อน")
+    with page.expect_navigation():
+        third.get_by_role("button", name="Correct and make again").click()
+    # The page shows the run's progress and reloads itself when it ends.
+    page.wait_for_selector("#progress[hidden]", state="attached", timeout=180_000)
+    page.screenshot(path=screenshots / "4-reviewed.png", full_page=True)
+    assert "ลดหน้าร้อน" in page.locator("figure").nth(1).inner_text()
+    srcs = page.locator("figure img").evaluate_all("els => els.map(e => e.getAttribute('src'))")
+    kept = [src for src in srcs if src in times]
+    # The corrected Thai headline is the variant's in every size: spring is made again in both
+    # (with its English, whose headline size is agreed with the Thai); autumn is found stored.
+    assert sorted(kept) == sorted(src for src in srcs if "/autumn-" in src) and len(kept) == 4
+    assert "✓ Approved by Ana" in page.content()  # autumn's decisions stay with it
+    assert "✗ Rejected by Ana" in page.content()
+
+    # The share link, opened by someone with a fresh browser and no desk.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Make a share link").click()
+    link = page.get_by_label("Share link").input_value()
+    stranger = new_page(browser, 1280, 900)
+    stranger.goto(link)
+    stranger.screenshot(path=screenshots / "5-shared.png", full_page=True)
+    assert stranger.locator("figure").count() == 8
+    assert stranger.get_by_text("Review").count() == 0
+    stranger.context.close()
     page.context.close()
 
 

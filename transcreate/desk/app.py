@@ -468,7 +468,7 @@ def _gallery(desk: Desk, campaign: DeskCampaign, files: str = "") -> list[dict[s
         except (OSError, ValueError):
             continue
         elements = (job.get("layout") or {}).get("elements") or []
-        copy = [(e["role"], " ".join(e.get("lines") or [])) for e in elements]
+        copy = [(e["role"], _joined(e.get("lines") or [])) for e in elements]
         texts = dict(copy)
         groups.setdefault(job.get("size") or BASE, []).append(
             {
@@ -486,6 +486,20 @@ def _gallery(desk: Desk, campaign: DeskCampaign, files: str = "") -> list[dict[s
             }
         )
     return [{"size": size, "items": items} for size, items in groups.items()]
+
+
+def _joined(lines: list[str]) -> str:
+    """A piece of copy from its lines as set: with a space where a line broke at one, none
+    between two letters of a script that writes without spaces (Thai, Chinese, Japanese)."""
+    text = ""
+    for line in lines:
+        unspaced = text and _unspaced(text[-1]) and _unspaced(line[:1])
+        text += line if not text or unspaced else " " + line
+    return text
+
+
+def _unspaced(char: str) -> bool:
+    return bool(char) and ("\u0e00" <= char <= "\u0eff" or "\u3000" <= char <= "\u9fff")
 
 
 def _zip(desk: Desk, campaign: DeskCampaign, size: str | None) -> Path | None:
