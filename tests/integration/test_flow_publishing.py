@@ -46,7 +46,12 @@ def run_in_background(flow, *args, **kwargs):
     holder: dict = {}
 
     def target():
-        holder["result"] = flow.with_options(flow_run_name=name)(*args, **kwargs)
+        from transcreate.flows.localize import ReviewRejected
+
+        try:
+            holder["result"] = flow.with_options(flow_run_name=name)(*args, **kwargs)
+        except ReviewRejected as rejected:  # a rejected run is Cancelled; its summary travels
+            holder["result"] = rejected.summary
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
@@ -111,6 +116,14 @@ def test_an_approved_review_publishes_to_the_destination(sample_campaign, sample
     uris = [job["uri"] for job in manifest["jobs"] if job["status"] == "ok"]
     assert len(uris) == 6 and all("/_review/" not in uri for uri in uris)
     assert all((out / "skincare-sale").joinpath(*uri.split("/")[-2:]).is_file() for uri in uris)
+    # One results artifact, linking the published gallery; the review artifact says who decided.
+    artifacts = asyncio.run(_artifacts(run.id))
+    results = [a for a in artifacts if a.key == "results-skincare-sale"]
+    assert len(results) == 1 and "/_review/" not in results[0].data
+    reviews = sorted(
+        (a for a in artifacts if a.key == "review-skincare-sale"), key=lambda a: a.created
+    )
+    assert reviews[-1].data.startswith("# Approved by ana") and "looks right" in reviews[-1].data
 
 
 def test_a_rejected_review_publishes_nothing(sample_campaign, sample_image, tmp_path):
@@ -127,7 +140,7 @@ def test_a_rejected_review_publishes_nothing(sample_campaign, sample_image, tmp_
     assert holder["result"].published is False
     assert not (out / "skincare-sale").exists()
     state = asyncio.run(_flow_run_named(name)).state
-    assert (state.type.value, state.name) == ("COMPLETED", "Rejected")
+    assert (state.type.value, state.name) == ("CANCELLED", "Rejected")  # not a green success
     assert state.message == "Rejected by ana: wrong colour; nothing was published"
 
 
@@ -295,3 +308,65 @@ def test_strict_mode_fails_before_any_edit_and_lists_every_rejected_row(
     assert not (tmp_path / "out" / "sale" / "en").exists()
     artifacts = {a.key: a.data for a in asyncio.run(_artifacts(state.state_details.flow_run_id))}
     assert "column price" in artifacts["rejected-rows-sale"]
+
+
+def test_rows_a_run_leaves_out_are_counted_by_row_and_the_run_says_so(
+    sample_campaign, sample_image, tmp_path
+):
+    from transcreate.flows.localize import flow_parameters, localize_campaign
+
+    sheet = tmp_path / "sale.csv"
+    lines = sample_campaign.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    two_problems = lines[1].split(",")  # one row, two bad cells
+    two_problems[0] = "bad-row"
+    two_problems[header.index("price")] = "twelve"
+    two_problems[header.index("discount")] = "half"
+    no_headline = lines[2].split(",")
+    no_headline[0] = "no-headline"
+    for column, name in enumerate(header):
+        if name == "headline" or name.startswith("headline:"):
+            no_headline[column] = ""
+    rows = [*lines, ",".join(two_problems), ",".join(no_headline)]
+    sheet.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    request = sample_request(sheet, sample_image, tmp_path / "out", locales="en")
+    state = localize_campaign(**flow_parameters(request), return_state=True)
+    assert (state.type.value, state.name) == ("COMPLETED", "Completed with rejected rows")
+    assert "2 row(s) rejected" in state.message
+    artifacts = {a.key: a for a in asyncio.run(_artifacts(state.state_details.flow_run_id))}
+    listed = artifacts["rejected-rows-sale"]
+    assert listed.description == "2 row(s) of sale rejected"
+    assert "column price" in listed.data and "column discount" in listed.data
+    assert f"row {len(lines) + 2}, column headline: empty" in listed.data
+
+
+def test_pasted_rows_are_a_campaign_of_their_own_and_runs_are_named_after_it(
+    sample_campaign, sample_image, tmp_path
+):
+    from transcreate.flows.localize import localize_campaign
+
+    rows = sample_campaign.read_text(encoding="utf-8")
+    names = []
+    for _ in range(2):
+        state = localize_campaign(
+            rows=rows, image=str(sample_image), locales=["en"], out=str(tmp_path / "out"),
+            return_state=True,
+        )  # fmt: skip
+        names.append(state.result().campaign)
+        run = asyncio.run(_flow_run(state.state_details.flow_run_id))
+        assert run.name.startswith("pasted-rows-2"), run.name  # the campaign, then the time
+    assert names[0] != names[1] and all(name.startswith("pasted-rows-") for name in names)
+    assert all((tmp_path / "out" / name / "manifest.json").is_file() for name in names)
+    from transcreate.flows.localize import flow_parameters
+
+    request = sample_request(sample_campaign, sample_image, tmp_path / "named", locales="en")
+    state = localize_campaign(**flow_parameters(request), return_state=True)
+    run = asyncio.run(_flow_run(state.state_details.flow_run_id))
+    assert run.name.startswith("skincare-sale-2"), run.name
+
+
+async def _flow_run(flow_run_id):
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        return await client.read_flow_run(flow_run_id)

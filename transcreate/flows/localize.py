@@ -25,12 +25,13 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.futures import as_completed
 from prefect.input import RunInput
-from prefect.states import Completed, Failed
+from prefect.states import Cancelled, Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field, ValidationError
 
 from transcreate.artifacts import manifest_markdown
 from transcreate.callbacks import send_completion, shown
+from transcreate.campaign import campaign_name
 from transcreate.errors import CampaignError, TranscreateError
 from transcreate.flows.report import (
     counts_in_words,
@@ -124,10 +125,26 @@ def render_batch(
     return run_jobs(jobs, context, threads=threads, pool=adapters.pool)
 
 
+def run_name() -> str:
+    """A flow run's name: the campaign it makes and when, so the runs list says which is which
+    (Prefect's default is two random words)."""
+    parameters = runtime.flow_run.parameters or {}
+    advanced = parameters.get("advanced")
+    named = getattr(advanced, "name", None) or (
+        advanced.get("name") if isinstance(advanced, dict) else None
+    )
+    source = str(parameters.get("campaign") or "")
+    stem = source.rsplit("/", 1)[-1].split("?")[0].rsplit(".", 1)[0] if source else "pasted-rows"
+    started = runtime.flow_run.scheduled_start_time
+    when = started.strftime("%Y%m%d-%H%M") if started else ""
+    return "-".join(part for part in (campaign_name(named or stem), when) if part)
+
+
 @flow(
     name="localize-campaign",
     task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS),  # type: ignore[arg-type]
     validate_parameters=True,
+    flow_run_name=run_name,
 )
 def localize_campaign(
     *,
@@ -171,6 +188,10 @@ def localize_campaign(
             campaign=campaign, rows=rows, image=image, locales=tuple(locales), out=out
         )
         options = RunOptions(**advanced.model_dump(exclude={"review_timeout_hours"}))
+        if not campaign and not options.name:
+            # Pasted rows have no file name: each paste is a campaign of its own, never the
+            # last one's gallery and manifest overwritten.
+            options = options.model_copy(update={"name": f"pasted-rows-{_run_stamp()}"})
         request = RunRequest.from_parts(inputs, options)
     except ValidationError as error:
         return _refused(error)
@@ -180,6 +201,13 @@ def localize_campaign(
         return _refused(error)
     finally:  # a long-lived worker process keeps no run's adapters
         forget(request.options)
+
+
+def _run_stamp() -> str:
+    """The flow run's start and the first characters of its id: ``20261207-0930-1a2b3c``."""
+    started = runtime.flow_run.scheduled_start_time
+    ident = str(runtime.flow_run.id or "")[:6]
+    return "-".join(p for p in (started.strftime("%Y%m%d-%H%M") if started else "", ident) if p)
 
 
 def flow_parameters(request: RunRequest, review: bool = False) -> dict[str, Any]:
@@ -192,9 +220,22 @@ def flow_parameters(request: RunRequest, review: bool = False) -> dict[str, Any]
     }
 
 
+class ReviewRejected(Exception):
+    """A reviewer rejected the run (its state is Cancelled, named Rejected): what was made and
+    not published, for a caller that ran the flow as a function."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        super().__init__(f"rejected: nothing of {summary.campaign} was published")
+        self.summary = summary
+
+
 def localize_request(request: RunRequest, review: bool = False) -> RunSummary:
-    """Run the flow for a whole request; a refused input raises its TranscreateError."""
-    return cast(RunSummary, localize_campaign(**flow_parameters(request, review)))
+    """Run the flow for a whole request; a refused input raises its TranscreateError; a rejected
+    review returns its summary, unpublished."""
+    try:
+        return cast(RunSummary, localize_campaign(**flow_parameters(request, review)))
+    except ReviewRejected as rejected:
+        return rejected.summary
 
 
 def _localize(request: RunRequest, review: bool, review_timeout_hours: float) -> State[RunSummary]:
@@ -206,11 +247,12 @@ def _localize(request: RunRequest, review: bool, review_timeout_hours: float) ->
     logger.info("edits in flight: at most %d (%s)", adapters.concurrency, adapters.bound)
 
     run = Run(working, adapters, list_rejected_first=True)
-    _reject_rows(run, strict=request.strict)
+    rejected = _reject_rows(run, strict=request.strict, locales=request.locales)
     _render(run)
     summary = run.finish()
     plan, results = run.plan(), run.results
-    _publish_results(request, plan, results, summary, adapters.storage, run.drawn)
+    if not review:  # under review the draft is linked from the review artifact only
+        _publish_results(request, plan, results, summary, adapters.storage, run.drawn)
 
     if review:
         decision = _ask_reviewer(request, plan, summary, adapters.storage, review_timeout_hours)
@@ -222,15 +264,15 @@ def _localize(request: RunRequest, review: bool, review_timeout_hours: float) ->
             logger.warning(message)
             return Failed(message=message, data=summary.model_copy(update={"published": False}))
         notes = f": {decision.notes}" if decision.notes else ""
+        _record_decision(plan.campaign.name, decision)
         if decision.decision == "reject":
             logger.warning("rejected by %s%s; nothing was published", decision.reviewer, notes)
             summary = summary.model_copy(update={"published": False})
             _callback(request, adapters, "run.rejected", summary)
-            return Completed(
-                name="Rejected",
-                message=f"Rejected by {decision.reviewer}{notes}; nothing was published",
-                data=summary,
-            )
+            # Cancelled, not Completed: nothing was published, and the runs list must not
+            # show a rejected run as a green success.
+            message = f"Rejected by {decision.reviewer}{notes}; nothing was published"
+            return Cancelled(name="Rejected", message=message, data=ReviewRejected(summary))
         logger.info("approved by %s%s: publishing to %s", decision.reviewer, notes, request.out)
         final = destination(request)  # the storage alone: no editor, no image download
         results = publish(results, plan.campaign.name, adapters.storage, final)
@@ -240,6 +282,12 @@ def _localize(request: RunRequest, review: bool, review_timeout_hours: float) ->
     words = counts_in_words(summary.counts)
     logger.info("done: %s; manifest %s", words, summary.manifest_csv)
     _callback(request, adapters, "run.completed", summary)
+    if rejected:  # the good rows were made; the run says plainly that some were not
+        return Completed(
+            name="Completed with rejected rows",
+            message=f"{words}; {rejected} row(s) rejected (see the artifact rejected-rows)",
+            data=summary,
+        )
     return Completed(message=words, data=summary)
 
 
@@ -258,26 +306,50 @@ def _refused(error: Exception) -> State[RunSummary]:
     return Failed(message=sentence, data=cause)
 
 
-def _reject_rows(run: Run, strict: bool) -> None:
-    """List the rows the sheet rejected (log and artifact); in strict mode, stop the run."""
+def _reject_rows(run: Run, strict: bool, locales: tuple[str, ...] = ()) -> int:
+    """List the rows the sheet rejected, and the rows with no headline for a locale (log and
+    artifact); in strict mode, stop the run. Returns how many rows were rejected."""
     campaign = run.campaign
     problems = [str(problem) for problem in campaign.problems]
+    rows = {problem.row for problem in campaign.problems}
+    for variant in campaign.variants:
+        asked = [tag for tag in locales if variant.locales is None or tag in variant.locales]
+        missing = [tag for tag in asked if variant.text("headline", tag) is None]
+        if missing:
+            rows.add(variant.row)
+            problems.append(
+                f"{campaign.source}, row {variant.row}, column headline: empty, so nothing is "
+                f"made for {', '.join(missing)}; write the headline (or headline:{missing[0]})"
+            )
     if not problems:
-        return
+        return 0
     logger = get_run_logger()
     for problem in problems:
         logger.warning("rejected: %s", problem)
     create_markdown_artifact(
         key=_artifact_key(f"rejected-rows-{campaign.name}"),
-        markdown=rejected_rows_markdown(campaign.name, problems, strict=strict),
-        description=f"{len(problems)} row(s) of {campaign.name} rejected",
+        markdown=rejected_rows_markdown(campaign.name, problems, rows=len(rows), strict=strict),
+        description=f"{len(rows)} row(s) of {campaign.name} rejected",
     )
     if strict:
         raise CampaignError(
-            f"{campaign.source}: {len(problems)} row(s) rejected and strict mode is on, "
+            f"{campaign.source}: {len(rows)} row(s) rejected and strict mode is on, "
             "so nothing was made; the rows are listed in the artifact rejected-rows "
             "(correct them, or turn off strict under advanced)"
         )
+    return len(rows)
+
+
+def _record_decision(campaign: str, decision: ReviewDecision) -> None:
+    """The review artifact, again, saying who decided what (a new version of the same key)."""
+    verb = "Approved" if decision.decision == "approve" else "Rejected"
+    notes = f": {decision.notes}" if decision.notes else ""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    create_markdown_artifact(
+        key=_artifact_key(f"review-{campaign}"),
+        markdown=f"# {verb} by {decision.reviewer}\n\n{when}{notes}\n",
+        description=f"{campaign}: {verb.lower()} by {decision.reviewer}",
+    )
 
 
 def _render(run: Run) -> None:

@@ -54,8 +54,11 @@ def problem_sentence(error: Exception) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def rejected_rows_markdown(campaign: str, problems: Sequence[str], *, strict: bool) -> str:
-    """Every rejected row of the sheet, one per line, and what happens to them."""
+def rejected_rows_markdown(
+    campaign: str, problems: Sequence[str], *, strict: bool, rows: int | None = None
+) -> str:
+    """Every problem of the sheet's rejected rows, one per line (a row may have several), and
+    what happens to them; ``rows``: how many rows they are."""
     outcome = (
         "Strict mode is on, so nothing was made: correct these rows (or turn off *strict* under "
         "*advanced*) and run again."
@@ -63,7 +66,8 @@ def rejected_rows_markdown(campaign: str, problems: Sequence[str], *, strict: bo
         else "The other rows were made; these rows were skipped. Correct them and run again: "
         "rows already made are found again, not redone."
     )
-    lines = [f"# {_text(campaign)}: {len(problems)} row(s) rejected", "", outcome, ""]
+    counted = rows if rows is not None else len(problems)
+    lines = [f"# {_text(campaign)}: {counted} row(s) rejected", "", outcome, ""]
     lines += [f"- {_text(problem)}" for problem in problems]
     return "\n".join(lines) + "\n"
 
