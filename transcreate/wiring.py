@@ -41,6 +41,7 @@ from transcreate.settings import (
     storage_settings,
 )
 from transcreate.storage import Storage, open_storage
+from transcreate.storage.drafts import Drafts, published_of
 
 MAX_GLOSSARY_BYTES = 2 * 1024 * 1024  # thousands of names fit in far less
 
@@ -67,6 +68,9 @@ def build(
     """
     config = load_config() if config is None else config
     storage = open_storage(request.out, storage_settings(config))  # a bad one fails now
+    published = published_of(request.out)
+    if published is not None:  # a review's draft: what is published already is not made again
+        storage = Drafts(storage, open_storage(published, storage_settings(config)))
     allow_private = allowed_private_inputs()
     max_bytes = int(request.max_image_mb * 1024 * 1024)
     # a path, s3:// or an https:// link

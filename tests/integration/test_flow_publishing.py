@@ -105,7 +105,7 @@ def test_an_approved_review_publishes_to_the_destination(sample_campaign, sample
         localize_campaign, **flow_parameters(request, review=True)
     )
     run = wait_until_paused(name)
-    staged = list((out / "_review" / str(run.id) / "skincare-sale").rglob("*.png"))
+    staged = list((out / "_review" / "skincare-sale" / "skincare-sale").rglob("*.png"))
     assert len(staged) == 7  # 6 creatives and the contact sheet, waiting for review
     assert not (out / "skincare-sale").exists()
     resume(run.id, decision="approve", reviewer="ana", notes="looks right")
@@ -116,6 +116,7 @@ def test_an_approved_review_publishes_to_the_destination(sample_campaign, sample
     uris = [job["uri"] for job in manifest["jobs"] if job["status"] == "ok"]
     assert len(uris) == 6 and all("/_review/" not in uri for uri in uris)
     assert all((out / "skincare-sale").joinpath(*uri.split("/")[-2:]).is_file() for uri in uris)
+    assert not (out / "_review" / "skincare-sale").exists()  # published: the draft is gone
     # One results artifact, linking the published gallery; the review artifact says who decided.
     artifacts = asyncio.run(_artifacts(run.id))
     results = [a for a in artifacts if a.key == "results-skincare-sale"]
@@ -370,3 +371,38 @@ async def _flow_run(flow_run_id):
 
     async with get_client() as client:
         return await client.read_flow_run(flow_run_id)
+
+
+def test_a_review_round_after_a_fix_makes_again_only_what_changed(
+    sample_campaign, sample_image, tmp_path
+):
+    from transcreate.flows.localize import flow_parameters, localize_campaign
+
+    out = tmp_path / "final"
+    sheet = tmp_path / "skincare-sale.csv"
+    sheet.write_text(sample_campaign.read_text(encoding="utf-8"), encoding="utf-8")
+    request = sample_request(sheet, sample_image, out, locales="en")
+    rounds = []
+    for decision in ("reject", "approve"):
+        thread, holder, name = run_in_background(
+            localize_campaign, **flow_parameters(request, review=True)
+        )
+        run = wait_until_paused(name)
+        resume(run.id, decision=decision, reviewer="ana", notes="")
+        thread.join(60)
+        rounds.append(holder["result"].counts)
+        # The fix between the rounds: one headline.
+        sheet.write_text(
+            sheet.read_text(encoding="utf-8").replace("Big Sale,", "Bigger Sale,", 1), "utf-8"
+        )
+    # (the sample has five English rows)
+    assert rounds[0]["ok"] == 5 and rounds[0]["cached"] == 0  # the first round makes them all
+    assert rounds[1]["ok"] == 1 and rounds[1]["cached"] == 4  # the next, only the one fixed
+    # And a review round after that finds them published: nothing is made again.
+    thread, holder, name = run_in_background(
+        localize_campaign, **flow_parameters(request, review=True)
+    )
+    run = wait_until_paused(name)
+    resume(run.id, decision="approve", reviewer="ana", notes="")
+    thread.join(60)
+    assert holder["result"].counts["ok"] == 0 and holder["result"].counts["cached"] == 5

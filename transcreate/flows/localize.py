@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from typing import Any, Literal, cast, get_args
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from prefect import flow, get_run_logger, runtime, task
@@ -53,6 +54,7 @@ from transcreate.run.publish import publish, write_manifest
 from transcreate.run.schedule import run_jobs
 from transcreate.run.sheet import write_contact_sheet
 from transcreate.storage import Storage, object_key, staging_destination
+from transcreate.storage.drafts import discard
 from transcreate.wiring import built_once, destination, forget
 
 # Batches are small enough that the progress moves while the run works, and never one task run
@@ -203,6 +205,12 @@ def localize_campaign(
         forget(request.options)
 
 
+def _draft_name(request: RunRequest) -> str:
+    """The campaign's draft folder under review: its name, else its sheet's."""
+    stem = urlsplit(request.campaign).path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return campaign_name(request.options.name or stem or "pasted-rows")
+
+
 def _run_stamp() -> str:
     """The flow run's start and the first characters of its id: ``20261207-0930-1a2b3c``."""
     started = runtime.flow_run.scheduled_start_time
@@ -241,7 +249,9 @@ def localize_request(request: RunRequest, review: bool = False) -> RunSummary:
 def _localize(request: RunRequest, review: bool, review_timeout_hours: float) -> State[RunSummary]:
     logger = get_run_logger()
     started = time.monotonic()
-    staging = staging_destination(request.out, str(runtime.flow_run.id))
+    # One draft per campaign, kept when a reviewer rejects: the next round after a fix finds
+    # what it made (and what is published) instead of making everything again.
+    staging = staging_destination(request.out, _draft_name(request))
     working = request.model_copy(update={"out": staging}) if review else request
     adapters = built_once(working)
     logger.info("edits in flight: at most %d (%s)", adapters.concurrency, adapters.bound)
@@ -278,6 +288,7 @@ def _localize(request: RunRequest, review: bool, review_timeout_hours: float) ->
         results = publish(results, plan.campaign.name, adapters.storage, final)
         summary = write_manifest(plan, results, final, time.monotonic() - started)
         _publish_results(request, plan, results, summary, final, None)
+        discard(staging)  # published: the draft has served its purpose
 
     words = counts_in_words(summary.counts)
     logger.info("done: %s; manifest %s", words, summary.manifest_csv)
