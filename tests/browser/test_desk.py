@@ -176,3 +176,49 @@ def test_on_a_phone_the_desk_reads_without_sideways_scrolling(
     assert width <= 390, width
     assert page.get_by_label("Base creative").is_visible()
     page.context.close()
+
+
+def test_with_a_prefect_server_the_desk_hands_the_run_to_a_worker(
+    browser: Any, stack: Any, files: dict[str, Path], tmp_path: Path, screenshots: Path
+) -> None:
+    # The same desk, started where PREFECT_API_URL names the stack's server: the worker makes it.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "transcreate.cli", "serve", str(tmp_path / "out"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**stack.env, "COLUMNS": "200"},
+    )
+    try:
+        assert process.stdout is not None
+        url = ""
+        while not url:
+            line = process.stdout.readline()
+            assert line or process.poll() is None, "transcreate serve did not start"
+            if line.startswith("serving "):
+                url = line.split(" at ", 1)[1].split()[0]
+        page = new_page(browser, 1280, 900)
+        page.goto(url)
+        page.get_by_label("Base creative").set_input_files(files["image"])
+        sheet = files["sheet"]
+        sheet.write_text(SHEET.replace(",fifty,", ",40,"), encoding="utf-8")
+        page.get_by_label("Campaign sheet").set_input_files(sheet)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Upload and check").click()
+        for name in ("Chinese", "Indonesian", "Thai"):
+            page.get_by_label(name).uncheck()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Run", exact=True).click()
+        page.get_by_role("link", name="Download everything (.zip)").wait_for(timeout=240_000)
+        page.screenshot(path=screenshots / "prefect-creatives.png", full_page=True)
+        assert page.locator("figure").count() == 2  # 2 rows × English × the original size
+        flow_run = page.get_by_role("link", name="the run in Prefect").get_attribute("href")
+        assert flow_run.startswith(f"{stack.url}/runs/flow-run/")
+        ident = flow_run.rsplit("/", 1)[1]
+        with stack.api() as api:
+            state = api.get(f"/flow_runs/{ident}").json()["state"]
+        assert state["type"] == "COMPLETED"
+        page.context.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -271,6 +271,7 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
             "total": campaign.total,
             "counts": campaign.counts,
             "error": campaign.error,
+            "prefect": campaign.flow_run_url,
         }
         return _secured(JSONResponse(body, headers={"Cache-Control": "no-store"}), PAGE_POLICY)
 

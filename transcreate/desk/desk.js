@@ -10,6 +10,8 @@
         bar.max = Math.max(state.total, 1);
         bar.value = state.done;
         counted.textContent = state.done + " of " + (state.total || "?") + " done";
+        var prefect = document.getElementById("prefect");
+        if (prefect && state.prefect) { prefect.href = state.prefect; prefect.hidden = false; }
         if (state.status === "running") setTimeout(poll, 1000); else location.reload();
       })
       .catch(function () { setTimeout(poll, 2000); });

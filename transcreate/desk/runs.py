@@ -1,12 +1,17 @@
-"""A desk campaign run in the desk's own process (the embedded default): the CLI's engine on a
-thread, its progress written to the campaign's state as results come."""
+"""A desk campaign's run: in the desk's own process by default (the CLI's engine on a thread,
+its progress written to the campaign's state as results come), or, when ``PREFECT_API_URL``
+names a Prefect server, as a flow run of the ``localize-campaign`` deployment that a worker
+makes (the desk follows its progress artifact and links its page)."""
 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
+import os
 import threading
 import time
+from typing import cast
 
 from pydantic import ValidationError
 
@@ -20,6 +25,17 @@ from transcreate.run import RunPlan
 logger = logging.getLogger("transcreate.desk")
 
 _SAVE_EVERY = 0.5  # seconds between progress writes: a page polls once a second
+DEPLOYMENT = "localize-campaign/localize-campaign"  # prefect.yaml's
+_FOLLOW_EVERY = 1.0  # seconds between looks at a Prefect flow run
+
+
+def engine() -> str:
+    """Where runs are made: "prefect" when a Prefect server is configured (unless
+    ``TRANSCREATE_DESK_ENGINE=desk``), else "desk"."""
+    chosen = os.environ.get("TRANSCREATE_DESK_ENGINE", "").strip().lower()
+    if chosen in ("desk", "prefect"):
+        return chosen
+    return "prefect" if os.environ.get("PREFECT_API_URL") else "desk"
 
 
 def request_for(desk: Desk, campaign: DeskCampaign) -> RunRequest:
@@ -40,8 +56,10 @@ def start(desk: Desk, campaign: DeskCampaign) -> threading.Thread:
     campaign.status, campaign.done, campaign.total, campaign.counts = "running", 0, 0, {}
     campaign.error, campaign.finished = None, None
     campaign.started = _now()
+    campaign.engine, campaign.flow_run, campaign.flow_run_url = engine(), None, None
     desk.save(campaign)
-    thread = threading.Thread(target=_run, args=(desk, campaign), name=f"desk-{campaign.id}")
+    target = _run_on_prefect if campaign.engine == "prefect" else _run
+    thread = threading.Thread(target=target, args=(desk, campaign), name=f"desk-{campaign.id}")
     thread.daemon = True
     thread.start()
     return thread
@@ -80,6 +98,74 @@ def _run(desk: Desk, campaign: DeskCampaign) -> None:
     campaign.finished = _now()
     desk.save(campaign)
     review.publish(desk, campaign)  # the new manifest keeps the decisions on what is unchanged
+
+
+def _run_on_prefect(desk: Desk, campaign: DeskCampaign) -> None:
+    """Ask the deployment's worker for the run, then follow it to its end."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_UI_URL
+
+    from transcreate.flows.localize import flow_parameters
+
+    try:
+        request = request_for(desk, campaign)
+        parameters = flow_parameters(request)
+        parameters["advanced"] = parameters["advanced"].model_dump(mode="json")
+        flow_run = cast(
+            "FlowRun",
+            run_deployment(DEPLOYMENT, parameters=parameters, timeout=0, as_subflow=False),
+        )
+        campaign.flow_run = str(flow_run.id)
+        ui = PREFECT_UI_URL.value() or os.environ["PREFECT_API_URL"].removesuffix("/api")
+        campaign.flow_run_url = f"{str(ui).rstrip('/')}/runs/flow-run/{flow_run.id}"
+        campaign.total = 100  # the flow reports a percentage (its progress artifact)
+        desk.save(campaign)
+        with get_client(sync_client=True) as client:
+            while True:
+                current = client.read_flow_run(flow_run.id)
+                state = current.state
+                if state is not None and state.is_final():
+                    break
+                progress = client.read_artifacts(
+                    artifact_filter=ArtifactFilter(
+                        flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id])
+                    )
+                )
+                shown = [a.data for a in progress if a.type == "progress"]
+                if shown and isinstance(shown[-1], (int, float)):
+                    campaign.done = int(shown[-1])
+                    desk.save(campaign)
+                time.sleep(_FOLLOW_EVERY)
+    except ValidationError as error:
+        campaign.status, campaign.error = "failed", _sentence(error)
+    except Exception as error:  # the server went away, the deployment is missing…
+        logger.exception("desk run %s on Prefect failed", campaign.id)
+        campaign.status, campaign.error = (
+            "failed",
+            f"the Prefect run could not be followed: {error}",
+        )
+    else:
+        if state.is_completed():
+            campaign.status, campaign.done = "done", campaign.total
+            campaign.counts = _manifest_counts(desk, campaign)
+        else:
+            campaign.status = "failed"
+            campaign.error = state.message or f"the Prefect run ended {state.name}"
+    campaign.finished = _now()
+    desk.save(campaign)
+    review.publish(desk, campaign)
+
+
+def _manifest_counts(desk: Desk, campaign: DeskCampaign) -> dict[str, int]:
+    try:
+        manifest = json.loads((desk.output(campaign) / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    counts = manifest.get("counts")
+    return dict(counts) if isinstance(counts, dict) else {}
 
 
 def _sentence(error: Exception) -> str:

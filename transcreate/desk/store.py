@@ -48,6 +48,11 @@ class DeskCampaign:
     error: str | None = None
     started: str | None = None
     finished: str | None = None
+    #: where the run is made: "desk" (this process) or "prefect" (a deployment's worker)
+    engine: str = "desk"
+    #: the Prefect flow run making it, and its page in the Prefect UI
+    flow_run: str | None = None
+    flow_run_url: str | None = None
     #: reviewers' decisions, by the job key of the creative they looked at (``review``)
     decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: every decision ever made, oldest first (a correction replaces a rejection above)
