@@ -62,6 +62,10 @@ def test_rollouts_run_on_cron_in_their_regions_time_zone(deployments):
         [schedule] = deployments[name].schedules
         assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 9 * * 1", timezone)
         assert schedule.active
+        # its name carries the zone, whatever zone the browser shows the times in
+        assert schedule.slug.endswith(
+            f"{timezone.lower().replace('/', '-')}-{ZONE_NAMES[timezone].lower()}"
+        )
 
 
 def test_rollouts_say_their_local_time_and_zone_and_how_to_use_ones_own_campaign(deployments):
