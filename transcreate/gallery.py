@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from babel import Locale, UnknownLocaleError
 
-from transcreate.manifest import STATUSES, STORED_STATUSES, JobResult, count_by_status
+from transcreate.manifest import STATUSES, STORED_STATUSES, JobResult, copy_of, count_by_status
+from transcreate.sizes import parse_size
 
 LABELS = {
     "ok": "made",
@@ -69,6 +70,12 @@ td.empty { background: transparent; border-style: dashed; box-shadow: none; }
   background: repeating-conic-gradient(#f1f2f5 0% 25%, #fafbfc 0% 50%) 0 0 / 16px 16px;
   border-radius: 8px; overflow: hidden; }
 .picture img { max-width: 100%; max-height: 230px; display: block; }
+td:has(.picture.banner) { min-width: 520px; }
+.picture.banner { height: auto; min-height: 90px; }
+dl.copy { display: grid; grid-template-columns: max-content 1fr; gap: 2px 8px; margin: 6px 0 0;
+  font-size: 13px; } dl.copy dt { color: var(--muted); } dl.copy dd { margin: 0; }
+@media (max-width: 600px) { main { padding: 8px; } tbody th { position: sticky; left: 0;
+  background: var(--paper); z-index: 1; min-width: 90px; } }
 .none { height: 230px; display: flex; align-items: center; justify-content: center;
   border-radius: 8px; border: 1px dashed var(--line); color: var(--muted); font-size: 13px;
   text-align: center; padding: 12px; }
@@ -194,6 +201,14 @@ def gallery_html(
     return b"".join([top.encode(), *body, bottom.encode()])
 
 
+ROLES = {"headline": "Headline", "offer": "Offer", "ends": "Ends", "cta": "Button"}
+
+
+def _is_banner(size: str | None) -> bool:
+    parsed = parse_size(size) if size else None
+    return parsed is not None and parsed.width >= 3 * parsed.height
+
+
 def _cell(result: JobResult | None, image_link: Callable[[JobResult], str | None]) -> str:
     if result is None:
         return '<td class="empty"><div class="none">no job</div></td>'
@@ -201,8 +216,9 @@ def _cell(result: JobResult | None, image_link: Callable[[JobResult], str | None
     label = LABELS[result.status]
     alt = f"{result.variant}, {result.locale}"
     if link:
+        wide = _is_banner(result.size)  # a 728×90 in a 250 px card would be unreadable
         picture = (
-            f'<a class="picture" href="{_e(link)}">'
+            f'<a class="picture{" banner" if wide else ""}" href="{_e(link)}">'
             f'<img src="{_e(link)}" alt="{_e(alt)}" loading="lazy"></a>'
         )
     else:
@@ -210,7 +226,14 @@ def _cell(result: JobResult | None, image_link: Callable[[JobResult], str | None
     parts = [picture, f'<span class="status s-{result.status}">{_e(label)}</span>']
     if result.error:
         parts.append(f'<p class="reason">{_e(result.error)}</p>')
-    if result.instruction:
+    copy = copy_of(result.layout)
+    if copy:  # what a reviewer checks: the headline, offer and button as set
+        parts.append(
+            '<dl class="copy">'
+            + "".join(f"<dt>{_e(ROLES.get(r, r))}</dt><dd>{_e(t)}</dd>" for r, t in copy)
+            + "</dl>"
+        )
+    elif result.instruction:  # a model drew the copy: what it was asked
         parts.append(
             f'<p class="instruction" title="{_e(result.instruction)}">'
             f"<b>Instruction</b> {_e(result.instruction)}</p>"

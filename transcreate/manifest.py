@@ -47,6 +47,28 @@ class JobResult:
     calls: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)
 
 
+def copy_of(layout: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The copy a made creative carries, by role, from its layout record: its lines joined with
+    a space where a line broke at one, none between two letters of a script written without
+    spaces (Thai, Chinese, Japanese). Empty for a model's output (its record has no elements)."""
+    return [
+        (str(element.get("role")), _joined(element.get("lines") or []))
+        for element in (layout or {}).get("elements") or []
+    ]
+
+
+def _joined(lines: Sequence[str]) -> str:
+    text = ""
+    for line in lines:
+        unspaced = text and _unspaced(text[-1]) and _unspaced(line[:1])
+        text += line if not text or unspaced else " " + line
+    return text
+
+
+def _unspaced(char: str) -> bool:
+    return bool(char) and ("\u0e00" <= char <= "\u0eff" or "\u3000" <= char <= "\u9fff")
+
+
 def count_by_status(results: Iterable[JobResult]) -> dict[str, int]:
     """``{"ok": 20, "cached": 0, "failed": 1, "skipped": 3}``, every status present."""
     counts = Counter(result.status for result in results)

@@ -195,3 +195,23 @@ def test_rows_a_person_must_look_at_come_first():
     text = page_of(results, ["summer", "flash", "bundle", "member"])
     order = re.findall(r"<tr><th>([^<]+)</th>", text)
     assert order == ["bundle", "summer", "flash", "member"]
+
+
+def test_a_card_shows_the_copy_it_carries_and_a_banner_gets_room_to_read():
+    layout = {
+        "elements": [
+            {"role": "headline", "lines": ["ลดรับ", "หน้าร้อน"]},
+            {"role": "offer", "lines": ["Up to", "50% off"]},
+            {"role": "cta", "lines": ["ช้อปเลย"]},
+        ]
+    }
+    made = cell("summer", "th", "ok", layout=layout, size="728x90")
+    model = cell("flash", "th", "ok", instruction="Add 'Big Sale' in yellow")
+    page = page_of([made, model])
+    # Thai joined without a space, English with one; the model's card keeps its instruction.
+    assert "<dt>Headline</dt><dd>ลดรับหน้าร้อน</dd>" in page
+    assert (
+        "<dt>Offer</dt><dd>Up to 50% off</dd>" in page and "<dt>Button</dt><dd>ช้อปเลย</dd>" in page
+    )
+    assert page.count("<b>Instruction</b>") == 1 and "Add &#x27;Big Sale&#x27;" in page
+    assert 'class="picture banner"' in page and page.count("picture banner") == 1

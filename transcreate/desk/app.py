@@ -43,6 +43,7 @@ from transcreate.errors import CampaignError
 from transcreate.images import MAX_BYTES
 from transcreate.inputs import MAX_CAMPAIGN_BYTES
 from transcreate.locales import DEFAULT_LOCALES, SUPPORTED_LOCALES, language_name
+from transcreate.manifest import copy_of
 from transcreate.serve import CONTENT_TYPES, confined_path
 from transcreate.sizes import BASE, PRESETS, parse_size
 
@@ -468,8 +469,7 @@ def _gallery(desk: Desk, campaign: DeskCampaign, files: str = "") -> list[dict[s
             relative = file.resolve().relative_to(base.resolve())
         except (OSError, ValueError):
             continue
-        elements = (job.get("layout") or {}).get("elements") or []
-        copy = [(e["role"], _joined(e.get("lines") or [])) for e in elements]
+        copy = copy_of(job.get("layout"))
         texts = dict(copy)
         groups.setdefault(job.get("size") or BASE, []).append(
             {
@@ -487,20 +487,6 @@ def _gallery(desk: Desk, campaign: DeskCampaign, files: str = "") -> list[dict[s
             }
         )
     return [{"size": size, "items": items} for size, items in groups.items()]
-
-
-def _joined(lines: list[str]) -> str:
-    """A piece of copy from its lines as set: with a space where a line broke at one, none
-    between two letters of a script that writes without spaces (Thai, Chinese, Japanese)."""
-    text = ""
-    for line in lines:
-        unspaced = text and _unspaced(text[-1]) and _unspaced(line[:1])
-        text += line if not text or unspaced else " " + line
-    return text
-
-
-def _unspaced(char: str) -> bool:
-    return bool(char) and ("\u0e00" <= char <= "\u0eff" or "\u3000" <= char <= "\u9fff")
 
 
 def _zip(desk: Desk, campaign: DeskCampaign, size: str | None) -> Path | None:
