@@ -71,6 +71,14 @@ def test_a_manager_turns_an_image_and_a_sheet_into_a_campaign_to_download(
     clicks = 0
     started = time.monotonic()
     page.goto(desk)
+    # A wrong file first: a sentence says what is wrong, and nothing is kept.
+    page.get_by_label("Base creative").set_input_files(files["sheet"])
+    page.get_by_label("Campaign sheet").set_input_files(files["sheet"])
+    with page.expect_navigation():
+        page.get_by_role("button", name="Upload and check").click()
+    assert "is not a PNG, JPEG or WebP" in page.get_by_role("alert").inner_text()
+    assert page.locator("ul.campaigns li").count() == 0
+    started = time.monotonic()
     page.get_by_label("Base creative").set_input_files(files["image"])
     page.get_by_label("Campaign sheet").set_input_files(files["sheet"])
     with page.expect_navigation():
