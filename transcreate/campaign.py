@@ -14,11 +14,10 @@ import datetime
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
-from babel.numbers import get_currency_precision, is_currency
-
+from transcreate.amounts import PRICE_FIELDS, decimal_in, prices_of
 from transcreate.errors import CampaignError
 from transcreate.locales import normalize_locale_tag, parse_locale_list
 from transcreate.sheets import (
@@ -38,7 +37,6 @@ from transcreate.sizes import parse_sizes
 
 COPY_FIELDS: tuple[str, ...] = ("headline", "cta")
 # Fields that may also have a column per locale (`price:th`, `currency:th`): a market's own price.
-PRICE_FIELDS: tuple[str, ...] = ("price", "currency")
 LOCALIZABLE_FIELDS: tuple[str, ...] = COPY_FIELDS + PRICE_FIELDS
 VALUE_FIELDS: tuple[str, ...] = (
     *PRICE_FIELDS,
@@ -88,9 +86,6 @@ DEFAULT_COLOR = "white"
 _VARIANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _TEMPLATE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
-_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-_MAX_WHOLE_DIGITS = 15  # 999 trillion: more than any price in any currency
-_MAX_DIGITS = 24  # with its decimals
 
 _YES = frozenset({"yes", "y", "true", "1", "x"})
 _NO = frozenset({"no", "n", "false", "0", ""})
@@ -331,9 +326,9 @@ def _parse_row(
     if not copy.get("headline"):
         problem("headline", "empty; write the headline in 'headline' or in 'headline:<locale>'")
 
-    prices = _prices(values, problem)
+    prices = prices_of(values, problem)
 
-    discount = _decimal(
+    discount = decimal_in(
         values.get("discount", "").removesuffix("%").strip(),
         "discount",
         problem,
@@ -426,66 +421,6 @@ def _parse_row(
         ),
         problems,
     )
-
-
-def _decimal(text: str, column: str, problem: _Reporter, example: str) -> Decimal | None:
-    if not text:
-        return None
-    compact = text.replace(" ", "").replace("\u00a0", "")
-    if not _NUMBER.fullmatch(compact):
-        problem(
-            column,
-            f"{text!r} is not a plain number; write {example} (no currency signs, no thousands "
-            "separators, '.' for decimals)",
-        )
-        return None
-    whole = compact.split(".", 1)[0].lstrip("0")
-    if len(whole) > _MAX_WHOLE_DIGITS or len(compact) > _MAX_DIGITS:
-        # Babel formats within Python's 28-digit decimal context; no price or discount needs more
-        problem(column, f"{text!r} has too many digits for an amount; write {example}")
-        return None
-    try:
-        return Decimal(compact)
-    except InvalidOperation:  # pragma: no cover - the pattern above already rules this out
-        problem(column, f"{text!r} is not a number; write {example}")
-        return None
-
-
-def _prices(values: Mapping[str, str], problem: _Reporter) -> dict[str, tuple[Decimal, str]]:
-    """The default price (`price`, `currency`) and per-locale ones (`price:th`, `currency:th`)."""
-    prices: dict[str, tuple[Decimal, str]] = {}
-    suffixes = {
-        column.partition(":")[2] for column in values if column.partition(":")[0] in PRICE_FIELDS
-    }
-    for suffix in sorted(suffixes):
-        price_column = f"price:{suffix}" if suffix else "price"
-        currency_column = f"currency:{suffix}" if suffix else "currency"
-        example = "a price like 199000 or 19.99"
-        amount = _decimal(values.get(price_column, ""), price_column, problem, example)
-        currency = (values.get(currency_column) or values.get("currency", "")).upper()
-        if currency and not is_currency(currency):
-            problem(
-                currency_column,
-                f"{currency!r} is not an ISO 4217 code; use e.g. IDR, THB, CNY, USD",
-            )
-        elif amount is not None and not currency:
-            problem(currency_column, "empty, but the row has a price; give its ISO 4217 code")
-        elif amount is not None and _decimals(amount) > get_currency_precision(currency):
-            # "199.000" is 199000 written with a thousands separator far more often than 199 IDR.
-            problem(
-                price_column,
-                f"{values[price_column]!r} has more decimals than {currency} uses "
-                f"({get_currency_precision(currency)}); if '.' separates thousands, write "
-                f"{values[price_column].replace('.', '')}, else round it",
-            )
-        elif amount is not None:
-            prices[suffix] = (amount, currency)
-    return prices
-
-
-def _decimals(amount: Decimal) -> int:
-    exponent = amount.as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 def _color(text: str, problem: _Reporter) -> str:

@@ -13,9 +13,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import json
-import tempfile
-import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -39,13 +36,13 @@ from transcreate.compose.fonts import CHINESE, LATIN, THAI, font_path
 from transcreate.desk import review, runs
 from transcreate.desk.share import DAYS, desk_secret, opened, sign
 from transcreate.desk.store import FOLDER, Desk, DeskCampaign
+from transcreate.desk.views import DISPLAY_UNITS, campaign_context, gallery, home_context, zip_of
 from transcreate.errors import CampaignError
 from transcreate.images import MAX_BYTES
 from transcreate.inputs import MAX_CAMPAIGN_BYTES
-from transcreate.locales import DEFAULT_LOCALES, SUPPORTED_LOCALES, language_name
-from transcreate.manifest import copy_of
+from transcreate.locales import SUPPORTED_LOCALES
 from transcreate.serve import CONTENT_TYPES, confined_path
-from transcreate.sizes import BASE, PRESETS, parse_size
+from transcreate.sizes import BASE, PRESETS
 
 MAX_UPLOAD = MAX_BYTES + MAX_CAMPAIGN_BYTES + 64 * 1024  # an image, a sheet and the form
 PAGE_POLICY = (
@@ -59,8 +56,6 @@ FILE_POLICY = (
 )
 TOKEN_COOKIE = "transcreate_desk"
 SHARED = (".png", ".jpg", ".jpeg", ".webp")  # what a share link opens: the creatives only
-#: The display banners the desk offers beside the presets (any IAB unit can be typed in a sheet).
-DISPLAY_UNITS = ("300x250", "728x90", "320x50", "160x600")
 _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 _SCRIPT = Path(__file__).with_name("desk.js")
 
@@ -99,7 +94,7 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         return found
 
     async def home(request: Request) -> Response:
-        return page(request, "home.html", _home_context(desk))
+        return page(request, "home.html", home_context(desk))
 
     async def create(request: Request) -> Response:
         form = await checked_form(request)
@@ -126,12 +121,12 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
                 problem = str(error)
             else:
                 return RedirectResponse(f"/_desk/c/{made.id}", status_code=303)
-        context = {**_home_context(desk), "problem": problem, "rows": rows}
+        context = {**home_context(desk), "problem": problem, "rows": rows}
         return page(request, "home.html", context, status=400)
 
     async def show(request: Request) -> Response:
         campaign = campaign_or_404(request)
-        context = _campaign_context(desk, campaign)
+        context = campaign_context(desk, campaign)
         context["problem"] = request.query_params.get("problem", "")[:300] or None
         context["reviewer"] = unquote(request.cookies.get(REVIEWER_COOKIE, ""))[:80]
         made = request.query_params.get("share", "")
@@ -149,7 +144,7 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         try:
             desk.replace_sheet(campaign, str(form.get("rows") or ""))
         except CampaignError as error:
-            context = {**_campaign_context(desk, campaign), "problem": str(error)}
+            context = {**campaign_context(desk, campaign), "problem": str(error)}
             return page(request, "campaign.html", context, status=400)
         return RedirectResponse(f"/_desk/c/{campaign.id}", status_code=303)
 
@@ -169,7 +164,7 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         elif desk.preview(campaign).usable == 0:
             problem = "no row of the sheet can be made yet; correct the rows marked in red"
         if problem:
-            context = {**_campaign_context(desk, campaign), "problem": problem}
+            context = {**campaign_context(desk, campaign), "problem": problem}
             return page(request, "campaign.html", context, status=400)
         campaign.locales, campaign.sizes = locales, sizes
         runs.start(desk, campaign)
@@ -230,7 +225,7 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         campaign, token, expires = shared_campaign(request)
         context = {
             "campaign": campaign,
-            "gallery": _gallery(desk, campaign, files=f"/_desk/s/{token}/f"),
+            "gallery": gallery(desk, campaign, files=f"/_desk/s/{token}/f"),
             "token": token,
             "expires": datetime.datetime.fromtimestamp(expires, datetime.UTC),
         }
@@ -253,7 +248,7 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         return await _download(campaign, request.query_params.get("size") or None)
 
     async def _download(campaign: DeskCampaign, size: str | None) -> Response:
-        path = _zip(desk, campaign, size)
+        path = zip_of(desk, campaign, size)
         if path is None:
             raise _Refused(404, "nothing has been made yet")
         name = f"{campaign.id}{'-' + size if size else ''}.zip"
@@ -402,114 +397,3 @@ async def _read(upload: UploadFile, limit: int, what: str) -> bytes:
     if len(data) > limit:
         raise CampaignError(f"the {what} is over {limit:,} bytes; the limit is {limit:,}")
     return data
-
-
-def _home_context(desk: Desk) -> dict[str, Any]:
-    return {"campaigns": desk.campaigns(), "problem": None, "rows": ""}
-
-
-def _campaign_context(desk: Desk, campaign: DeskCampaign) -> dict[str, Any]:
-    preview = desk.preview(campaign)
-    chosen_locales = campaign.locales or list(DEFAULT_LOCALES)
-    return {
-        "campaign": campaign,
-        "preview": preview,
-        "sheet_text": desk.sheet_text(campaign),
-        "locales": [(tag, language_name(tag), tag in chosen_locales) for tag in SUPPORTED_LOCALES],
-        "sizes": _size_choices(campaign.sizes or [BASE]),
-        "gallery": _gallery(desk, campaign),
-        "problem": None,
-        "share": None,
-        "days": DAYS,
-    }
-
-
-def _size_choices(chosen: list[str]) -> list[dict[str, Any]]:
-    """Each size with a small picture of its shape (width and height of a box in a 48 px cell)."""
-    choices = [{"name": BASE, "label": "Original size", "w": 40, "h": 40, "use": "the image as is"}]
-    for name in [*PRESETS, *DISPLAY_UNITS]:
-        size = parse_size(name)
-        assert size is not None  # a preset or a unit, never the base
-        scale = 44 / max(size.width, size.height)
-        choices.append(
-            {
-                "name": name,
-                "label": f"{name} · {size.width}×{size.height}",
-                "w": max(4, round(size.width * scale)),
-                "h": max(4, round(size.height * scale)),
-                "use": size.use or "",
-            }
-        )
-    for choice in choices:
-        choice["checked"] = choice["name"] in chosen
-    return choices
-
-
-def _manifest_jobs(desk: Desk, campaign: DeskCampaign) -> list[dict[str, Any]]:
-    path = desk.output(campaign) / "manifest.json"
-    try:
-        jobs: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["jobs"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-    return jobs
-
-
-def _gallery(desk: Desk, campaign: DeskCampaign, files: str = "") -> list[dict[str, Any]]:
-    """The made creatives by size: each with its file, locale and the copy it carries.
-    ``files``: where a share page serves the campaign's files (its images' addresses start
-    there, relative to the campaign's folder); the root's own addresses otherwise."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for job in _manifest_jobs(desk, campaign):
-        uri = str(job.get("uri") or "")
-        if not uri.startswith("file://"):
-            continue
-        file = Path(uri.removeprefix("file://"))
-        base = desk.output(campaign) if files else desk.root
-        try:
-            relative = file.resolve().relative_to(base.resolve())
-        except (OSError, ValueError):
-            continue
-        copy = copy_of(job.get("layout"))
-        texts = dict(copy)
-        groups.setdefault(job.get("size") or BASE, []).append(
-            {
-                "key": str(job.get("key") or ""),
-                "anchor": str(job.get("key") or "")[:12],
-                "decision": campaign.decisions.get(str(job.get("key") or "")),
-                "headline": texts.get("headline", ""),
-                "cta": texts.get("cta", ""),
-                "src": (files or "") + "/" + relative.as_posix(),
-                "variant": job.get("variant"),
-                "locale": language_name(str(job.get("locale"))),
-                "status": job.get("status"),
-                "reason": job.get("error"),
-                "copy": copy,
-            }
-        )
-    return [{"size": size, "items": items} for size, items in groups.items()]
-
-
-def _zip(desk: Desk, campaign: DeskCampaign, size: str | None) -> Path | None:
-    """A zip of the campaign's creatives (of one size, or all) and its manifest, on disk."""
-    jobs = _manifest_jobs(desk, campaign)
-    made = []
-    for job in jobs:
-        uri = str(job.get("uri") or "")
-        if not uri.startswith("file://") or (size and (job.get("size") or BASE) != size):
-            continue
-        file = Path(uri.removeprefix("file://"))
-        if file.is_file() and file.resolve().is_relative_to(desk.root.resolve()):
-            made.append(file)
-    if not made:
-        return None
-    with (
-        tempfile.NamedTemporaryFile(prefix="desk-", suffix=".zip", delete=False) as handle,
-        zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive,
-    ):
-        output = desk.output(campaign)
-        for file in made:  # PNGs are compressed already
-            archive.write(file, file.relative_to(output).as_posix())
-        for extra in ("manifest.csv", "manifest.json"):
-            if (output / extra).is_file():
-                archive.write(output / extra, extra)
-    return Path(handle.name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from typing import Any, Literal, cast, get_args
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from prefect import flow, get_run_logger, runtime, task
@@ -32,18 +31,18 @@ from pydantic import Field, ValidationError
 
 from transcreate.artifacts import manifest_markdown
 from transcreate.callbacks import send_completion, shown
-from transcreate.campaign import campaign_name
-from transcreate.errors import CampaignError, TranscreateError
+from transcreate.errors import TranscreateError
+from transcreate.flows.names import draft_name, run_name, run_stamp
 from transcreate.flows.report import (
     counts_in_words,
     failure_markdown,
     problem_sentence,
     progress_line,
-    rejected_rows_markdown,
     results_markdown,
     review_markdown,
     whole_percent,
 )
+from transcreate.flows.rows import artifact_key, reject_rows
 from transcreate.jobs import EditJob
 from transcreate.locales import SupportedLocale
 from transcreate.manifest import JobResult
@@ -127,21 +126,6 @@ def render_batch(
     return run_jobs(jobs, context, threads=threads, pool=adapters.pool)
 
 
-def run_name() -> str:
-    """A flow run's name: the campaign it makes and when, so the runs list says which is which
-    (Prefect's default is two random words)."""
-    parameters = runtime.flow_run.parameters or {}
-    advanced = parameters.get("advanced")
-    named = getattr(advanced, "name", None) or (
-        advanced.get("name") if isinstance(advanced, dict) else None
-    )
-    source = str(parameters.get("campaign") or "")
-    stem = source.rsplit("/", 1)[-1].split("?")[0].rsplit(".", 1)[0] if source else "pasted-rows"
-    started = runtime.flow_run.scheduled_start_time
-    when = started.strftime("%Y%m%d-%H%M") if started else ""
-    return "-".join(part for part in (campaign_name(named or stem), when) if part)
-
-
 @flow(
     name="localize-campaign",
     task_runner=ThreadPoolTaskRunner(max_workers=BATCH_WORKERS),  # type: ignore[arg-type]
@@ -193,7 +177,7 @@ def localize_campaign(
         if not campaign and not options.name:
             # Pasted rows have no file name: each paste is a campaign of its own, never the
             # last one's gallery and manifest overwritten.
-            options = options.model_copy(update={"name": f"pasted-rows-{_run_stamp()}"})
+            options = options.model_copy(update={"name": f"pasted-rows-{run_stamp()}"})
         request = RunRequest.from_parts(inputs, options)
     except ValidationError as error:
         return _refused(error)
@@ -203,19 +187,6 @@ def localize_campaign(
         return _refused(error)
     finally:  # a long-lived worker process keeps no run's adapters
         forget(request.options)
-
-
-def _draft_name(request: RunRequest) -> str:
-    """The campaign's draft folder under review: its name, else its sheet's."""
-    stem = urlsplit(request.campaign).path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return campaign_name(request.options.name or stem or "pasted-rows")
-
-
-def _run_stamp() -> str:
-    """The flow run's start and the first characters of its id: ``20261207-0930-1a2b3c``."""
-    started = runtime.flow_run.scheduled_start_time
-    ident = str(runtime.flow_run.id or "")[:6]
-    return "-".join(p for p in (started.strftime("%Y%m%d-%H%M") if started else "", ident) if p)
 
 
 def flow_parameters(request: RunRequest, review: bool = False) -> dict[str, Any]:
@@ -251,13 +222,13 @@ def _localize(request: RunRequest, review: bool, review_timeout_hours: float) ->
     started = time.monotonic()
     # One draft per campaign, kept when a reviewer rejects: the next round after a fix finds
     # what it made (and what is published) instead of making everything again.
-    staging = staging_destination(request.out, _draft_name(request))
+    staging = staging_destination(request.out, draft_name(request))
     working = request.model_copy(update={"out": staging}) if review else request
     adapters = built_once(working)
     logger.info("edits in flight: at most %d (%s)", adapters.concurrency, adapters.bound)
 
     run = Run(working, adapters, list_rejected_first=True)
-    rejected = _reject_rows(run, strict=request.strict, locales=request.locales)
+    rejected = reject_rows(run, strict=request.strict, locales=request.locales)
     _render(run)
     summary = run.finish()
     plan, results = run.plan(), run.results
@@ -317,47 +288,13 @@ def _refused(error: Exception) -> State[RunSummary]:
     return Failed(message=sentence, data=cause)
 
 
-def _reject_rows(run: Run, strict: bool, locales: tuple[str, ...] = ()) -> int:
-    """List the rows the sheet rejected, and the rows with no headline for a locale (log and
-    artifact); in strict mode, stop the run. Returns how many rows were rejected."""
-    campaign = run.campaign
-    problems = [str(problem) for problem in campaign.problems]
-    rows = {problem.row for problem in campaign.problems}
-    for variant in campaign.variants:
-        asked = [tag for tag in locales if variant.locales is None or tag in variant.locales]
-        missing = [tag for tag in asked if variant.text("headline", tag) is None]
-        if missing:
-            rows.add(variant.row)
-            problems.append(
-                f"{campaign.source}, row {variant.row}, column headline: empty, so nothing is "
-                f"made for {', '.join(missing)}; write the headline (or headline:{missing[0]})"
-            )
-    if not problems:
-        return 0
-    logger = get_run_logger()
-    for problem in problems:
-        logger.warning("rejected: %s", problem)
-    create_markdown_artifact(
-        key=_artifact_key(f"rejected-rows-{campaign.name}"),
-        markdown=rejected_rows_markdown(campaign.name, problems, rows=len(rows), strict=strict),
-        description=f"{len(rows)} row(s) of {campaign.name} rejected",
-    )
-    if strict:
-        raise CampaignError(
-            f"{campaign.source}: {len(rows)} row(s) rejected and strict mode is on, "
-            "so nothing was made; the rows are listed in the artifact rejected-rows "
-            "(correct them, or turn off strict under advanced)"
-        )
-    return len(rows)
-
-
 def _record_decision(campaign: str, decision: ReviewDecision) -> None:
     """The review artifact, again, saying who decided what (a new version of the same key)."""
     verb = "Approved" if decision.decision == "approve" else "Rejected"
     notes = f": {decision.notes}" if decision.notes else ""
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     create_markdown_artifact(
-        key=_artifact_key(f"review-{campaign}"),
+        key=artifact_key(f"review-{campaign}"),
         markdown=f"# {verb} by {decision.reviewer}\n\n{when}{notes}\n",
         description=f"{campaign}: {verb.lower()} by {decision.reviewer}",
     )
@@ -435,7 +372,7 @@ def _publish_results(
     sheet, shown = drawn or write_contact_sheet(plan, results, storage)
     linked = [*results, *plan.settled]  # storage links open in a browser (see storage.url)
     create_markdown_artifact(
-        key=_artifact_key(f"results-{campaign}"),
+        key=artifact_key(f"results-{campaign}"),
         markdown=results_markdown(
             campaign,
             summary.counts,
@@ -449,7 +386,7 @@ def _publish_results(
         description=f"{campaign}: {counts_in_words(summary.counts)}",
     )
     create_markdown_artifact(
-        key=_artifact_key(f"manifest-{campaign}"),
+        key=artifact_key(f"manifest-{campaign}"),
         markdown=manifest_markdown(linked, plan.variants, list(request.locales)),
         description=f"{campaign}: every image, by variant and locale",
     )
@@ -473,7 +410,7 @@ def _ask_reviewer(
         timeout_hours=timeout_hours,
     )
     create_markdown_artifact(
-        key=_artifact_key(f"review-{campaign}"),
+        key=artifact_key(f"review-{campaign}"),
         markdown=text,
         description=f"{campaign} waits for a reviewer: ⋮ → Resume to approve or reject",
     )
@@ -520,11 +457,6 @@ def _callback(request: RunRequest, adapters: Adapters, event: str, summary: RunS
         get_run_logger().warning(
             "completion callback to %s was not delivered", shown(request.callback_url)
         )
-
-
-def _artifact_key(text: str) -> str:
-    # Artifact keys allow lower-case letters, digits and dashes only.
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
 if __name__ == "__main__":

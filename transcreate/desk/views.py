@@ -1,0 +1,130 @@
+"""What the desk's pages show: the campaigns, a campaign's choices (languages by name, sizes
+by shape), its creatives by size with their copy, and the zip of them."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from transcreate.desk.share import DAYS
+from transcreate.desk.store import Desk, DeskCampaign
+from transcreate.locales import DEFAULT_LOCALES, SUPPORTED_LOCALES, language_name
+from transcreate.manifest import copy_of
+from transcreate.sizes import BASE, PRESETS, parse_size
+
+#: The display banners the desk offers beside the presets (any IAB unit can be typed in a sheet).
+DISPLAY_UNITS = ("300x250", "728x90", "320x50", "160x600")
+
+
+def home_context(desk: Desk) -> dict[str, Any]:
+    return {"campaigns": desk.campaigns(), "problem": None, "rows": ""}
+
+
+def campaign_context(desk: Desk, campaign: DeskCampaign) -> dict[str, Any]:
+    preview = desk.preview(campaign)
+    chosen_locales = campaign.locales or list(DEFAULT_LOCALES)
+    return {
+        "campaign": campaign,
+        "preview": preview,
+        "sheet_text": desk.sheet_text(campaign),
+        "locales": [(tag, language_name(tag), tag in chosen_locales) for tag in SUPPORTED_LOCALES],
+        "sizes": size_choices(campaign.sizes or [BASE]),
+        "gallery": gallery(desk, campaign),
+        "problem": None,
+        "share": None,
+        "days": DAYS,
+    }
+
+
+def size_choices(chosen: list[str]) -> list[dict[str, Any]]:
+    """Each size with a small picture of its shape (width and height of a box in a 48 px cell)."""
+    choices = [{"name": BASE, "label": "Original size", "w": 40, "h": 40, "use": "the image as is"}]
+    for name in [*PRESETS, *DISPLAY_UNITS]:
+        size = parse_size(name)
+        assert size is not None  # a preset or a unit, never the base
+        scale = 44 / max(size.width, size.height)
+        choices.append(
+            {
+                "name": name,
+                "label": f"{name} · {size.width}×{size.height}",
+                "w": max(4, round(size.width * scale)),
+                "h": max(4, round(size.height * scale)),
+                "use": size.use or "",
+            }
+        )
+    for choice in choices:
+        choice["checked"] = choice["name"] in chosen
+    return choices
+
+
+def manifest_jobs(desk: Desk, campaign: DeskCampaign) -> list[dict[str, Any]]:
+    path = desk.output(campaign) / "manifest.json"
+    try:
+        jobs: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["jobs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return jobs
+
+
+def gallery(desk: Desk, campaign: DeskCampaign, files: str = "") -> list[dict[str, Any]]:
+    """The made creatives by size: each with its file, locale and the copy it carries.
+    ``files``: where a share page serves the campaign's files (its images' addresses start
+    there, relative to the campaign's folder); the root's own addresses otherwise."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for job in manifest_jobs(desk, campaign):
+        uri = str(job.get("uri") or "")
+        if not uri.startswith("file://"):
+            continue
+        file = Path(uri.removeprefix("file://"))
+        base = desk.output(campaign) if files else desk.root
+        try:
+            relative = file.resolve().relative_to(base.resolve())
+        except (OSError, ValueError):
+            continue
+        copy = copy_of(job.get("layout"))
+        texts = dict(copy)
+        groups.setdefault(job.get("size") or BASE, []).append(
+            {
+                "key": str(job.get("key") or ""),
+                "anchor": str(job.get("key") or "")[:12],
+                "decision": campaign.decisions.get(str(job.get("key") or "")),
+                "headline": texts.get("headline", ""),
+                "cta": texts.get("cta", ""),
+                "src": (files or "") + "/" + relative.as_posix(),
+                "variant": job.get("variant"),
+                "locale": language_name(str(job.get("locale"))),
+                "status": job.get("status"),
+                "reason": job.get("error"),
+                "copy": copy,
+            }
+        )
+    return [{"size": size, "items": items} for size, items in groups.items()]
+
+
+def zip_of(desk: Desk, campaign: DeskCampaign, size: str | None) -> Path | None:
+    """A zip of the campaign's creatives (of one size, or all) and its manifest, on disk."""
+    jobs = manifest_jobs(desk, campaign)
+    made = []
+    for job in jobs:
+        uri = str(job.get("uri") or "")
+        if not uri.startswith("file://") or (size and (job.get("size") or BASE) != size):
+            continue
+        file = Path(uri.removeprefix("file://"))
+        if file.is_file() and file.resolve().is_relative_to(desk.root.resolve()):
+            made.append(file)
+    if not made:
+        return None
+    with (
+        tempfile.NamedTemporaryFile(prefix="desk-", suffix=".zip", delete=False) as handle,
+        zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive,
+    ):
+        output = desk.output(campaign)
+        for file in made:  # PNGs are compressed already
+            archive.write(file, file.relative_to(output).as_posix())
+        for extra in ("manifest.csv", "manifest.json"):
+            if (output / extra).is_file():
+                archive.write(output / extra, extra)
+    return Path(handle.name)
