@@ -148,3 +148,29 @@ async def _subflow_runs(flow_run_id: Any) -> list[Any]:
 def _first_rows(sheet: Path, rows: int) -> str:
     """The sheet's header and its first rows: the inbox is the subject, not the renders."""
     return "".join(sheet.read_text(encoding="utf-8").splitlines(keepends=True)[: rows + 1])
+
+
+def test_an_empty_poll_says_so_and_only_the_latest_empty_poll_is_kept(prefect_api, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.states import Completed
+
+    from transcreate.flows.requests import NOTHING_TO_DO, _forget_empty_polls, process_requests
+
+    state = process_requests(inbox=str(tmp_path / "inbox"), out=str(tmp_path), return_state=True)
+    assert (state.type.value, state.name) == ("COMPLETED", NOTHING_TO_DO)
+
+    with get_client(sync_client=True) as client:  # a deployment's polls, as its schedule makes
+        flow_id = client.create_flow_from_name("process-requests")
+        deployment = client.create_deployment(flow_id=flow_id, name="polls-under-test")
+        runs = [client.create_flow_run_from_deployment(deployment) for _ in range(4)]
+        for run in runs[:3]:
+            client.set_flow_run_state(run.id, Completed(name=NOTHING_TO_DO), force=True)
+        client.set_flow_run_state(runs[3].id, Completed(message="2 done"), force=True)
+        _forget_empty_polls(str(deployment), keep=str(runs[2].id))
+        mine = DeploymentFilter(id=DeploymentFilterId(any_=[deployment]))
+        left = {str(run.id) for run in client.read_flow_runs(deployment_filter=mine)}
+    assert left == {
+        str(runs[2].id),
+        str(runs[3].id),
+    }  # the latest empty poll, and the one that worked

@@ -4,8 +4,9 @@ localize-campaign run. The inbox itself (claims, settling, S3) is `transcreate.i
 from __future__ import annotations
 
 from typing import Any, get_args
+from uuid import UUID
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed
 
@@ -72,9 +73,41 @@ def process_requests(
     else:
         logger.info("no requests in %s", requests.location)
         outcome = f"no requests in {requests.location}"
+        _forget_empty_polls(runtime.deployment.id, keep=runtime.flow_run.id)
+        return Completed(name=NOTHING_TO_DO, message=outcome, data=summary)
     if summary.failed:
         return Completed(name="Completed with failures", message=outcome, data=summary)
     return Completed(message=outcome, data=summary)
+
+
+#: The state name of a poll that found no request. Only the latest such run of a deployment is
+#: kept: a poll every five minutes would otherwise add 288 empty runs a day to the runs list.
+NOTHING_TO_DO = "No requests"
+
+
+def _forget_empty_polls(deployment: str | None, keep: str | None) -> None:
+    """Delete this deployment's earlier polls that found nothing (never a run that did work)."""
+    if deployment is None:  # called as a function, not from a deployment: nothing to tidy
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateName,
+    )
+
+    with get_client(sync_client=True) as client:
+        empty = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[UUID(str(deployment))])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(name=FlowRunFilterStateName(any_=[NOTHING_TO_DO]))
+            ),
+        )
+        for run in empty:
+            if str(run.id) != str(keep):
+                client.delete_flow_run(run.id)
 
 
 def _localize(
