@@ -330,3 +330,24 @@ def test_a_share_link_opens_the_creatives_read_only_for_anyone_until_it_expires(
             assert stranger.get(link.replace(mac, mac[::-1])).status_code == 404
     old = sign(b"s", "c-20261207-abcdef", 1, now=0)
     assert opened(b"s", old, now=86_401) is None and opened(b"s", old, now=10) is not None
+
+
+def test_engineers_settings_reach_the_run_and_a_wrong_one_is_a_sentence(
+    client: httpx.Client,
+) -> None:
+    where = upload(client).headers["location"]
+    token = form_token(client, where)
+    page = client.get(where).text
+    assert "More settings (for engineers)" in page and '<option value="local" selected>' in page
+    data = {
+        "csrf": token, "locale": ["en"], "size": ["base"],
+        "backend": "openai", "mode": "overlay", "layout": "sideways",
+    }  # fmt: skip
+    client.post(f"{where}/run", data=data)
+    state = wait_done(client, where)
+    assert state["status"] == "failed"
+    assert "mode 'overlay' is the local editor's" in state["error"]
+    ident = where.rsplit("/", 1)[1]
+    kept = client.get(where).text
+    assert '<option value="openai" selected>' in kept  # the choice is shown as made
+    assert "sideways" not in kept and ident in kept  # an unknown value is not taken

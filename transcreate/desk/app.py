@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote, unquote, urlsplit
 
 from starlette.applications import Starlette
@@ -41,6 +41,7 @@ from transcreate.errors import CampaignError
 from transcreate.images import MAX_BYTES
 from transcreate.inputs import MAX_CAMPAIGN_BYTES
 from transcreate.locales import SUPPORTED_LOCALES
+from transcreate.request import BackendName, ModeChoice
 from transcreate.serve import CONTENT_TYPES, confined_path
 from transcreate.sizes import BASE, PRESETS
 
@@ -167,6 +168,7 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
             context = {**campaign_context(desk, campaign), "problem": problem}
             return page(request, "campaign.html", context, status=400)
         campaign.locales, campaign.sizes = locales, sizes
+        campaign.options = _settings(form)
         runs.start(desk, campaign)
         return RedirectResponse(f"/_desk/c/{campaign.id}", status_code=303)
 
@@ -343,6 +345,23 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
 
 
 REVIEWER_COOKIE = "transcreate_reviewer"
+#: The engineers' settings the run form offers (under "More settings"), each with its choices;
+#: anything else keeps the engine's default.
+SETTINGS: dict[str, tuple[str, ...]] = {
+    "backend": get_args(BackendName),
+    "mode": get_args(ModeChoice),
+    "layout": ("auto", "exact"),
+}
+
+
+def _settings(form: Any) -> dict[str, Any]:
+    """The settings a run form chose, only the known ones with a known value."""
+    chosen: dict[str, Any] = {
+        name: str(form.get(name)) for name, allowed in SETTINGS.items() if form.get(name) in allowed
+    }
+    if form.get("checks") == "on":
+        chosen["checks"] = True
+    return chosen
 
 
 def _reviewed(campaign: DeskCampaign, key: str, by: str, problem: str | None = None) -> Response:

@@ -48,6 +48,7 @@ def request_for(desk: Desk, campaign: DeskCampaign) -> RunRequest:
         name=campaign.id,
         locales=tuple(campaign.locales),
         sizes=tuple(campaign.sizes) or ("base",),
+        **campaign.options,
     )
 
 

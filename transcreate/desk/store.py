@@ -42,6 +42,8 @@ class DeskCampaign:
     status: str = "draft"  # draft | running | done | failed
     locales: list[str] = field(default_factory=list)
     sizes: list[str] = field(default_factory=list)
+    #: engineers' settings from the run form's "More settings" (backend, mode, layout, checks)
+    options: dict[str, Any] = field(default_factory=dict)
     total: int = 0  # jobs and settled cells of the run
     done: int = 0
     counts: dict[str, int] = field(default_factory=dict)

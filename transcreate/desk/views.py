@@ -36,6 +36,25 @@ def campaign_context(desk: Desk, campaign: DeskCampaign) -> dict[str, Any]:
         "problem": None,
         "share": None,
         "days": DAYS,
+        "settings": {
+            "backend": (
+                ("local", "built-in editor (no model, no key)"),
+                ("dashscope", "Alibaba DashScope"),
+                ("dify", "a Dify workflow"),
+                ("openai", "an OpenAI-compatible endpoint"),
+            ),
+            "mode": (
+                ("auto", "auto"),
+                ("overlay", "overlay: the editor sets the copy"),
+                ("model", "model: the model draws the copy"),
+                ("model+overlay", "model+overlay: the model edits, the editor sets the copy"),
+            ),
+            "layout": (
+                ("auto", "auto: off the product"),
+                ("exact", "exact: at the row's position"),
+            ),
+        },
+        "options": campaign.options,
     }
 
 
