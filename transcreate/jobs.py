@@ -11,8 +11,8 @@ from functools import cached_property, partial
 from transcreate.campaign import COLORS, COPY_FIELDS, Campaign, Variant
 from transcreate.errors import TemplateError
 from transcreate.glossary import Glossary
-from transcreate.instructions import InstructionRenderer, renderer_for
-from transcreate.locales import format_discount, format_end_date, format_price
+from transcreate.instructions import InstructionRenderer, has_catalog, renderer_for
+from transcreate.locales import format_discount, format_end_date, format_price, language_name
 from transcreate.sizes import size_by_name
 
 
@@ -88,6 +88,12 @@ class EditJob:
 
 
 FALLBACK_REASON = "copy fell back"
+#: The language a sheet's default copy columns (``headline``, ``cta``) are written in.
+SOURCE_LOCALE = "en"
+
+
+def _language(tag: str) -> str:
+    return tag.replace("_", "-").split("-")[0].lower()
 
 
 @dataclass(frozen=True)
@@ -189,16 +195,35 @@ def _with_siblings(jobs: list[EditJob]) -> list[EditJob]:
     return [replace(job, siblings=tuple(copies[job.variant, job.size])) for job in jobs]
 
 
-def _fallback(variant: Variant, locale: str) -> str | None:
-    """Why the locale's copy is the default column's, or None when it is its own."""
+def _fallback(variant: Variant, locale: str, source: str = SOURCE_LOCALE) -> str | None:
+    """Why the locale's creative carries words that are not its language's, or None: copy from
+    the default column (written in ``source``'s language) where the locale has none of its own,
+    or the built-in wording ("Only", "Ends", "off") where the locale has no catalog."""
+    same = _language(locale) == _language(source)
     fell = [
         field_name
         for field_name in COPY_FIELDS
-        if f"{field_name}:{locale}" in variant.empty_copy
-        and variant.copy.get(field_name, {}).get("")
+        if variant.copy.get(field_name, {}).get("")
+        and not variant.copy.get(field_name, {}).get(locale)
+        and (f"{field_name}:{locale}" in variant.empty_copy or not same)
     ]
     if not fell:
-        return None
+        if same or has_catalog(locale) or not (variant.prices or variant.discount or variant.ends):
+            return None
+        return (
+            f"{FALLBACK_REASON}: there is no {language_name(locale)} wording for the offer and "
+            f"the end date (only English), so row {variant.row}'s {locale} creative says "
+            f"'Only', 'off' or 'Ends' in English; add a catalog in locales/{locale} (README: "
+            "Instructions, locales and translations)"
+        )
+    if not any(f"{field_name}:{locale}" in variant.empty_copy for field_name in fell):
+        columns = ", ".join(f"{field_name}:{locale}" for field_name in fell)
+        return (
+            f"{FALLBACK_REASON}: no {language_name(locale)} copy — row {variant.row} has no "
+            f"{columns}, so its {language_name(source)} copy is on the {locale} creative; add "
+            f"{columns} to the sheet, or write yes in the row's fallback column if that copy is "
+            "meant"
+        )
     columns = ", ".join(f"{field_name}:{locale}" for field_name in fell)
     defaults = ", ".join(repr(variant.copy[field_name][""]) for field_name in fell)
     return (

@@ -15,10 +15,10 @@ from transcreate.wiring import localize
 pytestmark = pytest.mark.slow
 
 SHEET = (
-    "variant,headline,headline:th,cta\n"
-    "good,Big Sale,ส่วนลดใหญ่,Shop now\n"
-    "sneaky,Ｆａｃｅ　ｓｗａｐ with a celebrity,สลับใบหน้ากับดารา,Buy\n"
-    "forgery,Fresh stock,ปลอมบัตรประชาชนได้ไว,Buy\n"
+    "variant,headline,headline:th,cta,cta:th\n"
+    "good,Big Sale,ส่วนลดใหญ่,Shop now,ช้อปเลย\n"
+    "sneaky,Ｆａｃｅ　ｓｗａｐ with a celebrity,สลับใบหน้ากับดารา,Buy,ซื้อ\n"
+    "forgery,Fresh stock,ปลอมบัตรประชาชนได้ไว,Buy,ซื้อ\n"
 )
 
 
