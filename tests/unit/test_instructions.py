@@ -24,6 +24,7 @@ from transcreate.instructions import (
     instruction_language,
     load_translations,
     model_may_misdraw,
+    renderer_for,
     script_of,
     template_names,
 )
@@ -97,8 +98,14 @@ def test_optional_lines_appear_only_when_given() -> None:
 
 
 def test_locale_without_a_catalog_falls_back_to_english() -> None:
-    assert "Add “Big Sale” in yellow at the bottom center." in render("vi")
-    assert not has_catalog("vi")
+    assert "Add “Big Sale” in yellow at the bottom center." in render("fil")
+    assert not has_catalog("fil")
+
+
+@pytest.mark.parametrize(("locale", "offer"), [("vi", "Giảm 30%"), ("ms", "Diskaun 30%")])
+def test_vietnamese_and_malay_have_their_own_wording(locale: str, offer: str) -> None:
+    assert has_catalog(locale)
+    assert renderer_for(locale).vocabulary("offer", None, "30%") == offer
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
