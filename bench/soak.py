@@ -85,13 +85,18 @@ def chaotic(fake_class: type, rate: float, seed: int, late: float) -> Any:
 
 
 def write_campaign(path: Path, variants: int) -> None:
+    """Every locale with its own copy: a creative in another language's words would be sent
+    to review, and a soak counts only what is made."""
+    columns = ["variant", "headline", "cta"]
+    columns += [
+        f"{field}:{locale}" for locale in ("id", "th", "zh") for field in ("headline", "cta")
+    ]
     with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
-        writer.writerow(["variant", "headline", "headline:th", "headline:zh", "cta"])
+        writer.writerow(columns)
         for index in range(variants):
-            writer.writerow(
-                [f"v{index:03d}", f"Sale {index}", f"ลดราคา {index}", f"促销 {index}", "Buy"]
-            )
+            copy = [f"Sale {index}", "Buy", f"Diskon {index}", "Beli", f"ลดราคา {index}", "ซื้อ"]
+            writer.writerow([f"v{index:03d}", *copy, f"促销 {index}", "购买"])
 
 
 def write_creative(path: Path) -> None:

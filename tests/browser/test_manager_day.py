@@ -66,20 +66,22 @@ def fill_run(page: Any, stack: Stack, *, locales: set[str], review: bool) -> Non
 
 
 def submit(page: Any, shots: Path, stack: Stack) -> None:
-    """Submit, then open the new run from the deployment page the UI goes back to. Under load
-    the page's list of runs may not have refreshed yet: a manager reloads it, and so does this."""
-    name = page.get_by_role("textbox").first.input_value()  # the form's "Run Name"
+    """Submit, then open the new run from the deployment page the UI goes back to. The run is
+    named after its campaign once it starts (not the form's random "Run Name"), so it is known
+    by its id: the one run that was not there before. Under load the page's list of runs may
+    not have refreshed yet: a manager reloads it, and so does this."""
+    before = {run["id"] for run in flow_runs(stack)}
     page.screenshot(path=shots / "2-filled.png")
     page.get_by_role("button", name="Submit").click()
-    link = page.locator("a[href*='/runs/flow-run/']", has_text=name).first
+    deadline = time.monotonic() + 60
+    while not (made := [run for run in flow_runs(stack) if run["id"] not in before]):
+        assert time.monotonic() < deadline, "Submit made no run: 2-submitted.png"
+        time.sleep(0.5)
+    link = page.locator(f"a[href*='/runs/flow-run/{made[0]['id']}']").first
     try:
         link.click(timeout=20_000)
     except PlaywrightTimeout:
         page.screenshot(path=shots / "2-submitted.png")
-        deadline = time.monotonic() + 60
-        while not any(run["name"] == name for run in flow_runs(stack)):
-            assert time.monotonic() < deadline, f"Submit made no run {name}: 2-submitted.png"
-            time.sleep(1)
         page.reload()
         link.click()
     page.wait_for_url(re.compile(r"/runs/flow-run/"))

@@ -88,9 +88,10 @@ def test_the_gallery_opens_over_the_served_folder(sample_campaign, sample_image,
 @pytest.mark.slow
 def test_the_gallery_on_s3_opens_through_its_presigned_link(seaweed, sample_image, tmp_path):
     rows = (
-        "variant,headline,cta,price,currency,discount,color,position,locales\n"
-        "summer,Big Sale,Shop now,10,USD,20,yellow,bottom-center,\n"
-        "flash,Flash Deal,Buy,5,USD,50,red,top-left,th\n"
+        "variant,headline,headline:th,headline:zh,cta,cta:th,cta:zh,price,currency,discount,"
+        "color,position,locales\n"
+        "summer,Big Sale,ลดใหญ่,大促,Shop now,ช้อปเลย,购买,10,USD,20,yellow,bottom-center,\n"
+        "flash,Flash Deal,ดีลด่วน,闪购,Buy,ซื้อ,买,5,USD,50,red,top-left,th\n"
     )
     prefix = f"galleries/{secrets.token_hex(4)}"
     request = RunRequest(

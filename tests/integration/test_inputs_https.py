@@ -154,8 +154,8 @@ def test_without_the_opt_in_a_loopback_link_is_refused(files, monkeypatch):
 
 def test_pasted_csv_rows_give_the_same_row_errors_as_the_file(tmp_path):
     text = (
-        "variant,headline,cta,price,currency,discount,color,position\n"
-        "summer,Big Sale,Shop now,10,USD,20,yellow,bottom-center\n"
+        "variant,headline,headline:th,cta,cta:th,price,currency,discount,color,position\n"
+        "summer,Big Sale,ลดใหญ่,Shop now,ช้อปเลย,10,USD,20,yellow,bottom-center\n"
         "bad,Sale,Buy,ten,USD,20,yellow,upside-down\n"
     )
     (tmp_path / "sheet.csv").write_text(text, encoding="utf-8")
@@ -171,8 +171,8 @@ def test_pasted_csv_rows_give_the_same_row_errors_as_the_file(tmp_path):
 
 def test_a_run_from_pasted_rows(sample_image, tmp_path):
     text = (
-        "variant,headline,cta,price,currency,discount,color,position\n"
-        "summer,Big Sale,Shop now,10,USD,20,yellow,bottom-center\n"
+        "variant,headline,headline:th,cta,cta:th,price,currency,discount,color,position\n"
+        "summer,Big Sale,ลดใหญ่,Shop now,ช้อปเลย,10,USD,20,yellow,bottom-center\n"
     )
     request = RunRequest(
         rows=text, image=str(sample_image), locales=("en", "th"), out=str(tmp_path)
