@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -16,52 +14,18 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SHEET = (
-    "variant,headline,headline:th,cta,cta:th,discount,color,position\n"
-    "spring,Spring Sale,ลดรับหน้าร้อน,Shop now,ช้อปเลย,30,yellow,top-left\n"
-    "autumn,Autumn Sale,ลดฤดูใบไม้ร่วง,Shop,ช้อป,fifty,white,bottom-right\n"
-)
+from tests.browser.desk import desk_files, new_page, served_desk
 
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("desk")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "transcreate.cli", "serve", str(folder / "out"), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    assert process.stdout is not None
-    url, deadline = "", time.monotonic() + 60
-    while not url and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.startswith("serving "):
-            url = line.split(" at ", 1)[1].split()[0]
-        elif not line and process.poll() is not None:
-            break
-    assert url, "transcreate serve did not start"
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with served_desk(tmp_path_factory.mktemp("desk") / "out", dict(os.environ)) as url:
+        yield url
 
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    sheet = tmp_path / "spring.csv"
-    sheet.write_text(SHEET, encoding="utf-8")
-    return {"sheet": sheet, "image": ROOT / "examples" / "creative.png"}
-
-
-def new_page(browser: Any, width: int, height: int) -> Any:
-    context = browser.new_context(
-        viewport={"width": width, "height": height}, accept_downloads=True
-    )
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    return page
+    return desk_files(tmp_path)
 
 
 def test_a_manager_turns_an_image_and_a_sheet_into_a_campaign_to_download(
@@ -184,49 +148,3 @@ def test_on_a_phone_the_desk_reads_without_sideways_scrolling(
     assert width <= 390, width
     assert page.get_by_label("Base creative").is_visible()
     page.context.close()
-
-
-def test_with_a_prefect_server_the_desk_hands_the_run_to_a_worker(
-    browser: Any, stack: Any, files: dict[str, Path], tmp_path: Path, screenshots: Path
-) -> None:
-    # The same desk, started where PREFECT_API_URL names the stack's server: the worker makes it.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "transcreate.cli", "serve", str(tmp_path / "out"), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**stack.env, "COLUMNS": "200"},
-    )
-    try:
-        assert process.stdout is not None
-        url = ""
-        while not url:
-            line = process.stdout.readline()
-            assert line or process.poll() is None, "transcreate serve did not start"
-            if line.startswith("serving "):
-                url = line.split(" at ", 1)[1].split()[0]
-        page = new_page(browser, 1280, 900)
-        page.goto(url)
-        page.get_by_label("Base creative").set_input_files(files["image"])
-        sheet = files["sheet"]
-        sheet.write_text(SHEET.replace(",fifty,", ",40,"), encoding="utf-8")
-        page.get_by_label("Campaign sheet").set_input_files(sheet)
-        with page.expect_navigation():
-            page.get_by_role("button", name="Upload and check").click()
-        for name in ("Chinese", "Indonesian", "Thai"):
-            page.get_by_label(name).uncheck()
-        with page.expect_navigation():
-            page.get_by_role("button", name="Run", exact=True).click()
-        page.get_by_role("link", name="Download everything (.zip)").wait_for(timeout=240_000)
-        page.screenshot(path=screenshots / "prefect-creatives.png", full_page=True)
-        assert page.locator("figure").count() == 2  # 2 rows × English × the original size
-        flow_run = page.get_by_role("link", name="the run in Prefect").get_attribute("href")
-        assert flow_run.startswith(f"{stack.url}/runs/flow-run/")
-        ident = flow_run.rsplit("/", 1)[1]
-        with stack.api() as api:
-            state = api.get(f"/flow_runs/{ident}").json()["state"]
-        assert state["type"] == "COMPLETED"
-        page.context.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from tests.browser.desk import SHEET, desk_files, new_page, served_desk
 from tests.browser.stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -196,3 +197,33 @@ def test_a_rejected_review_ends_as_rejected(page, stack, screenshots):
     dialog.get_by_role("button", name="Submit").click()
     wait_for_state(page, "Rejected", screenshots)
     assert not (stack.out / "skincare-sale" / "en").exists()  # nothing published
+
+
+def test_with_a_prefect_server_the_desk_hands_the_run_to_a_worker(
+    browser: Any, stack: Stack, tmp_path: Path, screenshots: Path
+) -> None:
+    # The desk, started where PREFECT_API_URL names the stack's server: a worker makes the run.
+    files = desk_files(tmp_path)
+    with served_desk(tmp_path / "out", stack.env) as url:
+        page = new_page(browser, 1280, 900)
+        page.goto(url)
+        page.get_by_label("Base creative").set_input_files(files["image"])
+        sheet = files["sheet"]
+        sheet.write_text(SHEET.replace(",fifty,", ",40,"), encoding="utf-8")
+        page.get_by_label("Campaign sheet").set_input_files(sheet)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Upload and check").click()
+        for name in ("Chinese", "Indonesian", "Thai"):
+            page.get_by_label(name).uncheck()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Run", exact=True).click()
+        page.get_by_role("link", name="Download everything (.zip)").wait_for(timeout=240_000)
+        page.screenshot(path=screenshots / "prefect-creatives.png", full_page=True)
+        assert page.locator("figure").count() == 2  # 2 rows × English × the original size
+        flow_run = page.get_by_role("link", name="the run in Prefect").get_attribute("href")
+        assert flow_run.startswith(f"{stack.url}/runs/flow-run/")
+        ident = flow_run.rsplit("/", 1)[1]
+        with stack.api() as api:
+            state = api.get(f"/flow_runs/{ident}").json()["state"]
+        assert state["type"] == "COMPLETED"
+        page.context.close()
