@@ -247,15 +247,20 @@ def _workbook_table(raw: bytes, source: str, sheet: str | None) -> Table:
     try:
         names = list(values.sheetnames)
         notes = []
+        # The first sheet a person sees: a hidden one (old data, lookups) is never the campaign
+        # unless it is named.
+        shown = [name for name in names if values[name].sheet_state == "visible"] or names
+        first = shown[0] if shown else None
         if sheet is None:
             if not names:
                 raise CampaignError(f"{source}: the workbook has no sheets")
-            sheet = names[0]
-            if len(names) > 1:
-                others = ", ".join(repr(other) for other in names[1:])
+            sheet = shown[0]
+            others = [name for name in shown if name != sheet]
+            if others:
+                listed = ", ".join(repr(other) for other in others)
                 notes.append(
-                    f"{source} has {len(names)} sheets; read the first, {sheet!r}, and not "
-                    f"{others}; to read another, name it: {source}#{names[1]}"
+                    f"{source} has {len(shown)} sheets; read the first, {sheet!r}, and not "
+                    f"{listed}; to read another, name it: {source}#{others[0]}"
                 )
         elif sheet not in names:
             raise CampaignError(
@@ -296,7 +301,7 @@ def _workbook_table(raw: bytes, source: str, sheet: str | None) -> Table:
         (number, [*cells[:width], *[""] * (width - len(cells))])
         for number, cells in enumerate(rows[1:], start=2)
     ]
-    label = source if sheet == names[0] else f"{source}#{sheet}"
+    label = source if sheet == first else f"{source}#{sheet}"
     return Table(label, headers, body, notes=notes)
 
 

@@ -636,6 +636,18 @@ def test_a_workbook_with_several_sheets_warns_naming_them(tmp_path: Path) -> Non
     assert "sale.xlsx#Q4 launch" in warning
 
 
+def test_a_hidden_first_sheet_is_not_the_campaign_unless_named(tmp_path: Path) -> None:
+    path = tmp_path / "sale.xlsx"
+    two_sheet_workbook(path)
+    workbook = openpyxl.load_workbook(path)
+    workbook["Q3"].sheet_state = "hidden"  # last quarter's rows, hidden by the manager
+    workbook.save(path)
+    campaign = read_campaign(path)
+    assert [variant.variant for variant in campaign.variants] == ["new"]
+    assert campaign.warnings == ()  # one sheet shows: nothing to choose between
+    assert [v.variant for v in read_campaign(f"{path}#Q3").variants] == ["old"]
+
+
 def test_a_sheet_is_chosen_by_parameter_or_by_hash(tmp_path: Path) -> None:
     path = two_sheet_workbook(tmp_path / "sale.xlsx")
     by_parameter = read_campaign(path, sheet="Q4 launch")
