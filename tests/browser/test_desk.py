@@ -65,7 +65,7 @@ def test_a_manager_turns_an_image_and_a_sheet_into_a_campaign_to_download(
     page.get_by_label("Chinese").uncheck()
     page.get_by_label("Indonesian").uncheck()
     assert page.locator("input[name=size][value=base]").is_checked()
-    page.locator("input[name=size][value=story]").check()
+    page.locator("input[name=size][value='728x90']").check()
     with page.expect_navigation():
         page.get_by_role("button", name="Run", exact=True).click()
     clicks += 4
@@ -74,7 +74,10 @@ def test_a_manager_turns_an_image_and_a_sheet_into_a_campaign_to_download(
     page.get_by_role("link", name="Download everything (.zip)").wait_for(timeout=180_000)
     page.screenshot(path=screenshots / "3-creatives.png", full_page=True)
     # Grouped by size, each creative with its copy.
-    assert page.locator("h2#size-base").count() == 1 and page.locator("h2#size-story").count() == 1
+    assert (
+        page.locator("h2#size-base").count() == 1
+        and page.locator("[id='size-728x90']").count() == 1
+    )
     assert page.locator("figure").count() == 8  # 2 rows × English, Thai × 2 sizes
     captions = page.locator("figcaption").all_inner_texts()
     assert any("Spring Sale" in c and "30% off" in c and "Shop now" in c for c in captions)
