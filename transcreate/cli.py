@@ -359,7 +359,6 @@ def serve(
     import socket
 
     import uvicorn
-    from rich.markup import escape
 
     from transcreate.desk.app import make_app
 

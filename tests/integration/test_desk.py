@@ -25,6 +25,7 @@ from PIL import Image
 
 from transcreate.desk.app import MAX_UPLOAD, make_app
 from transcreate.desk.share import opened, sign
+from transcreate.inputs import MAX_CAMPAIGN_BYTES
 
 
 @contextmanager
@@ -351,3 +352,20 @@ def test_engineers_settings_reach_the_run_and_a_wrong_one_is_a_sentence(
     kept = client.get(where).text
     assert '<option value="openai" selected>' in kept  # the choice is shown as made
     assert "sideways" not in kept and ident in kept  # an unknown value is not taken
+
+
+def test_pasted_rows_make_a_campaign_and_an_oversized_sheet_is_a_sentence(
+    client: httpx.Client,
+) -> None:
+    token = form_token(client)
+    image = {"image": ("product.png", png(), "image/png")}
+    pasted = client.post(
+        "/_desk/campaigns", files=image, data={"csrf": token, "rows": SHEET}, follow_redirects=False
+    )
+    assert pasted.status_code == 303
+    assert "1 row ready" in client.get(pasted.headers["location"]).text
+    files = {**image, "campaign": ("big.csv", b"x" * (MAX_CAMPAIGN_BYTES + 1), "text/csv")}
+    answer = client.post("/_desk/campaigns", files=files, data={"csrf": token})
+    assert answer.status_code == 400
+    [alert] = re.findall(r'role="alert">([^<]*)<', answer.text)
+    assert "the sheet is over" in alert

@@ -39,7 +39,7 @@ from transcreate.desk.store import FOLDER, Desk, DeskCampaign
 from transcreate.desk.views import DISPLAY_UNITS, campaign_context, gallery, home_context, zip_of
 from transcreate.errors import CampaignError
 from transcreate.images import MAX_BYTES
-from transcreate.inputs import MAX_CAMPAIGN_BYTES
+from transcreate.inputs import MAX_CAMPAIGN_BYTES, pasted_rows
 from transcreate.locales import SUPPORTED_LOCALES
 from transcreate.request import BackendName, ModeChoice
 from transcreate.serve import CONTENT_TYPES, confined_path
@@ -108,11 +108,11 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
             problem = "choose the campaign sheet (.csv or .xlsx), or paste its rows"
         if problem is None:
             assert isinstance(image, UploadFile)
-            if isinstance(sheet, UploadFile) and sheet.filename:
-                sheet_part = (sheet.filename, await _read(sheet, MAX_CAMPAIGN_BYTES, "sheet"))
-            else:
-                sheet_part = ("pasted-rows.csv", rows.strip("\r\n").encode("utf-8") + b"\n")
             try:
+                if isinstance(sheet, UploadFile) and sheet.filename:
+                    sheet_part = (sheet.filename, await _read(sheet, MAX_CAMPAIGN_BYTES, "sheet"))
+                else:  # checked and capped as the flow's pasted rows are
+                    sheet_part = ("pasted-rows.csv", pasted_rows(rows).data)
                 made = desk.create(
                     str(form.get("name") or ""),
                     (image.filename or "", await _read(image, MAX_BYTES, "base image")),

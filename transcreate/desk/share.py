@@ -30,7 +30,10 @@ def desk_secret(folder: Path, given: str | None = None) -> bytes:
     except FileNotFoundError:
         pass
     made = secrets.token_hex(32).encode()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another desk on the same folder made it first: use theirs
+        return path.read_bytes()
     with os.fdopen(descriptor, "wb") as file:
         file.write(made)
     return made
