@@ -1,13 +1,15 @@
-"""prefect.yaml against a real Prefect server: `prefect deploy --all`, then a worker runs one."""
+"""prefect.yaml against a real Prefect server: `prefect deploy --all`, every deployment read back.
+
+A worker running a deployment's flow run (relative paths resolved in the checkout, its artifacts
+posted) is walked in tests/browser/test_manager_day.py, from the form and from the desk.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -120,39 +122,6 @@ def test_flow_runs_start_in_the_checkout_prefect_deploy_ran_in(deployments):
         assert step == {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
 
 
-def test_a_worker_runs_localize_campaign_triggered_through_the_api(deployments, api_env, tmp_path):
-    from prefect.deployments import run_deployment
-
-    out = tmp_path / "out"
-    # Relative paths: they resolve only if the pull step put the flow run in the checkout.
-    request = {
-        "campaign": "examples/skincare-sale.csv",
-        "image": "examples/creative.png",
-        "out": str(out),
-        "locales": ["th"],  # the deployment and the worker are the subject, not the renders
-    }
-    flow_run = run_deployment("localize-campaign/localize-campaign", parameters=request, timeout=0)
-    worker = subprocess.Popen(
-        [PREFECT, "worker", "start", "--pool", "transcreate", "--run-once", "--limit", "1"],
-        cwd=ROOT,
-        env=api_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        output, _ = worker.communicate(timeout=120)
-    finally:
-        worker.kill()
-    state = asyncio.run(_final_state(flow_run.id, deadline=time.monotonic() + 30))
-    assert state.is_completed(), f"{state!r}\nworker output:\n{output}"
-
-    artifacts = asyncio.run(_artifacts(flow_run.id))
-    assert "manifest-skincare-sale" in {a.key for a in artifacts if a.type == "markdown"}
-    document = json.loads((out / "skincare-sale" / "manifest.json").read_text(encoding="utf-8"))
-    assert sum(job["status"] == "ok" for job in document["jobs"]) == 6
-
-
 def _prefect(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [PREFECT, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
@@ -173,24 +142,3 @@ async def _read_work_pool(name: str) -> Any:
 
     async with get_client() as client:
         return await client.read_work_pool(name)
-
-
-async def _final_state(flow_run_id: Any, deadline: float) -> Any:
-    from prefect.client.orchestration import get_client
-
-    async with get_client() as client:
-        while True:
-            flow_run = await client.read_flow_run(flow_run_id)
-            if flow_run.state.is_final() or time.monotonic() > deadline:
-                return flow_run.state
-            await asyncio.sleep(0.5)
-
-
-async def _artifacts(flow_run_id: Any) -> list[Any]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-
-    async with get_client() as client:
-        return await client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
-        )
