@@ -135,6 +135,25 @@ def test_the_rocket_is_found_though_the_pad_lights_touch_the_frame() -> None:
     assert not mask.grid[: round(150 / mask.cell)].any(), "the night sky is backdrop"
 
 
+def test_a_close_up_is_found_by_its_focus_where_it_fills_the_frame() -> None:
+    # The cat's face reaches every edge, so the border alone finds only its nose; its backdrop
+    # (right) is out of focus, so what is in focus is the subject.
+    mask = product_mask(photo("chelsea"))
+
+    def at(x: int, y: int) -> bool:
+        return bool(mask.grid[round(y / mask.cell), round(x / mask.cell)])
+
+    assert at(170, 115) and at(318, 135), "both eyes"
+    assert at(100, 60) and at(260, 245), "the forehead and the nose"
+    assert not at(425, 150) and not at(420, 40), "the soft backdrop on the right"
+
+
+def test_a_photo_sharp_all_over_is_not_read_by_its_focus() -> None:
+    # Wood grain under the cup is as sharp as the cup: the border prior alone decides there.
+    mask = product_mask(photo("coffee"))
+    assert not mask.grid[round(300 / mask.cell), round(560 / mask.cell)], "the table's corner"
+
+
 @pytest.mark.parametrize("position", ["top-center", "center", "bottom-center"])
 def test_copy_on_the_rocket_photograph_stays_off_the_rocket(position: str) -> None:
     record = LocalEditor().decide(job(None, position=position), png("rocket")).layout.record

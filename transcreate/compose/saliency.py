@@ -9,7 +9,10 @@ and no new binary dependency (OpenCV's saliency module would add a 60 MB wheel f
 coarse map, and its spectral-residual map marks edges rather than the subject's whole
 silhouette); gradients, stripes and noise on the backdrop all occur on the border too, so they
 are not taken for the product. Its limit: a product cut by the frame's edge looks like backdrop
-there — a user mask (``mask_from_image``) wins whenever it is given.
+there — a user mask (``mask_from_image``) wins whenever it is given. A close-up is that case at its
+extreme (a cat's face reaching every edge: the border prior finds only its nose); a photographer
+shoots one with a soft backdrop, so when the border prior finds almost nothing and part of the
+frame is out of focus, what is in focus is the subject too (``_in_focus``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,13 @@ _RESEMBLED = 2
 _DISTANCE = 28.0  # colour distance (0-255 scale) from every border cell that makes a cell product
 _TEXTURE = 1.5  # weight of the local-contrast feature against the colour ones
 _MIN_AREA = 0.002  # of the grid: smaller specks are noise, not a product
+#: Below this share of the frame the border prior has found a spot, not a subject: the photo may
+#: be a close-up. Measured: the cat 2.6 %; a thin rocket 6.4 %, the sample bottle 14 %.
+_CLOSE_UP = 0.05
+_FOCUS_SIDE = 384  # px on the long side where detail is measured (the same blur at any size)
+_SHARP = 0.25  # of the 90th percentile of detail: in focus
+_SOFT = 0.12  # below this share of it: out of focus
+_SOFT_BACKDROP = 0.15  # a shallow-focus photo has at least this share of its frame out of focus
 
 
 @dataclass(frozen=True)
@@ -155,7 +165,39 @@ def product_mask(image: Image.Image) -> ProductMask:
     nearest = np.partition(squared, nth, axis=1)[:, nth]
     grid = (nearest > _DISTANCE**2).reshape(rows, columns)
     grid[ring] = False
-    return ProductMask(_fill_holes(_drop_specks(grid)), cell, image.size, "saliency")
+    grid = _fill_holes(_drop_specks(grid))
+    if grid.mean() < _CLOSE_UP and (focused := _in_focus(image, size, ring)) is not None:
+        grid |= focused
+    return ProductMask(grid, cell, image.size, "saliency")
+
+
+def _in_focus(image: Image.Image, size: tuple[int, int], ring: Grid) -> Grid | None:
+    """The cells in focus, when the photo has a soft backdrop that reaches the frame's edge (a
+    close-up); None for a photo sharp all over (wood grain under a cup is as sharp as the cup,
+    so focus there says nothing about the subject)."""
+    scale = _FOCUS_SIDE / max(image.size)
+    grey = image.convert("L")
+    if scale < 1:
+        grey = grey.resize((round(image.width * scale), round(image.height * scale)))
+    pixels = np.pad(np.asarray(grey, dtype=np.float32), 1, mode="edge")
+    laplacian = np.abs(
+        4 * pixels[1:-1, 1:-1]
+        - pixels[:-2, 1:-1]
+        - pixels[2:, 1:-1]
+        - pixels[1:-1, :-2]
+        - pixels[1:-1, 2:]
+    )
+    small = Image.fromarray(np.clip(laplacian, 0, 255).astype(np.uint8)).resize(
+        size, Image.Resampling.BOX
+    )
+    detail = np.asarray(small.filter(ImageFilter.BoxBlur(2)), dtype=np.float32)
+    scale_of_detail = float(np.percentile(detail, 90))
+    soft = detail < _SOFT * scale_of_detail
+    if scale_of_detail <= 0 or soft.mean() < _SOFT_BACKDROP or not soft[ring].any():
+        return None
+    sharp = detail >= _SHARP * scale_of_detail
+    sharp[ring] = False
+    return _fill_holes(_drop_specks(sharp))
 
 
 def mask_from_image(data: bytes, canvas: tuple[int, int]) -> ProductMask:
