@@ -117,6 +117,13 @@ class Variant:
     #: the line that leads, set largest: "headline", or "offer" when the price or discount is
     #: the message ("70% off" above the fold, the headline a line above it)
     lead: str = "headline"
+    #: where copy the sheet did not give came from (``transcreate.translation``):
+    #: "<field>:<locale>" → (MACHINE or APPROVED, a problem a person must look at, or None)
+    origins: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    def origin(self, field_name: str, locale: str) -> tuple[str, str | None]:
+        """Where the locale's copy in ``field_name`` came from: "sheet" unless translated."""
+        return self.origins.get(f"{field_name}:{locale}", ("sheet", None))
 
     def text(self, field_name: str, locale: str) -> str | None:
         """The copy for a locale: its own column if filled, else the default column."""

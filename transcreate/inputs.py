@@ -25,7 +25,7 @@ from transcreate.errors import CampaignError
 from transcreate.settings import ALLOW_PRIVATE_VARIABLE
 from transcreate.sheets import split_sheet
 
-What = Literal["campaign", "glossary", "image"]
+What = Literal["campaign", "glossary", "image", "translations"]
 
 MAX_CAMPAIGN_BYTES = 20 * 1024 * 1024  # a sheet of tens of thousands of rows is far smaller
 MAX_REDIRECTS = 5
@@ -33,7 +33,13 @@ TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # per connect / read
 DEADLINE = 120.0  # seconds for a whole download: a server trickling bytes is cut off
 PASTED = "pasted rows"  # the source named in every row and column error of a pasted campaign
 
-_NOUNS = {"campaign": "campaign file", "glossary": "glossary", "image": "base image", None: "file"}
+_NOUNS = {
+    "campaign": "campaign file",
+    "glossary": "glossary",
+    "image": "base image",
+    "translations": "translations file",
+    None: "file",
+}
 _OCTET = ("application/octet-stream", "binary/octet-stream")  # S3's and drives' default
 _ACCEPTED: dict[What | None, tuple[str, ...]] = {
     "campaign": (
@@ -48,8 +54,11 @@ _ACCEPTED: dict[What | None, tuple[str, ...]] = {
     "image": ("image/png", "image/jpeg", "image/webp", *_OCTET),
 }
 _ACCEPTED["glossary"] = _ACCEPTED["campaign"]
+_XLIFF = ("application/xliff+xml", "application/xml", "text/xml")
+_ACCEPTED["translations"] = (*_ACCEPTED["campaign"], *_XLIFF)
 _ACCEPTED[None] = (*_ACCEPTED["campaign"], *_ACCEPTED["image"])
 _SHEET_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")  # what the campaign reader takes
+_TABLES = ("campaign", "glossary", "translations")  # inputs read as a sheet
 
 
 @dataclass(frozen=True)
@@ -251,7 +260,9 @@ def _file_name(response: httpx.Response, content_type: str, data: bytes, what: W
     header["content-disposition"] = response.headers.get("content-disposition", "")
     given = header.get_filename() or unquote(PurePosixPath(response.url.path).name)
     name = PurePosixPath(given.replace("\\", "/")).name or "download"
-    if what not in ("campaign", "glossary") or name.lower().endswith(_SHEET_SUFFIXES):
+    if what not in _TABLES or name.lower().endswith((*_SHEET_SUFFIXES, ".xlf", ".xliff")):
         return name
+    if content_type in _XLIFF:
+        return f"{name}.xlf"
     spreadsheet = content_type.endswith("sheet") or data.startswith(b"PK\x03\x04")
     return f"{name}.xlsx" if spreadsheet else f"{name}.csv"

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property, partial
+from typing import Any
 
 from transcreate.campaign import COLORS, COPY_FIELDS, Campaign, Variant
 from transcreate.errors import TemplateError
@@ -60,6 +61,11 @@ class EditJob:
     # it does not change the image): the copy fell back to the default column. Starts with
     # FALLBACK_REASON, so a summary can count these.
     fallback: str | None = None
+    #: Where each piece of copy came from, by field: "sheet", "machine" (a translation no one
+    #: has approved yet) or "approved" (see ``transcreate.translation``); not part of the key
+    copy_origin: tuple[tuple[str, str], ...] = ()
+    #: Why the output needs a person's look for its machine copy (not part of the key either)
+    machine: str | None = None
     #: The ad size the creative is reframed to (a preset's name or ``WxH``, see
     #: ``transcreate.sizes``); None: the base creative's own size.
     size: str | None = None
@@ -171,6 +177,7 @@ def expand(
                 continue
             if not (allow_fallback or variant.fallback):
                 job = replace(job, fallback=_fallback(variant, locale))
+            job = replace(job, **_origins(variant, locale, job))
             if glossary is not None and glossary.terms:
                 job = replace(job, overlays=_with_terms(job.overlays, glossary, locale))
             jobs += [
@@ -180,6 +187,30 @@ def expand(
     if mode != "model":  # the compositor sets the copy: each job sees its variant's other locales
         jobs = _with_siblings(jobs)
     return Expansion(tuple(jobs), tuple(skipped))
+
+
+def _origins(variant: Variant, locale: str, job: EditJob) -> dict[str, Any]:
+    """The job's copy_origin, and the review reason its unapproved machine copy gives."""
+    fields = [name for name in COPY_FIELDS if variant.text(name, locale)]
+    origins = {name: variant.origin(name, locale) for name in fields}
+    machine = [name for name, (origin, _) in origins.items() if origin == "machine"]
+    problems = [problem for _, problem in origins.values() if problem]
+    reasons = []
+    if machine:
+        named = " and ".join(_FIELD_NAMES.get(name, name) for name in machine)
+        reasons.append(
+            f"machine copy: row {variant.row}'s {language_name(locale)} {named} "
+            f"{'is a machine translation' if len(machine) == 1 else 'are machine translations'} "
+            "no one has approved; correct translations.csv and run again with --translations"
+        )
+    reasons += problems
+    return {
+        "copy_origin": tuple((name, origin) for name, (origin, _) in origins.items()),
+        "machine": "; ".join(reasons) or None,
+    }
+
+
+_FIELD_NAMES = {"headline": "headline", "cta": "button"}
 
 
 def _with_terms(

@@ -43,6 +43,8 @@ class JobResult:
     #: how the base was reframed to the size and what copy a small size dropped (from the
     #: built-in editor's layout record); None for the base's own size
     reframe: Mapping[str, Any] | None = None
+    #: where each piece of copy came from, by field: sheet, machine or approved
+    copy_origin: Mapping[str, str] | None = None
     #: one record per edit attempt, for the audit log (not part of the manifest)
     calls: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)
 

@@ -154,6 +154,22 @@ class RunOptions(BaseModel):
         description="A CSV of brand and product names (a 'term' column, 'term:th' where a market "
         "writes one its own way): each is set on one line, never broken; a path, s3:// or https://",
     )
+    translate: bool = Field(
+        default=False,
+        description="Translate the copy a locale lacks (headline, button) from the source column "
+        "with the translation backend ([translation] in transcreate.toml); machine copy is "
+        "flagged for review until approved",
+    )
+    source_locale: str = Field(
+        default="",
+        description="The language the sheet's bare copy columns are written in, and the one "
+        "translated from (empty: en)",
+    )
+    translations: str = Field(
+        default="",
+        description="A reviewer's translations (the translations.csv or .xlf a run wrote, "
+        "corrected): they become approved copy; a path, s3:// or https://",
+    )
     allow_fallback: bool = Field(
         default=False,
         description="Accept copy that fell back to the default column for a locale without "
@@ -198,6 +214,16 @@ class RunOptions(BaseModel):
         if value is None:
             return "auto" if info.field_name == "mode" else ""
         return value
+
+    @field_validator("source_locale")
+    @classmethod
+    def _check_source_locale(cls, value: str) -> str:
+        if not value.strip():
+            return ""
+        tags = parse_locale_list(value)
+        if len(tags) != 1:
+            raise ValueError("is one locale, e.g. en")
+        return tags[0]
 
     @field_validator("sizes", mode="before")
     @classmethod

@@ -134,6 +134,56 @@ def model_settings(name: str, config: dict[str, Any] | None = None) -> ModelSett
     )
 
 
+#: The translation backend: any OpenAI-compatible chat endpoint; by default DashScope's
+#: compatible mode with Qwen-MT (the international endpoint is
+#: https://dashscope-intl.aliyuncs.com/compatible-mode/v1).
+TRANSLATION = Provider(
+    "TRANSCREATE_TRANSLATION_API_KEY",
+    "TRANSCREATE_TRANSLATION_BASE_URL",
+    "https://dashscope.aliyuncs.com/compatible-mode/v1",
+    "qwen-mt-flash",
+    "TRANSCREATE_TRANSLATION_MODEL",
+)
+
+
+def translation_settings(config: dict[str, Any] | None = None) -> ModelSettings:
+    """The ``[translation]`` section of the config file with the environment over it. The key:
+    TRANSCREATE_TRANSLATION_API_KEY, or DASHSCOPE_API_KEY for DashScope's own endpoint."""
+    section: dict[str, Any] = dict((config or load_config()).get("translation", {}))
+    if "api_key" in section:
+        raise SetupError(
+            "config file, [translation]: api_key must not be written in a file; set "
+            f"{TRANSLATION.key_variable} or name a Prefect Secret block in api_key_secret"
+        )
+    file_url, file_model = section.pop("base_url", None), section.pop("model", None)
+    secret_block = section.pop("api_key_secret", None)
+    section.pop("glossary", None)  # read by the root with the run's other inputs
+    numbers = {key: kind(section.pop(key)) for key, kind in _NUMBERS.items() if key in section}
+    base_url = os.environ.get(TRANSLATION.url_variable) or file_url or TRANSLATION.base_url
+    dashscope = urllib.parse.urlsplit(base_url).hostname or ""
+    api_key = (
+        os.environ.get(TRANSLATION.key_variable)
+        or (os.environ.get("DASHSCOPE_API_KEY") if dashscope.endswith("aliyuncs.com") else "")
+        or _secret(secret_block)
+    )
+    if not api_key:
+        raise SetupError(
+            f"--translate needs the translation backend's API key: set "
+            f"{TRANSLATION.key_variable} (or DASHSCOPE_API_KEY for DashScope's endpoint), or "
+            f"name a Prefect Secret block in {CONFIG_FILE} under [translation] api_key_secret"
+        )
+    return ModelSettings(
+        provider="translation",
+        base_url=base_url,
+        proxy=environment_proxy(base_url),
+        model=os.environ.get(TRANSLATION.model_variable or "") or file_model or TRANSLATION.model,
+        api_key=api_key,
+        timeout=numbers.pop("timeout", 60.0),
+        options=section,  # what is left is sent with every request (temperature …)
+        **numbers,
+    )
+
+
 @dataclass(frozen=True)
 class StorageSettings:
     """How stored outputs are linked: where a local folder is served (`transcreate serve`), and an

@@ -39,9 +39,14 @@ from transcreate.settings import (
     load_config,
     model_settings,
     storage_settings,
+    translation_settings,
 )
 from transcreate.storage import Storage, open_storage
 from transcreate.storage.drafts import Drafts, published_of
+from transcreate.translation.chat import ChatTranslator
+from transcreate.translation.fill import Approved
+from transcreate.translation.memory import TranslationMemory
+from transcreate.translation.sheet import read_translations
 
 MAX_GLOSSARY_BYTES = 2 * 1024 * 1024  # thousands of names fit in far less
 
@@ -106,7 +111,14 @@ def build(
             mask_from_image(mask, (8, 8))
         except CampaignError as error:
             raise CampaignError(f"{request.product_mask}: {error}") from None
-    glossary = read_glossary(request.glossary, allow_private) if request.glossary else None
+    translation = config.get("translation", {})
+    named = request.glossary or (translation.get("glossary", "") if request.translate else "")
+    glossary = read_glossary(named, allow_private) if named else None
+    translator = memory = None
+    if request.translate:
+        translator = ChatTranslator(translation_settings(config))
+        memory = TranslationMemory(storage, translator.identity)
+    approved = read_approved(request.translations, allow_private) if request.translations else {}
     own_editor = editor is not None
     if editor is None:
         editor = open_editor(
@@ -132,6 +144,9 @@ def build(
         callback_hosts=allowed_private_callbacks(),
         instruction_language=language,
         glossary=glossary,
+        translator=translator,
+        translation_memory=memory,
+        approved=approved,
         editor_bounds_calls=request.backend != "local" and not own_editor,
         campaign=partial(
             campaign_input, request.campaign, request.rows, allow_private=allow_private
@@ -271,6 +286,14 @@ def read_glossary(location: str, allow_private: Allowed = frozenset()) -> Glossa
         location, what="glossary", max_bytes=MAX_GLOSSARY_BYTES, allow_private=allow_private
     )
     return parse_glossary(source.data, source.name)
+
+
+def read_approved(location: str, allow_private: Allowed = frozenset()) -> Approved:
+    """A reviewer's translations, read with the checks every input gets."""
+    source = read_input(
+        location, what="translations", max_bytes=MAX_GLOSSARY_BYTES, allow_private=allow_private
+    )
+    return read_translations(source.data, source.name)
 
 
 def output_checks(request: RunRequest, mask: bytes | None = None) -> OutputChecks | None:

@@ -149,6 +149,7 @@ def _common(job: EditJob) -> dict[str, Any]:
         "instruction": job.instruction,
         "backend": job.backend,
         "key": job.key,
+        "copy_origin": dict(job.copy_origin) or None,
     }
 
 
@@ -225,9 +226,9 @@ def _claim(storage: Storage, key: str, verdict: str) -> tuple[Lease | None, str]
 
 
 def _review(job: EditJob, check_reason: str | None, layout: Mapping[str, Any] | None) -> str | None:
-    """Why a made output needs a person's look: its copy fell back, its layout breaks a rule
-    (``compose.verdict``), or a check flagged it."""
-    reasons = (job.fallback, "; ".join(layout_problems(layout)), check_reason)
+    """Why a made output needs a person's look: its copy fell back or is a machine translation
+    no one approved, its layout breaks a rule (``compose.verdict``), or a check flagged it."""
+    reasons = (job.fallback, job.machine, "; ".join(layout_problems(layout)), check_reason)
     return "; ".join(reason for reason in reasons if reason) or None
 
 

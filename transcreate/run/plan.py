@@ -15,13 +15,17 @@ from transcreate.campaign import Campaign, Variant, read_campaign
 from transcreate.errors import CampaignError, TranscreateError
 from transcreate.images import BaseCreative
 from transcreate.instructions import template_names
-from transcreate.jobs import EditJob, expand
+from transcreate.jobs import SOURCE_LOCALE, EditJob, expand
 from transcreate.manifest import JobResult
 from transcreate.policy import Policy
 from transcreate.request import RunRequest
+from transcreate.run.execute import retrying
 from transcreate.run.ports import Adapters
 from transcreate.sheets import RowProblem
 from transcreate.storage import Storage, object_key
+from transcreate.translation.chat import Ask
+from transcreate.translation.fill import Transcreation, transcreate
+from transcreate.translation.sheet import translations_csv, translations_xliff
 
 
 def new_run_id() -> str:
@@ -47,6 +51,48 @@ class RunPlan:
     @property
     def variants(self) -> list[str]:
         return [variant.variant for variant in self.campaign.variants]
+
+
+def translated(campaign: Campaign, request: RunRequest, adapters: Adapters) -> Transcreation:
+    """The campaign with the copy its locales lack translated (``request.translate``) or taken
+    from the reviewer's approved translations (``request.translations``); each translation call
+    retried as an edit is."""
+    translator = adapters.translator
+    translate = None
+    if translator is not None:
+
+        def translate(ask: Ask) -> str:
+            for attempt in retrying(request.retries, request.retry_wait):
+                with attempt:
+                    return translator.translate(ask)
+            raise AssertionError("unreachable: the last attempt raises")
+
+    return transcreate(
+        campaign,
+        request.locales,
+        translate,
+        source_locale=request.source_locale or SOURCE_LOCALE,
+        memory=adapters.translation_memory,
+        glossary=adapters.glossary,
+        approved=adapters.approved,
+        workers=min(adapters.concurrency, 8),
+    )
+
+
+def write_translations(
+    storage: Storage, campaign: str, done: Transcreation, request: RunRequest
+) -> None:
+    """The run's translations for a reviewer: ``translations.csv`` and one XLIFF per locale."""
+    if not done.pieces:
+        return
+    source = request.source_locale or SOURCE_LOCALE
+    storage.put(object_key(campaign, "translations.csv"), translations_csv(done.pieces), "text/csv")
+    for locale in dict.fromkeys(piece.locale for piece in done.pieces):
+        storage.put(
+            object_key(campaign, f"translations-{locale}.xlf"),
+            translations_xliff(done.pieces, source, locale),
+            "application/xliff+xml",
+        )
 
 
 def plan_run(request: RunRequest, adapters: Adapters) -> RunPlan:
@@ -78,6 +124,11 @@ class Planner:
             raise CampaignError(
                 f"{campaign.source}: no rows; add one row per variant under the header"
             )
+        self.transcreation: Transcreation | None = None
+        if adapters.translator is not None or adapters.approved:
+            self.transcreation = translated(campaign, request, adapters)
+            campaign = self.transcreation.campaign
+            write_translations(adapters.storage, campaign.name, self.transcreation, request)
         self.request, self.adapters, self.campaign = request, adapters, campaign
         self.run_id = new_run_id()
         self.earlier, earlier_policy = _last_manifest(adapters.storage, campaign.name)
@@ -112,6 +163,15 @@ class Planner:
             for skip in expansion.skipped
         ]
         jobs, blocked = guard(expansion.jobs, request, adapters.policy, self.passed)
+        failed = self.transcreation.failed if self.transcreation is not None else {}
+        if failed:  # copy that could not be translated: those cells fail, nothing else
+            jobs = [job for job in jobs if (job.variant, job.locale) not in failed]
+            cells = {(skip.variant, skip.locale) for skip in expansion.skipped}
+            skipped += [
+                JobResult(variant, locale, "failed", error=reason)
+                for (variant, locale), reason in failed.items()
+                if (variant, locale) not in cells and any(v.variant == variant for v in variants)
+            ]
         return jobs, skipped + blocked
 
     def plan(self, jobs: Sequence[EditJob], settled: Sequence[JobResult]) -> RunPlan:

@@ -16,6 +16,7 @@ from transcreate.inputs import Input
 from transcreate.policy import Policy
 from transcreate.quality import OutputChecks
 from transcreate.storage import Storage
+from transcreate.translation.fill import Approved, Memory, Translator
 
 
 def _no_campaign() -> Input:
@@ -41,6 +42,12 @@ class Adapters:
     instruction_language: str = "locale"
     #: the campaign's glossary (``request.glossary``, read and checked when the run is built)
     glossary: Glossary | None = None
+    #: the translation backend (``request.translate``) and the memory of its answers, kept in
+    #: the output root; None: copy a locale lacks is not translated
+    translator: Translator | None = None
+    translation_memory: Memory | None = None
+    #: a reviewer's translations (``request.translations``): approved copy
+    approved: Approved = field(default_factory=dict)
     #: a model editor bounds its own calls (built with ``concurrency``): around the call only,
     #: so a job waiting for the same edit another job is making (the result cache) holds no slot
     editor_bounds_calls: bool = False
