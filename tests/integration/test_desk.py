@@ -369,3 +369,27 @@ def test_pasted_rows_make_a_campaign_and_an_oversized_sheet_is_a_sentence(
     assert answer.status_code == 400
     [alert] = re.findall(r'role="alert">([^<]*)<', answer.text)
     assert "the sheet is over" in alert
+
+
+def test_a_manager_asks_for_translation_and_sees_each_beside_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import use_fake_model
+    from tests.servers.chat import FakeChat
+
+    english = "variant,headline,cta,color,position\nbig,Big Sale,Shop now,yellow,top-left\n"
+    with FakeChat() as fake:
+        use_fake_model(monkeypatch, tmp_path, fake)
+        with served(make_app(tmp_path / "out", secret="s")) as url, httpx.Client(base_url=url) as c:
+            where = upload(c, sheet=english).headers["location"]
+            assert 'name="translate"' in c.get(where).text  # offered beside the languages
+            data = {"csrf": form_token(c, where), "locale": ["th"], "size": ["base"]}
+            assert c.post(f"{where}/run", data={**data, "translate": "on"}).status_code == 303
+            deadline = time.monotonic() + 60
+            while c.get(f"{where}/progress.json").json()["status"] == "running":
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            page = html.unescape(c.get(where).text)
+        assert fake.paid == 2
+    assert "ลดครั้งใหญ่" in page and "machine translation of “Big Sale”" in page
+    assert "machine translation of “Shop now”" in page and "machine copy" in page

@@ -359,8 +359,9 @@ def _settings(form: Any) -> dict[str, Any]:
     chosen: dict[str, Any] = {
         name: str(form.get(name)) for name, allowed in SETTINGS.items() if form.get(name) in allowed
     }
-    if form.get("checks") == "on":
-        chosen["checks"] = True
+    for flag in ("checks", "translate"):
+        if form.get(flag) == "on":
+            chosen[flag] = True
     return chosen
 
 

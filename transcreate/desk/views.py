@@ -3,6 +3,8 @@ by shape), its creatives by size with their copy, and the zip of them."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import tempfile
 import zipfile
@@ -93,6 +95,7 @@ def gallery(desk: Desk, campaign: DeskCampaign, files: str = "") -> list[dict[st
     ``files``: where a share page serves the campaign's files (its images' addresses start
     there, relative to the campaign's folder); the root's own addresses otherwise."""
     groups: dict[str, list[dict[str, Any]]] = {}
+    sources = translated_from(desk, campaign)
     for job in manifest_jobs(desk, campaign):
         uri = str(job.get("uri") or "")
         if not uri.startswith("file://"):
@@ -118,9 +121,25 @@ def gallery(desk: Desk, campaign: DeskCampaign, files: str = "") -> list[dict[st
                 "status": job.get("status"),
                 "reason": job.get("error"),
                 "copy": copy,
+                # machine or approved copy: what it was translated from, beside it
+                "sources": {
+                    role: (sources.get((job.get("variant"), role, job.get("locale")), ""), origin)
+                    for role, origin in (job.get("copy_origin") or {}).items()
+                    if origin != "sheet"
+                },
             }
         )
     return [{"size": size, "items": items} for size, items in groups.items()]
+
+
+def translated_from(desk: Desk, campaign: DeskCampaign) -> dict[tuple[str, str, str], str]:
+    """(variant, field, locale) → the source text, from the run's translations.csv."""
+    path = desk.output(campaign) / "translations.csv"
+    try:
+        rows = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+        return {(r["variant"], r["field"], r["locale"]): r["source"] for r in rows}
+    except (OSError, KeyError, csv.Error):
+        return {}
 
 
 def zip_of(desk: Desk, campaign: DeskCampaign, size: str | None) -> Path | None:
