@@ -107,7 +107,7 @@ def gallery(desk: Desk, campaign: DeskCampaign, files: str = "") -> list[dict[st
         except (OSError, ValueError):
             continue
         copy = copy_of(job.get("layout"))
-        texts = dict(copy)
+        texts, locale = dict(copy), str(job.get("locale"))
         groups.setdefault(job.get("size") or BASE, []).append(
             {
                 "key": str(job.get("key") or ""),
@@ -117,13 +117,13 @@ def gallery(desk: Desk, campaign: DeskCampaign, files: str = "") -> list[dict[st
                 "cta": texts.get("cta", ""),
                 "src": (files or "") + "/" + relative.as_posix(),
                 "variant": job.get("variant"),
-                "locale": language_name(str(job.get("locale"))),
+                "locale": language_name(locale),
                 "status": job.get("status"),
                 "reason": job.get("error"),
                 "copy": copy,
                 # machine or approved copy: what it was translated from, beside it
                 "sources": {
-                    role: (sources.get((job.get("variant"), role, job.get("locale")), ""), origin)
+                    role: (sources.get((str(job.get("variant")), role, locale), ""), origin)
                     for role, origin in (job.get("copy_origin") or {}).items()
                     if origin != "sheet"
                 },
