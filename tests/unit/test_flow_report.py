@@ -54,3 +54,20 @@ def test_review_text_says_what_to_look_at_and_how_to_decide():
     )
     assert "[the contact sheet](http://f/sheet.png)" in text
     assert "**Resume**" in text and "*reject*" in text and "72 hours" in text
+
+
+def test_review_text_shows_each_machine_translation_beside_its_source():
+    from transcreate.translation.fill import Piece
+
+    pieces = [
+        Piece("sale", 2, "headline", "th", "Big Sale", "ลดครั้งใหญ่", "machine"),
+        Piece("sale", 2, "cta", "th", "Shop now", "ซื้อ|เลย", "machine", "lost 'X'"),
+        Piece("sale", 2, "headline", "zh", "Big Sale", "大促", "approved"),
+    ]
+    text = review_markdown(
+        "sale", contact_sheet="s.png", gallery=None, counts={}, timeout_hours=1,
+        translations=pieces,
+    )  # fmt: skip
+    assert "| sale | th | headline | Big Sale | ลดครั้งใหญ่ |" in text
+    assert "| sale | th | cta | Shop now | ซื้อ\\|เลย (lost 'X') |" in text  # a cell stays one
+    assert "大促" not in text  # approved already

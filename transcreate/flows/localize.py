@@ -408,6 +408,7 @@ def _ask_reviewer(
         gallery=_gallery(request, campaign, storage),
         counts=summary.counts,
         timeout_hours=timeout_hours,
+        translations=plan.translations,
     )
     create_markdown_artifact(
         key=artifact_key(f"review-{campaign}"),

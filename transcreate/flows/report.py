@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import ValidationError
 
+from transcreate.translation.fill import Piece
+
 # The manifest's statuses in a manager's words, in the order a summary names them.
 STATUS_WORDS: dict[str, str] = {
     "ok": "made",
@@ -114,8 +116,10 @@ def review_markdown(
     gallery: str | None,
     counts: Mapping[str, int],
     timeout_hours: float,
+    translations: Sequence[Piece] = (),
 ) -> str:
-    """What a reviewer looks at and how to decide, for the artifact and the Resume dialog."""
+    """What a reviewer looks at and how to decide, for the artifact and the Resume dialog;
+    machine translations beside their source, to read before approving."""
     lines = [
         f"# {_text(campaign)} is waiting for your review",
         "",
@@ -133,6 +137,25 @@ def review_markdown(
         "",
         f"Without a decision the run stops waiting after {timeout_hours:g} hours.",
     ]
+    machine = [piece for piece in translations if piece.origin == "machine"]
+    if machine:
+        lines += [
+            "",
+            "## Machine translations to read",
+            "",
+            "Approving publishes them as they are. To correct one, reject, correct "
+            "`translations.csv` in the campaign's folder and run again with it as `translations`.",
+            "",
+            "| Variant | Language | Field | Source | Translation |",
+            "| --- | --- | --- | --- | --- |",
+            *(
+                f"| {_cell(p.variant)} | {_cell(p.locale)} | {_cell(p.field)} | "
+                f"{_cell(p.source)} | {_cell(p.text)}"
+                + (f" ({_cell(p.problem)})" if p.problem else "")
+                + " |"
+                for p in machine
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 

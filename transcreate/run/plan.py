@@ -24,7 +24,7 @@ from transcreate.run.ports import Adapters
 from transcreate.sheets import RowProblem
 from transcreate.storage import Storage, object_key
 from transcreate.translation.chat import Ask
-from transcreate.translation.fill import Transcreation, transcreate
+from transcreate.translation.fill import Piece, Transcreation, transcreate
 from transcreate.translation.sheet import translations_csv, translations_xliff
 
 
@@ -47,6 +47,8 @@ class RunPlan:
     policy: tuple[str, str] = ("", "")
     #: the records of the campaign's last manifest, by (variant, locale, size, job key)
     earlier: Mapping[tuple[str, str, str | None, str], dict[str, Any]] = field(default_factory=dict)
+    #: the copy this run translated or took from a reviewer (``transcreate.translation``)
+    translations: tuple[Piece, ...] = ()
 
     @property
     def variants(self) -> list[str]:
@@ -186,6 +188,7 @@ class Planner:
             run_id=self.run_id,
             policy=(self.adapters.policy.version, self.adapters.policy.digest),
             earlier=self.earlier,
+            translations=self.transcreation.pieces if self.transcreation is not None else (),
         )
 
 
