@@ -211,3 +211,23 @@ def test_a_bad_translations_file_is_one_sentence_naming_where(
 ) -> None:
     with pytest.raises(CampaignError, match=message):
         read_translations(data, name)
+
+
+def test_a_translation_far_wider_than_its_source_is_asked_for_shorter_and_says_so() -> None:
+    long = "Promo khusus member baru hemat besar untuk semua produk pilihan"
+    translate = Recorder([long, "Promo member baru"])
+    sheet = "variant,headline\nm,New members save\n"
+    done = transcreate(campaign(sheet), ["id"], translate, source_locale="en")
+    assert [ask.budget for ask in translate.asks] == [None, 28]  # 16 columns × 1.5 + 4
+    [piece] = done.pieces
+    assert piece.text == "Promo member baru"
+    assert piece.problem is not None and "at most 28 characters was asked for" in piece.problem
+    assert "3.9× as wide as the source" in piece.problem
+
+
+def test_a_wide_script_budget_is_asked_in_its_characters() -> None:
+    translate = Recorder(["会员专享全场商品最高立减百分之五十优惠活动", "会员专享"])
+    done = transcreate(campaign("variant,headline\nm,Members save\n"), ["zh"], translate,
+                       source_locale="en")  # fmt: skip
+    assert translate.asks[1].budget == 11  # (12 × 1.5 + 4) columns, two per character
+    assert done.pieces[0].text == "会员专享"

@@ -11,6 +11,7 @@ lost). A translation that dropped a glossary term is asked for once more, then k
 from __future__ import annotations
 
 import logging
+import math
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -108,20 +109,41 @@ def transcreate(
     }  # fmt: skip
     calls = 0
 
-    def answer(ask: Ask) -> tuple[str, str | None] | TranscreateError:
+    def known_or_asked(ask: Ask) -> tuple[str, str | None]:
         nonlocal calls
         remembered = memory.get(ask) if memory is not None else None
         if remembered is not None:
             return remembered, _lost_terms(remembered, ask)
         assert translate is not None  # no asks without it
-        try:
-            text, problem = _asked(translate, ask)
-        except TranscreateError as error:
-            return error
+        text, problem = _asked(translate, ask)
         calls += 1
         if memory is not None:
             memory.put(ask, text)
         return text, problem
+
+    def answer(ask: Ask) -> tuple[str, str | None] | TranscreateError:
+        try:
+            text, problem = known_or_asked(ask)
+        except TranscreateError as error:
+            return error
+        room = budget_of(ask.text)
+        if width(text) <= room:
+            return text, problem
+        # Longer than the source's layout has room for: a shorter version is asked for before
+        # the layout shrinks the type, and the reason says so.
+        shorter = replace(ask, budget=room // 2 if _wide(text) else room)
+        try:
+            short, short_problem = known_or_asked(shorter)
+        except TranscreateError:
+            return text, problem  # the longer one is usable
+        if width(short) >= width(text):
+            return text, problem
+        note = (
+            f"its {language_name(ask.target)} translation of {ask.text!r} was "
+            f"{width(text) / max(1, width(ask.text)):.1f}× as wide as the source, so a version "
+            f"of at most {shorter.budget} characters was asked for"
+        )
+        return short, "; ".join(filter(None, (short_problem, note))) or None
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="translate") as pool:
         for done, (pair, result) in enumerate(
@@ -131,6 +153,29 @@ def transcreate(
             if done % 20 == 0 or done == len(asks):
                 logger.info("translated %d of %d pieces of copy", done, len(asks))
     return _filled(campaign, needed, answers, approved, calls)
+
+
+def width(text: str) -> int:
+    """Columns the text takes: a CJK character two, a combining mark none (Thai vowels above)."""
+    return sum(
+        0
+        if unicodedata.category(c) in ("Mn", "Me", "Cf")
+        else 2
+        if unicodedata.east_asian_width(c) in "WF"
+        else 1
+        for c in text
+    )
+
+
+def budget_of(source: str) -> int:
+    """The widest a translation of ``source`` may be before it is asked for shorter: half as
+    wide again as the copy the sheet's layout was made for, and a few columns of slack for short
+    buttons ("Shop now" → "Belanja sekarang" fits)."""
+    return math.ceil(width(source) * 1.5) + 4
+
+
+def _wide(text: str) -> bool:
+    return any(unicodedata.east_asian_width(c) in "WF" for c in text)
 
 
 def _needed(
