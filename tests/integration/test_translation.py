@@ -164,3 +164,11 @@ def test_a_throttled_call_is_retried(fake, inputs, tmp_path):  # type: ignore[no
     summary = localize(request(inputs, tmp_path / "out", locales=("th",)))
     assert summary.counts["needs_review"] == 2 and fake.paid == 3
     assert fake.calls("chat/completions") == 4
+
+
+def test_a_call_that_times_out_is_retried_within_the_configured_timeout(fake, inputs, tmp_path):  # type: ignore[no-untyped-def]
+    (tmp_path / "transcreate.toml").write_text("[translation]\ntimeout = 1\n", encoding="utf-8")
+    fake.fault("timeout")
+    summary = localize(request(inputs, tmp_path / "out", locales=("th",)))
+    assert summary.counts["needs_review"] == 2
+    assert fake.calls("chat/completions") == 4  # three texts, one of them twice
