@@ -93,10 +93,16 @@ def load_translations(locale: str, catalogs: Path | None = None) -> NullTranslat
     """
     folder = catalogs or data_dir("locales")
     parsed = parse_locale(locale)
+    likely_subtags = get_global("likely_subtags")
+    # zh-TW is written in Traditional characters: its script is the likely one for its region.
+    regional = likely_subtags.get(f"{parsed.language}_{parsed.territory}", "")
+    script = parsed.script or (split_identifier(regional)[2] if regional else None)
     candidates = [babel_name(locale)]
-    # en-US may borrow en's wording; zh-Hant must not borrow zh's Simplified characters.
-    likely = get_global("likely_subtags").get(parsed.language, "")
-    if not parsed.script or f"_{parsed.script}_" in f"_{likely}_":
+    if script:
+        candidates.append(f"{parsed.language}_{script}")
+    # en-US may borrow en's wording; zh-Hant (zh-TW) must not borrow zh's Simplified characters.
+    likely = likely_subtags.get(parsed.language, "")
+    if not script or f"_{script}_" in f"_{likely}_":
         candidates.append(parsed.language)
     for candidate in dict.fromkeys(candidates):
         po = folder / candidate / "LC_MESSAGES" / "messages.po"

@@ -98,12 +98,25 @@ def test_optional_lines_appear_only_when_given() -> None:
 
 
 def test_locale_without_a_catalog_falls_back_to_english() -> None:
-    assert "Add “Big Sale” in yellow at the bottom center." in render("fil")
-    assert not has_catalog("fil")
+    assert "Add “Big Sale” in yellow at the bottom center." in render("sw")
+    assert not has_catalog("sw")
 
 
-@pytest.mark.parametrize(("locale", "offer"), [("vi", "Giảm 30%"), ("ms", "Diskaun 30%")])
-def test_vietnamese_and_malay_have_their_own_wording(locale: str, offer: str) -> None:
+@pytest.mark.parametrize(
+    ("locale", "offer"),
+    [
+        ("vi", "Giảm 30%"),
+        ("ms", "Diskaun 30%"),
+        ("fil", "30% diskwento"),
+        ("zh-Hant", "現折30%"),
+        ("zh-TW", "現折30%"),
+        ("ja", "30%オフ"),
+        ("ko", "30% 할인"),
+        ("ar", "خصم 30%"),
+        ("hi", "30% की छूट"),
+    ],
+)
+def test_the_offered_languages_have_their_own_wording(locale: str, offer: str) -> None:
     assert has_catalog(locale)
     assert renderer_for(locale).vocabulary("offer", None, "30%") == offer
 
@@ -352,7 +365,9 @@ def test_locale_without_a_catalog_gets_the_source_wording(tmp_path: Path) -> Non
 
 
 def test_a_traditional_chinese_locale_does_not_borrow_the_simplified_catalog():
-    assert InstructionRenderer("zh-Hant").vocabulary("color_name", "yellow") == "yellow"
+    assert InstructionRenderer("zh-Hant").vocabulary("color_name", "yellow") == "黃色"
+    assert InstructionRenderer("zh-TW").vocabulary("color_name", "yellow") == "黃色"
+    assert InstructionRenderer("zh-HK").vocabulary("color_name", "yellow") == "黃色"
     assert InstructionRenderer("zh-Hans").vocabulary("color_name", "yellow") == "黄色"
     assert InstructionRenderer("th-TH").vocabulary("color_name", "yellow") == "สีเหลือง"
 

@@ -294,24 +294,24 @@ def test_outpainting_asks_for_the_scene_in_ad_sizes_only(sample_campaign) -> Non
 def test_a_locale_without_copy_or_wording_of_its_own_is_never_silently_english(tmp_path) -> None:  # type: ignore[no-untyped-def]
     campaign = campaign_of(
         tmp_path,
-        "variant,headline,headline:fil,headline:id,cta,cta:fil,cta:id,discount\n"
+        "variant,headline,headline:sw,headline:id,cta,cta:sw,cta:id,discount\n"
         "a,Big Sale,,Diskon Besar,Shop,,Beli,30\n"
-        "b,Big Sale,Malaking Sale,Diskon,Shop,Bili na,Beli,\n"
-        "c,Big Sale,Malaking Sale,Diskon,Shop,Bili na,Beli,30\n",
+        "b,Big Sale,Punguzo Kubwa,Diskon,Shop,Nunua,Beli,\n"
+        "c,Big Sale,Punguzo Kubwa,Diskon,Shop,Nunua,Beli,30\n",
     )
     jobs = {
         (job.variant, job.locale): job
         for job in expand(
-            campaign, ["fil", "id", "en", "ms"], image_sha256="0" * 64, backend="x"
+            campaign, ["sw", "id", "en", "ms"], image_sha256="0" * 64, backend="x"
         ).jobs
     }
     # No Malay column at all: the English copy would be on the Malay creative.
     assert "no Malay copy" in (jobs["a", "ms"].fallback or "")
     assert "add headline:ms, cta:ms to the sheet" in (jobs["a", "ms"].fallback or "")
-    # A Filipino cell left empty: said as before.
-    assert "leaves headline:fil" in (jobs["a", "fil"].fallback or "")
-    # Its own copy, but Filipino has no wording for the offer: "30% off" would be English.
-    assert "no Filipino wording" in (jobs["c", "fil"].fallback or "")
-    assert jobs["b", "fil"].fallback is None  # all its own, and no offer to word
+    # A Swahili cell left empty: said as before.
+    assert "leaves headline:sw" in (jobs["a", "sw"].fallback or "")
+    # Its own copy, but Swahili has no wording for the offer: "30% off" would be English.
+    assert "no Swahili wording" in (jobs["c", "sw"].fallback or "")
+    assert jobs["b", "sw"].fallback is None  # all its own, and no offer to word
     # English is the sheet's own language, Indonesian has its copy and its wording.
     assert jobs["a", "en"].fallback is None and jobs["c", "id"].fallback is None
