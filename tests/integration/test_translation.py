@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,22 @@ def test_a_call_that_times_out_is_retried_within_the_configured_timeout(fake, in
     summary = localize(request(inputs, tmp_path / "out", locales=("th",)))
     assert summary.counts["needs_review"] == 2
     assert fake.calls("chat/completions") == 4  # three texts, one of them twice
+
+
+def test_a_headline_no_legible_size_fits_is_asked_for_shorter(fake, tmp_path):  # type: ignore[no-untyped-def]
+    (tmp_path / "s.csv").write_text("variant,headline,color\nsale,Big Sale,white\n", "utf-8")
+    Image.new("RGB", (640, 480), (40, 90, 140)).save(tmp_path / "b.png")
+    long = "ลดราคาครั้งใหญ่ที่สุดแห่งปีสำหรับสมาชิกทุกคนทั้งร้านเฉพาะวันนี้วันเดียวเท่านั้นนะ" * 3
+    fake.answers = [long, "ลดใหญ่"]
+    inputs = {"sheet.csv": tmp_path / "s.csv", "base.png": tmp_path / "b.png",
+              "glossary.csv": tmp_path / "none"}  # fmt: skip
+    # at 300x250 no legible size fits it at all: the job would fail
+    done = localize(request(inputs, tmp_path / "out", locales=("th",), sizes=("300x250",),
+                            glossary=""))  # fmt: skip
+    assert done.counts["needs_review"] == 1
+    second = fake.requests[1].json()["translation_options"]["domains"]
+    budget = int(re.search(r"At most (\d+) characters", second).group(1))  # type: ignore[union-attr]
+    assert 4 <= budget < len(long)
+    [job] = json.loads((tmp_path / "out" / "s" / "manifest.json").read_text("utf-8"))["jobs"]
+    assert dict(copy_of(job["layout"]))["headline"] == "ลดใหญ่"
+    assert "cannot fit" in job["error"] and f"at most {budget} characters" in job["error"]

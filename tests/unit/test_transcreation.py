@@ -231,3 +231,27 @@ def test_a_wide_script_budget_is_asked_in_its_characters() -> None:
                        source_locale="en")  # fmt: skip
     assert translate.asks[1].budget == 11  # (12 × 1.5 + 4) columns, two per character
     assert done.pieces[0].text == "会员专享"
+
+
+def test_the_layouts_room_asks_for_as_many_characters_as_read_at_the_least_size() -> None:
+    from types import SimpleNamespace
+
+    from transcreate.request import RunRequest
+    from transcreate.run.plan import _layout_room
+
+    class Compositor:  # the built-in editor's decide, as far as the room reads it
+        identity = "local/test"
+
+        def decide(self, job, image):  # type: ignore[no-untyped-def]
+            record = {"canvas": [728, 90], "elements": [{"role": "headline", "font_size": 7}]}
+            return SimpleNamespace(layout=SimpleNamespace(record=record))
+
+    adapters = SimpleNamespace(
+        editor=Compositor(), creative=SimpleNamespace(sha256="0", data=b""), glossary=None
+    )
+    request = RunRequest(campaign="c.csv", image="i.png", sizes=("728x90",))
+    room = _layout_room(campaign(), request, adapters)  # type: ignore[arg-type]
+    assert room is not None
+    fits, why = room(campaign().variants[0], "th", "ก" * 40) or (0, "")
+    assert fits == 10  # 40 × (7 / 14)²
+    assert why == "its th headline would be set at 7 px, below the 14 px that reads at 728×90"

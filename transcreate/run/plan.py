@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from transcreate.campaign import Campaign, Variant, read_campaign
+from transcreate.compose.verdict import readable_headline
 from transcreate.errors import CampaignError, TranscreateError
 from transcreate.images import BaseCreative
 from transcreate.instructions import template_names
@@ -24,7 +25,7 @@ from transcreate.run.ports import Adapters
 from transcreate.sheets import RowProblem
 from transcreate.storage import Storage, object_key
 from transcreate.translation.chat import Ask
-from transcreate.translation.fill import Piece, Transcreation, transcreate
+from transcreate.translation.fill import Piece, Room, Transcreation, transcreate
 from transcreate.translation.sheet import translations_csv, translations_xliff
 
 
@@ -78,7 +79,51 @@ def translated(campaign: Campaign, request: RunRequest, adapters: Adapters) -> T
         glossary=adapters.glossary,
         approved=adapters.approved,
         workers=min(adapters.concurrency, 8),
+        room=_layout_room(campaign, request, adapters) if translate is not None else None,
     )
+
+
+def _layout_room(campaign: Campaign, request: RunRequest, adapters: Adapters) -> Room | None:
+    """How many characters a translated headline may have to be set at a readable size in every
+    size of the run, from the built-in editor's layout (decided, not painted); None where the
+    model sets the copy (its layout is not known before it answers)."""
+    compositor = getattr(adapters.editor, "overlay", adapters.editor)
+    if not hasattr(compositor, "decide"):
+        return None
+
+    def room(variant: Variant, locale: str, headline: str) -> tuple[int, str] | None:
+        copy = {**variant.copy, "headline": {**variant.copy["headline"], locale: headline}}
+        probe = replace(campaign, variants=(replace(variant, copy=copy),))
+        jobs = expand(
+            probe, [locale], image_sha256=adapters.creative.sha256,
+            backend=compositor.identity, mode=request.effective_mode,
+            sizes=request.size_names, glossary=adapters.glossary,
+        ).jobs  # fmt: skip
+        tightest: tuple[int, str] | None = None
+        for job in jobs:
+            try:
+                record = compositor.decide(job, adapters.creative.data).layout.record
+            except TranscreateError as error:  # no legible size fits it at all: half as long
+                fits, why = max(4, len(headline) // 2), f"its {locale} headline: {error}"
+                tightest = min(tightest or (fits, why), (fits, why))
+                continue
+            for element in record.get("elements") or []:
+                least = readable_headline(record["canvas"])
+                if element["role"] != "headline" or element["font_size"] >= least:
+                    continue
+                # as many characters as fit the same box at the readable size: the area of a
+                # line of type grows with the square of its size
+                fits = max(4, int(len(headline) * (element["font_size"] / least) ** 2))
+                width, height = record["canvas"]
+                why = (
+                    f"its {locale} headline would be set at {element['font_size']} px, below "
+                    f"the {least} px that reads at {width}×{height}"
+                )
+                if tightest is None or fits < tightest[0]:
+                    tightest = (fits, why)
+        return tightest
+
+    return room
 
 
 def write_translations(

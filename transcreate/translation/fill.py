@@ -77,6 +77,8 @@ class Transcreation:
 
 #: The reviewer's translations: (variant, field, locale) → (source text, translation).
 Approved = Mapping[tuple[str, str, str], tuple[str, str]]
+#: (variant, locale, headline) → (characters it may have, why), or None where it fits
+Room = Callable[[Variant, str, str], tuple[int, str] | None]
 
 
 def transcreate(
@@ -89,11 +91,17 @@ def transcreate(
     glossary: Glossary | None = None,
     approved: Approved | None = None,
     workers: int = 4,
+    room: Room | None = None,
 ) -> Transcreation:
     """The campaign with the copy each requested locale lacks translated from the source
     locale's own column (``headline:en``) or else the bare one (``headline``), which is written
     in ``source_locale``. Without ``translate`` only the reviewer's ``approved`` cells are
-    filled in."""
+    filled in.
+
+    ``room``: where the layout is known (the built-in editor), how many characters a translated
+    headline may have to be set at a readable size in every size of the run (None: it fits),
+    and why; a longer one is asked for again within that budget. Without it, a translation much
+    wider than its source is (``budget_of``)."""
     approved = approved or {}
     needed = _needed(campaign.variants, locales, source_locale)
     examples = _examples(campaign.variants, approved, source_locale)
@@ -121,29 +129,33 @@ def transcreate(
             memory.put(ask, text)
         return text, problem
 
+    def shortened(
+        ask: Ask, text: str, problem: str | None, budget: int, why: str
+    ) -> tuple[str, str | None]:
+        """A version within ``budget`` characters, asked for before the layout shrinks the
+        type; the longer one when none comes back shorter. The reason says so."""
+        try:
+            short, short_problem = known_or_asked(replace(ask, budget=budget))
+        except TranscreateError:
+            return text, problem  # the longer one is usable
+        if len(short) >= len(text):
+            return text, problem
+        note = f"{why}, so a version of at most {budget} characters was asked for"
+        return short, "; ".join(filter(None, (short_problem, note))) or None
+
     def answer(ask: Ask) -> tuple[str, str | None] | TranscreateError:
         try:
             text, problem = known_or_asked(ask)
         except TranscreateError as error:
             return error
-        room = budget_of(ask.text)
-        if width(text) <= room:
-            return text, problem
-        # Longer than the source's layout has room for: a shorter version is asked for before
-        # the layout shrinks the type, and the reason says so.
-        shorter = replace(ask, budget=room // 2 if _wide(text) else room)
-        try:
-            short, short_problem = known_or_asked(shorter)
-        except TranscreateError:
-            return text, problem  # the longer one is usable
-        if width(short) >= width(text):
-            return text, problem
-        note = (
+        budget = budget_of(ask.text)
+        if room is not None or width(text) <= budget:
+            return text, problem  # the layout decides (below), or it is no wider than allowed
+        why = (
             f"its {language_name(ask.target)} translation of {ask.text!r} was "
-            f"{width(text) / max(1, width(ask.text)):.1f}× as wide as the source, so a version "
-            f"of at most {shorter.budget} characters was asked for"
+            f"{width(text) / max(1, width(ask.text)):.1f}× as wide as the source"
         )
-        return short, "; ".join(filter(None, (short_problem, note))) or None
+        return shortened(ask, text, problem, budget // 2 if _wide(text) else budget, why)
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="translate") as pool:
         for done, (pair, result) in enumerate(
@@ -152,6 +164,14 @@ def transcreate(
             answers[pair] = result
             if done % 20 == 0 or done == len(asks):
                 logger.info("translated %d of %d pieces of copy", done, len(asks))
+    if room is not None:  # a headline the layout would set below a readable size: shorter
+        for variant, field_name, locale, text in needed:
+            got = answers.get((text, locale))
+            if field_name != "headline" or not isinstance(got, tuple):
+                continue
+            found = room(variant, locale, got[0])
+            if found is not None and found[0] < len(got[0]):
+                answers[text, locale] = shortened(asks[text, locale], *got, *found)
     return _filled(campaign, needed, answers, approved, calls)
 
 
