@@ -52,6 +52,12 @@ class RunInputs(BaseModel):
         default="out",
         description="Where results go: a folder on the worker or s3://bucket/prefix",
     )
+    translate: bool = Field(
+        default=False,
+        description="Translate the copy a locale lacks (headline, button) from the source column "
+        "with the translation backend ([translation] in transcreate.toml); machine copy is "
+        "flagged for review until approved",
+    )
 
     @field_validator("image", "out")
     @classmethod
@@ -153,12 +159,6 @@ class RunOptions(BaseModel):
         default="",
         description="A CSV of brand and product names (a 'term' column, 'term:th' where a market "
         "writes one its own way): each is set on one line, never broken; a path, s3:// or https://",
-    )
-    translate: bool = Field(
-        default=False,
-        description="Translate the copy a locale lacks (headline, button) from the source column "
-        "with the translation backend ([translation] in transcreate.toml); machine copy is "
-        "flagged for review until approved",
     )
     source_locale: str = Field(
         default="",

@@ -110,8 +110,8 @@ def flow_runs(stack: Stack) -> list[dict[str, Any]]:
 def test_the_form_shows_what_a_manager_fills_in_order_with_help(page, stack, screenshots):
     open_form(page, stack, screenshots)
     labels = page.locator(".schema-form-property__label").all_inner_texts()
-    top = [label.removesuffix(" (Optional)") for label in labels[:7]]
-    assert top == ["campaign", "rows", "image", "locales", "out", "review", "advanced"]
+    top = [label.removesuffix(" (Optional)") for label in labels[:8]]
+    assert top == ["campaign", "rows", "image", "locales", "out", "review", "translate", "advanced"]
     for name in top:
         assert field(page, name).locator(".schema-form-property__description").first.inner_text()
     assert "None" not in page.locator("form, .p-content").first.inner_text()  # no str/None toggle

@@ -85,9 +85,17 @@ def test_the_flow_parameters_render_as_a_form():
 
     schema = parameter_schema(localize_campaign).model_dump()
     # What a campaign manager fills sits at the top; the engineer's settings fold into "advanced".
-    assert {"campaign", "rows", "image", "locales", "out", "review", "advanced"} == set(
-        schema["properties"]
-    )
+    assert {
+        "campaign",
+        "rows",
+        "image",
+        "locales",
+        "out",
+        "review",
+        "translate",
+        "advanced",
+    } == set(schema["properties"])
+    assert "translate" not in schema["definitions"]["FlowOptions"]["properties"]
     assert schema["properties"]["locales"]["items"]["enum"] == ["id", "th", "zh", "en"]
     advanced = schema["definitions"]["FlowOptions"]["properties"]
     assert {"backend", "mode", "concurrency", "review_timeout_hours"} <= set(advanced)

@@ -379,3 +379,28 @@ def test_any_unicode_copy_is_rendered_as_data_in_every_locale(headline: str, cta
         text = render(locale, headline=headline, cta=cta or None)
         # whatever the cell holds, it arrives as written (but for spacing), never evaluated
         assert "".join(headline.split()) in "".join(text.split())
+
+
+@pytest.mark.parametrize(
+    "locale", ["id", "th", "zh", "vi", "ms", "fil", "zh-Hant", "ja", "ko", "ar", "hi"]
+)
+def test_no_offered_locale_borrows_an_english_word_for_its_offer_or_end_date(locale: str) -> None:
+    import datetime
+    import re as regex
+    from decimal import Decimal
+
+    from transcreate.locales import format_discount, format_end_date, format_price
+
+    renderer = renderer_for(locale)
+    price, discount = (
+        format_price(Decimal("12.99"), "USD", locale),
+        format_discount(Decimal(30), locale),
+    )
+    lines = [
+        renderer.vocabulary("offer", price, discount),
+        renderer.vocabulary("offer", price, None),
+        renderer.vocabulary("offer", None, discount),
+        renderer.vocabulary("ends", format_end_date(datetime.date(2026, 12, 12), locale)),
+    ]
+    english = regex.compile(r"\b(off|only|now|ends|sale)\b", regex.IGNORECASE)
+    assert not [line for line in lines if english.search(line or "")], lines

@@ -140,6 +140,7 @@ def localize_campaign(
     locales: list[SupportedLocale] = list(get_args(SupportedLocale)),  # noqa: B006, B008
     out: str = "out",
     review: bool = False,
+    translate: bool = False,
     advanced: FlowOptions = FlowOptions(),  # noqa: B008 - a frozen model
 ) -> Any:  # a State whose result is the RunSummary (called as a function: the RunSummary)
     """Localize a campaign: every variant × locale, stored with a manifest.
@@ -166,13 +167,17 @@ def localize_campaign(
             made there are found again, not redone: use a new folder for a fresh run.
         review: Wait for a person to approve the images (on this run's page, ⋮ → Resume) before
             they are published to out; a rejected run publishes nothing.
+        translate: Write the copy a language lacks (its headline:th, cta:th columns) by machine
+            translation of the sheet's English; each translated image waits for your approval
+            (see translations.csv in the results).
         advanced: Settings for engineers. Every one has a default that works on the built-in
             editor: leave them as they are unless you were told otherwise.
     """
     try:
         inputs = RunInputs(
-            campaign=campaign, rows=rows, image=image, locales=tuple(locales), out=out
-        )
+            campaign=campaign, rows=rows, image=image, locales=tuple(locales), out=out,
+            translate=translate,
+        )  # fmt: skip
         options = RunOptions(**advanced.model_dump(exclude={"review_timeout_hours"}))
         if not campaign and not options.name:
             # Pasted rows have no file name: each paste is a campaign of its own, never the
