@@ -81,10 +81,13 @@ CASES = {
 def test_correct_copy_is_never_flagged(editor: LocalEditor, case: str, locale: str) -> None:
     make_base, color = CASES[case]
     base = make_base()
-    for position in ("top-left", "bottom-center"):
-        edited = editor.edit(job(locale, color, position), base).png
-        check = copy_check(job(locale, color, position), edited, roles=ROLES)
-        assert check.passed, (case, locale, position, check)
+    # one position per case and locale, alternating: every locale and every case is read in a
+    # corner and in a band across the whole run, at half the renders of both everywhere
+    turn = (sorted(CASES).index(case) + sorted(COPY).index(locale)) % 2
+    position = ("top-left", "bottom-center")[turn]
+    edited = editor.edit(job(locale, color, position), base).png
+    check = copy_check(job(locale, color, position), edited, roles=ROLES)
+    assert check.passed, (case, locale, position, check)
 
 
 @pytest.mark.parametrize("locale", sorted(COPY))
