@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,8 @@ from transcreate.storage import Storage, object_key
 from transcreate.translation.chat import Ask
 from transcreate.translation.fill import Piece, Room, Transcreation, transcreate
 from transcreate.translation.sheet import translations_csv, translations_xliff
+
+logger = logging.getLogger(__name__)
 
 
 def new_run_id() -> str:
@@ -173,8 +176,14 @@ class Planner:
             )
         self.transcreation: Transcreation | None = None
         if adapters.translator is not None or adapters.approved:
-            self.transcreation = translated(campaign, request, adapters)
-            campaign = self.transcreation.campaign
+            self.transcreation = done = translated(campaign, request, adapters)
+            campaign = done.campaign
+            approved = sum(piece.origin == "approved" for piece in done.pieces)
+            logger.info(
+                "copy: %d piece(s) translated by machine (%d paid for, the rest remembered), "
+                "%d approved, %d cell(s) failed",
+                len(done.pieces) - approved, done.calls, approved, len(done.failed),
+            )  # fmt: skip
             write_translations(adapters.storage, campaign.name, self.transcreation, request)
         self.request, self.adapters, self.campaign = request, adapters, campaign
         self.run_id = new_run_id()

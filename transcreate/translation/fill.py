@@ -115,16 +115,15 @@ def transcreate(
         if translate is not None
         and approved.get((variant.variant, field_name, locale), ("",))[0] != text
     }  # fmt: skip
-    calls = 0
+    paid: list[Ask] = []  # appended from the pool's threads (list.append is atomic)
 
     def known_or_asked(ask: Ask) -> tuple[str, str | None]:
-        nonlocal calls
         remembered = memory.get(ask) if memory is not None else None
         if remembered is not None:
             return remembered, _lost_terms(remembered, ask)
         assert translate is not None  # no asks without it
         text, problem = _asked(translate, ask)
-        calls += 1
+        paid.append(ask)
         if memory is not None:
             memory.put(ask, text)
         return text, problem
@@ -172,7 +171,7 @@ def transcreate(
             found = room(variant, locale, got[0])
             if found is not None and found[0] < len(got[0]):
                 answers[text, locale] = shortened(asks[text, locale], *got, *found)
-    return _filled(campaign, needed, answers, approved, calls)
+    return _filled(campaign, needed, answers, approved, len(paid))
 
 
 def width(text: str) -> int:
