@@ -117,10 +117,16 @@ def plan(
     sides = copy_sides(position)
     bounds = safe or (0, 0, *frame)
     if product is not None and copy_axis is not None and sides is not None:
-        # The copy's side keeps at least _COPY_SHARE of the axis (of the safe zone's extent).
+        # The copy's side keeps at least _COPY_SHARE of the axis (of the safe zone's extent);
+        # the product has the rest, and half of a platform's band on its side (see below).
         extent = bounds[copy_axis + 2] - bounds[copy_axis]
         longest = product[copy_axis + 2] - product[copy_axis]
-        scale = min(scale, max(0.05, ((1 - _COPY_SHARE) * extent - 2 * margin) / max(1, longest)))
+        copy_edge = _COPY_SHARE * extent
+        if sides[copy_axis] in ("left", "top"):  # the product takes the end of the axis
+            free = (frame[copy_axis] + bounds[copy_axis + 2]) / 2 - bounds[copy_axis] - copy_edge
+        else:
+            free = bounds[copy_axis + 2] - copy_edge - bounds[copy_axis] / 2
+        scale = min(scale, max(0.05, (free - 2 * margin) / max(1, longest)))
     scaled = (round(width * scale), round(height * scale))
     corner = []
     for axis in (0, 1):
@@ -142,14 +148,19 @@ def plan(
             # large free side; the base may then be cropped on one side and extended on the other.
             low, high = bounds[axis], bounds[axis + 2]
             need = _CUT_SHARE * (high - low)  # the copy's side, free of the product
+            # The product moves to the far side: into a platform's band there (a story's
+            # profile bar) up to half its depth — the picture reaches under the bar, the
+            # product stays clear of the bar itself — else up to the margin.
             if sides[axis] in ("left", "top"):  # the product moves towards the end
-                far, needed, uncut = high - margin - end, low + need - start, float(room - extent)
+                edge = (room - high) / 2 if safe is not None else margin
+                far, needed, uncut = room - edge - end, low + need - start, float(room - extent)
                 toward = 1
             else:  # towards the start
-                far, needed, uncut = low + margin - start, high - need - end, 0
+                edge = low / 2 if safe is not None else margin
+                far, needed, uncut = edge - start, high - need - end, 0
                 toward = -1
             if (far - window) * toward > 0:
-                # Inside a safe zone all the way: its edge is margin enough.
+                # With a safe zone all the way: the copy has all of it.
                 target = window + (_SHIFT if safe is None else 1.0) * (far - window)
                 # The photo is cut on the far side only until the copy has half the axis: a
                 # subject found in part (the base of a rocket) keeps the rest of its picture.
