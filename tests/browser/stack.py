@@ -26,6 +26,10 @@ CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    # The run page's flow graph is WebGL: without a GPU it renders in software, continuously,
+    # at 1.5 cores while a page is open, starving the Prefect server of the machine's two (its
+    # SQLite then answers "database is locked"). The graph is not what these tests look at.
+    "--disable-3d-apis",
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
@@ -53,6 +57,9 @@ class Stack:
             "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
             "PREFECT_API_DATABASE_CONNECTION_URL": (f"sqlite+aiosqlite:///{folder / 'prefect.db'}"),
             "PREFECT_LOGGING_LEVEL": "INFO",
+            # SQLite under a loaded CI machine: a write waits up to a minute for the lock
+            # (default 10 s) instead of answering 500 ("database is locked") to the form.
+            "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
             # The worker looks for scheduled runs every second, not every ten: a run the form
             # submits starts at once, as a manager waiting at the page would want anyway.
             "PREFECT_WORKER_QUERY_SECONDS": "1",
