@@ -1,4 +1,4 @@
-"""A real Chromium against a real Prefect server, worker and served output folder, once per session.
+"""A real Chromium against a real Prefect server, worker and served output folder, once per module.
 
 Screenshots of every step go to ``TRANSCREATE_SCREENSHOTS`` when it names a folder (to look at them
 as a campaign manager would), else to the test's temporary folder.
@@ -16,7 +16,9 @@ import pytest
 from tests.browser.stack import CHROMIUM, CHROMIUM_ARGS, Stack
 
 
-@pytest.fixture(scope="session")
+# Per module (one module uses it): stopped as soon as that module ends, while the other worker
+# is still busy, not in the session's teardown at the very end of the run.
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"no browser at {CHROMIUM}: run ./scripts/install (it installs chromium)")
