@@ -177,6 +177,24 @@ def test_a_first_run_from_the_form_shows_its_contact_sheet_and_opens_its_images(
     image.close()
 
 
+def open_review(page: Any) -> Any:
+    """Resume's dialog with the review form. The run turns Paused a moment before its form is
+    stored: a dialog opened in that moment only asks "resume?", and is closed and opened again."""
+    deadline = time.monotonic() + 60
+    while True:
+        page.get_by_role("button", name="Resume").click()
+        dialog = page.get_by_role("dialog")
+        dialog.wait_for()
+        try:
+            dialog.get_by_text("is waiting for your review").wait_for(timeout=5_000)
+            return dialog
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
+            dialog.get_by_role("button", name="Close").click()
+            dialog.wait_for(state="hidden")
+
+
 def open_artifact(page: Any, key: str) -> None:
     """The run page's Artifacts tab, then the artifact's card."""
     page.get_by_text("Artifacts", exact=True).click()
@@ -189,9 +207,7 @@ def test_a_rejected_review_ends_as_rejected(page, stack, screenshots):
     fill_run(page, stack, locales={"en"}, review=True)
     submit(page, screenshots, stack)
     wait_for_state(page, "Paused", screenshots)
-    page.get_by_role("button", name="Resume").click()
-    dialog = page.get_by_role("dialog")
-    dialog.wait_for()
+    dialog = open_review(page)
     assert "skincare-sale is waiting for your review" in dialog.inner_text()
     decision = field(dialog, "Decision")
     assert "reject: publish nothing" in decision.inner_text()
