@@ -18,7 +18,7 @@ from transcreate.compose.fill import TEXTURED, fill_for
 from transcreate.compose.look import COMMON_FLOOR, SPREAD
 from transcreate.compose.reframe import copy_layout, reframe
 from transcreate.compose.saliency import product_mask
-from transcreate.compose.verdict import readable_headline
+from transcreate.compose.verdict import layout_problems, readable_headline
 from transcreate.editors.local import LocalEditor
 from transcreate.jobs import EditJob, Overlay
 from transcreate.sizes import parse_size
@@ -113,6 +113,21 @@ def test_no_copy_on_the_astronauts_face_in_any_size(size: str | None) -> None:
         for element in record["elements"]:
             left, top, right, bottom = element["box"]
             assert safe[0] <= left and safe[1] <= top and right <= safe[2] and bottom <= safe[3]
+
+
+@pytest.mark.parametrize("position", ["top-left", "bottom-center"])
+def test_a_portrait_filling_a_square_photo_gets_a_band_for_its_copy_in_a_square(
+    position: str,
+) -> None:
+    # The same shape as the photo: scaled as it was, her portrait left the copy a corner of the
+    # flag on a plate, too small to read. The photo is made smaller and the copy gets a band.
+    record = LocalEditor().decide(job("square", position=position), png("astronaut")).layout.record
+    assert layout_problems(record) == []
+    assert "extend" in record["reframe"]["method"]
+    product = record["reframe"]["product_box"]
+    for element in record["elements"]:
+        box = element["box"]
+        assert box[3] <= product[1] or product[3] <= box[1], (element["role"], box, product)
 
 
 def test_the_record_says_which_placement_an_output_is_made_for() -> None:
