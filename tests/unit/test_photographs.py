@@ -130,6 +130,16 @@ def test_a_portrait_filling_a_square_photo_gets_a_band_for_its_copy_in_a_square(
         assert box[3] <= product[1] or product[3] <= box[1], (element["role"], box, product)
 
 
+@pytest.mark.parametrize("size", ["300x250", "square"])
+def test_the_rocket_keeps_its_nose_where_the_copy_takes_the_bottom(size: str) -> None:
+    # The finder sees the rocket's lower half: cutting the photo's top to free the copy's side
+    # cut the nose off (y 125 of 427). A photo loses at most a fifth of itself that way.
+    record = LocalEditor().decide(job(size, position="bottom-left"), png("rocket")).layout.record
+    _, top, _, bottom = record["reframe"]["base_box"]
+    assert top + 125 * record["reframe"]["scale"] >= 0, "the nose is in the frame"
+    assert -top <= 0.2 * (bottom - top) + 1
+
+
 def test_the_record_says_which_placement_an_output_is_made_for() -> None:
     editor = LocalEditor()
     banner = editor.decide(job("300x250"), png("rocket")).layout.record

@@ -47,6 +47,7 @@ _AREA = 0.3  # the least share of the frame's side a free side must have to take
 #: The share of the copy's axis a reframed product leaves the copy, at least: a headline, an
 #: offer and a button at a story's type sizes need about 40 % of its safe zone's rows.
 _COPY_SHARE = 0.4
+_MAX_CUT = 0.2  # of the photo along the copy's axis, the most cut away to free the copy's side
 #: Of a frame of the base's own shape, the share of both sides a subject spans when it leaves
 #: copy no room: the astronaut spans 96 %, the coffee cup 65 % of its photo's width.
 _FILLED = 0.85
@@ -131,6 +132,9 @@ def plan(
         else:
             free = bounds[copy_axis + 2] - copy_edge - bounds[copy_axis] / 2
         scale = min(scale, max(0.05, (free - 2 * margin) / max(1, longest)))
+        # The photo shows at least 1 - _MAX_CUT of itself along that axis: rather smaller than
+        # cut to a sliver (a rocket found by its base lost its nose in a 300x250).
+        scale = min(scale, max(0.05, free / ((1 - _MAX_CUT) * base[copy_axis])))
     scaled = (round(width * scale), round(height * scale))
     corner = []
     for axis in (0, 1):
@@ -171,6 +175,9 @@ def plan(
                 if (window - uncut) * toward <= 0:  # not cut there yet
                     limit = max(needed, uncut) if toward > 0 else min(needed, uncut)
                     target = min(target, limit) if toward > 0 else max(target, limit)
+                # and never by more than _MAX_CUT of the photo
+                most = uncut + toward * _MAX_CUT * extent
+                target = min(target, most) if toward > 0 else max(target, most)
                 window = target
         corner.append(round(window))
     return scale, (corner[0], corner[1])
