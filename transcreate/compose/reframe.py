@@ -95,8 +95,9 @@ def plan(
     when it must (a portrait filling a square photograph, in a story)."""
     width, height = base
     new_width, new_height = frame
-    if safe == (0, 0, *frame):
-        safe = None  # the whole frame is safe: the margins hold as in any frame
+    # A platform's bands (a story's bars) the picture may reach under; none when the whole frame
+    # is safe, and the margins hold as in any frame.
+    banded = safe is not None and safe != (0, 0, *frame)
     cover = max(new_width / width, new_height / height)
     contain = min(new_width / width, new_height / height)
     if product is None:
@@ -160,11 +161,11 @@ def plan(
             # profile bar) up to half its depth — the picture reaches under the bar, the
             # product stays clear of the bar itself — else up to the margin.
             if sides[axis] in ("left", "top"):  # the product moves towards the end
-                edge = (room - high) / 2 if safe is not None else margin
+                edge = (room - high) / 2 if banded else margin
                 far, needed, uncut = room - edge - end, low + need - start, float(room - extent)
                 toward = 1
             else:  # towards the start
-                edge = low / 2 if safe is not None else margin
+                edge = low / 2 if banded else margin
                 far, needed, uncut = edge - start, high - need - end, 0
                 toward = -1
             if (far - window) * toward > 0:
