@@ -13,7 +13,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 
 def test_a_campaign_renders_on_dask_workers(sample_campaign, sample_image, tmp_path, monkeypatch):
-    monkeypatch.setenv("TRANSCREATE_DASK_WORKERS", "2")
+    # one worker process: the batches cross a process boundary through Dask all the same
+    monkeypatch.setenv("TRANSCREATE_DASK_WORKERS", "1")
     from transcreate.flows.dask import dask_task_runner
     from transcreate.flows.localize import flow_parameters, localize_campaign
 

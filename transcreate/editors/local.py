@@ -106,6 +106,7 @@ class LocalEditor:
             identity += "+mask-" + hashlib.sha256(mask).hexdigest()[:12]
         self.identity = identity
         self._lock = threading.Lock()
+        self._making: dict[tuple[int, Any], threading.Event] = {}  # keys being made, by cache
         self._products: dict[tuple[str, tuple[int, int]], ProductMask] = {}
         self._fits: dict[tuple[Any, ...], Fit | None] = {}
         self._looks: dict[tuple[Any, ...], tuple[str, str] | None] = {}
@@ -113,17 +114,32 @@ class LocalEditor:
         self._agreements: dict[tuple[Any, ...], dict[str, Layout]] = {}
 
     def _kept(self, cache: dict[Any, T], key: Any, limit: int, make: Callable[[], T]) -> T:
-        """``cache[key]``, made (outside the lock: other jobs go on) when it is not there yet;
-        the oldest entry goes when the cache holds ``limit``."""
-        with self._lock:
-            if key in cache:
-                return cache[key]
-        made = make()
-        with self._lock:
-            if len(cache) >= limit:
-                cache.pop(next(iter(cache)))
-            cache[key] = made
-        return made
+        """``cache[key]``, made once when it is not there yet: outside the lock (other jobs go
+        on), and a job that needs the same key meanwhile waits for it instead of making it
+        again (a variant's locales start together, each wanting the same layouts: made four
+        times over, they took the demo 15 s instead of 6). The oldest entry goes when the cache
+        holds ``limit``."""
+        flight = (id(cache), key)
+        while True:
+            with self._lock:
+                if key in cache:
+                    return cache[key]
+                making = self._making.get(flight)
+                if making is None:
+                    making = self._making[flight] = threading.Event()
+                    break
+            making.wait()  # made by another job: found in the cache (or made here if it failed)
+        try:
+            made = make()
+            with self._lock:
+                if len(cache) >= limit:
+                    cache.pop(next(iter(cache)))
+                cache[key] = made
+            return made
+        finally:
+            with self._lock:
+                del self._making[flight]
+            making.set()
 
     def _product(self, image_key: str, base: Image.Image) -> ProductMask:
         return self._kept(
