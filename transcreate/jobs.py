@@ -201,7 +201,8 @@ def _origins(variant: Variant, locale: str, job: EditJob) -> dict[str, Any]:
         reasons.append(
             f"machine copy: row {variant.row}'s {language_name(locale)} {named} "
             f"{'is a machine translation' if len(machine) == 1 else 'are machine translations'} "
-            "no one has approved; correct translations.csv and run again with --translations"
+            "no one has approved yet: approve or correct them before it ships (in the desk's "
+            "review, or in translations.csv given back with --translations)"
         )
     reasons += problems
     return {
