@@ -13,7 +13,13 @@ from transcreate.campaign import COLORS, COPY_FIELDS, Campaign, Variant
 from transcreate.errors import TemplateError
 from transcreate.glossary import Glossary
 from transcreate.instructions import InstructionRenderer, has_catalog, renderer_for
-from transcreate.locales import format_discount, format_end_date, format_price, language_name
+from transcreate.locales import (
+    base_language,
+    format_discount,
+    format_end_date,
+    format_price,
+    language_name,
+)
 from transcreate.sizes import size_by_name
 
 
@@ -96,10 +102,6 @@ class EditJob:
 FALLBACK_REASON = "copy fell back"
 #: The language a sheet's default copy columns (``headline``, ``cta``) are written in.
 SOURCE_LOCALE = "en"
-
-
-def _language(tag: str) -> str:
-    return tag.replace("_", "-").split("-")[0].lower()
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,7 @@ def _fallback(variant: Variant, locale: str, source: str = SOURCE_LOCALE) -> str
     """Why the locale's creative carries words that are not its language's, or None: copy from
     the default column (written in ``source``'s language) where the locale has none of its own,
     or the built-in wording ("Only", "Ends", "off") where the locale has no catalog."""
-    same = _language(locale) == _language(source)
+    same = base_language(locale) == base_language(source)
     fell = [
         field_name
         for field_name in COPY_FIELDS

@@ -90,6 +90,11 @@ def format_end_date(day: datetime.date, locale: str) -> str:
     return format_date(day, format="medium", locale=babel_name(locale))
 
 
+def base_language(tag: str) -> str:
+    """The language subtag of a locale tag, lower-case: ``zh-Hant-TW`` → ``zh``."""
+    return tag.replace("_", "-").split("-")[0].lower()
+
+
 def language_name(tag: str, in_locale: str = "en") -> str:
     """The locale's display name, e.g. ``Thai`` or ``ไทย``."""
     return parse_locale(tag).get_display_name(babel_name(in_locale)) or tag

@@ -37,6 +37,23 @@ def readable_headline(canvas: Sequence[int]) -> int:
     return round(READABLE_HEADLINE * max(1.0, width / PHONE_WIDTH))
 
 
+def headline_room(record: Mapping[str, Any], characters: int) -> tuple[int, str] | None:
+    """How many characters a headline of ``characters`` may have to be set at a readable size
+    in this layout, and why, when it is set smaller now; None when it reads. As many as fit the
+    same box at the readable size: the area a line of type takes grows with its size squared."""
+    least = readable_headline(record["canvas"])
+    for element in record.get("elements") or []:
+        if element["role"] == "headline" and element["font_size"] < least:
+            width, height = record["canvas"]
+            fits = max(4, int(characters * (element["font_size"] / least) ** 2))
+            why = (
+                f"would be set at {element['font_size']} px, below the {least} px that reads at "
+                f"{width}×{height}"
+            )
+            return fits, why
+    return None
+
+
 def layout_problems(record: Mapping[str, Any] | None) -> list[str]:
     """Why a person must look at this layout before it ships, in words; empty when it passes."""
     if not record:

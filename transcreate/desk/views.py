@@ -3,8 +3,6 @@ by shape), its creatives by size with their copy, and the zip of them."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import tempfile
 import zipfile
@@ -13,9 +11,11 @@ from typing import Any
 
 from transcreate.desk.share import DAYS
 from transcreate.desk.store import Desk, DeskCampaign
+from transcreate.errors import CampaignError
 from transcreate.locales import DEFAULT_LOCALES, SUPPORTED_LOCALES, language_name
 from transcreate.manifest import copy_of
 from transcreate.sizes import BASE, PRESETS, parse_size
+from transcreate.translation.sheet import read_translations
 
 #: The display banners the desk offers beside the presets (any IAB unit can be typed in a sheet).
 DISPLAY_UNITS = ("300x250", "728x90", "320x50", "160x600")
@@ -136,10 +136,10 @@ def translated_from(desk: Desk, campaign: DeskCampaign) -> dict[tuple[str, str, 
     """(variant, field, locale) → the source text, from the run's translations.csv."""
     path = desk.output(campaign) / "translations.csv"
     try:
-        rows = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
-        return {(r["variant"], r["field"], r["locale"]): r["source"] for r in rows}
-    except (OSError, KeyError, csv.Error):
+        written = read_translations(path.read_bytes(), path.name)
+    except (OSError, CampaignError):
         return {}
+    return {key: source for key, (source, _) in written.items()}
 
 
 def zip_of(desk: Desk, campaign: DeskCampaign, size: str | None) -> Path | None:

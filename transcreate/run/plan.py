@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from transcreate.campaign import Campaign, Variant, read_campaign
-from transcreate.compose.verdict import readable_headline
+from transcreate.compose.verdict import headline_room
 from transcreate.errors import CampaignError, TranscreateError
 from transcreate.images import BaseCreative
 from transcreate.instructions import template_names
@@ -107,23 +107,13 @@ def _layout_room(campaign: Campaign, request: RunRequest, adapters: Adapters) ->
             try:
                 record = compositor.decide(job, adapters.creative.data).layout.record
             except TranscreateError as error:  # no legible size fits it at all: half as long
-                fits, why = max(4, len(headline) // 2), f"its {locale} headline: {error}"
-                tightest = min(tightest or (fits, why), (fits, why))
-                continue
-            for element in record.get("elements") or []:
-                least = readable_headline(record["canvas"])
-                if element["role"] != "headline" or element["font_size"] >= least:
-                    continue
-                # as many characters as fit the same box at the readable size: the area of a
-                # line of type grows with the square of its size
-                fits = max(4, int(len(headline) * (element["font_size"] / least) ** 2))
-                width, height = record["canvas"]
-                why = (
-                    f"its {locale} headline would be set at {element['font_size']} px, below "
-                    f"the {least} px that reads at {width}×{height}"
-                )
-                if tightest is None or fits < tightest[0]:
-                    tightest = (fits, why)
+                found: tuple[int, str] | None = (max(4, len(headline) // 2), str(error))
+            else:
+                found = headline_room(record, len(headline))
+                if found is not None:
+                    found = (found[0], f"its {locale} headline {found[1]}")
+            if found is not None and (tightest is None or found[0] < tightest[0]):
+                tightest = found
         return tightest
 
     return room

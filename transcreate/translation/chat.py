@@ -26,7 +26,7 @@ import httpx
 from transcreate.editors.redaction import scrubbed
 from transcreate.editors.wire import Wire, check_response, transport_errors
 from transcreate.errors import PermanentEditError
-from transcreate.locales import language_name
+from transcreate.locales import base_language, language_name
 from transcreate.settings import ModelSettings
 
 PROVIDER = "translation"
@@ -72,7 +72,7 @@ def qwen_mt_language(tag: str) -> str:
     """The English name Qwen-MT takes for a locale ("Thai", "Traditional Chinese")."""
     if tag.lower().startswith(_TRADITIONAL):
         return "Traditional Chinese"
-    language = tag.replace("_", "-").split("-")[0]
+    language = base_language(tag)
     return _QWEN_MT_NAMES.get(tag) or _QWEN_MT_NAMES.get(language) or language_name(language)
 
 

@@ -22,7 +22,7 @@ from transcreate.campaign import COPY_FIELDS, Campaign, Variant
 from transcreate.errors import TranscreateError
 from transcreate.glossary import Glossary
 from transcreate.instructions import script_of
-from transcreate.locales import language_name
+from transcreate.locales import base_language, language_name
 from transcreate.translation.chat import Ask
 
 logger = logging.getLogger(__name__)
@@ -201,13 +201,13 @@ def _needed(
     variants: Sequence[Variant], locales: Sequence[str], source_locale: str
 ) -> list[tuple[Variant, str, str, str]]:
     """(variant, field, locale, source text) of every cell a requested locale lacks."""
-    source_language = _language(source_locale)
+    source_language = base_language(source_locale)
     needed = []
     for variant in variants:
         for locale in locales:
             if variant.locales is not None and locale not in variant.locales:
                 continue
-            if _language(locale) == source_language:
+            if base_language(locale) == source_language:
                 continue
             for field_name in COPY_FIELDS:
                 cells = variant.copy.get(field_name, {})
@@ -270,7 +270,7 @@ def _refused(text: str, ask: Ask) -> str:
     if not text.strip():
         return "the answer was empty"
     same = text.strip() == ask.text.strip()
-    if same and _language(ask.source) != _language(ask.target) and any(_words(text, ask)):
+    if same and base_language(ask.source) != base_language(ask.target) and any(_words(text, ask)):
         return "the answer was the source text, untranslated"
     expected = _LETTERS.get(script_of(ask.target))
     letters = [c for c in "".join(_words(text, ask)) if unicodedata.category(c).startswith("L")]
@@ -340,7 +340,3 @@ def _filled(
             variant = replace(variant, copy=copy, origins=origins)
         variants.append(variant)
     return Transcreation(replace(campaign, variants=tuple(variants)), tuple(pieces), failed, calls)
-
-
-def _language(tag: str) -> str:
-    return tag.replace("_", "-").split("-")[0].lower()
