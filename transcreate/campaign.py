@@ -19,7 +19,7 @@ from pathlib import Path
 
 from transcreate.amounts import PRICE_FIELDS, decimal_in, prices_of
 from transcreate.errors import CampaignError
-from transcreate.locales import normalize_locale_tag, parse_locale_list
+from transcreate.locales import is_right_to_left, normalize_locale_tag, parse_locale_list
 from transcreate.sheets import (
     BIDI_CONTROLS,
     MAX_CELL_CHARS,
@@ -36,8 +36,9 @@ from transcreate.sheets import (
 from transcreate.sizes import parse_sizes
 
 COPY_FIELDS: tuple[str, ...] = ("headline", "cta")
-# Fields that may also have a column per locale (`price:th`, `currency:th`): a market's own price.
-LOCALIZABLE_FIELDS: tuple[str, ...] = COPY_FIELDS + PRICE_FIELDS
+# Fields that may also have a column per locale (`price:th`, `currency:th`): a market's own price;
+# `position:ar` pins where a market's copy goes (else right-to-left locales mirror `position`).
+LOCALIZABLE_FIELDS: tuple[str, ...] = (*COPY_FIELDS, *PRICE_FIELDS, "position")
 VALUE_FIELDS: tuple[str, ...] = (
     *PRICE_FIELDS,
     "discount",
@@ -120,6 +121,16 @@ class Variant:
     #: where copy the sheet did not give came from (``transcreate.translation``):
     #: "<field>:<locale>" → (MACHINE or APPROVED, a problem a person must look at, or None)
     origins: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+    #: positions the sheet pins for one locale (`position:ar`), by locale
+    positions: Mapping[str, str] = field(default_factory=dict)
+
+    def position_for(self, locale: str) -> str:
+        """Where the locale's copy goes: its own pinned position, else the row's, mirrored for a
+        right-to-left locale (a block at the bottom-left in English reads from the
+        bottom-right in Arabic)."""
+        if locale in self.positions:
+            return self.positions[locale]
+        return mirrored(self.position) if is_right_to_left(locale) else self.position
 
     def origin(self, field_name: str, locale: str) -> tuple[str, str | None]:
         """Where the locale's copy in ``field_name`` came from: "sheet" unless translated."""
@@ -361,6 +372,11 @@ def _parse_row(
 
     color = _color(values.get("color", ""), problem)
     position = _position(values.get("position", ""), problem)
+    positions = {
+        column.partition(":")[2]: _position(text, problem, column)
+        for column, text in values.items()
+        if column.startswith("position:") and text
+    }
 
     locales: tuple[str, ...] | None = None
     if values.get("locales"):
@@ -425,6 +441,7 @@ def _parse_row(
             fallback=fallback in _YES,
             sizes=sizes,
             lead=lead,
+            positions=positions,
         ),
         problems,
     )
@@ -444,12 +461,18 @@ def _color(text: str, problem: _Reporter) -> str:
     return DEFAULT_COLOR
 
 
-def _position(text: str, problem: _Reporter) -> str:
+def _position(text: str, problem: _Reporter, column: str = "position") -> str:
     if not text:
         return DEFAULT_POSITION
     name = re.sub(r"[\s_]+", "-", text.strip().lower())
     name = {"middle": "center", "centre": "center"}.get(name, name).replace("centre", "center")
     if name in POSITIONS:
         return name
-    problem("position", f"{text!r} is not a position; use one of {', '.join(POSITIONS)}")
+    problem(column, f"{text!r} is not a position; use one of {', '.join(POSITIONS)}")
     return DEFAULT_POSITION
+
+
+def mirrored(position: str) -> str:
+    """The position seen in a mirror: ``bottom-left`` ↔ ``bottom-right``."""
+    swap = {"left": "right", "right": "left"}
+    return "-".join(swap.get(part, part) for part in position.split("-"))

@@ -25,7 +25,7 @@ from jinja2.bccache import BytecodeCache, FileSystemBytecodeCache
 from jinja2.sandbox import SandboxedEnvironment
 
 from transcreate.errors import TemplateError
-from transcreate.locales import babel_name, parse_locale
+from transcreate.locales import babel_name, parse_locale, script_of
 from transcreate.resources import data_dir
 
 VOCABULARY_TEMPLATE = "_vocabulary.j2"
@@ -61,18 +61,6 @@ def instruction_language(choice: str, backend: str, model: str = "") -> str:
     if backend == "openai" and "qwen" not in model.lower():
         return "en"
     return "zh"
-
-
-def script_of(locale: str) -> str:
-    """The ISO 15924 script a locale is written in (``Thai``, ``Latn``, ``Hans`` …), or ""."""
-    parsed = parse_locale(locale)
-    if parsed.script:
-        return str(parsed.script)
-    likely = get_global("likely_subtags").get(parsed.language, "")  # "th" → "th_Thai_TH"
-    try:
-        return split_identifier(likely)[2] or "" if likely else ""
-    except ValueError:
-        return ""
 
 
 def model_may_misdraw(locale: str) -> bool:

@@ -296,7 +296,7 @@ def _job(
         "price": price,
         "discount": discount,
         "color": variant.color,
-        "position": variant.position,
+        "position": variant.position_for(locale),
         "locale": locale,
         "mode": mode,
         "lead": variant.lead,
@@ -320,7 +320,7 @@ def _job(
         template=variant.template,
         instruction=instruction,
         overlays=overlays,
-        position=variant.position,
+        position=variant.position_for(locale),
         image_sha256=image_sha256,
         backend=backend,
     )

@@ -9,6 +9,8 @@ from functools import lru_cache
 from typing import Literal
 
 from babel import Locale, UnknownLocaleError
+from babel.core import get_global
+from babel.core import parse_locale as split_identifier
 from babel.dates import format_date
 from babel.numbers import format_currency, format_percent
 
@@ -64,14 +66,41 @@ def babel_name(tag: str) -> str:
     return str(parse_locale(tag))
 
 
+# The zero of each numbering system CLDR names as a locale's default, other than latn (the other
+# nine digits follow it in Unicode). Babel picks the system's separators but writes Latin digits.
+_ZEROS = {"arab": "\u0660", "arabext": "\u06f0", "beng": "\u09e6", "deva": "\u0966",
+          "khmr": "\u17e0", "laoo": "\u0ed0", "mymr": "\u1040", "thai": "\u0e50"}  # fmt: skip
+
+
+@lru_cache(maxsize=64)
+def _digits(locale: str) -> dict[int, str]:
+    system = Locale.parse(locale).default_numbering_system
+    zero = _ZEROS.get(system)
+    return {} if zero is None else {ord("0") + n: chr(ord(zero) + n) for n in range(10)}
+
+
+def native_digits(text: str, locale: str) -> str:
+    """Latin digits written in the locale's own (``٥٠`` in Egypt and Saudi Arabia, ``۵۰`` in
+    Iran), as CLDR's default numbering system for the locale says; unchanged elsewhere."""
+    return text.translate(_digits(babel_name(locale)))
+
+
 def format_price(amount: Decimal, currency: str, locale: str) -> str:
-    """A price as an ad shows it: CLDR symbol and grouping, no ``.00`` on whole amounts."""
+    """A price as an ad shows it: CLDR symbol and grouping, no ``.00`` on whole amounts, the
+    locale's own digits and separators."""
+    name = babel_name(locale)
     if amount == amount.to_integral_value():
-        pattern = _whole_amount_pattern(babel_name(locale))
-        return format_currency(
-            amount, currency, format=pattern, locale=babel_name(locale), currency_digits=False
+        formatted = format_currency(
+            amount,
+            currency,
+            format=_whole_amount_pattern(name),
+            locale=name,
+            currency_digits=False,
+            numbering_system="default",
         )
-    return format_currency(amount, currency, locale=babel_name(locale))
+    else:
+        formatted = format_currency(amount, currency, locale=name, numbering_system="default")
+    return native_digits(formatted, locale)
 
 
 @lru_cache(maxsize=64)
@@ -82,12 +111,18 @@ def _whole_amount_pattern(locale: str) -> str:
 
 def format_discount(percent: Decimal, locale: str) -> str:
     """``Decimal(50)`` → ``50%`` in the locale's style."""
-    return format_percent(percent / 100, locale=babel_name(locale), decimal_quantization=False)
+    formatted = format_percent(
+        percent / 100,
+        locale=babel_name(locale),
+        decimal_quantization=False,
+        numbering_system="default",
+    )
+    return native_digits(formatted, locale)
 
 
 def format_end_date(day: datetime.date, locale: str) -> str:
     """A campaign end date in the locale's medium style (``31 Des 2026``, ``2026年12月31日``)."""
-    return format_date(day, format="medium", locale=babel_name(locale))
+    return native_digits(format_date(day, format="medium", locale=babel_name(locale)), locale)
 
 
 def base_language(tag: str) -> str:
@@ -98,3 +133,29 @@ def base_language(tag: str) -> str:
 def language_name(tag: str, in_locale: str = "en") -> str:
     """The locale's display name, e.g. ``Thai`` or ``ไทย``."""
     return parse_locale(tag).get_display_name(babel_name(in_locale)) or tag
+
+
+@lru_cache(maxsize=256)
+def script_of(locale: str) -> str:
+    """The ISO 15924 script a locale is written in (``Thai``, ``Latn``, ``Hant`` …), or "".
+
+    An explicit script subtag wins; else CLDR's likely subtags, for the language and region
+    first (zh-TW is written in Traditional characters, zh in Simplified)."""
+    parsed = parse_locale(locale)
+    if parsed.script:
+        return str(parsed.script)
+    likely_subtags = get_global("likely_subtags")
+    for key in (f"{parsed.language}_{parsed.territory}", parsed.language):
+        likely = likely_subtags.get(key, "")  # "th" → "th_Thai_TH"
+        if likely:
+            try:
+                return split_identifier(likely)[2] or ""
+            except ValueError:
+                return ""
+    return ""
+
+
+@lru_cache(maxsize=256)
+def is_right_to_left(locale: str) -> bool:
+    """Whether the locale's copy runs right to left (Arabic, Hebrew, Persian, Urdu …), by CLDR."""
+    return parse_locale(locale).character_order == "right-to-left"

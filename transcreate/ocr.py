@@ -18,11 +18,35 @@ from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFilter, ImageOps
 
 from transcreate.compose.blocks import Box
 from transcreate.errors import SetupError, TranscreateError
+from transcreate.locales import base_language, script_of
 
-# Tesseract's trained data per language subtag; any other locale is read as English.
-TESSERACT_LANGUAGES = {"en": "eng", "id": "ind+eng", "th": "tha", "zh": "chi_sim"}
-# Traditional Chinese is not Simplified: reading it with chi_sim would fail good copy.
-_TRADITIONAL_CHINESE = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
+# Tesseract's trained data per language subtag, then per ISO 15924 script (the locale's, or a
+# line's own letters'); any other Latin-script locale is read as English.
+TESSERACT_LANGUAGES = {"en": "eng", "id": "ind+eng", "vi": "vie", "fa": "fas", "ur": "urd"}
+TESSERACT_SCRIPTS = {
+    "Thai": "tha",
+    "Hans": "chi_sim",
+    "Hant": "chi_tra",  # Traditional is not Simplified: chi_sim would fail good copy
+    "Jpan": "jpn",
+    "Kore": "kor",
+    "Arab": "ara",
+    "Deva": "hin",
+    "Khmr": "khm",
+    "Hebr": "heb",
+    "Laoo": "lao",
+}
+# A line's letters → their script, for a line in another script than its locale's.
+_SCRIPT_RANGES = (
+    ("Thai", "\u0e00", "\u0e7f"),
+    ("Laoo", "\u0e80", "\u0eff"),
+    ("Khmr", "\u1780", "\u17ff"),
+    ("Deva", "\u0900", "\u097f"),
+    ("Hebr", "\u0590", "\u05ff"),
+    ("Arab", "\u0600", "\u06ff"),
+    ("Arab", "\u0750", "\u077f"),
+    ("Kore", "\uac00", "\ud7a3"),
+    ("Jpan", "\u3040", "\u30ff"),  # kana: Japanese, whatever the locale
+)
 
 _MIN_TEXT_HEIGHT = 120  # px; smaller crops are upscaled before reading
 _THIN_FROM = 30  # px of font size: from here, enlarged strokes are thinned before reading
@@ -36,11 +60,12 @@ _TIMEOUT = 120  # seconds for one tesseract run
 
 
 def tesseract_language(locale: str) -> str:
-    """The tesseract ``-l`` value for a locale: eng, ind+eng, tha or chi_sim (eng otherwise)."""
-    tag = locale.replace("_", "-").lower()
-    if tag.startswith(_TRADITIONAL_CHINESE):
-        return "chi_tra"
-    return TESSERACT_LANGUAGES.get(tag.split("-", 1)[0], "eng")
+    """The tesseract ``-l`` value for a locale: by its language (eng, ind+eng, vie …), else by
+    its script (tha, chi_sim, chi_tra, jpn, kor, ara, hin, khm …), else eng."""
+    language = base_language(locale)
+    if language in TESSERACT_LANGUAGES:
+        return TESSERACT_LANGUAGES[language]
+    return TESSERACT_SCRIPTS.get(script_of(locale), "eng")
 
 
 def _package(language: str) -> str:
@@ -184,14 +209,17 @@ def _run_tesseract(
 
 
 def line_language(text: str, locale: str) -> str:
-    """The tesseract language for one line of copy: by the script of its letters (a Latin
-    "SALE 50%" in a Thai creative is read as English), else the locale's."""
-    if any("\u0e00" <= char <= "\u0e7f" for char in text):
-        return "tha"
+    """The tesseract language for one line of copy: by the script of its letters (Thai in an
+    English creative is read as Thai), else the locale's."""
+    own = tesseract_language(locale)
+    for script, first, last in _SCRIPT_RANGES:
+        if any(first <= char <= last for char in text):
+            language = TESSERACT_SCRIPTS[script]
+            return own if own.startswith(language) else language
     if any(unicodedata.east_asian_width(char) in ("W", "F") and char.isalpha() for char in text):
-        chinese = tesseract_language(locale)
-        return chinese if chinese.startswith("chi_") else "chi_sim"
-    return tesseract_language(locale)
+        # Han characters: the locale's reading of them (Japanese, Traditional), else Simplified.
+        return own if own in ("chi_sim", "chi_tra", "jpn", "kor") else "chi_sim"
+    return own
 
 
 def _without_border_ink(ink: Image.Image) -> Image.Image:

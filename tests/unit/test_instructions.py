@@ -25,11 +25,10 @@ from transcreate.instructions import (
     load_translations,
     model_may_misdraw,
     renderer_for,
-    script_of,
     template_names,
 )
 from transcreate.jobs import EditJob, expand
-from transcreate.locales import SUPPORTED_LOCALES
+from transcreate.locales import SUPPORTED_LOCALES, script_of
 from transcreate.policy import load_policy
 from transcreate.request import RunRequest
 from transcreate.run.plan import guard
@@ -220,6 +219,8 @@ def test_the_length_limit_measures_the_instruction_as_sent() -> None:
         ("en-US", "Latn", False),
         ("zh", "Hans", False),
         ("zh-Hant", "Hant", False),
+        ("zh-TW", "Hant", False),
+        ("ja", "Jpan", True),
     ],
 )
 def test_scripts_the_model_may_misdraw(locale: str, script: str, risky: bool) -> None:

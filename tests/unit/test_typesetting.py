@@ -254,7 +254,7 @@ def test_compose_gives_the_same_pixels_from_many_threads() -> None:
 
 
 def test_thai_marks_are_positioned_by_raqm_not_basic_layout() -> None:
-    path = str(font_path(THAI))
+    path = str(font_path(THAI).path)
     shaped = ImageFont.truetype(path, 64, layout_engine=ImageFont.Layout.RAQM)
     basic = ImageFont.truetype(path, 64, layout_engine=ImageFont.Layout.BASIC)
 

@@ -14,6 +14,7 @@ from transcreate.compose.colors import contrasting_color
 from transcreate.compose.fonts import Face, check_text_support, fonts_for_locale, runs
 from transcreate.compose.lines import paragraphs, wrap
 from transcreate.errors import TypesettingError
+from transcreate.locales import is_right_to_left
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom
 
@@ -191,7 +192,10 @@ class Placed:
 def place_stack(
     stack: Sequence[Measured], left: int, top: int, column: int, horizontal: str
 ) -> list[Placed]:
-    """The stack with its top at ``top``, aligned left, right or centred in the column."""
+    """The stack with its top at ``top``, aligned left, right or centred in the column (right
+    for right-to-left copy, whose lines start at the right, unless centred)."""
+    if stack:
+        horizontal = aligned(horizontal, stack[0].face.language)
 
     def align(space: float, width: float) -> int:
         return {"left": 0, "right": round(space - width)}.get(
@@ -215,6 +219,12 @@ def place_stack(
         placed.append(Placed(measured, (x, top, x + width, top + height), tuple(origins)))
         top += height
     return placed
+
+
+def aligned(horizontal: str, locale: str) -> str:
+    """How lines in a zone's column align: as the zone, but flush right wherever right-to-left
+    lines would be flush left (they start at the right)."""
+    return "right" if horizontal == "left" and is_right_to_left(locale) else horizontal
 
 
 def check_position(position: str, canvas: tuple[int, int]) -> None:

@@ -50,27 +50,55 @@ def _thai_tokenizer() -> Callable[[str], list[str]]:
     return tokenize
 
 
+def _is_hangul(char: str) -> bool:
+    return (
+        "\uac00" <= char <= "\ud7a3" or "\u1100" <= char <= "\u11ff" or "\u3130" <= char <= "\u318f"
+    )
+
+
+@lru_cache(maxsize=1)
+def _japanese_phrases() -> Callable[[str], list[str]]:
+    import budoux  # only Japanese copy pays for the model
+
+    return budoux.load_default_japanese_parser().parse
+
+
 @lru_cache(maxsize=4096)
 def _units(text: str, locale: str) -> tuple[str, ...]:
+    """UAX #14's break opportunities (ICU: Khmer, Lao and Burmese by its dictionaries), with
+    each language's own rules where UAX #14 breaks too often: between two Thai letters only
+    where pythainlp ends a word; in Japanese only between BudouX phrases (no "のタイム|セール",
+    no break before a small kana or ー); in Korean only at spaces, between eojeol."""
     icu_units = list(LineBreaker(text, locale))
-    if not any(_is_thai(char) for char in text):
+    language = locale.split("-")[0].split("_")[0].lower()
+    thai = any(_is_thai(char) for char in text)
+    japanese = language == "ja"
+    korean = any(_is_hangul(char) for char in text)
+    if not (thai or japanese or korean):
         return tuple(icu_units)
-    # pythainlp decides between two Thai letters (no spaces between Thai words); UAX #14 decides
-    # everywhere else, so "50%" and "วันนี้!" stay whole.
-    tokens = _thai_tokenizer()(text)
-    thai_breaks = set(accumulate(len(token) for token in tokens))
     icu_breaks = set(accumulate(len(unit) for unit in icu_units))
-    cuts = [
-        index
-        for index in range(1, len(text))
-        if not is_mark(text[index])
-        and (
-            index in thai_breaks
-            if _is_thai(text[index - 1]) and _is_thai(text[index])
-            else index in icu_breaks
-        )
-    ]
-    edges = [0, *cuts, len(text)]
+    thai_breaks = (
+        set(accumulate(len(token) for token in _thai_tokenizer()(text))) if thai else set()
+    )
+    phrase_breaks = (
+        set(accumulate(len(phrase) for phrase in _japanese_phrases()(text))) if japanese else set()
+    )
+
+    def allowed(index: int) -> bool:
+        before, after = text[index - 1], text[index]
+        if is_mark(after):
+            return False
+        if _is_thai(before) and _is_thai(after):
+            return index in thai_breaks  # UAX #14 decides everywhere else: "50%" stays whole
+        if index not in icu_breaks:
+            return False
+        if japanese and not before.isspace() and not after.isspace():
+            return index in phrase_breaks
+        if korean and (_is_hangul(before) or _is_hangul(after)):
+            return before.isspace() or before in _BREAK_AFTER
+        return True
+
+    edges = [0, *(index for index in range(1, len(text)) if allowed(index)), len(text)]
     return tuple(text[start:end] for start, end in pairwise(edges))
 
 
@@ -143,7 +171,10 @@ def _is_cjk(char: str) -> bool:
 @lru_cache(maxsize=4096)
 def _word_spans(text: str, locale: str) -> tuple[tuple[int, int], ...]:
     words = list(WordBreaker(text, locale))
-    if locale.split("-")[0].split("_")[0].lower() == "zh":
+    language = locale.split("-")[0].split("_")[0].lower()
+    if language == "ja":
+        words = _japanese_phrases()(text)  # a phrase is what a Japanese reader keeps together
+    elif language == "zh":
         import rjieba  # only Chinese copy pays for the dictionary
 
         cut = rjieba.cut(text)

@@ -10,7 +10,6 @@ from PIL import Image, ImageColor, ImageDraw
 
 from transcreate.compose.blocks import Placed
 from transcreate.compose.colors import contrasting_color, label_color
-from transcreate.compose.fonts import runs
 
 
 def _draw_lines(draw: ImageDraw.ImageDraw, placed: Placed, fill: str, stroke: int) -> None:
@@ -18,14 +17,14 @@ def _draw_lines(draw: ImageDraw.ImageDraw, placed: Placed, fill: str, stroke: in
     face = measured.face
     for line, (x, baseline) in zip(measured.lines, placed.origins, strict=True):
         pen = float(x)
-        for run in runs(line, face.chain):
+        for run in face.runs(line):  # left to right, each run in its own direction
             draw.text(
                 (pen, baseline),
                 run[1],
                 font=face.font(run[0]),
                 fill=fill,
                 anchor="ls",
-                direction="ltr",
+                direction=run[2],
                 language=face.language,
                 stroke_width=stroke + face.embolden(run[0]),
                 stroke_fill=fill,

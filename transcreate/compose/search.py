@@ -14,6 +14,7 @@ from transcreate.compose.blocks import (
     Measured,
     Placed,
     TextBlock,
+    aligned,
     check_position,
     measure_stack,
     place_stack,
@@ -24,6 +25,7 @@ from transcreate.compose.blocks import (
 )
 from transcreate.compose.zones import MARGIN, Places, Room, anchor, distance, parts, zones
 from transcreate.errors import TypesettingError
+from transcreate.locales import is_right_to_left
 
 #: Shares of the nominal type sizes the auto layout tries, largest first; the last is the
 #: smallest it calls legible before it moves the copy to another zone.
@@ -93,6 +95,7 @@ class _Search:
         self.hint = hint
         self.blocks = list(blocks)
         self.locale = locale
+        self.right_to_left = is_right_to_left(locale)  # the button goes on the copy's left
         self.canvas = canvas
         self.area = area or (0, 0, *canvas)
         self.room = room
@@ -199,12 +202,14 @@ class _Search:
             found = places.spot(zone, self.area, self.canvas, self.margin) if places else None
             if found is not None and (best is None or found[2] < best[0]):
                 x, y = found[0], found[1]
-                beside = (x + copy_width + gap, y + (height - button_height) // 2)
+                copy_x, button_x = x, x + copy_width + gap  # read after the copy
+                if self.right_to_left:
+                    copy_x, button_x = x + button_width + gap, x
                 best = (
                     found[2],
                     (
-                        _Part(copy, (x, y + (height - copy_height) // 2), zone),
-                        _Part(button, beside, zone),
+                        _Part(copy, (copy_x, y + (height - copy_height) // 2), zone),
+                        _Part(button, (button_x, y + (height - button_height) // 2), zone),
                     ),
                 )
         return best[1] if best is not None else None
@@ -226,10 +231,12 @@ class _Search:
             places = self._where((width, height), self.room)
             found = places.spot(zone, self.area, self.canvas, self.margin) if places else None
             if found is not None and (best is None or found[2] < best[0]):
-                x, parts = found[0], []
+                x, parts = found[0] + (width if self.right_to_left else 0), []
                 for stack, (w, h) in zip(measured, sizes, strict=True):
-                    parts.append(_Part(stack, (x, found[1] + (height - h) // 2), zone))
-                    x += w + gap
+                    # In reading order: left to right, or from the right for right-to-left copy.
+                    left = x - w if self.right_to_left else x
+                    parts.append(_Part(stack, (left, found[1] + (height - h) // 2), zone))
+                    x += -(w + gap) if self.right_to_left else w + gap
                 best = (found[2], tuple(parts))
         return best[1] if best is not None else None
 
@@ -318,12 +325,13 @@ class _Search:
         gap = round(_GAP_SHARE * copy.stack[0].face.size)
         # Below the copy, aligned as its lines are (the stack's own box may not fit where the
         # button alone does), else on the line of its last block.
-        horizontal = parts(zone)[1]
+        horizontal = aligned(parts(zone)[1], self.locale)
         below = {"left": left, "right": right - button_width}.get(
             horizontal, (left + right - button_width) // 2
         )
         beside = round(bottom - (copy.stack[-1].size[1] + button_height) / 2)
-        after = (right + gap, beside)  # after its last words, as it is read
+        # After its last words, as it is read.
+        after = (left - gap - button_width if self.right_to_left else right + gap, beside)
         for x, y in [(below, bottom + gap), after]:
             inside = (
                 self.margin <= x <= width - self.margin - button_width

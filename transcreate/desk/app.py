@@ -286,7 +286,7 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         script = request.path_params["script"]
         if script not in (LATIN, THAI, CHINESE):
             raise _Refused(404, "no such font")
-        path = font_path(script)
+        path = font_path(script).path
         kind = "font/otf" if path.suffix.lower() == ".otf" else "font/ttf"
         headers = {"Cache-Control": "public, max-age=86400"}
         return _secured(FileResponse(path, media_type=kind, headers=headers), PAGE_POLICY)

@@ -21,8 +21,7 @@ from typing import Protocol
 from transcreate.campaign import COPY_FIELDS, Campaign, Variant
 from transcreate.errors import TranscreateError
 from transcreate.glossary import Glossary
-from transcreate.instructions import script_of
-from transcreate.locales import base_language, language_name
+from transcreate.locales import base_language, language_name, script_of
 from transcreate.translation.chat import Ask
 
 logger = logging.getLogger(__name__)
