@@ -14,12 +14,19 @@ from babel.core import parse_locale as split_identifier
 from babel.dates import format_date
 from babel.numbers import format_currency, format_percent
 
-# The locales the product ships catalogs and fonts for. Any other CLDR locale works once a catalog
-# is added under locales/<tag>/LC_MESSAGES/messages.po (see the README's translator workflow).
-SUPPORTED_LOCALES: tuple[str, ...] = ("id", "th", "zh", "en")
+# The locales the product ships catalogs, fonts and OCR languages for (the README's table lists
+# each one's). Any other CLDR locale works once a catalog is added under
+# locales/<tag>/LC_MESSAGES/messages.po (see the README's translator workflow) and its script has a
+# font (compose/fonts.py).
+SUPPORTED_LOCALES: tuple[str, ...] = (
+    "id", "th", "zh", "en", "ms", "vi", "fil", "zh-Hant", "ja", "ko", "hi", "km", "ar", "he",
+)  # fmt: skip
 #: The same, as a type: a form offers exactly these (tests keep the two in step).
-SupportedLocale = Literal["id", "th", "zh", "en"]
-DEFAULT_LOCALES: tuple[str, ...] = SUPPORTED_LOCALES
+SupportedLocale = Literal[
+    "id", "th", "zh", "en", "ms", "vi", "fil", "zh-Hant", "ja", "ko", "hi", "km", "ar", "he"
+]
+#: What a run makes when it is not told: the first markets.
+DEFAULT_LOCALES: tuple[SupportedLocale, ...] = ("id", "th", "zh", "en")
 
 
 def parse_locale(tag: str) -> Locale:

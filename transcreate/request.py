@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from transcreate.editors import Mode, check_mode, default_mode
 from transcreate.errors import SetupError
-from transcreate.instructions import InstructionLanguage
+from transcreate.instructions import InstructionLanguage, model_may_misdraw
 from transcreate.locales import DEFAULT_LOCALES, parse_locale_list
 from transcreate.sizes import BASE, PRESET_NAMES, parse_sizes
 
@@ -105,7 +105,8 @@ class RunOptions(BaseModel):
         default="auto",
         description="Who sets the copy: overlay (the built-in compositor), model (the model "
         "draws it), model+overlay (the model edits, the compositor sets the copy exactly); auto "
-        "= overlay for local, model for the others",
+        "= overlay for local, model for the others, but model+overlay when a language is one "
+        "the model does not draw reliably (anything but Latin-script and Chinese)",
     )
     concurrency: int = Field(
         default=4,
@@ -269,6 +270,21 @@ class RunRequest(RunInputs, RunOptions):
     @classmethod
     def from_parts(cls, inputs: RunInputs, options: RunOptions) -> RunRequest:
         return cls(**inputs.model_dump(), **options.model_dump())
+
+    @property
+    def effective_mode(self) -> Mode:
+        """As the options say, but ``auto`` on a model backend sets the copy with the compositor
+        (model+overlay) when a locale's script is one the model does not draw reliably: the
+        whole run, so a variant's creatives look alike in every language (see
+        ``script_reason``)."""
+        if self.mode == "auto" and self.backend != "local" and self.misdrawn_locales:
+            return "model+overlay"
+        return RunOptions.effective_mode.fget(self)  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def misdrawn_locales(self) -> tuple[str, ...]:
+        """The run's locales whose script Qwen-Image-Edit may draw wrong (Thai, Arabic …)."""
+        return tuple(tag for tag in self.locales if model_may_misdraw(tag))
 
     @property
     def inputs(self) -> RunInputs:

@@ -62,7 +62,7 @@ def test_a_manager_turns_an_image_and_a_sheet_into_a_campaign_to_download(
     clicks += 2
     assert "2 rows ready" in page.content() and page.locator("td.bad").count() == 0
     # Languages by name; the original size kept, one more size chosen by its shape.
-    page.get_by_label("Chinese").uncheck()
+    page.get_by_label("Chinese", exact=True).uncheck()
     page.get_by_label("Indonesian").uncheck()
     assert page.locator("input[name=size][value=base]").is_checked()
     page.locator("input[name=size][value='728x90']").check()

@@ -10,7 +10,7 @@ Calls to a model endpoint also take a slot of the Prefect global concurrency lim
 from __future__ import annotations
 
 import time
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, cast
 from uuid import UUID
 
 from prefect import flow, get_run_logger, runtime, task
@@ -44,7 +44,7 @@ from transcreate.flows.report import (
 )
 from transcreate.flows.rows import artifact_key, reject_rows
 from transcreate.jobs import EditJob
-from transcreate.locales import SupportedLocale
+from transcreate.locales import DEFAULT_LOCALES, SupportedLocale
 from transcreate.manifest import JobResult
 from transcreate.request import RunInputs, RunOptions, RunRequest
 from transcreate.run import Adapters, Run, RunPlan, RunSummary, job_context
@@ -137,7 +137,7 @@ def localize_campaign(
     campaign: str = "",
     rows: str = "",
     image: str,
-    locales: list[SupportedLocale] = list(get_args(SupportedLocale)),  # noqa: B006, B008
+    locales: list[SupportedLocale] = list(DEFAULT_LOCALES),  # noqa: B006
     out: str = "out",
     review: bool = False,
     translate: bool = False,
@@ -161,7 +161,9 @@ def localize_campaign(
         image: The base creative to localize (PNG, JPEG or WebP): an https:// link, an s3:// URI
             or a path on the worker, relative to the folder the deployment was made from.
         locales: The languages to make, one image per variant each: id (Indonesian), th (Thai),
-            zh (Simplified Chinese), en (English).
+            zh (Chinese, Simplified), en (English), ms (Malay), vi (Vietnamese), fil
+            (Filipino), zh-Hant (Chinese, Traditional), ja (Japanese), ko (Korean), hi (Hindi),
+            km (Khmer), ar (Arabic, right to left), he (Hebrew, right to left).
         out: Where the images, the manifest and the gallery go: a folder on the worker (relative
             to the folder the deployment was made from) or s3://bucket/prefix. Images already
             made there are found again, not redone: use a new folder for a fresh run.

@@ -3,7 +3,7 @@ localize-campaign run. The inbox itself (claims, settling, S3) is `transcreate.i
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 from uuid import UUID
 
 from prefect import flow, get_run_logger, runtime
@@ -30,7 +30,7 @@ def process_requests(
     inbox: str = "inbox",
     out: str = "out",
     image: str = "",
-    locales: list[SupportedLocale] = list(get_args(SupportedLocale)),  # noqa: B006, B008
+    locales: list[SupportedLocale] = list(DEFAULT_LOCALES),  # noqa: B006
     backend: BackendName = "local",
 ) -> Any:  # a State whose result is the InboxSummary (called as a function: the InboxSummary)
     """Localize every campaign sheet dropped into the inbox: one localize-campaign run each.

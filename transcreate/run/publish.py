@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 from transcreate import __version__
 from transcreate.compose.verdict import layout_problems
 from transcreate.gallery import gallery_html, native_name
-from transcreate.instructions import model_may_misdraw
 from transcreate.locales import language_name
 from transcreate.manifest import (
     DONE_STATUSES,
@@ -142,11 +141,18 @@ def _with_earlier_records(
 
 
 def _script_warnings(request: RunRequest) -> list[str]:
-    """In mode ``model`` the model draws the copy: say where it may draw it wrong."""
-    risky = [tag for tag in request.locales if model_may_misdraw(tag)]
+    """In mode ``model`` the model draws the copy: say where it may draw it wrong; in mode auto,
+    say why the compositor sets it."""
+    risky = request.misdrawn_locales
+    named = ", ".join(f"{tag} ({language_name(tag)})" for tag in risky)
+    if request.mode == "auto" and request.effective_mode == "model+overlay":
+        return [
+            f"mode auto: the model edits the scene and the built-in compositor sets the copy "
+            f"(model+overlay), because Qwen-Image-Edit draws only Latin and Chinese text "
+            f"reliably and this run has {named}; --mode model makes the model draw it all"
+        ]
     if request.effective_mode != "model" or not risky:
         return []
-    named = ", ".join(f"{tag} ({language_name(tag)})" for tag in risky)
     return [
         f"in mode model the model draws the copy, and Qwen-Image-Edit draws only Latin and Chinese "
         f"text reliably: check {named} by eye, or use --mode model+overlay, which sets the copy "
