@@ -132,6 +132,7 @@ def expand(
     sizes: Sequence[str | None] = (None,),
     glossary: Glossary | None = None,
     outpaint: bool = False,
+    routes: Callable[[str], tuple[str, str]] | None = None,
 ) -> Expansion:
     """Every variant × locale × size of the run as an edit job, or as a skipped cell with its
     reason. ``sizes`` names the run's sizes (None: the base's own); a row's `sizes` column wins.
@@ -147,6 +148,8 @@ def expand(
     ``glossary``: the campaign's terms; each one in a piece of copy is kept on one line.
     ``outpaint``: in mode model, a job in an ad size asks the model to extend the scene into the
     frame's new margins (its instruction says so).
+    ``routes``: a locale's own (backend identity, mode) where they are not the run's (mode auto
+    sets copy the model would misdraw with the compositor).
     """
     jobs: list[EditJob] = []
     skipped: list[SkippedJob] = []
@@ -164,13 +167,14 @@ def expand(
                 )
                 skipped.append(SkippedJob(variant.variant, locale, reason))
                 continue
+            job_backend, job_mode = routes(locale) if routes else (backend, mode)
             make = partial(
-                _job, campaign.name, variant, locale, image_sha256, backend, mode,
+                _job, campaign.name, variant, locale, image_sha256, job_backend, job_mode,
                 renderer(locale),
                 renderer(locale if instruction_language == "locale" else instruction_language),
             )  # fmt: skip
             row_sizes = variant.sizes if variant.sizes is not None else sizes
-            extend = outpaint and mode == "model" and any(size for size in row_sizes)
+            extend = outpaint and job_mode == "model" and any(size for size in row_sizes)
             try:
                 job = make()
                 extended = make(outpaint=True).instruction if extend else job.instruction
@@ -186,8 +190,11 @@ def expand(
                 replace(job, size=size, instruction=extended if size else job.instruction)
                 for size in dict.fromkeys(row_sizes)
             ]
-    if mode != "model":  # the compositor sets the copy: each job sees its variant's other locales
-        jobs = _with_siblings(jobs)
+    # Where the compositor sets the copy, each job sees its variant's other such locales.
+    overlaid = {
+        job.locale for job in jobs if (routes(job.locale)[1] if routes else mode) != "model"
+    }
+    jobs = _with_siblings(jobs, overlaid)
     return Expansion(tuple(jobs), tuple(skipped))
 
 
@@ -222,11 +229,17 @@ def _with_terms(
     return tuple(replace(o, keep=glossary.kept_in(o.text, locale)) for o in overlays)
 
 
-def _with_siblings(jobs: list[EditJob]) -> list[EditJob]:
+def _with_siblings(jobs: list[EditJob], locales: set[str]) -> list[EditJob]:
     copies: dict[tuple[str, str | None], list[tuple[str, tuple[Overlay, ...]]]] = {}
     for job in jobs:
-        copies.setdefault((job.variant, job.size), []).append((job.locale, job.overlays))
-    return [replace(job, siblings=tuple(copies[job.variant, job.size])) for job in jobs]
+        if job.locale in locales:
+            copies.setdefault((job.variant, job.size), []).append((job.locale, job.overlays))
+    return [
+        replace(job, siblings=tuple(copies[job.variant, job.size]))
+        if job.locale in locales
+        else job
+        for job in jobs
+    ]
 
 
 def _fallback(variant: Variant, locale: str, source: str = SOURCE_LOCALE) -> str | None:

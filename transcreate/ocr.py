@@ -215,10 +215,14 @@ def line_language(text: str, locale: str) -> str:
     for script, first, last in _SCRIPT_RANGES:
         if any(first <= char <= last for char in text):
             language = TESSERACT_SCRIPTS[script]
-            return own if own.startswith(language) else language
+            # A brand name in Latin letters inside the line ("… على Lumière") is read as such.
+            latin = any(char.isascii() and char.isalpha() for char in text)
+            return language + "+eng" if latin else language
     if any(unicodedata.east_asian_width(char) in ("W", "F") and char.isalpha() for char in text):
         # Han characters: the locale's reading of them (Japanese, Traditional), else Simplified.
         return own if own in ("chi_sim", "chi_tra", "jpn", "kor") else "chi_sim"
+    if "eng" not in own.split("+") and any(char.isascii() and char.isalpha() for char in text):
+        return own + "+eng"  # "Lumière" alone on a line of an Arabic creative
     return own
 
 
@@ -283,7 +287,21 @@ def read_lines(
     # One page per line in one multi-page TIFF: each line read as a single line (psm 7), which
     # is surer than a page of lines of mixed sizes, for one start-up of tesseract.
     pages = [ImageOps.expand(ink, _BORDER, fill=255) for ink in inks]
+    texts = _read_pages(pages, language, executable, psm=7)
+    # A line of one word can read as nothing as a line (a lone Arabic word does) and whole as
+    # a word (psm 8): those are read again so.
+    empty = [index for index, text in enumerate(texts) if not text]
+    if empty and len(texts) == len(pages):
+        again = _read_pages([pages[index] for index in empty], language, executable, psm=8)
+        for index, text in zip(empty, again, strict=False):
+            texts[index] = text
+    return "\n".join(text for text in texts if text)
+
+
+def _read_pages(
+    pages: Sequence[Image.Image], language: str, executable: str, psm: int
+) -> list[str]:
     tiff = io.BytesIO()
-    pages[0].save(tiff, format="TIFF", save_all=True, append_images=pages[1:])
-    read = _run_tesseract(tiff.getvalue(), language, executable, psm=7, size=pages[0].size)
-    return "\n".join(page.strip() for page in read.split("\f") if page.strip())
+    pages[0].save(tiff, format="TIFF", save_all=True, append_images=list(pages[1:]))
+    read = _run_tesseract(tiff.getvalue(), language, executable, psm=psm, size=pages[0].size)
+    return [page.strip() for page in read.split("\f")][: len(pages)]

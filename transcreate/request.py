@@ -105,8 +105,8 @@ class RunOptions(BaseModel):
         default="auto",
         description="Who sets the copy: overlay (the built-in compositor), model (the model "
         "draws it), model+overlay (the model edits, the compositor sets the copy exactly); auto "
-        "= overlay for local, model for the others, but model+overlay when a language is one "
-        "the model does not draw reliably (anything but Latin-script and Chinese)",
+        "= overlay for local, model for the others, but model+overlay for a language the model "
+        "does not draw reliably (anything but Latin-script languages and Chinese)",
     )
     concurrency: int = Field(
         default=4,
@@ -271,15 +271,13 @@ class RunRequest(RunInputs, RunOptions):
     def from_parts(cls, inputs: RunInputs, options: RunOptions) -> RunRequest:
         return cls(**inputs.model_dump(), **options.model_dump())
 
-    @property
-    def effective_mode(self) -> Mode:
-        """As the options say, but ``auto`` on a model backend sets the copy with the compositor
-        (model+overlay) when a locale's script is one the model does not draw reliably: the
-        whole run, so a variant's creatives look alike in every language (see
-        ``script_reason``)."""
-        if self.mode == "auto" and self.backend != "local" and self.misdrawn_locales:
+    def mode_for(self, locale: str) -> Mode:
+        """The mode a locale's jobs run in: ``effective_mode``, but ``auto`` on a model backend
+        has the compositor set copy in a script the model does not draw reliably
+        (model+overlay: the model edits the scene, the compositor sets the copy)."""
+        if self.mode == "auto" and self.backend != "local" and model_may_misdraw(locale):
             return "model+overlay"
-        return RunOptions.effective_mode.fget(self)  # type: ignore[attr-defined, no-any-return]
+        return self.effective_mode
 
     @property
     def misdrawn_locales(self) -> tuple[str, ...]:

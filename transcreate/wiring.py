@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from transcreate.editors import Editor, Mode, ModelThenOverlay, check_mode, load_editor_class
+from transcreate.editors import (
+    ByLocale,
+    Editor,
+    Mode,
+    ModelThenOverlay,
+    check_mode,
+    load_editor_class,
+)
 from transcreate.editors.model import Gate, ModelEditor
 from transcreate.editors.wire import Wire
 from transcreate.errors import CampaignError, StorageError
@@ -121,6 +128,7 @@ def build(
     approved = read_approved(request.translations, allow_private) if request.translations else {}
     own_editor = editor is not None
     if editor is None:
+        compositor = compositor_for(request, mask)
         editor = open_editor(
             request.backend,
             request.effective_mode,
@@ -128,9 +136,15 @@ def build(
             max_concurrency=concurrency,
             gate=gate,
             input_links={creative.sha256: link} if link else None,
-            compositor=compositor_for(request, mask),
+            compositor=compositor,
             product_mask=mask,
         )
+        overlaid = [
+            tag for tag in request.locales if request.mode_for(tag) != request.effective_mode
+        ]
+        if overlaid and compositor is not None:  # mode auto: those locales' copy is set exactly
+            by_overlay = ModelThenOverlay(editor, compositor)
+            editor = ByLocale(editor, {tag: by_overlay for tag in overlaid})
     chosen_policy = request.policy or os.environ.get("TRANSCREATE_POLICY")
     return Adapters(
         editor=editor,
@@ -262,7 +276,7 @@ def open_editor(
 def compositor_for(request: RunRequest, mask: bytes | None = None) -> Editor | None:
     """The built-in compositor with the request's layout and product ``mask``, when it sets
     copy."""
-    if request.effective_mode == "model":
+    if all(request.mode_for(tag) == "model" for tag in request.locales):
         return None
     from transcreate.editors.local import LocalEditor
 
@@ -301,7 +315,10 @@ def output_checks(request: RunRequest, mask: bytes | None = None) -> OutputCheck
     if not request.checks:
         return None
     require_tesseract(request.locales)
-    return OutputChecks(request.effective_mode, product_mask=mask)
+    overlaid = frozenset(
+        tag for tag in request.locales if request.mode_for(tag) != request.effective_mode
+    )
+    return OutputChecks(request.effective_mode, product_mask=mask, overlaid=overlaid)
 
 
 def callback_secret(block_name: str) -> str | None:

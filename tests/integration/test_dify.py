@@ -288,11 +288,11 @@ def test_a_campaign_runs_on_one_upload_and_a_rerun_pays_nothing(
     caplog.set_level(logging.DEBUG)
     summary = localize(request(sample_campaign, sample_image, tmp_path / "a"))
     assert summary.counts["ok"] == 22
-    assert (configured.uploads, configured.runs) == (1, 22)
+    assert (configured.uploads, configured.runs) == (1, 16)  # Thai's copy set by the compositor
     # another destination, so stored outputs cannot help: the result cache does
     again = localize(request(sample_campaign, sample_image, tmp_path / "b"))
     assert again.counts["ok"] == 22
-    assert (configured.uploads, configured.runs) == (1, 22)
+    assert (configured.uploads, configured.runs) == (1, 16)
     manifest = (tmp_path / "a" / "skincare-sale" / "manifest.json").read_text(encoding="utf-8")
     assert json.loads(manifest)["jobs"][0]["backend"].startswith("dify/workflow#")
     assert KEY not in manifest

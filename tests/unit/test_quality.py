@@ -82,7 +82,7 @@ def test_copy_region_is_the_positions_third_widened(position: str, band: tuple[i
         ("zh-Hant", "chi_tra"),
         ("id", "ind+eng"),
         ("en", "eng"),
-        ("vi", "eng"),
+        ("vi", "vie"),
     ],
 )
 def test_each_locale_is_read_with_its_tesseract_language(locale: str, language: str) -> None:

@@ -21,4 +21,4 @@
 
 #: The compositor's version, part of the built-in editor's identity and so of every job key: bump
 #: it with any change that changes pixels, so that stored outputs are made again.
-VERSION = 8
+VERSION = 9

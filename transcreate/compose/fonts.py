@@ -19,6 +19,7 @@ import ctypes
 import ctypes.util
 import importlib
 import importlib.resources
+import math
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,7 +58,15 @@ class FontFile:
 
     @property
     def name(self) -> str:
-        return self.path.name if not self.index else f"{self.path.name}#{self.index}"
+        return self.named(self.path)
+
+    def file_for(self, weight: str | None) -> Path:
+        """The file a weight is drawn from: the bold file for Bold and SemiBold, if any."""
+        return self.bold if weight in _SYNTHETIC_BOLD and self.bold is not None else self.path
+
+    def named(self, path: Path) -> str:
+        """A file's name, with the face's index in a collection: ``NotoSansCJK-Bold.ttc#0``."""
+        return f"{path.name}#{self.index}" if path.suffix.lower() == ".ttc" else path.name
 
 
 @dataclass(frozen=True)
@@ -393,9 +402,8 @@ def visual_runs(text: str, chain: tuple[FontFile, ...], right_to_left: bool) -> 
 def _font(font: FontFile, size: int, weight: str | None) -> ImageFont.FreeTypeFont:
     # One object per variation: set_variation_* mutates the face, so a cached font is never touched
     # again once other threads can see it.
-    path = font.bold if weight in _SYNTHETIC_BOLD and font.bold is not None else font.path
     loaded = ImageFont.truetype(
-        str(path), size, index=font.index, layout_engine=ImageFont.Layout.RAQM
+        str(font.file_for(weight)), size, index=font.index, layout_engine=ImageFont.Layout.RAQM
     )
     if weight is not None and is_variable(font):
         loaded.set_variation_by_name(weight)
@@ -438,9 +446,26 @@ class Face:
         return round(_SYNTHETIC_BOLD.get(self.weight, 0.0) * self.size)
 
     def metrics(self, text: str) -> tuple[int, int]:
-        fonts = [font for font, _ in runs(text, self.chain)] or [self.chain[0]]
-        ascents, descents = zip(*(self.font(font).getmetrics() for font in fonts), strict=True)
+        """The line's ascent and descent: its faces' own, widened to its ink (Khmer subscripts
+        hang below Noto Sans Khmer's descent), the Latin face's for a face whose own are cut
+        for stacked marks a line of copy never has (Noto Sans Arabic's are half as tall again)."""
+        pieces = runs(text, self.chain) or ((self.chain[0], ""),)
+        ascents, descents = [], []
+        for font, part in pieces:
+            loaded = self.font(font)
+            reference = self.font(font_path(LATIN)) if font.path in _tall_metrics() else loaded
+            ascent, descent = reference.getmetrics()
+            if part.strip():
+                _, top, _, bottom = loaded.getbbox(part, anchor="ls", language=self.language)
+                ascent, descent = max(ascent, math.ceil(-top)), max(descent, math.ceil(bottom))
+            ascents.append(ascent)
+            descents.append(descent)
         return max(ascents), max(descents)
+
+
+@cache
+def _tall_metrics() -> frozenset[Path]:
+    return frozenset({font_path(ARABIC).path})
 
 
 # HarfBuzz hides these even when the font has no glyph for them, so they need no coverage.

@@ -15,6 +15,7 @@ from itertools import accumulate, pairwise
 from icu4py.breakers import LineBreaker, WordBreaker
 
 from transcreate.compose.fonts import Face, graphemes, is_mark
+from transcreate.locales import base_language
 
 _LOOSE_WHITESPACE = re.compile(r"[^\S\n\u00a0\u202f]+")
 
@@ -80,8 +81,12 @@ def _units(text: str, locale: str) -> tuple[str, ...]:
     thai_breaks = (
         set(accumulate(len(token) for token in _thai_tokenizer()(text))) if thai else set()
     )
+    # BudouX's phrases first; within a phrase too long for the line, ICU's dictionary words.
     phrase_breaks = (
-        set(accumulate(len(phrase) for phrase in _japanese_phrases()(text))) if japanese else set()
+        set(accumulate(len(phrase) for phrase in _japanese_phrases()(text)))
+        | set(accumulate(len(word) for word in WordBreaker(text, locale)))
+        if japanese
+        else set()
     )
 
     def allowed(index: int) -> bool:
@@ -130,6 +135,7 @@ _PREFERRED = 0.0  # after ，、。 or a space in Thai and CJK, after punctuatio
 _NORMAL = 8.0  # between two Latin words, between two longer CJK words, between two Thai words
 _WEAK = 40.0  # between two one-character CJK words: likely a word the dictionary lacks
 _GLUED = 4_000.0  # between a number and its unit, its currency or the short word before it
+_INSIDE_PHRASE = 200.0  # between two words of one Japanese phrase (BudouX) too long for a line
 _INSIDE_WORD = 100_000.0  # only when nothing else fits
 _ORPHAN = 20_000.0  # a lone numeral, one-letter word or single CJK character on a last line
 _LONE_WORD = 30.0  # a last line of one short word under a long line ("Beli 2 Lebih|Hemat")
@@ -182,6 +188,15 @@ def _word_spans(text: str, locale: str) -> tuple[tuple[int, int], ...]:
     return tuple(pairwise([0, *accumulate(len(word) for word in words)]))
 
 
+def _kana(char: str) -> bool:
+    """Hiragana: a particle or an ending, which reads with the word before it (no "…ン|が")."""
+    return "\u3040" <= char <= "\u309f"
+
+
+def _at_word_end(text: str, cut: int, locale: str) -> bool:
+    return cut in set(accumulate(len(word) for word in WordBreaker(text, locale)))
+
+
 def _break_penalty(text: str, cut: int, locale: str) -> float:
     """What breaking the line at text[:cut] | text[cut:] costs."""
     before, after = text[:cut].rstrip(), text[cut:]
@@ -212,6 +227,12 @@ def _break_penalty(text: str, cut: int, locale: str) -> float:
         spans = _word_spans(text, locale)
         word = next((span for span in spans if span[0] < cut < span[1]), None)
         if word is not None:
+            if (
+                base_language(locale) == "ja"
+                and _at_word_end(text, cut, locale)
+                and not _kana(first)
+            ):
+                return _INSIDE_PHRASE  # "タイムセール|開催中": a long phrase, between its words
             return _INSIDE_WORD
         left = next(span for span in spans if span[1] == cut)
         right = next(span for span in spans if span[0] == cut)

@@ -45,6 +45,7 @@ def layout_record(
                 "box": list(p.box),
                 "line_boxes": [list(box) for box in p.line_boxes()],
                 "font_size": p.measured.face.size,
+                "fonts": _fonts(p),
                 "fill": label_color(block.color, p.measured.face.size) if cta else block.color,
                 "outline": contrasting_color(block.color)
                 if how.treatment in ("outline", "button")
@@ -139,3 +140,14 @@ def read_layout(png: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return record if isinstance(record, dict) else None
+
+
+def _fonts(placed: Placed) -> list[str]:
+    """The faces the block's lines are drawn in, first used first (``NotoSansCJK-Bold.ttc#0``:
+    the Japanese face of the collection)."""
+    face = placed.measured.face
+    names: dict[str, None] = {}
+    for line in placed.measured.lines:
+        for font, _, _ in face.runs(line):
+            names.setdefault(font.named(font.file_for(face.weight)), None)
+    return list(names)

@@ -105,6 +105,22 @@ def load_editor_class(name: str) -> Any:
     return getattr(module, class_name)
 
 
+class ByLocale:
+    """Mode auto on a model backend: each job goes to its locale's editor (the model for copy it
+    draws reliably, `ModelThenOverlay` for the rest), the default one where none is named."""
+
+    def __init__(self, default: Editor, routes: dict[str, Editor]):
+        self.default = default
+        self.routes = routes
+        self.identity = default.identity
+
+    def editor_for(self, locale: str) -> Editor:
+        return self.routes.get(locale, self.default)
+
+    def edit(self, job: EditJob, image: bytes) -> Edited:
+        return self.editor_for(job.locale).edit(job, image)
+
+
 class ModelThenOverlay:
     """Mode ``model+overlay``: the model's non-text edit (if the instruction asks for one), then
     the copy set exactly by the local compositor — at full resolution, since a `ModelEditor`

@@ -8,12 +8,13 @@ import datetime
 import json
 import logging
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from transcreate.campaign import Campaign, Variant, read_campaign
 from transcreate.compose.verdict import headline_room
+from transcreate.editors import ByLocale, Editor
 from transcreate.errors import CampaignError, TranscreateError
 from transcreate.images import BaseCreative
 from transcreate.instructions import template_names
@@ -99,7 +100,7 @@ def _layout_room(campaign: Campaign, request: RunRequest, adapters: Adapters) ->
         probe = replace(campaign, variants=(replace(variant, copy=copy),))
         jobs = expand(
             probe, [locale], image_sha256=adapters.creative.sha256,
-            backend=compositor.identity, mode=request.effective_mode,
+            backend=compositor.identity, mode=request.mode_for(locale),
             sizes=request.size_names, glossary=adapters.glossary,
         ).jobs  # fmt: skip
         tightest: tuple[int, str] | None = None
@@ -198,6 +199,7 @@ class Planner:
             image_sha256=adapters.creative.sha256,
             backend=adapters.editor.identity,
             mode=request.effective_mode,
+            routes=_routes(request, adapters.editor),
             allow_fallback=request.allow_fallback,
             instruction_language=adapters.instruction_language,
             sizes=request.size_names,
@@ -322,3 +324,15 @@ def run_sizes(plan: RunPlan, results: Sequence[JobResult]) -> list[str | None]:
         if result.size is not None or result.status != "skipped"  # skipped: in every size
     ]
     return list(dict.fromkeys([*plan.request.size_names, *made]))
+
+
+def _routes(request: RunRequest, editor: Editor) -> Callable[[str], tuple[str, str]] | None:
+    """Each locale's (editor identity, mode) when mode auto routes some locales elsewhere."""
+    if not isinstance(editor, ByLocale):
+        return None
+    routed = editor
+
+    def route(locale: str) -> tuple[str, str]:
+        return routed.editor_for(locale).identity, request.mode_for(locale)
+
+    return route

@@ -145,11 +145,11 @@ def _script_warnings(request: RunRequest) -> list[str]:
     say why the compositor sets it."""
     risky = request.misdrawn_locales
     named = ", ".join(f"{tag} ({language_name(tag)})" for tag in risky)
-    if request.mode == "auto" and request.effective_mode == "model+overlay":
+    if request.mode == "auto" and request.backend != "local" and risky:
         return [
-            f"mode auto: the model edits the scene and the built-in compositor sets the copy "
-            f"(model+overlay), because Qwen-Image-Edit draws only Latin and Chinese text "
-            f"reliably and this run has {named}; --mode model makes the model draw it all"
+            f"mode auto: the built-in compositor sets the copy of {named} (model+overlay: the "
+            f"model edits the scene, the compositor sets the words), because Qwen-Image-Edit "
+            f"draws only Latin and Chinese text reliably; --mode model has the model draw it"
         ]
     if request.effective_mode != "model" or not risky:
         return []
