@@ -38,11 +38,13 @@ def test_demo_writes_every_locale(tmp_path):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--sizes", "base"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "skincare-sale").iterdir()) == [
+        "ar",
         "audit",
         "contact-sheet.png",
         "en",
         "id",
         "index.html",
+        "ja",
         "manifest.csv",
         "manifest.json",
         "th",

@@ -49,6 +49,8 @@ diagnostics = Console(stderr=True, soft_wrap=True, highlight=False)  # progress,
 EXIT_INCOMPLETE = 1  # some job failed or some row was rejected: the manifest says which
 EXIT_UNUSABLE = 2  # bad options, unreadable campaign or image, missing system component
 DEMO_SIZES = "base,story,landscape"  # the demo shows the size axis
+# ... and scripts: Japanese, and Arabic right to left, beside the first four markets
+DEMO_LOCALES = "id,th,zh,en,ja,ar"
 SHOWN_PER_KIND = 10  # messages of one kind printed before "…and N more"
 
 # Short or older spellings kept beside the option generated from a field's name.
@@ -173,6 +175,7 @@ def demo(
     sizes: Annotated[
         str, typer.Option(help="Ad sizes to make (base: the creative's own)")
     ] = DEMO_SIZES,
+    locales: Annotated[str, typer.Option(help="Languages to make")] = DEMO_LOCALES,
 ) -> None:
     """Run the shipped sample campaign (examples/) on the built-in local editor."""
     examples = data_dir("examples")
@@ -181,6 +184,7 @@ def demo(
         image=str(examples / "creative.png"),
         out=out,
         sizes=sizes,
+        locales=locales,
     )
     _run(request, prefect)
 

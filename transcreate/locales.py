@@ -12,7 +12,7 @@ from babel import Locale, UnknownLocaleError
 from babel.core import get_global
 from babel.core import parse_locale as split_identifier
 from babel.dates import format_date
-from babel.numbers import format_currency, format_percent
+from babel.numbers import format_currency, format_percent, get_currency_symbol
 
 # The locales the product ships catalogs, fonts and OCR languages for (the README's table lists
 # each one's). Any other CLDR locale works once a catalog is added under
@@ -107,7 +107,22 @@ def format_price(amount: Decimal, currency: str, locale: str) -> str:
         )
     else:
         formatted = format_currency(amount, currency, locale=name, numbering_system="default")
-    return native_digits(formatted, locale)
+    return native_digits(_isolated_symbol(formatted, currency, name), locale)
+
+
+_LEFT_TO_RIGHT_MARK = "\u200e"
+
+
+def _isolated_symbol(formatted: str, currency: str, locale: str) -> str:
+    """In right-to-left copy a symbol in Latin letters ("US$") ends in a left-to-right mark:
+    else the bidi algorithm moves its "$" to the letters' other side ("$US"). A mark, as CLDR
+    itself uses, not an isolate: the policy refuses isolates in copy (they can hide text)."""
+    symbol = get_currency_symbol(currency, locale)
+    if not is_right_to_left(locale) or not any(
+        char.isascii() and char.isalpha() for char in symbol
+    ):
+        return formatted
+    return formatted.replace(symbol, symbol + _LEFT_TO_RIGHT_MARK, 1)
 
 
 @lru_cache(maxsize=64)

@@ -145,6 +145,8 @@ _LINE = 1_000.0  # each line after the first: fewer lines win over balance
 _SLACK = 100.0  # a line's cost at zero width; (slack / width)² of it
 _BREAK_AFTER = frozenset("，、。！？；：,.;:!?)）」』】〉》")
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)*%?$")
+# "12.99", and "بـ‏12.99" ("for 12.99"): a word that ends in a number, which its unit follows
+_ENDS_IN_NUMBER = re.compile(r"\d(?:[.,]\d+)*%?$")
 _UNIT_LENGTH = 4  # "kg", "pcs", "Des", "บาท", "ชิ้น": a short word after a number is its unit
 _QUALIFIER_LENGTH = 6  # "to", "only", "Beli", "hingga": a short word before a number qualifies it
 
@@ -208,7 +210,7 @@ def _break_penalty(text: str, cut: int, locale: str) -> float:
     next_word = after.split(" ", 1)[0]
     unit = next_word.rstrip(".,;:!?")
     if (
-        _NUMBER.match(previous_word)
+        _ENDS_IN_NUMBER.search(previous_word)
         and spaced
         and (len(unit) <= _UNIT_LENGTH or _is_currency(unit))
     ):
