@@ -288,13 +288,13 @@ def read_lines(
     # is surer than a page of lines of mixed sizes, for one start-up of tesseract.
     pages = [ImageOps.expand(ink, _BORDER, fill=255) for ink in inks]
     texts = _read_pages(pages, language, executable, psm=7)
+    if len(texts) != len(pages):  # a page read as nothing leaves no page break: read one by one
+        texts = [_read_pages([page], language, executable, psm=7)[0] for page in pages]
     # A line of one word can read as nothing as a line (a lone Arabic word does) and whole as
     # a word (psm 8): those are read again so.
-    empty = [index for index, text in enumerate(texts) if not text]
-    if empty and len(texts) == len(pages):
-        again = _read_pages([pages[index] for index in empty], language, executable, psm=8)
-        for index, text in zip(empty, again, strict=False):
-            texts[index] = text
+    for index, text in enumerate(texts):
+        if not text:
+            texts[index] = _read_pages([pages[index]], language, executable, psm=8)[0]
     return "\n".join(text for text in texts if text)
 
 
@@ -304,4 +304,5 @@ def _read_pages(
     tiff = io.BytesIO()
     pages[0].save(tiff, format="TIFF", save_all=True, append_images=list(pages[1:]))
     read = _run_tesseract(tiff.getvalue(), language, executable, psm=psm, size=pages[0].size)
-    return [page.strip() for page in read.split("\f")][: len(pages)]
+    texts = [page.strip() for page in read.split("\f")][: len(pages)]
+    return texts if len(pages) > 1 else [texts[0] if texts else ""]
