@@ -120,3 +120,19 @@ def test_every_command_and_option_is_documented_in_the_readme():
     for option in set(re.findall(r"--[a-z][a-z-]+", help_text)) - {"--help"}:
         flag = option.replace("--no-", "--")  # --no-strict is documented with --strict
         assert flag in readme, option
+
+
+def test_the_readme_lists_every_supported_locale_with_its_font_and_ocr_language():
+    from transcreate.compose.fonts import package_for_locale
+    from transcreate.locales import SUPPORTED_LOCALES
+    from transcreate.ocr import tesseract_language
+
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in README.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `")
+    }
+    for locale in SUPPORTED_LOCALES:
+        assert locale in rows, locale
+        assert f"`{package_for_locale(locale)}`" in rows[locale], locale
+        assert f"`{tesseract_language(locale)}`" in rows[locale], locale

@@ -237,7 +237,7 @@ def test_with_a_prefect_server_the_desk_hands_the_run_to_a_worker(
         with page.expect_navigation():
             page.get_by_role("button", name="Upload and check").click()
         for name in ("Chinese", "Indonesian", "Thai"):
-            page.get_by_label(name).uncheck()
+            page.get_by_label(name, exact=True).uncheck()
         with page.expect_navigation():
             page.get_by_role("button", name="Run", exact=True).click()
         page.get_by_role("link", name="Download everything (.zip)").wait_for(timeout=240_000)

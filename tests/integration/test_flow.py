@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import counts
 from transcreate.artifacts import SERVE_HINT
+from transcreate.locales import SUPPORTED_LOCALES, language_name
 from transcreate.request import RunRequest
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
@@ -96,7 +97,12 @@ def test_the_flow_parameters_render_as_a_form():
         "advanced",
     } == set(schema["properties"])
     assert "translate" not in schema["definitions"]["FlowOptions"]["properties"]
-    assert schema["properties"]["locales"]["items"]["enum"] == ["id", "th", "zh", "en"]
+    assert schema["properties"]["locales"]["items"]["enum"] == list(SUPPORTED_LOCALES)
+    assert schema["properties"]["locales"]["default"] == ["id", "th", "zh", "en"]
+    described = " ".join(schema["properties"]["locales"]["description"].split())
+    assert all(
+        f"{tag} ({language_name(tag).split(' (')[0]}" in described for tag in SUPPORTED_LOCALES
+    )
     advanced = schema["definitions"]["FlowOptions"]["properties"]
     assert {"backend", "mode", "concurrency", "review_timeout_hours"} <= set(advanced)
     assert all(field.get("description") for field in advanced.values())

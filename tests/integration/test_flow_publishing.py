@@ -300,7 +300,7 @@ def test_strict_mode_fails_before_any_edit_and_lists_every_rejected_row(
     sheet = tmp_path / "sale.csv"
     lines = sample_campaign.read_text(encoding="utf-8").splitlines()
     bad = lines[1].split(",")
-    bad[0], bad[9] = "bad-price", "twelve"
+    bad[0], bad[lines[0].split(",").index("price")] = "bad-price", "twelve"
     sheet.write_text("\n".join([*lines, ",".join(bad)]) + "\n", encoding="utf-8")
     request = sample_request(sheet, sample_image, tmp_path / "out", strict=True, locales="en")
     state = localize_campaign(**flow_parameters(request), return_state=True)

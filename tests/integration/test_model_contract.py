@@ -204,6 +204,7 @@ class ModelAPIContract:
                 image=str(sample_image),
                 out=str(out),
                 backend=self.backend,
+                mode="model",  # every job, Thai's too, goes to the model and is refused
                 retry_wait=0.01,
             )
         )

@@ -174,11 +174,11 @@ def test_a_campaign_runs_on_the_model_and_a_rerun_pays_nothing(
     configured, sample_campaign, sample_image, tmp_path, caplog
 ):
     caplog.set_level(logging.DEBUG)
-    summary = localize(request(sample_campaign, sample_image, tmp_path / "a"))
+    summary = localize(request(sample_campaign, sample_image, tmp_path / "a", mode="model"))
     assert summary.counts["ok"] == 22
-    assert configured.edits == 22
+    assert configured.edits == 22  # mode model: Thai's copy too is drawn by the model
     # another destination, so stored outputs cannot help: the result cache does
-    again = localize(request(sample_campaign, sample_image, tmp_path / "b"))
+    again = localize(request(sample_campaign, sample_image, tmp_path / "b", mode="model"))
     assert again.counts["ok"] == 22
     assert configured.edits == 22
     manifest = (tmp_path / "a" / "skincare-sale" / "manifest.json").read_text(encoding="utf-8")

@@ -188,7 +188,7 @@ def test_a_creative_in_s3_reaches_dashscope_as_a_link_not_bytes(
                 image=image,
                 out=f"s3://{BUCKET}/{prefix}",
                 backend="dashscope",
-                locales="th",
+                locales="id",  # a script the model draws: every job goes to it
             )
         )
         sent = [

@@ -76,3 +76,19 @@ def test_the_one_off_edit_refuses_what_a_run_would_block(sample_image, tmp_path,
             sample_image, "x" * 400, backend="openai", out=tmp_path / "o.png"
         )
     assert not (tmp_path / "o.png").exists()
+
+
+def test_mode_auto_has_the_compositor_set_the_copy_a_model_misdraws(
+    sample_campaign, sample_image, tmp_path
+):
+    auto = request(
+        sample_campaign, sample_image, tmp_path, backend="dashscope", locales="en,zh,th,ar,ja"
+    )
+    assert {tag: auto.mode_for(tag) for tag in auto.locales} == {
+        "en": "model", "zh": "model", "th": "model+overlay", "ar": "model+overlay", "ja": "model+overlay",
+    }  # fmt: skip
+    assert auto.misdrawn_locales == ("th", "ar", "ja")
+    chosen = request(sample_campaign, sample_image, tmp_path, backend="dashscope", mode="model")
+    assert {chosen.mode_for(tag) for tag in chosen.locales} == {"model"}
+    local = request(sample_campaign, sample_image, tmp_path, locales="th,ar")
+    assert {local.mode_for(tag) for tag in local.locales} == {"overlay"}
