@@ -393,3 +393,12 @@ def test_a_manager_asks_for_translation_and_sees_each_beside_its_source(
         assert fake.paid == 2
     assert "ลดครั้งใหญ่" in page and "machine translation of “Big Sale”" in page
     assert "machine translation of “Shop now”" in page and "machine copy" in page
+
+
+def test_the_desk_serves_its_script_fonts_so_copy_reads_in_any_browser(client) -> None:  # type: ignore[no-untyped-def]
+    for script in ("thai", "chinese", "arabic", "devanagari", "khmer"):
+        answer = client.get(f"/_desk/fonts/{script}")
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("font/")
+    assert client.get("/_desk/fonts/japanese").status_code == 404  # the collection is 20 MB
+    page = client.get("/").text
+    assert 'url("/_desk/fonts/arabic")' in page

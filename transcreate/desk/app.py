@@ -32,7 +32,7 @@ from starlette.responses import (
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from transcreate.compose.fonts import CHINESE, LATIN, THAI, font_path
+from transcreate.compose.fonts import ARABIC, CHINESE, DEVANAGARI, KHMER, LATIN, THAI, font_path
 from transcreate.desk import review, runs
 from transcreate.desk.share import DAYS, desk_secret, opened, sign
 from transcreate.desk.store import FOLDER, Desk, DeskCampaign
@@ -282,9 +282,10 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         return _secured(response, PAGE_POLICY)
 
     async def font(request: Request) -> Response:
-        """The compositor's own faces, so Thai and Chinese copy reads on any computer."""
+        """The compositor's own faces, so Thai, Chinese, Arabic, Hindi and Khmer copy reads on any
+        computer (Japanese, Korean and Traditional Chinese: the browser's own CJK fonts)."""
         script = request.path_params["script"]
-        if script not in (LATIN, THAI, CHINESE):
+        if script not in (LATIN, THAI, CHINESE, ARABIC, DEVANAGARI, KHMER):  # pip's, small
             raise _Refused(404, "no such font")
         path = font_path(script).path
         kind = "font/otf" if path.suffix.lower() == ".otf" else "font/ttf"
