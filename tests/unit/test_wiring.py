@@ -84,8 +84,9 @@ def test_mode_auto_has_the_compositor_set_the_copy_a_model_misdraws(
     auto = request(
         sample_campaign, sample_image, tmp_path, backend="dashscope", locales="en,zh,th,ar,ja"
     )
+    overlaid = "model+overlay"
     assert {tag: auto.mode_for(tag) for tag in auto.locales} == {
-        "en": "model", "zh": "model", "th": "model+overlay", "ar": "model+overlay", "ja": "model+overlay",
+        "en": "model", "zh": "model", "th": overlaid, "ar": overlaid, "ja": overlaid,
     }  # fmt: skip
     assert auto.misdrawn_locales == ("th", "ar", "ja")
     chosen = request(sample_campaign, sample_image, tmp_path, backend="dashscope", mode="model")
