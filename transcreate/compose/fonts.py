@@ -449,18 +449,23 @@ class Face:
         """The line's ascent and descent: its faces' own, widened to its ink (Khmer subscripts
         hang below Noto Sans Khmer's descent), the Latin face's for a face whose own are cut
         for stacked marks a line of copy never has (Noto Sans Arabic's are half as tall again)."""
-        pieces = runs(text, self.chain) or ((self.chain[0], ""),)
-        ascents, descents = [], []
-        for font, part in pieces:
-            loaded = self.font(font)
-            reference = self.font(font_path(LATIN)) if font.path in _tall_metrics() else loaded
-            ascent, descent = reference.getmetrics()
-            if part.strip():
-                _, top, _, bottom = loaded.getbbox(part, anchor="ls", language=self.language)
-                ascent, descent = max(ascent, math.ceil(-top)), max(descent, math.ceil(bottom))
-            ascents.append(ascent)
-            descents.append(descent)
-        return max(ascents), max(descents)
+        return _metrics(self, text)
+
+
+@lru_cache(maxsize=65536)  # a line is measured again in every column and size it is tried in
+def _metrics(face: Face, text: str) -> tuple[int, int]:
+    pieces = runs(text, face.chain) or ((face.chain[0], ""),)
+    ascents, descents = [], []
+    for font, part in pieces:
+        loaded = face.font(font)
+        reference = face.font(font_path(LATIN)) if font.path in _tall_metrics() else loaded
+        ascent, descent = reference.getmetrics()
+        if part.strip():
+            _, top, _, bottom = loaded.getbbox(part, anchor="ls", language=face.language)
+            ascent, descent = max(ascent, math.ceil(-top)), max(descent, math.ceil(bottom))
+        ascents.append(ascent)
+        descents.append(descent)
+    return max(ascents), max(descents)
 
 
 @cache
