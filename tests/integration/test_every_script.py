@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from icu4py.breakers import WordBreaker
 
+from tests.segmenting import at_word_end, cuts, word_ends
 from transcreate.request import RunRequest
 from transcreate.wiring import localize
 
@@ -100,39 +100,12 @@ def test_arabic_is_mirrored_and_flush_right(jobs) -> None:  # type: ignore[no-un
         assert after(boxes["cta"][0], boxes["headline"][0]), job["locale"]
 
 
-def _cuts(text: str, lines: list[str]) -> list[int]:
-    cuts, offset = [], 0
-    for line in lines[:-1]:
-        offset = text.index(line, offset) + len(line)
-        cuts.append(offset)
-    return cuts
-
-
-def _boundaries(text: str, locale: str) -> set[int]:
-    """Where an independent segmenter ends a word: ICU's dictionary for Japanese and Chinese
-    (BudouX and jieba decide ours), khmer-nltk for Khmer (ICU decides ours), spaces elsewhere."""
-    if locale == "km":
-        from khmernltk import word_tokenize
-
-        words = word_tokenize(text)
-    elif locale in ("ja", "zh-Hant"):
-        words = list(WordBreaker(text, locale))
-    else:
-        words = text.replace(" ", " \0").split("\0")
-    offsets, offset = {0}, 0
-    for word in words:
-        offset += len(word)
-        offsets.add(offset)
-    return offsets
-
-
 def test_no_line_breaks_inside_a_word_or_phrase(jobs) -> None:  # type: ignore[no-untyped-def]
     for job in jobs:
         for element in job["layout"]["elements"]:
             text = COPY[job["locale"]][0 if element["role"] == "headline" else 1]
             if element["role"] not in ("headline", "cta"):
                 continue
-            boundaries = _boundaries(text, job["locale"])
-            for cut in _cuts(text, element["lines"]):
-                at_space = text[cut : cut + 1].isspace() and cut + 1 in boundaries
-                assert cut in boundaries or at_space, (job["locale"], element["lines"])
+            ends = word_ends(text, job["locale"])
+            for cut in cuts(text, element["lines"]):
+                assert at_word_end(text, cut, ends), (job["locale"], element["lines"])

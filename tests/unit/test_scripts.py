@@ -5,9 +5,9 @@ here paints a creative: faces are measured and single glyphs drawn."""
 from __future__ import annotations
 
 import pytest
-from icu4py.breakers import WordBreaker
 from PIL import Image, ImageDraw
 
+from tests.segmenting import at_word_end, cuts, word_ends
 from transcreate.campaign import mirrored
 from transcreate.compose import fonts
 from transcreate.compose.blocks import TextBlock
@@ -151,23 +151,6 @@ def test_right_to_left_lines_are_set_flush_right_and_the_button_under_their_star
 # --- line breaking, held to an independent segmenter ----------------------------------------------
 
 
-def _cuts(text: str, lines: list[str]) -> list[int]:
-    """Where the lines split the text (offsets into it)."""
-    cuts, offset = [], 0
-    for line in lines[:-1]:
-        offset = text.index(line, offset) + len(line)
-        cuts.append(offset)
-    return cuts
-
-
-def _icu_words(text: str, locale: str) -> set[int]:
-    offsets, offset = {0}, 0
-    for word in WordBreaker(text, locale):
-        offset += len(word)
-        offsets.add(offset)
-    return offsets
-
-
 JAPANESE_COPY = [
     "期間限定のタイムセール開催中、今すぐチェック",
     "冬の新作コレクションが入荷しました",
@@ -183,8 +166,8 @@ def test_japanese_never_breaks_inside_a_word_nor_before_a_small_kana_or_long_mar
     face = Face(fonts_for_locale("ja"), 32, "Bold", "ja")
     lines = wrap(text, face, width, 4, strict=True)  # as the layout sets copy
     assert lines is not None and "".join(lines) == text
-    words = _icu_words(text, "ja")  # ICU's dictionary, not BudouX, which decides our breaks
-    for cut in _cuts(text, lines):
+    words = word_ends(text, "ja")  # ICU's dictionary, not BudouX, which decides our breaks
+    for cut in cuts(text, lines):
         assert cut in words, (text, lines)
         assert text[cut] not in "ぁぃぅぇぉっゃゅょァィゥェォッャュョー、。がをにのはで"
 
@@ -200,18 +183,13 @@ def test_korean_breaks_only_between_words_at_spaces() -> None:
 
 
 def test_khmer_breaks_where_an_independent_segmenter_ends_a_word() -> None:
-    from khmernltk import word_tokenize
-
     text = "បញ្ចុះតម្លៃរដូវរងា សម្រាប់អតិថិជនថ្មី ទិញឥឡូវនេះ"
-    words, offset = {0}, 0
-    for word in word_tokenize(text):
-        offset += len(word)
-        words.add(offset)
+    words = word_ends(text, "km")  # khmer-nltk's model; ICU's dictionary decides our breaks
     face = Face(fonts_for_locale("km"), 32, "Bold", "km")
     for width in (200, 280, 380):
         lines = wrap(text, face, width, 5)
         assert lines is not None
-        assert all(cut in words for cut in _cuts(text, lines)), lines
+        assert all(at_word_end(text, cut, words) for cut in cuts(text, lines)), lines
 
 
 @pytest.mark.parametrize(
