@@ -230,12 +230,16 @@ def _with_terms(
 
 
 def _with_siblings(jobs: list[EditJob], locales: set[str]) -> list[EditJob]:
-    copies: dict[tuple[str, str | None], list[tuple[str, tuple[Overlay, ...]]]] = {}
+    """Each job with the copy of the variant's other locales in its size and at its position:
+    they agree on one look. A right-to-left locale's mirrored position makes its own group (its
+    look is the others' in a mirror, not theirs)."""
+    copies: dict[tuple[str, str | None, str], list[tuple[str, tuple[Overlay, ...]]]] = {}
     for job in jobs:
         if job.locale in locales:
-            copies.setdefault((job.variant, job.size), []).append((job.locale, job.overlays))
+            key = (job.variant, job.size, job.position)
+            copies.setdefault(key, []).append((job.locale, job.overlays))
     return [
-        replace(job, siblings=tuple(copies[job.variant, job.size]))
+        replace(job, siblings=tuple(copies[job.variant, job.size, job.position]))
         if job.locale in locales
         else job
         for job in jobs

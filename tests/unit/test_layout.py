@@ -309,6 +309,17 @@ def test_only_jobs_the_compositor_sets_carry_their_siblings(sample_image) -> Non
         assert {locale for locale, _ in job.siblings} == expected
 
 
+def test_right_to_left_locales_agree_among_themselves_in_their_mirrored_position(
+    sample_image,
+) -> None:  # type: ignore[no-untyped-def]
+    campaign = read_campaign(sample_image.parent / "skincare-sale.csv")
+    jobs = expand(campaign, ["ja", "en", "ar"], image_sha256="s", backend="m").jobs
+    flash = {job.locale: job for job in jobs if job.variant == "flash-deal"}
+    assert flash["ar"].position == "bottom-right" and flash["ja"].position == "bottom-left"
+    assert {locale for locale, _ in flash["ja"].siblings} == {"ja", "en"}
+    assert {locale for locale, _ in flash["ar"].siblings} == {"ar"}
+
+
 def test_shuffled_positions_give_the_same_bytes() -> None:
     # The layout is a pure function of the job and the image: no order, no randomness.
     image, _ = product_shot((512, 512), (0.5, 0.5), "gradient")
