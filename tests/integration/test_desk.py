@@ -402,3 +402,16 @@ def test_the_desk_serves_its_script_fonts_so_copy_reads_in_any_browser(client) -
     assert client.get("/_desk/fonts/japanese").status_code == 404  # the collection is 20 MB
     page = client.get("/").text
     assert 'url("/_desk/fonts/arabic")' in page
+
+
+def test_the_languages_a_sheet_writes_are_the_ones_chosen_before_the_first_run(
+    client: httpx.Client,
+) -> None:
+    def chosen(sheet: str) -> set[str]:
+        page = client.get(upload(client, sheet).headers["location"]).text
+        return set(re.findall(r'name="locale" value="([^"]+)" checked', page))
+
+    written = "variant,headline,headline:ar,headline:ja\nwinter,Winter Sale,تخفيضات,冬のセール\n"
+    assert chosen(written) == {"en", "ja", "ar"}
+    assert chosen(SHEET) == {"en", "th"}
+    assert chosen("variant,headline\nplain,Hello\n") == {"id", "th", "zh", "en"}

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from transcreate.desk.share import DAYS
-from transcreate.desk.store import Desk, DeskCampaign
+from transcreate.desk.store import Desk, DeskCampaign, Preview
 from transcreate.errors import CampaignError
+from transcreate.jobs import SOURCE_LOCALE
 from transcreate.locales import DEFAULT_LOCALES, SUPPORTED_LOCALES, language_name
 from transcreate.manifest import copy_of
 from transcreate.sizes import BASE, PRESETS, parse_size
@@ -25,9 +26,26 @@ def home_context(desk: Desk) -> dict[str, Any]:
     return {"campaigns": desk.campaigns(), "problem": None, "rows": ""}
 
 
+def _written(preview: Preview) -> list[str]:
+    """The offered languages the sheet writes its own copy for (headline:ar, cta:ja …, and
+    English for the bare columns): what a manager who wrote them means to make, until they
+    choose otherwise."""
+    if preview.campaign is None:
+        return []
+    written = {
+        locale or SOURCE_LOCALE  # the bare column: the sheet's own language
+        for variant in preview.campaign.variants
+        for cells in variant.copy.values()
+        for locale in cells
+    }
+    if written <= {SOURCE_LOCALE}:
+        return []  # no market of its own: the first markets, as a run makes by default
+    return [tag for tag in SUPPORTED_LOCALES if tag in written]
+
+
 def campaign_context(desk: Desk, campaign: DeskCampaign) -> dict[str, Any]:
     preview = desk.preview(campaign)
-    chosen_locales = campaign.locales or list(DEFAULT_LOCALES)
+    chosen_locales = campaign.locales or _written(preview) or list(DEFAULT_LOCALES)
     return {
         "campaign": campaign,
         "preview": preview,
