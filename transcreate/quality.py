@@ -49,14 +49,25 @@ class ChangeCheck:
 # --- comparing text ------------------------------------------------------------------------------
 
 
+# Alef with madda or hamza reads as a bare alef to tesseract's Arabic model (and to a reader in
+# a hurry): the same letter for legibility.
+_ALEF = str.maketrans(dict.fromkeys("\u0622\u0623\u0625\u0671", "\u0627"))
+
+
 def _comparable(text: str) -> list[str]:
     # NFKC folds Thai SARA AM (U+0E33) into NIKHAHIT + SARA AA, as tesseract writes it, and
     # full-width forms into ASCII; whitespace and invisible format characters do not count.
     return [
         char
-        for char in unicodedata.normalize("NFKC", text)
+        for char in unicodedata.normalize("NFKC", text).translate(_ALEF)
         if not char.isspace() and unicodedata.category(char) != "Cf"
     ]
+
+
+def comparable(text: str) -> str:
+    """The text as readings are compared: NFKC, Arabic alefs as one, no spaces or marks of
+    direction."""
+    return "".join(_comparable(text))
 
 
 def _distances(expected: list[str], read: list[str], *, anywhere: bool) -> list[int]:
@@ -188,14 +199,18 @@ def _read_recorded(
                 )
                 for group, boxes in groups.items()
             )
-        error_rate = character_error_rate(overlay.text, read)
-        if is_right_to_left(job.locale):
-            # Tesseract writes a line that mixes directions ("على Lumière") in an order of its
-            # own; the order is the bidi algorithm's (tested on its own), legibility is the
-            # words': compare them in any order.
-            error_rate = min(error_rate, character_error_rate(_sorted(overlay.text), _sorted(read)))
-        readings.append((overlay.text, read, error_rate))
+        readings.append((overlay.text, read, reading_error_rate(overlay.text, read, job.locale)))
     return readings
+
+
+def reading_error_rate(expected: str, read: str, locale: str) -> float:
+    """`character_error_rate` of copy set in the locale. Tesseract writes a right-to-left line
+    that mixes directions ("على Lumière") in an order of its own; the order is the bidi
+    algorithm's (tested on its own), legibility is the words': those are compared in any order."""
+    error_rate = character_error_rate(expected, read)
+    if is_right_to_left(locale):
+        error_rate = min(error_rate, character_error_rate(_sorted(expected), _sorted(read)))
+    return error_rate
 
 
 def _sorted(text: str) -> str:

@@ -276,10 +276,13 @@ def open_editor(
 def compositor_for(request: RunRequest, mask: bytes | None = None) -> Editor | None:
     """The built-in compositor with the request's layout and product ``mask``, when it sets
     copy."""
-    if all(request.mode_for(tag) == "model" for tag in request.locales):
+    overlaid = [tag for tag in request.locales if request.mode_for(tag) != "model"]
+    if not overlaid:
         return None
+    from transcreate.compose.fonts import require_fonts
     from transcreate.editors.local import LocalEditor
 
+    require_fonts(overlaid)  # a missing face fails now, naming its package, not on every job
     return LocalEditor(layout=request.layout, mask=mask)
 
 

@@ -109,3 +109,34 @@ def test_no_line_breaks_inside_a_word_or_phrase(jobs) -> None:  # type: ignore[n
             ends = word_ends(text, job["locale"])
             for cut in cuts(text, element["lines"]):
                 assert at_word_end(text, cut, ends), (job["locale"], element["lines"])
+
+
+def test_every_line_of_a_story_reads_back(jobs) -> None:  # type: ignore[no-untyped-def]
+    # the run's check reads each headline; here every line of every element, in one size
+    from PIL import Image
+
+    from transcreate.ocr import line_language, read_lines
+    from transcreate.quality import comparable, reading_error_rate
+
+    for job in (job for job in jobs if job["size"] == "story"):
+        image = Image.open(job["uri"].removeprefix("file://"))
+        for element in job["layout"]["elements"]:
+            groups: dict[str, list[list[int]]] = {}
+            for text, box in zip(element["lines"], element["line_boxes"], strict=True):
+                groups.setdefault(line_language(text, job["locale"]), []).append(box)
+            read = "\n".join(
+                read_lines(image, boxes, element["fill"], language, font_size=element["font_size"])
+                for language, boxes in groups.items()
+            )
+            expected = " ".join(element["lines"])
+            if element["role"] == "headline":
+                error = reading_error_rate(expected, read, job["locale"])
+                assert error <= 0.25, (job["locale"], expected, read)
+                continue
+            # The other lines are short, and tesseract's Arabic model reads a Latin % set among
+            # Arabic letters as "90" (a reader's error, not the creative's): their words are
+            # what must read back, each one's letters in what was read.
+            letters = "".join(char for char in comparable(read) if char.isalpha())
+            for word in expected.split():
+                wanted = "".join(char for char in comparable(word) if char.isalpha())
+                assert wanted in letters, (job["locale"], element["role"], expected, read)

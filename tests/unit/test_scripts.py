@@ -29,6 +29,8 @@ from transcreate.compose.search import pinned
 from transcreate.errors import SetupError
 from transcreate.locales import format_discount, format_end_date, format_price, native_digits
 from transcreate.ocr import line_language, tesseract_language
+from transcreate.request import RunRequest
+from transcreate.wiring import compositor_for
 
 # --- faces ----------------------------------------------------------------------------------------
 
@@ -90,6 +92,11 @@ def test_a_missing_font_names_the_package_that_provides_it(monkeypatch, tmp_path
     try:
         with pytest.raises(SetupError, match="apt-get install fonts-noto-cjk"):
             fonts.require_fonts(["en", "ja"])
+        sheet = tmp_path / "sheet.csv"
+        sheet.write_text("variant,headline\nsale,セール\n", encoding="utf-8")
+        request = RunRequest(campaign=str(sheet), image=str(sheet), out=str(tmp_path), locales="ja")
+        with pytest.raises(SetupError, match="the japanese font is missing"):
+            compositor_for(request)  # before any job: the run's editor is never made
     finally:
         fonts.font_path.cache_clear()
         fonts._chain.cache_clear()
