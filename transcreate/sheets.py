@@ -33,18 +33,24 @@ MAX_CELL_CHARS = 1000
 csv.field_size_limit(max(csv.field_size_limit(), 2**27))
 
 
-# Characters nobody sees: zero-width spaces and joiners, LRM/RLM, the BOM, NUL and the other C0/C1
-# controls (tab and newline excepted). The reader removes them from every cell, so the copy the
-# policy checks is the copy drawn and the copy sent to a model.
+# Characters nobody sees: zero-width spaces, LRM/RLM, the BOM, NUL and the other C0/C1 controls
+# (tab and newline excepted). The reader removes them from every cell, so the copy the policy
+# checks is the copy drawn and the copy sent to a model.
 _INVISIBLE = dict.fromkeys(
     [
         *(code for code in range(0x20) if chr(code) not in "\t\n"),
         *range(0x7F, 0xA0),
-        *range(0x200B, 0x2010),
+        0x200B,
+        *range(0x200E, 0x2010),
         *range(0x2060, 0x2065),
         0xFEFF,
     ]
 )
+# The zero-width joiner and non-joiner are spelling where they join two letters or symbols of a
+# script that uses them: 👨‍👩‍👧 is one emoji, Persian می‌خواهم needs its non-joiner, Devanagari's
+# half forms its joiner. Next to a space, an ASCII character or an end they change nothing a
+# reader sees, and go. (The policy folds them away when it matches, wherever they are.)
+_STRAY_JOINER = re.compile(r"(?<![^\s\x00-\x7f])[\u200c\u200d]|[\u200c\u200d](?![^\s\x00-\x7f])")
 # Bidirectional embeddings, overrides and isolates reorder what is shown: "\u202epaws ecaf" is
 # drawn as "face swap". No single reading of such a cell is safe, so it is refused, not cleaned.
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
@@ -366,7 +372,7 @@ def _delimiter(text: str) -> str:
 
 def clean_text(text: str) -> str:
     """Text as it is checked, drawn and sent: invisible characters and controls removed."""
-    return text.translate(_INVISIBLE)
+    return _STRAY_JOINER.sub("", text.translate(_INVISIBLE))
 
 
 def bidi_control(text: str) -> str | None:

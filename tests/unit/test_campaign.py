@@ -603,6 +603,21 @@ def test_invisible_characters_are_removed_from_every_cell(tmp_path: Path) -> Non
     assert variant.text("cta", "en") == "Shop now"
 
 
+def test_joiners_that_spell_something_are_kept(tmp_path: Path) -> None:
+    family, persian, conjunct = "👨\u200d👩\u200d👧", "می\u200cخواهم", "क्\u200dष"
+    campaign = read_rows(
+        tmp_path,
+        "variant,headline,cta",
+        f"a,{family} sale,{persian}",
+        f"b,{conjunct},\u200dGo\u200c",
+    )
+    first, second = campaign.variants
+    assert first.text("headline", "en") == f"{family} sale"  # one emoji, not three
+    assert first.text("cta", "en") == persian  # the non-joiner is Persian spelling
+    assert second.text("headline", "en") == conjunct
+    assert second.text("cta", "en") == "Go"  # beside ASCII or an end: nothing a reader sees
+
+
 def test_a_bidi_override_refuses_its_cell_and_keeps_the_other_rows(tmp_path: Path) -> None:
     campaign = read_rows(tmp_path, "variant,headline", "good,Big Sale", "evil,\u202epaws ecaf")
     assert [variant.variant for variant in campaign.variants] == ["good"]
