@@ -38,7 +38,7 @@ from transcreate.sizes import parse_sizes
 COPY_FIELDS: tuple[str, ...] = ("headline", "cta")
 # Fields that may also have a column per locale (`price:th`, `currency:th`): a market's own price;
 # `position:ar` pins where a market's copy goes (else right-to-left locales mirror `position`).
-LOCALIZABLE_FIELDS: tuple[str, ...] = (*COPY_FIELDS, *PRICE_FIELDS, "position")
+LOCALIZABLE_FIELDS: tuple[str, ...] = (*COPY_FIELDS, *PRICE_FIELDS, "position", "edit")
 VALUE_FIELDS: tuple[str, ...] = (
     *PRICE_FIELDS,
     "discount",
@@ -50,6 +50,7 @@ VALUE_FIELDS: tuple[str, ...] = (
     "fallback",
     "sizes",
     "lead",
+    "edit",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("variant", "headline")
 LEADS: tuple[str, ...] = ("headline", "offer")  # the `lead` column's values
@@ -66,6 +67,9 @@ POSITIONS: tuple[str, ...] = (
     "bottom-right",
 )
 DEFAULT_POSITION = "bottom-center"
+# A free-form edit is one or two sentences ("remove the tag on the model's right shoulder");
+# the model's whole prompt is limited (max_instruction_chars), and the copy must fit beside it.
+MAX_EDIT_CHARS = 300
 
 # Named colours the instruction templates know how to say in every language (see locales/).
 COLORS: Mapping[str, str] = {
@@ -123,6 +127,13 @@ class Variant:
     origins: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
     #: positions the sheet pins for one locale (`position:ar`), by locale
     positions: Mapping[str, str] = field(default_factory=dict)
+    #: the row's free-form edit for the model ("将背景换成白色，并删除左上角水印"): "" → the
+    #: `edit` column, locale → its own `edit:<locale>`
+    edits: Mapping[str, str] = field(default_factory=dict)
+
+    def edit_for(self, locale: str) -> str | None:
+        """The free-form edit the model makes for this locale, if the row asks for one."""
+        return self.edits.get(locale) or self.edits.get("") or None
 
     def position_for(self, locale: str) -> str:
         """Where the locale's copy goes: its own pinned position, else the row's, mirrored for a
@@ -164,8 +175,11 @@ def read_campaign(
     name: str | None = None,
     templates: Iterable[str] | None = None,
     sheet: str | None = None,
+    model: bool = True,
 ) -> Campaign:
     """Read and validate a campaign file; ``data`` may carry its bytes when it is not on disk.
+    ``model``: whether an image-edit model makes the run's edits; without one, a row's
+    free-form ``edit`` is a problem of the row.
 
     For a workbook, ``sheet`` names the sheet to read, or the path may end in ``#<sheet>``
     (``sale.xlsx#Q4``); without either the first sheet is read, with a warning when there are more.
@@ -175,10 +189,12 @@ def read_campaign(
     sheet = sheet if sheet is not None else named
     raw = data if data is not None else read_bytes(path)
     table = read_table(raw, path.suffix.lower(), path.name, sheet)
-    return _campaign(table, name or path.stem, templates)
+    return _campaign(table, name or path.stem, templates, model)
 
 
-def _campaign(table: Table, name: str, templates: Iterable[str] | None) -> Campaign:
+def _campaign(
+    table: Table, name: str, templates: Iterable[str] | None, model: bool = True
+) -> Campaign:
     source = table.source
     columns, column_notes = _map_columns(table.headers, source)
     known_templates = frozenset(templates) if templates is not None else None
@@ -215,7 +231,7 @@ def _campaign(table: Table, name: str, templates: Iterable[str] | None) -> Campa
         if unusable:
             problems.extend(unusable)
             continue
-        parsed, row_problems = _parse_row(values, row_number, source, known_templates)
+        parsed, row_problems = _parse_row(values, row_number, source, known_templates, model)
         if parsed is not None and parsed.variant in first_row_of:
             row_problems.append(
                 RowProblem(
@@ -320,6 +336,7 @@ def _parse_row(
     row: int,
     source: str,
     known_templates: frozenset[str] | None,
+    model: bool = True,
 ) -> tuple[Variant | None, list[RowProblem]]:
     problems: list[RowProblem] = []
     variant_id = values.get("variant", "")
@@ -377,6 +394,21 @@ def _parse_row(
         for column, text in values.items()
         if column.startswith("position:") and text
     }
+    edits = {
+        column.partition(":")[2]: text
+        for column, text in values.items()
+        if (column == "edit" or column.startswith("edit:")) and text
+    }
+    for column, text in ((f"edit:{k}" if k else "edit", v) for k, v in edits.items()):
+        if not model:
+            problem(
+                column,
+                f"the built-in editor cannot make a free-form edit ({text[:60]!r}): run the "
+                "campaign on a model backend (--backend dashscope, dify or openai), or leave "
+                "the column empty",
+            )
+        elif len(text) > MAX_EDIT_CHARS:
+            problem(column, f"the edit is {len(text)} characters; keep it under {MAX_EDIT_CHARS}")
 
     locales: tuple[str, ...] | None = None
     if values.get("locales"):
@@ -442,6 +474,7 @@ def _parse_row(
             sizes=sizes,
             lead=lead,
             positions=positions,
+            edits=edits,
         ),
         problems,
     )

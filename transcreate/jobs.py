@@ -318,6 +318,7 @@ def _job(
         "mode": mode,
         "lead": variant.lead,
         "outpaint": outpaint,
+        "edit": variant.edit_for(locale),
     }
     # The copy (offer and end-date lines included) is the locale's; the wording around it, colour
     # and position names included, is the instruction language's.

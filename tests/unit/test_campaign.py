@@ -603,6 +603,21 @@ def test_invisible_characters_are_removed_from_every_cell(tmp_path: Path) -> Non
     assert variant.text("cta", "en") == "Shop now"
 
 
+def test_a_rows_free_form_edit_and_its_locales_own(tmp_path: Path) -> None:
+    campaign = read_rows(
+        tmp_path, "variant,headline,edit,edit:zh", "a,Sale,Remove the watermark,去掉水印", "b,Hi,,"
+    )
+    first, second = campaign.variants
+    assert first.edit_for("en") == "Remove the watermark" and first.edit_for("zh") == "去掉水印"
+    assert second.edit_for("en") is None
+    local = read_campaign(
+        write_csv(tmp_path, "variant,headline,edit\na,Sale,Blur it\n"), model=False
+    )
+    assert "built-in editor cannot make a free-form edit" in only_problem(local).message
+    long = read_rows(tmp_path, "variant,headline,edit", "a,Sale," + "x" * 301)
+    assert (only_problem(long).column, "300" in only_problem(long).message) == ("edit", True)
+
+
 def test_joiners_that_spell_something_are_kept(tmp_path: Path) -> None:
     family, persian, conjunct = "👨\u200d👩\u200d👧", "می\u200cخواهم", "क्\u200dष"
     campaign = read_rows(

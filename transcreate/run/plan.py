@@ -155,6 +155,7 @@ class Planner:
             name=request.name or None,
             templates=template_names(),
             sheet=request.sheet or None,
+            model=request.backend != "local",
         )
         if request.strict and campaign.problems:
             listed = "\n".join(f"  {problem}" for problem in campaign.problems)
