@@ -318,6 +318,8 @@ def _report(summary: RunSummary) -> None:
     console.print(f"          {escape(summary.manifest_json)}")
     if summary.gallery:
         console.print(f"gallery:  {escape(summary.gallery)}")
+    if summary.planned_calls is not None:
+        diagnostics.print(f"model calls planned: at most {summary.planned_calls}")
     diagnostics.print(f"took {summary.seconds:.1f} s")
 
 

@@ -108,6 +108,12 @@ class RunOptions(BaseModel):
         "= overlay for local, model for the others, but model+overlay for a language the model "
         "does not draw reliably (anything but Latin-script languages and Chinese)",
     )
+    max_calls: int | None = Field(
+        default=None,
+        ge=0,
+        description="Refuse to start a run that would make more paid model calls than this "
+        "(outputs already stored and identical edits are free); empty: no limit",
+    )
     concurrency: int = Field(
         default=4,
         ge=1,

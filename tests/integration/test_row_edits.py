@@ -96,3 +96,26 @@ def test_the_built_in_editor_refuses_an_edit_by_row_and_column(sheet, sample_ima
     assert any("row 2" in p.lower() and "column edit" in p for p in problems), problems
     assert any("edit:zh" in p for p in problems)  # each column named
     assert summary.counts["ok"] == 1  # the plain row is made; the others are the sheet's problem
+
+
+def test_a_run_counts_its_paid_calls_first_and_refuses_more_than_its_limit(
+    fake, sheet, sample_image, tmp_path
+):  # type: ignore[no-untyped-def]
+    from transcreate.errors import CampaignError
+
+    out = tmp_path / "out"
+    request = RunRequest(
+        campaign=str(sheet),
+        image=str(sample_image),
+        out=str(out),
+        backend="dashscope",
+        locales="en,zh",
+        retry_wait=0,
+    )
+    with pytest.raises(CampaignError, match="up to 4 paid model calls and the limit is 3"):
+        localize(request.model_copy(update={"max_calls": 3}))
+    assert prompts(fake) == [] and not any(out.rglob("*"))  # refused before any call or file
+    summary = localize(request.model_copy(update={"max_calls": 4}))
+    assert summary.planned_calls == 4 == len(prompts(fake))
+    again = localize(request.model_copy(update={"max_calls": 0}))  # all stored: nothing to pay
+    assert again.planned_calls == 0 and len(prompts(fake)) == 4

@@ -9,18 +9,22 @@ to Prefect, whose results come back through `report`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+from transcreate.errors import CampaignError
 from transcreate.jobs import EditJob
-from transcreate.manifest import JobResult
+from transcreate.manifest import STORED_STATUSES, JobResult
 from transcreate.request import RunRequest
 from transcreate.run.execute import AuditLog, JobContext
-from transcreate.run.plan import Planner, RunPlan
+from transcreate.run.plan import Planner, RunPlan, planned_calls
 from transcreate.run.ports import Adapters
 from transcreate.run.publish import RunSummary, name_languages, write_manifest
 from transcreate.run.schedule import OnResult, PlanAhead, run_jobs
 from transcreate.run.sheet import EarlySheet, write_later_pages
+
+logger = logging.getLogger(__name__)
 
 
 def job_context(
@@ -59,6 +63,7 @@ class Run:
         planned = request.model_copy(update={"strict": False}) if list_rejected_first else request
         self.planner = Planner(planned, adapters)
         self.campaign = self.planner.campaign
+        self.calls = self._count_calls(request)
         self.run_id = self.planner.run_id
         self.audit = AuditLog(adapters.storage, self.campaign.name, self.run_id)
         self.context = job_context(adapters, request, self.audit)
@@ -69,6 +74,24 @@ class Run:
         self._ahead: PlanAhead | None = None
         #: the contact sheet's link and how many variants it shows, once `finish` drew it
         self.drawn: tuple[str, int] | None = None
+
+    def _count_calls(self, request: RunRequest) -> int | None:
+        """On a model backend, the paid calls the run will make at most, counted before any
+        edit; a run beyond ``max_calls`` is refused here."""
+        if request.backend == "local":
+            return None
+        jobs, _ = self.planner.expand(self.campaign.variants)
+        earlier = self.planner.earlier.items()
+        stored = {key for (*_, key), job in earlier if job.get("status") in STORED_STATUSES}
+        calls = planned_calls(jobs, request, stored)
+        logger.info("%s: at most %d model call(s) to make", self.campaign.name, calls)
+        if request.max_calls is not None and calls > request.max_calls:
+            raise CampaignError(
+                f"{self.campaign.name}: this run would make up to {calls} paid model calls and "
+                f"the limit is {request.max_calls} (--max-calls); raise the limit, or run fewer "
+                "rows, locales or sizes"
+            )
+        return calls
 
     def jobs(self) -> Iterator[EditJob]:
         """The jobs left to make, as they are planned; outputs stored already are reported at
@@ -110,7 +133,8 @@ class Run:
         self.drawn = self.sheet.link(self.results)
         write_later_pages(plan, self.results, self.adapters.storage)
         seconds = time.monotonic() - self.started
-        return write_manifest(plan, self.results, self.adapters.storage, seconds)
+        summary = write_manifest(plan, self.results, self.adapters.storage, seconds)
+        return summary.model_copy(update={"planned_calls": self.calls})
 
 
 def run_campaign(

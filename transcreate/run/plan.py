@@ -239,6 +239,22 @@ class Planner:
         )
 
 
+def planned_calls(
+    jobs: Sequence[EditJob], request: RunRequest, stored: Collection[str] = ()
+) -> int:
+    """The paid model calls the jobs would make at most: one per distinct edit (image,
+    instruction and, where the model draws the copy, the ad size it draws in), none for a job
+    whose output is stored (``stored``: their keys) or whose copy the compositor alone sets."""
+    calls: set[tuple[str, str, str | None]] = set()
+    for job in jobs:
+        mode = request.mode_for(job.locale)
+        if job.key in stored or mode == "overlay" or not job.instruction:
+            continue
+        # model+overlay: one call on the base serves every size of the job
+        calls.add((job.image_sha256, job.instruction, job.size if mode == "model" else None))
+    return len(calls)
+
+
 # Statuses of jobs the policy let through (a blocked or skipped job never reached an editor).
 PASSED_POLICY = frozenset({"ok", "cached", "needs_review", "failed"})
 

@@ -47,6 +47,8 @@ class RunSummary(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     seconds: float = 0.0
     published: bool = True  # False when a reviewer rejected the run: nothing reached `out`
+    #: on a model backend, the paid model calls the run planned at most (before any edit)
+    planned_calls: int | None = None
 
     @property
     def succeeded(self) -> bool:
