@@ -108,11 +108,11 @@ class RunOptions(BaseModel):
         "= overlay for local, model for the others, but model+overlay for a language the model "
         "does not draw reliably (anything but Latin-script languages and Chinese)",
     )
-    max_calls: int | None = Field(
-        default=None,
+    max_calls: int = Field(
+        default=0,
         ge=0,
         description="Refuse to start a run that would make more paid model calls than this "
-        "(outputs already stored and identical edits are free); empty: no limit",
+        "(outputs already stored and identical edits are free); 0: no limit",
     )
     concurrency: int = Field(
         default=4,

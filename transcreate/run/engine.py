@@ -85,7 +85,7 @@ class Run:
         stored = {key for (*_, key), job in earlier if job.get("status") in STORED_STATUSES}
         calls = planned_calls(jobs, request, stored)
         logger.info("%s: at most %d model call(s) to make", self.campaign.name, calls)
-        if request.max_calls is not None and calls > request.max_calls:
+        if request.max_calls and calls > request.max_calls:
             raise CampaignError(
                 f"{self.campaign.name}: this run would make up to {calls} paid model calls and "
                 f"the limit is {request.max_calls} (--max-calls); raise the limit, or run fewer "
