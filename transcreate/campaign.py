@@ -51,6 +51,7 @@ VALUE_FIELDS: tuple[str, ...] = (
     "sizes",
     "lead",
     "edit",
+    "variations",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("variant", "headline")
 LEADS: tuple[str, ...] = ("headline", "offer")  # the `lead` column's values
@@ -130,6 +131,10 @@ class Variant:
     #: the row's free-form edit for the model ("将背景换成白色，并删除左上角水印"): "" → the
     #: `edit` column, locale → its own `edit:<locale>`
     edits: Mapping[str, str] = field(default_factory=dict)
+    #: scene directions for an A/B test (the `variations` column): (name, direction) each
+    variations: tuple[tuple[str, str], ...] = ()
+    #: the look this variant is, when it was made from a row's variations (`looks`)
+    look: str | None = None
 
     def edit_for(self, locale: str) -> str | None:
         """The free-form edit the model makes for this locale, if the row asks for one."""
@@ -409,6 +414,19 @@ def _parse_row(
             )
         elif len(text) > MAX_EDIT_CHARS:
             problem(column, f"the edit is {len(text)} characters; keep it under {MAX_EDIT_CHARS}")
+    variations: list[tuple[str, str]] = []
+    if values.get("variations"):
+        from transcreate.looks import parse_variations
+
+        variations, wrong = parse_variations(values["variations"])
+        if wrong:
+            problem("variations", wrong)
+        elif not model:
+            problem(
+                "variations",
+                "variations are scene edits a model makes: run the campaign on a model backend "
+                "(--backend dashscope, dify or openai), or leave the column empty",
+            )
 
     locales: tuple[str, ...] | None = None
     if values.get("locales"):
@@ -475,6 +493,7 @@ def _parse_row(
             lead=lead,
             positions=positions,
             edits=edits,
+            variations=tuple(variations),
         ),
         problems,
     )

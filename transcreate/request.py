@@ -108,6 +108,14 @@ class RunOptions(BaseModel):
         "= overlay for local, model for the others, but model+overlay for a language the model "
         "does not draw reliably (anything but Latin-script languages and Chinese)",
     )
+    variations: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="Scene variations per row for an A/B test, from the shipped looks (studio, "
+        "sunlit, neon, motion, nature): each a variant <row>-<look> a model makes; a row's own "
+        "variations column wins; 0: none",
+    )
     max_calls: int = Field(
         default=0,
         ge=0,
@@ -255,6 +263,11 @@ class RunOptions(BaseModel):
             check_mode(self.backend, self.effective_mode)
         except SetupError as error:
             raise ValueError(str(error)) from None
+        if self.variations and self.backend == "local":
+            raise ValueError(
+                "variations are scene edits a model makes: choose a model backend (dashscope, "
+                "dify or openai), or 0 variations"
+            )
         return self
 
     @property

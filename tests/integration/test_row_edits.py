@@ -119,3 +119,40 @@ def test_a_run_counts_its_paid_calls_first_and_refuses_more_than_its_limit(
     assert summary.planned_calls == 4 == len(prompts(fake))
     again = localize(request.model_copy(update={"max_calls": 1}))  # all stored: nothing to pay
     assert again.planned_calls == 0 and len(prompts(fake)) == 4
+
+
+def test_variations_make_named_variants_each_with_its_own_scene(fake, sample_image, tmp_path):  # type: ignore[no-untyped-def]
+    from transcreate.looks import LOOKS
+
+    sheet = tmp_path / "looks.csv"
+    sheet.write_text(
+        "variant,headline,cta,edit,variations\n"
+        "sale,Big Sale,Shop now,,\n"
+        "glow,Glow,Buy,Remove the watermark,warm: Simulate warm sunlight | Add motion blur\n",
+        encoding="utf-8",
+    )
+    summary = localize(
+        RunRequest(
+            campaign=str(sheet),
+            image=str(sample_image),
+            out=str(tmp_path / "out"),
+            backend="dashscope",
+            locales="en",
+            sizes="base,story",
+            variations=3,
+        )
+    )
+    jobs = json.loads((tmp_path / "out" / "looks" / "manifest.json").read_text("utf-8"))["jobs"]
+    made = {(job["variant"], job["size"]) for job in jobs if job["status"] == "ok"}
+    shipped = [name for name, _ in LOOKS[:3]]
+    assert made == {
+        *((f"sale-{name}", size) for name in shipped for size in (None, "story")),
+        *((f"glow-{name}", size) for name in ("warm", "v2") for size in (None, "story")),
+    }  # three shipped looks for the row without its own, the row's own two for the other
+    sent = prompts(fake)
+    for _, direction in LOOKS[:3]:
+        assert sum(direction in text for text in sent) == 2  # its base and its story
+    assert any("Remove the watermark. Simulate warm sunlight" in text for text in sent)
+    assert summary.planned_calls == len(sent) == 10
+    instructions = {job["variant"]: job["instruction"] for job in jobs if job["size"] is None}
+    assert "neon" in instructions["sale-neon"].lower()  # each variant's instruction recorded

@@ -812,3 +812,22 @@ def test_a_workbook_that_unpacks_too_large_is_refused_before_it_is_parsed(
         read_campaign(path)
     monkeypatch.undo()
     assert len(read_campaign(path).variants) == 1
+
+
+def test_a_rows_variations_are_named_checked_and_need_a_model(tmp_path: Path) -> None:
+    from transcreate.looks import parse_variations, with_variations
+
+    assert parse_variations("neon: a neon street | warm light")[0] == [
+        ("neon", "a neon street"),
+        ("v2", "warm light"),
+    ]
+    assert "two variations are named 'a'" in str(parse_variations("a: x | a: y")[1])
+    campaign = read_rows(tmp_path, "variant,headline,edit,variations", "s,Hi,No tag,neon: Neon")
+    [derived] = with_variations(campaign).variants
+    assert (derived.variant, derived.look, derived.edit_for("en")) == (
+        "s-neon",
+        "neon",
+        "No tag. Neon",
+    )
+    local = read_campaign(write_csv(tmp_path, "variant,headline,variations\na,Hi,x\n"), model=False)
+    assert only_problem(local).column == "variations"

@@ -93,3 +93,12 @@ def test_mode_auto_has_the_compositor_set_the_copy_a_model_misdraws(
     assert {chosen.mode_for(tag) for tag in chosen.locales} == {"model"}
     local = request(sample_campaign, sample_image, tmp_path, locales="th,ar")
     assert {local.mode_for(tag) for tag in local.locales} == {"overlay"}
+
+
+def test_variations_ask_for_a_model_backend(sample_campaign, sample_image, tmp_path):
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError, match="variations are scene edits a model makes"):
+        request(sample_campaign, sample_image, tmp_path, variations=2)
+    assert request(sample_campaign, sample_image, tmp_path, backend="dashscope", variations=2)

@@ -19,6 +19,7 @@ from transcreate.errors import CampaignError, TranscreateError
 from transcreate.images import BaseCreative
 from transcreate.instructions import template_names
 from transcreate.jobs import SOURCE_LOCALE, EditJob, expand
+from transcreate.looks import with_variations
 from transcreate.manifest import JobResult
 from transcreate.policy import Policy
 from transcreate.request import RunRequest
@@ -177,6 +178,7 @@ class Planner:
                 len(done.pieces) - approved, done.calls, approved, len(done.failed),
             )  # fmt: skip
             write_translations(adapters.storage, campaign.name, self.transcreation, request)
+        campaign = with_variations(campaign, request.variations)  # after the copy: shared
         self.request, self.adapters, self.campaign = request, adapters, campaign
         self.run_id = new_run_id()
         self.earlier, earlier_policy = _last_manifest(adapters.storage, campaign.name)
