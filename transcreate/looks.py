@@ -36,7 +36,9 @@ def parse_variations(text: str) -> tuple[list[tuple[str, str]], str | None]:
         if not direction:
             return [], f"variation {name!r} has no direction; write it as name: direction"
         if len(direction) > MAX_EDIT_CHARS:
-            return [], f"variation {name!r} is {len(direction)} characters; keep it under 300"
+            return [], (
+                f"variation {name!r} is {len(direction)} characters; keep it under {MAX_EDIT_CHARS}"
+            )
         if any(name == seen for seen, _ in looks):
             return [], f"two variations are named {name!r}; give each its own name"
         looks.append((name, direction))

@@ -299,6 +299,11 @@ class RunRequest(RunInputs, RunOptions):
         return self.effective_mode
 
     @property
+    def rerouted_locales(self) -> frozenset[str]:
+        """The run's locales whose mode is not the run's (mode auto: model+overlay)."""
+        return frozenset(tag for tag in self.locales if self.mode_for(tag) != self.effective_mode)
+
+    @property
     def misdrawn_locales(self) -> tuple[str, ...]:
         """The run's locales whose script Qwen-Image-Edit may draw wrong (Thai, Arabic …)."""
         return tuple(tag for tag in self.locales if model_may_misdraw(tag))

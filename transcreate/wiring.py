@@ -139,12 +139,10 @@ def build(
             compositor=compositor,
             product_mask=mask,
         )
-        overlaid = [
-            tag for tag in request.locales if request.mode_for(tag) != request.effective_mode
-        ]
-        if overlaid and compositor is not None:  # mode auto: those locales' copy is set exactly
+        rerouted = request.rerouted_locales
+        if rerouted and compositor is not None:  # mode auto: those locales' copy is set exactly
             by_overlay = ModelThenOverlay(editor, compositor)
-            editor = ByLocale(editor, {tag: by_overlay for tag in overlaid})
+            editor = ByLocale(editor, dict.fromkeys(rerouted, by_overlay))
     chosen_policy = request.policy or os.environ.get("TRANSCREATE_POLICY")
     return Adapters(
         editor=editor,
@@ -318,10 +316,9 @@ def output_checks(request: RunRequest, mask: bytes | None = None) -> OutputCheck
     if not request.checks:
         return None
     require_tesseract(request.locales)
-    overlaid = frozenset(
-        tag for tag in request.locales if request.mode_for(tag) != request.effective_mode
+    return OutputChecks(
+        request.effective_mode, product_mask=mask, overlaid=request.rerouted_locales
     )
-    return OutputChecks(request.effective_mode, product_mask=mask, overlaid=overlaid)
 
 
 def callback_secret(block_name: str) -> str | None:
