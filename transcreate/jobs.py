@@ -18,6 +18,7 @@ from transcreate.locales import (
     format_discount,
     format_end_date,
     format_price,
+    is_right_to_left,
     language_name,
 )
 from transcreate.sizes import size_by_name
@@ -75,6 +76,16 @@ class EditJob:
     #: The ad size the creative is reframed to (a preset's name or ``WxH``, see
     #: ``transcreate.sizes``); None: the base creative's own size.
     size: str | None = None
+
+    @property
+    def frame_position(self) -> str:
+        """The position an ad size is framed for: the job's, but a centred one is read from the
+        right in a right-to-left locale, so in a wider frame the copy (read first) goes on the
+        product's right, as it goes on its left in English."""
+        vertical, _, horizontal = self.position.partition("-")
+        if horizontal in ("left", "right") or not is_right_to_left(self.locale):
+            return self.position
+        return f"{vertical}-right"
 
     @cached_property
     def key(self) -> str:
@@ -230,16 +241,16 @@ def _with_terms(
 
 
 def _with_siblings(jobs: list[EditJob], locales: set[str]) -> list[EditJob]:
-    """Each job with the copy of the variant's other locales in its size and at its position:
-    they agree on one look. A right-to-left locale's mirrored position makes its own group (its
+    """Each job with the copy of the variant's other locales in its size and at its position
+    (as framed): they agree on one look. A right-to-left locale makes its own group (its
     look is the others' in a mirror, not theirs)."""
     copies: dict[tuple[str, str | None, str], list[tuple[str, tuple[Overlay, ...]]]] = {}
     for job in jobs:
         if job.locale in locales:
-            key = (job.variant, job.size, job.position)
+            key = (job.variant, job.size, job.frame_position)
             copies.setdefault(key, []).append((job.locale, job.overlays))
     return [
-        replace(job, siblings=tuple(copies[job.variant, job.size, job.position]))
+        replace(job, siblings=tuple(copies[job.variant, job.size, job.frame_position]))
         if job.locale in locales
         else job
         for job in jobs

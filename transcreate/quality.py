@@ -365,6 +365,6 @@ class OutputChecks:
         is read back from the PNG, and a model's frame is made again (with the product mask)."""
         frame = None
         if self.mode_of(job) == "model" and job.size is not None:
-            frame = reframed_base(base, job.size, job.position, self.product_mask)[0]
+            frame = reframed_base(base, job.size, job.frame_position, self.product_mask)[0]
         layout = read_layout(png)
         return self.review_reason(job, base, Edited(png, layout, frame)), layout

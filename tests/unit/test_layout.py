@@ -320,6 +320,19 @@ def test_right_to_left_locales_agree_among_themselves_in_their_mirrored_position
     assert {locale for locale, _ in flash["ar"].siblings} == {"ar"}
 
 
+def test_a_centred_position_frames_arabic_copy_on_the_products_right(sample_image) -> None:  # type: ignore[no-untyped-def]
+    campaign = read_campaign(sample_image.parent / "skincare-sale.csv")
+    jobs = expand(campaign, ["en", "ar"], image_sha256="s", backend="m", sizes=("landscape",))
+    sale = {job.locale: job for job in jobs.jobs if job.variant == "summer-sale"}
+    assert sale["ar"].position == sale["en"].position == "bottom-center"
+    assert (sale["en"].frame_position, sale["ar"].frame_position) == (
+        "bottom-center",
+        "bottom-right",
+    )
+    # framed apart, so they agree apart: a look laid out in one frame is never painted on the other
+    assert [locale for locale, _ in sale["ar"].siblings] == ["ar"]
+
+
 def test_shuffled_positions_give_the_same_bytes() -> None:
     # The layout is a pure function of the job and the image: no order, no randomness.
     image, _ = product_shot((512, 512), (0.5, 0.5), "gradient")

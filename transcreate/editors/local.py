@@ -210,10 +210,14 @@ class LocalEditor:
         # The product leaves the copy's side the most room: one frame per size and position.
         return self._kept(
             self._frames,
-            (image_key, size.pixels, job.position),
+            (image_key, size.pixels, job.frame_position),
             _CACHED_PRODUCTS,
             lambda: reframe(
-                base, size.pixels, self._product(image_key, base), job.position, size.safe_zone
+                base,
+                size.pixels,
+                self._product(image_key, base),
+                job.frame_position,
+                size.safe_zone,
             ),
         )
 
@@ -261,7 +265,8 @@ class LocalEditor:
                     area=framed.area if auto else None,
                 )
                 if auto and product is not None and job.siblings:
-                    frame_key = f"{hashlib.sha256(image).hexdigest()}@{job.size}"
+                    framing = f"{job.size}@{job.frame_position}"  # each reading its own frame
+                    frame_key = f"{hashlib.sha256(image).hexdigest()}@{framing}"
                     common, look = self._look(job, frame_key, framed.image, product, framed.area)
                     lay_out = partial(lay_out, common=common, look=look)
                     layout = self._agreed(job, frame_key, lay_out, common)

@@ -133,7 +133,7 @@ class ModelEditor:
             reframed_base,  # numpy and the layout load only for sizes
         )
 
-        frame, reframe = reframed_base(image, job.size, job.position, self._mask)
+        frame, reframe = reframed_base(image, job.size, job.frame_position, self._mask)
         edited = fit_to_base(self._result(job, encode_png(frame)), frame.size)
         layout: dict[str, Any] = {"reframe": reframe}  # in the PNG too, as the compositor's
         if reframe.get("product_box"):  # how much of the product the model changed (a verdict)
