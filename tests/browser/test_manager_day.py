@@ -8,6 +8,7 @@ read only to check what the page cannot show (that no run was created).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -205,8 +206,11 @@ def submit_review(page: Any, dialog: Any, shots: Path) -> None:
     while dialog.is_visible() and time.monotonic() < deadline:
         if again and oops.count() and oops.first.is_visible():
             page.screenshot(path=shots / "4-oops.png")
-            dialog.get_by_role("button", name="Submit").click()
             again = False
+            # The toast may be a page refresh that failed while the submit went through: then
+            # the dialog is gone, and the run's state says what was decided.
+            with contextlib.suppress(PlaywrightTimeout):
+                dialog.get_by_role("button", name="Submit").click(timeout=5_000)
         time.sleep(0.5)
 
 
