@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from transcreate import feeds
 from transcreate.amounts import PRICE_FIELDS, decimal_in, prices_of
 from transcreate.errors import CampaignError
 from transcreate.locales import is_right_to_left, normalize_locale_tag, parse_locale_list
@@ -52,6 +53,7 @@ VALUE_FIELDS: tuple[str, ...] = (
     "lead",
     "edit",
     "variations",
+    "image",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("variant", "headline")
 LEADS: tuple[str, ...] = ("headline", "offer")  # the `lead` column's values
@@ -135,6 +137,11 @@ class Variant:
     variations: tuple[tuple[str, str], ...] = ()
     #: the look this variant is, when it was made from a row's variations (`looks`)
     look: str | None = None
+    #: the row's own product image (the `image` column: a path relative to the sheet, s3:// or
+    #: https://), once fetched its resolved location; None: the run's image
+    image: str | None = None
+    #: the hash of the row's own image, once fetched and checked (``transcreate.row_images``)
+    image_sha256: str | None = None
 
     def edit_for(self, locale: str) -> str | None:
         """The free-form edit the model makes for this locale, if the row asks for one."""
@@ -201,7 +208,11 @@ def _campaign(
     table: Table, name: str, templates: Iterable[str] | None, model: bool = True
 ) -> Campaign:
     source = table.source
-    columns, column_notes = _map_columns(table.headers, source)
+    feed = feeds.is_feed(table.headers)
+    headers = (
+        [feeds.campaign_header(str(h)) or "" for h in table.headers] if feed else table.headers
+    )
+    columns, column_notes = _map_columns(headers, source, feed)
     known_templates = frozenset(templates) if templates is not None else None
 
     variants: list[Variant] = []
@@ -220,6 +231,8 @@ def _campaign(
         }
         if not any(values.values()) and not formulas:
             continue  # blank lines between blocks of rows are common in hand-kept sheets
+        if feed:
+            values = feeds.campaign_values(values)
         unusable = _unusable_cells(values, row_number, source)
         unusable += [
             RowProblem(
@@ -269,8 +282,11 @@ def campaign_name(text: str) -> str:
     return slug[:64] or "campaign"
 
 
-def _map_columns(headers: list[str], source: str) -> tuple[list[str | None], list[str]]:
-    """Normalize header names (``Headline:TH`` → ``headline:th``); unused columns map to None."""
+def _map_columns(
+    headers: list[str], source: str, feed: bool = False
+) -> tuple[list[str | None], list[str]]:
+    """Normalize header names (``Headline:TH`` → ``headline:th``); unused columns map to None.
+    ``feed``: a product feed's (``transcreate.feeds``), whose ``sale_price`` is read too."""
     mapped: list[str | None] = []
     warnings: list[str] = []
     seen: dict[str, str] = {}
@@ -291,7 +307,9 @@ def _map_columns(headers: list[str], source: str) -> tuple[list[str | None], lis
                     key = f"{field_name}:{normalize_locale_tag(locale)}"
                 except ValueError as error:
                     raise CampaignError(f"{source}, column {original}: {error}") from None
-        elif field_name in ("variant", *COPY_FIELDS, *VALUE_FIELDS):
+        elif field_name in ("variant", *COPY_FIELDS, *VALUE_FIELDS) or (
+            feed and field_name == "sale_price"
+        ):
             key = field_name
         else:
             if original and not original.lower().startswith("unnamed:"):
@@ -494,6 +512,7 @@ def _parse_row(
             positions=positions,
             edits=edits,
             variations=tuple(variations),
+            image=values.get("image") or None,
         ),
         problems,
     )

@@ -48,6 +48,8 @@ def edit_image_with_instruction(
         max_instruction_chars=max_instruction_chars,
     )
     adapters = build(request)
+    creative = adapters.creative
+    assert creative is not None, "a one-off edit's request names its image"
     job = EditJob(
         campaign="one-off",
         variant="edit",
@@ -56,7 +58,7 @@ def edit_image_with_instruction(
         instruction=instruction.strip(),
         overlays=(),
         position="center",
-        image_sha256=adapters.creative.sha256,
+        image_sha256=creative.sha256,
         backend=adapters.editor.identity,
     )
     _, blocked = guard([job], request, adapters.policy)
@@ -64,7 +66,7 @@ def edit_image_with_instruction(
         raise PermanentEditError(f"refused before any call: {blocked[0].error}")
     for attempt in retrying(retries, retry_wait):
         with attempt:
-            edited = adapters.editor.edit(job, adapters.creative.data)
+            edited = adapters.editor.edit(job, creative.data)
     target.write_bytes(encode_as(edited.png, image_format))
     return target
 

@@ -85,6 +85,7 @@ dl.copy { display: grid; grid-template-columns: max-content 1fr; gap: 2px 8px; m
 .instruction { margin: 6px 0 0; font-size: 12px; color: var(--muted); word-break: break-word;
   display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 3; overflow: hidden; }
 .instruction b { color: var(--ink); font-weight: 600; margin-right: 4px; }
+small.product { display: block; color: var(--muted); font-size: 12px; font-weight: 500; }
 thead th small { display: block; text-transform: none; letter-spacing: 0; font-weight: 500; }
 .open { display: inline-block; margin-top: 6px; font-size: 13px; color: var(--cached);
   font-weight: 600; text-decoration: none; }
@@ -190,15 +191,24 @@ def gallery_html(
     )
     # Each row is encoded as it is made and the page joined once: for 10,000 jobs the page is
     # megabytes, and building it as one text first held it several times over.
+    products = {key[0]: result.image for key, result in cells.items() if result.image}
     body = (
         (
-            f"<tr><th>{_e(variant)}</th>"
+            f"<tr><th>{_e(variant)}{_product(products.get(variant))}</th>"
             + "".join(_cell(cells.get((variant, locale)), image_link) for locale in locales)
             + "</tr>"
         ).encode()
         for variant in rows
     )
     return b"".join([top.encode(), *body, bottom.encode()])
+
+
+def _product(location: str | None) -> str:
+    """The row's own product image, named under its variant (its file name, not its link)."""
+    if not location:
+        return ""
+    name = location.rstrip("/").rsplit("/", 1)[-1]
+    return f'<small class="product" title="{_e(location)}">{_e(name)}</small>'
 
 
 ROLES = {"headline": "Headline", "offer": "Offer", "ends": "Ends", "cta": "Button"}

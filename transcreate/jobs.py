@@ -76,6 +76,9 @@ class EditJob:
     #: The ad size the creative is reframed to (a preset's name or ``WxH``, see
     #: ``transcreate.sizes``); None: the base creative's own size.
     size: str | None = None
+    #: Where the row's own image is (``transcreate.row_images``); None: the run's image. Not part
+    #: of the key: ``image_sha256`` is what the output depends on.
+    image_source: str | None = None
 
     @property
     def frame_position(self) -> str:
@@ -180,7 +183,8 @@ def expand(
                 continue
             job_backend, job_mode = routes(locale) if routes else (backend, mode)
             make = partial(
-                _job, campaign.name, variant, locale, image_sha256, job_backend, job_mode,
+                _job, campaign.name, variant, locale, variant.image_sha256 or image_sha256,
+                job_backend, job_mode,
                 renderer(locale),
                 renderer(locale if instruction_language == "locale" else instruction_language),
             )  # fmt: skip
@@ -352,4 +356,5 @@ def _job(
         position=variant.position_for(locale),
         image_sha256=image_sha256,
         backend=backend,
+        image_source=variant.image if variant.image_sha256 else None,
     )

@@ -45,6 +45,8 @@ class JobResult:
     reframe: Mapping[str, Any] | None = None
     #: where each piece of copy came from, by field: sheet, machine or approved
     copy_origin: Mapping[str, str] | None = None
+    #: the row's own image (its location, a link without its query); None: the run's image
+    image: str | None = None
     #: one record per edit attempt, for the audit log (not part of the manifest)
     calls: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)
 

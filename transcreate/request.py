@@ -42,8 +42,10 @@ class RunInputs(BaseModel):
         json_schema_extra={"format": "text"},
     )
     image: str = Field(
+        default="",
         description="Base creative (PNG, JPEG or WebP): a path on the worker, an s3:// URI or an "
-        "https:// link",
+        "https:// link; rows with an image column (a product feed's image_link) use their own, "
+        "so it may stay empty when every row has one",
     )
     locales: tuple[str, ...] = Field(
         default=DEFAULT_LOCALES, description="Target locales, e.g. id, th, zh, en"
@@ -59,12 +61,11 @@ class RunInputs(BaseModel):
         "flagged for review until approved",
     )
 
-    @field_validator("image", "out")
+    @field_validator("out")
     @classmethod
-    def _not_blank(cls, value: str, info: Any) -> str:
+    def _not_blank(cls, value: str) -> str:
         if not value.strip():
-            what = "a folder or s3://bucket/prefix" if info.field_name == "out" else "an image"
-            raise ValueError(f"is empty; give {what}")
+            raise ValueError("is empty; give a folder or s3://bucket/prefix")
         return value
 
     @field_validator("campaign", "image", "out")

@@ -31,13 +31,14 @@ from transcreate.editors.model import Gate, ModelEditor
 from transcreate.editors.wire import Wire
 from transcreate.errors import CampaignError, StorageError
 from transcreate.glossary import Glossary, parse_glossary
-from transcreate.images import load_base_creative
+from transcreate.images import BaseCreative, load_base_creative
 from transcreate.inputs import Allowed, campaign_input, image_input, read_input
 from transcreate.instructions import instruction_language
 from transcreate.ocr import require_tesseract
 from transcreate.policy import Policy, load_policy
 from transcreate.quality import OutputChecks
 from transcreate.request import RunOptions, RunRequest
+from transcreate.row_images import RowImages
 from transcreate.run import Adapters, RunPlan, RunSummary, run_campaign
 from transcreate.run.schedule import OnResult
 from transcreate.settings import (
@@ -84,10 +85,10 @@ def build(
     if published is not None:  # a review's draft: what is published already is not made again
         storage = Drafts(storage, open_storage(published, storage_settings(config)))
     allow_private = allowed_private_inputs()
-    max_bytes = int(request.max_image_mb * 1024 * 1024)
-    # a path, s3:// or an https:// link
-    source = image_input(request.image, max_bytes, allow_private=allow_private)
-    creative = load_base_creative(source.name, data=source.data, max_bytes=max_bytes)
+    fetch = partial(fetch_image, max_mb=request.max_image_mb)
+    # a path, s3:// or an https:// link; none when every row of the sheet brings its own
+    creative = fetch(request.image.strip()) if request.image.strip() else None
+    images = RowImages(creative, fetch)
     concurrency, bound = request.concurrency, f"the run's concurrency ({request.concurrency})"
     gate: Gate | None = None
     model = ""
@@ -135,7 +136,7 @@ def build(
             config=config,
             max_concurrency=concurrency,
             gate=gate,
-            input_links={creative.sha256: link} if link else None,
+            input_links={creative.sha256: link} if link and creative else None,
             compositor=compositor,
             product_mask=mask,
         )
@@ -147,7 +148,7 @@ def build(
     return Adapters(
         editor=editor,
         storage=storage,
-        creative=creative,
+        images=images,
         policy=_policy(chosen_policy or None),
         checks=output_checks(request, mask),
         concurrency=concurrency,
@@ -221,10 +222,22 @@ def built_once(request: RunRequest, image_sha256: str | None = None) -> Adapters
         if image_sha256 is not None and (request, image_sha256) in _built:
             return _built[(request, image_sha256)]
         adapters = build(request, prefect_limits=True)
-        if image_sha256 is not None and adapters.creative.sha256 != image_sha256:
+        if image_sha256 is not None and creative_hash(adapters) != image_sha256:
             raise StorageError(f"{request.image} changed while the run was going; start it again")
-        _built[(request, adapters.creative.sha256)] = adapters
+        _built[(request, creative_hash(adapters))] = adapters
         return adapters
+
+
+def creative_hash(adapters: Adapters) -> str:
+    """The hash of the run's own image; "" when every row brings its own."""
+    return adapters.creative.sha256 if adapters.creative is not None else ""
+
+
+def fetch_image(location: str, max_mb: float) -> BaseCreative:
+    """An image a request or a row names (a path, s3:// or a link), fetched and checked."""
+    max_bytes = int(max_mb * 1024 * 1024)
+    source = image_input(location, max_bytes, allow_private=allowed_private_inputs())
+    return load_base_creative(source.name, data=source.data, max_bytes=max_bytes)
 
 
 def forget(options: RunOptions) -> None:

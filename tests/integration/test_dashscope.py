@@ -26,6 +26,7 @@ from transcreate.editors.prepare import prepare_image
 from transcreate.errors import SetupError
 from transcreate.jobs import EditJob, expand
 from transcreate.request import RunRequest
+from transcreate.row_images import RowImages
 from transcreate.run.execute import JobContext, process_job
 from transcreate.settings import ModelSettings
 from transcreate.storage.local import LocalStorage
@@ -84,7 +85,7 @@ def attempt(job, settings, tmp_path, retries=2, image=None):
     return process_job(
         job,
         JobContext(
-            image=image or png(1500, 1000),
+            images=RowImages.of(image or png(1500, 1000)),
             editor=editor(settings),
             storage=LocalStorage(tmp_path / "out"),
             retries=retries,

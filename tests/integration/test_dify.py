@@ -21,6 +21,7 @@ from transcreate.editors.prepare import prepare_image
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.jobs import EditJob, expand
 from transcreate.request import RunRequest
+from transcreate.row_images import RowImages
 from transcreate.run.execute import JobContext, process_job
 from transcreate.settings import ModelSettings
 from transcreate.storage.local import LocalStorage
@@ -73,7 +74,7 @@ def attempt(job, settings, tmp_path, retries=2, **options):
     return process_job(
         job,
         JobContext(
-            image=png(),
+            images=RowImages.of(png()),
             editor=editor(settings, **options),
             storage=LocalStorage(tmp_path / "out"),
             retries=retries,

@@ -32,6 +32,7 @@ from transcreate.errors import RetryableEditError
 from transcreate.jobs import EditJob, expand
 from transcreate.manifest import JobResult
 from transcreate.request import RunRequest
+from transcreate.row_images import RowImages
 from transcreate.run.execute import JobContext, process_job
 from transcreate.settings import ModelSettings
 from transcreate.storage.local import LocalStorage
@@ -102,7 +103,7 @@ class ModelAPIContract:
         return process_job(
             job,
             JobContext(
-                image=png(),
+                images=RowImages.of(png()),
                 editor=editor,
                 storage=LocalStorage(tmp_path / "out"),
                 retries=retries,

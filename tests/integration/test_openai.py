@@ -19,6 +19,7 @@ from transcreate.editors.openai import OpenAIImagesAPI
 from transcreate.errors import PermanentEditError, SetupError
 from transcreate.jobs import EditJob, expand
 from transcreate.request import RunRequest
+from transcreate.row_images import RowImages
 from transcreate.run.execute import JobContext, process_job
 from transcreate.settings import ModelSettings
 from transcreate.storage.local import LocalStorage
@@ -66,7 +67,7 @@ def attempt(job, settings, tmp_path, retries=2, **options):
     return process_job(
         job,
         JobContext(
-            image=png(1500, 1000),
+            images=RowImages.of(png(1500, 1000)),
             editor=editor(settings, **options),
             storage=LocalStorage(tmp_path / "out"),
             retries=retries,

@@ -18,6 +18,7 @@ from tests.servers.seaweed import SeaweedS3
 from transcreate.campaign import read_campaign
 from transcreate.editors import Edited
 from transcreate.jobs import expand
+from transcreate.row_images import RowImages
 from transcreate.run.execute import AuditLog, JobContext, process_job
 from transcreate.run.schedule import run_jobs
 from transcreate.storage import MISSING, output_key
@@ -105,7 +106,9 @@ def test_an_empty_object_at_an_output_key_is_made_again(storage: S3Storage, tmp_
     [job] = expand(read_campaign(sheet), ["en"], image_sha256="0" * 64, backend="scripted/1").jobs
     key = output_key(job.campaign, job.locale, job.variant, job.key)
     storage.client.put_object(Bucket=storage.bucket, Key=storage.name(key), Body=b"")
-    result = process_job(job, JobContext(image=IMAGE, editor=ScriptedEditor(), storage=storage))
+    result = process_job(
+        job, JobContext(images=RowImages.of(IMAGE), editor=ScriptedEditor(), storage=storage)
+    )
     assert (result.status, result.note) == ("ok", "made again: the stored object is empty")
     assert storage.get(key) == IMAGE
 
@@ -139,7 +142,7 @@ def test_two_concurrent_runs_into_one_bucket_make_each_job_once(
     def run_with(name, editor, storage):  # type: ignore[no-untyped-def]
         results[name] = run_jobs(
             jobs,
-            JobContext(image=IMAGE, editor=editor, storage=storage, retry_wait=0),
+            JobContext(images=RowImages.of(IMAGE), editor=editor, storage=storage, retry_wait=0),
             threads=len(jobs),
         )
 

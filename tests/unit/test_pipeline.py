@@ -13,6 +13,7 @@ from transcreate.editors import Edited
 from transcreate.errors import PermanentEditError, RetryableEditError
 from transcreate.jobs import EditJob, expand
 from transcreate.request import RunRequest
+from transcreate.row_images import RowImages
 from transcreate.run.execute import JobContext, process_job
 from transcreate.run.schedule import run_jobs
 from transcreate.storage.local import LocalStorage
@@ -30,7 +31,11 @@ def run(jobs: list[EditJob], editor: ScriptedEditor, root: Path, retries: int = 
     return run_jobs(
         jobs,
         JobContext(
-            image=IMAGE, editor=editor, storage=LocalStorage(root), retries=retries, retry_wait=0
+            images=RowImages.of(IMAGE),
+            editor=editor,
+            storage=LocalStorage(root),
+            retries=retries,
+            retry_wait=0,
         ),
         threads=4,
     )
@@ -101,7 +106,10 @@ def test_a_failed_job_is_done_on_the_next_run(jobs, tmp_path):
 
 def test_process_job_reports_the_key_and_instruction(jobs, tmp_path):
     result = process_job(
-        jobs[0], JobContext(image=IMAGE, editor=ScriptedEditor(), storage=LocalStorage(tmp_path))
+        jobs[0],
+        JobContext(
+            images=RowImages.of(IMAGE), editor=ScriptedEditor(), storage=LocalStorage(tmp_path)
+        ),
     )
     assert result.key == jobs[0].key
     assert result.instruction == jobs[0].instruction
@@ -136,7 +144,9 @@ def test_a_job_whose_copy_fell_back_is_made_but_needs_review(tmp_path):
     [job] = expand(read_campaign(sheet), ["th"], image_sha256="0" * 64, backend="scripted/1").jobs
     storage = LocalStorage(tmp_path / "out")
     for expected_status in ("needs_review", "needs_review"):  # made, then found stored
-        result = process_job(job, JobContext(image=IMAGE, editor=ScriptedEditor(), storage=storage))
+        result = process_job(
+            job, JobContext(images=RowImages.of(IMAGE), editor=ScriptedEditor(), storage=storage)
+        )
         assert result.status == expected_status
         assert result.error is not None and result.error.startswith(FALLBACK_REASON)
         assert result.uri is not None
@@ -164,11 +174,13 @@ def test_an_empty_file_at_an_output_key_is_made_again_and_says_why(jobs, tmp_pat
     target.parent.mkdir(parents=True)
     target.write_bytes(b"")  # once reported `cached`, then a traceback in the contact sheet
     editor = ScriptedEditor()
-    result = process_job(job, JobContext(image=IMAGE, editor=editor, storage=storage))
+    result = process_job(
+        job, JobContext(images=RowImages.of(IMAGE), editor=editor, storage=storage)
+    )
     assert (result.status, editor.total_calls) == ("ok", 1)
     assert result.note == "made again: the stored file is empty"
     assert target.read_bytes() == IMAGE
-    again = process_job(job, JobContext(image=IMAGE, editor=editor, storage=storage))
+    again = process_job(job, JobContext(images=RowImages.of(IMAGE), editor=editor, storage=storage))
     assert (again.status, again.note, editor.total_calls) == ("cached", None, 1)
 
 
@@ -187,7 +199,10 @@ def test_each_call_is_in_the_audit_log_before_it_returns(jobs, tmp_path):
             seen.append([json.loads(line) for line in storage.get(audit.key).splitlines()])
             return super().edit(job, image)
 
-    process_job(jobs[0], JobContext(image=IMAGE, editor=Watching(), storage=storage, audit=audit))
+    process_job(
+        jobs[0],
+        JobContext(images=RowImages.of(IMAGE), editor=Watching(), storage=storage, audit=audit),
+    )
     [during] = seen
     assert [line["status"] for line in during] == ["sent"]
     assert during[0]["run"] == "run-1" and during[0]["variant"] == jobs[0].variant
@@ -221,7 +236,7 @@ def test_two_concurrent_runs_into_one_folder_make_each_job_once(jobs, tmp_path):
     def run_with(name, editor, storage):
         results[name] = run_jobs(
             jobs,
-            JobContext(image=IMAGE, editor=editor, storage=storage, retry_wait=0),
+            JobContext(images=RowImages.of(IMAGE), editor=editor, storage=storage, retry_wait=0),
             threads=len(jobs),
         )
 
@@ -260,7 +275,11 @@ def test_the_contact_sheet_is_drawn_once_its_cells_are_done_not_after_the_last_j
     assert len(shown) < len(plan.variants)  # some variants are not on the sheet
     results = run_jobs(
         plan.jobs,
-        JobContext(image=adapters.creative.data, editor=adapters.editor, storage=adapters.storage),
+        JobContext(
+            images=RowImages.of(adapters.creative.data),
+            editor=adapters.editor,
+            storage=adapters.storage,
+        ),
         threads=4,
     )
     first = [result for result in results if result.variant in shown]
@@ -296,7 +315,11 @@ def test_the_sheet_shrinks_each_output_made_as_it_comes_and_reads_none_twice(tmp
     plan = plan_run(request, adapters)
     made = run_jobs(
         plan.jobs,
-        JobContext(image=adapters.creative.data, editor=adapters.editor, storage=adapters.storage),
+        JobContext(
+            images=RowImages.of(adapters.creative.data),
+            editor=adapters.editor,
+            storage=adapters.storage,
+        ),
         threads=2,
     )
     assert all(result.status == "ok" and result.attempts == 1 for result in made)

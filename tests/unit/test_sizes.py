@@ -15,6 +15,7 @@ from transcreate.contact_sheet import LABEL, LABEL_WIDTH, MIN_ROW, THUMBNAIL, co
 from transcreate.jobs import expand
 from transcreate.manifest import JobResult, matrix, matrix_csv
 from transcreate.request import RunOptions
+from transcreate.row_images import RowImages
 from transcreate.run.execute import JobContext
 from transcreate.run.schedule import run_jobs
 from transcreate.sizes import PRESETS, parse_size, parse_sizes
@@ -130,7 +131,13 @@ def test_a_re_run_that_adds_a_size_makes_only_that_size_s_jobs(campaign, tmp_pat
         editor = ScriptedEditor()
         results = run_jobs(
             list(jobs.jobs),
-            JobContext(image=b"image", editor=editor, storage=storage, retries=0, retry_wait=0),
+            JobContext(
+                images=RowImages.of(b"image"),
+                editor=editor,
+                storage=storage,
+                retries=0,
+                retry_wait=0,
+            ),
             threads=2,
         )
         return results, editor

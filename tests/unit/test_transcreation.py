@@ -246,8 +246,11 @@ def test_the_layouts_room_asks_for_as_many_characters_as_read_at_the_least_size(
             record = {"canvas": [728, 90], "elements": [{"role": "headline", "font_size": 7}]}
             return SimpleNamespace(layout=SimpleNamespace(record=record))
 
+    from transcreate.row_images import RowImages
+
+    images = RowImages.of(b"")
     adapters = SimpleNamespace(
-        editor=Compositor(), creative=SimpleNamespace(sha256="0", data=b""), glossary=None
+        editor=Compositor(), creative=images.base, images=images, glossary=None
     )
     request = RunRequest(campaign="c.csv", image="i.png", sizes=("728x90",))
     room = _layout_room(campaign(), request, adapters)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from transcreate.compose.verdict import layout_problems, readable_headline
 from transcreate.compose.zones import Room
 from transcreate.jobs import EditJob, expand
 from transcreate.manifest import JobResult
+from transcreate.row_images import RowImages
 from transcreate.run.execute import JobContext, process_job
 from transcreate.run.publish import _with_earlier_records
 from transcreate.storage.local import LocalStorage
@@ -95,7 +96,9 @@ def job(tmp_path: Path) -> EditJob:
 
 def test_an_output_whose_copy_covers_a_face_is_sent_to_review(job: EditJob, tmp_path: Path) -> None:
     editor = ScriptedEditor(layout=record(faces=[[550, 150, 700, 320]]))
-    context = JobContext(image=IMAGE, editor=editor, storage=LocalStorage(tmp_path / "out"))
+    context = JobContext(
+        images=RowImages.of(IMAGE), editor=editor, storage=LocalStorage(tmp_path / "out")
+    )
     result = process_job(job, context)
     assert result.status == "needs_review"
     assert result.error is not None and "the headline covers a face" in result.error
@@ -104,7 +107,9 @@ def test_an_output_whose_copy_covers_a_face_is_sent_to_review(job: EditJob, tmp_
 
 def test_a_clear_output_is_ok(job: EditJob, tmp_path: Path) -> None:
     editor = ScriptedEditor(layout=record())
-    context = JobContext(image=IMAGE, editor=editor, storage=LocalStorage(tmp_path / "out"))
+    context = JobContext(
+        images=RowImages.of(IMAGE), editor=editor, storage=LocalStorage(tmp_path / "out")
+    )
     assert process_job(job, context).status == "ok"
 
 

@@ -54,7 +54,7 @@ from transcreate.run.schedule import run_jobs
 from transcreate.run.sheet import write_contact_sheet
 from transcreate.storage import Storage, object_key, staging_destination
 from transcreate.storage.drafts import discard
-from transcreate.wiring import built_once, destination, forget
+from transcreate.wiring import built_once, creative_hash, destination, forget
 
 # Batches are small enough that the progress moves while the run works, and never one task run
 # per job. A few batches run at a time and hand their jobs to one pool of threads (twice the edits
@@ -136,7 +136,7 @@ def localize_campaign(
     *,
     campaign: str = "",
     rows: str = "",
-    image: str,
+    image: str = "",
     locales: list[SupportedLocale] = list(DEFAULT_LOCALES),  # noqa: B006
     out: str = "out",
     review: bool = False,
@@ -159,7 +159,8 @@ def localize_campaign(
         rows: Or paste the spreadsheet here: select the cells in Excel or Google Sheets, header
             row included, copy, and paste (CSV text works too). Used when campaign is empty.
         image: The base creative to localize (PNG, JPEG or WebP): an https:// link, an s3:// URI
-            or a path on the worker, relative to the folder the deployment was made from.
+            or a path on the worker, relative to the folder the deployment was made from. Leave
+            empty when every row has its own (an image column, or a product feed's image_link).
         locales: The languages to make, one image per variant each: id (Indonesian), th (Thai),
             zh (Chinese, Simplified), en (English), ms (Malay), vi (Vietnamese), fil
             (Filipino), zh-Hant (Chinese, Traditional), ja (Japanese), ko (Korean), hi (Hindi),
@@ -316,7 +317,7 @@ def _render(run: Run) -> None:
     # outputs stored already are reported at once, and only the jobs left become task runs.
     cells = len(campaign.variants) * len(request.locales) * len(request.size_names)
     size = batch_size(cells, adapters.concurrency)
-    creative = adapters.creative.sha256
+    creative = creative_hash(adapters)
     futures, waiting = [], []
     for job in run.jobs():
         waiting.append(job)

@@ -32,7 +32,7 @@ def job_context(
 ) -> JobContext:
     """The context a run's jobs are made with, in this process."""
     return JobContext(
-        image=adapters.creative.data,
+        images=adapters.images,
         editor=adapters.editor,
         storage=adapters.storage,
         retries=request.retries,

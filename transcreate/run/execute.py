@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from tenacity import (
@@ -21,12 +22,14 @@ from tenacity import (
     wait_random,
 )
 
+from transcreate.callbacks import shown
 from transcreate.compose.verdict import layout_problems
 from transcreate.editors import Edited, Editor
 from transcreate.errors import RetryableEditError, TranscreateError
 from transcreate.jobs import EditJob
 from transcreate.manifest import LOGGED, JobResult, audit_line
 from transcreate.quality import OutputChecks
+from transcreate.row_images import RowImages
 from transcreate.storage import MISSING, Lease, Storage, object_key, output_key
 
 logger = logging.getLogger("transcreate")
@@ -59,7 +62,7 @@ class AuditLog:
 class JobContext:
     """What every job of a run is made with: one record, not a parameter list passed on."""
 
-    image: bytes  # the base creative
+    images: RowImages  # the run's image and each row's own, by hash
     editor: Editor
     storage: Storage
     retries: int = 2  # a failed call is retried this often
@@ -79,12 +82,14 @@ def process_job(job: EditJob, context: JobContext) -> JobResult:
     the same edit again. The context's ``slots`` bound the edits in flight across the run; a
     retry's wait holds no slot.
     """
-    image, storage, checks = context.image, context.storage, context.checks
+    storage, checks = context.storage, context.checks
     started = time.monotonic()
     key = output_key(job.campaign, job.locale, job.variant, job.key, job.size)
     common = _common(job)
     calls: list[dict[str, Any]] = []
     try:
+        # fetched only when edited or checked: a re-run of a stored output needs no image
+        image = partial(context.images.data, job.image_sha256, job.image_source)
         verdict = storage.verify(key)
         if verdict is None:
             return _stored(job, image, key, storage, checks, common)
@@ -95,8 +100,8 @@ def process_job(job: EditJob, context: JobContext) -> JobResult:
         try:
             for attempt in retrying(context.retries, context.retry_wait):
                 with attempt, context.slots or nullcontext():
-                    edited = _attempt(job, image, context.editor, calls, context.audit)
-            reason = checks.review_reason(job, image, edited) if checks is not None else None
+                    edited = _attempt(job, image(), context.editor, calls, context.audit)
+            reason = checks.review_reason(job, image(), edited) if checks is not None else None
             reason = _review(job, reason, edited.layout)
             if job.size is not None:
                 common["reframe"] = edited.reframe
@@ -150,6 +155,7 @@ def _common(job: EditJob) -> dict[str, Any]:
         "backend": job.backend,
         "key": job.key,
         "copy_origin": dict(job.copy_origin) or None,
+        "image": shown(job.image_source) if job.image_source else None,
     }
 
 
@@ -166,7 +172,8 @@ def split_stored(
         try:
             if context.storage.verify(key) is not None:
                 return None
-            return _stored(job, context.image, key, context.storage, context.checks, _common(job))
+            image = partial(context.images.data, job.image_sha256, job.image_source)
+            return _stored(job, image, key, context.storage, context.checks, _common(job))
         except Exception:
             return None
 
@@ -182,7 +189,7 @@ def split_stored(
 
 def _stored(
     job: EditJob,
-    image: bytes,
+    image: Callable[[], bytes],
     key: str,
     storage: Storage,
     checks: OutputChecks | None,
@@ -192,7 +199,7 @@ def _stored(
     """The result of a job whose complete output is stored already."""
     reason, layout = None, None
     if checks is not None:  # a stored output is only as good as its last check
-        reason, layout = checks.review_stored(job, image, storage.get(key))
+        reason, layout = checks.review_stored(job, image(), storage.get(key))
     reason = _review(job, reason, layout)
     return JobResult(
         job.variant,

@@ -23,6 +23,7 @@ from transcreate.looks import with_variations
 from transcreate.manifest import JobResult
 from transcreate.policy import Policy
 from transcreate.request import RunRequest
+from transcreate.row_images import with_row_images
 from transcreate.run.execute import retrying
 from transcreate.run.ports import Adapters
 from transcreate.sheets import RowProblem
@@ -45,7 +46,7 @@ class RunPlan:
 
     request: RunRequest
     campaign: Campaign
-    creative: BaseCreative
+    creative: BaseCreative | None  # the run's own image; None when every row brings its own
     jobs: tuple[EditJob, ...]
     settled: tuple[JobResult, ...]  # skipped, rejected and blocked cells, known before any edit
     run_id: str = field(default_factory=new_run_id)
@@ -100,14 +101,15 @@ def _layout_room(campaign: Campaign, request: RunRequest, adapters: Adapters) ->
         copy = {**variant.copy, "headline": {**variant.copy["headline"], locale: headline}}
         probe = replace(campaign, variants=(replace(variant, copy=copy),))
         jobs = expand(
-            probe, [locale], image_sha256=adapters.creative.sha256,
+            probe, [locale], image_sha256=_run_image_hash(adapters),
             backend=compositor.identity, mode=request.mode_for(locale),
             sizes=request.size_names, glossary=adapters.glossary,
         ).jobs  # fmt: skip
         tightest: tuple[int, str] | None = None
         for job in jobs:
             try:
-                record = compositor.decide(job, adapters.creative.data).layout.record
+                image = adapters.images.data(job.image_sha256, job.image_source)
+                record = compositor.decide(job, image).layout.record
             except TranscreateError as error:  # no legible size fits it at all: half as long
                 found: tuple[int, str] | None = (max(4, len(headline) // 2), str(error))
             else:
@@ -158,6 +160,10 @@ class Planner:
             sheet=request.sheet or None,
             model=request.backend != "local",
         )
+        # each row's own image, fetched once and checked before anything is paid for
+        campaign = with_row_images(
+            campaign, request.campaign.strip(), adapters.images, bool(request.product_mask)
+        )
         if request.strict and campaign.problems:
             listed = "\n".join(f"  {problem}" for problem in campaign.problems)
             raise CampaignError(
@@ -199,7 +205,7 @@ class Planner:
         expansion = expand(
             replace(self.campaign, variants=tuple(variants)),
             request.locales,
-            image_sha256=adapters.creative.sha256,
+            image_sha256=_run_image_hash(adapters),
             backend=adapters.editor.identity,
             mode=request.effective_mode,
             routes=_routes(request, adapters.editor),
@@ -239,6 +245,10 @@ class Planner:
             earlier=self.earlier,
             translations=self.transcreation.pieces if self.transcreation is not None else (),
         )
+
+
+def _run_image_hash(adapters: Adapters) -> str:
+    return adapters.creative.sha256 if adapters.creative is not None else ""
 
 
 def planned_calls(

@@ -15,6 +15,7 @@ from transcreate.images import BaseCreative
 from transcreate.inputs import Input
 from transcreate.policy import Policy
 from transcreate.quality import OutputChecks
+from transcreate.row_images import RowImages
 from transcreate.storage import Storage
 from transcreate.translation.fill import Approved, Memory, Translator
 
@@ -29,7 +30,7 @@ class Adapters:
 
     editor: Editor
     storage: Storage
-    creative: BaseCreative
+    images: RowImages  # the run's image (if it has one) and, once planned, each row's own
     policy: Policy
     checks: OutputChecks | None
     concurrency: int  # edits in flight at once, after every bound
@@ -59,6 +60,11 @@ class Adapters:
     #: the threads every batch of the run in this process hands its jobs to (twice the edits in
     #: flight): while one batch's task run starts or ends, the others' jobs keep the slots busy
     pool: ThreadPoolExecutor = field(init=False, repr=False, compare=False)
+
+    @property
+    def creative(self) -> BaseCreative | None:
+        """The run's own image; None when every row brings its own."""
+        return self.images.base
 
     def __post_init__(self) -> None:
         slots = None if self.editor_bounds_calls else threading.BoundedSemaphore(self.concurrency)

@@ -73,8 +73,8 @@ def write_manifest(
     run_info = {
         "campaign": plan.campaign.name,
         "source": plan.campaign.source,
-        "image": plan.creative.name,
-        "image_sha256": plan.creative.sha256,
+        "image": plan.creative.name if plan.creative else "",  # "": each row's own
+        "image_sha256": plan.creative.sha256 if plan.creative else "",
         "locales": locales,
         "sizes": [size or "base" for size in sizes],
         "backend": plan.request.backend,
