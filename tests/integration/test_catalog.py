@@ -160,3 +160,27 @@ def test_the_built_in_editor_sets_each_rows_copy_on_its_own_product(
             assert near(made.convert("RGB").getpixel((120, 90)), colour), job["variant"]
         copy = {element["role"]: element for element in job["layout"]["elements"]}
         assert copy["headline"]["lines"]  # the row's title is its headline
+
+
+def test_a_product_the_model_repainted_is_sent_to_review_with_its_drift(
+    shop: Images, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with FakeDashScope(api_key=KEY) as model:
+        use_fake_model(monkeypatch, tmp_path, model)
+        model.drifts = 100  # every edit also repaints the product
+        request = RunRequest(
+            campaign=str(feed(shop, tmp_path)),
+            out=str(tmp_path / "out"),
+            backend="dashscope",
+            locales="en,th",  # en: the model draws the copy; th: it edits, the compositor sets
+            retry_wait=0,
+        )
+        summary = localize(request)
+        assert summary.counts["needs_review"] == 8 and summary.counts["ok"] == 0
+        manifest = json.loads((tmp_path / "out" / "feed" / "manifest.json").read_text("utf-8"))
+        for job in manifest["jobs"]:
+            if job["status"] != "skipped":
+                assert job["layout"]["drift"] > 0.15, job["variant"]
+                assert "the model changed" in job["error"] and "of the product" in job["error"]
+        thai = next(job for job in manifest["jobs"] if job["locale"] == "th" and job["layout"])
+        assert thai["layout"]["elements"]  # the compositor's record keeps the model's drift

@@ -13,6 +13,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from tests.conftest import use_fake_model
+from tests.servers.base import band_top
 from tests.servers.dashscope import GENERATION, FakeDashScope
 from transcreate.cli import app
 from transcreate.editors.results import fit_to_base
@@ -297,9 +298,9 @@ def test_checks_of_a_model_output_in_an_ad_size_compare_it_with_its_own_frame(
 def test_outpainting_asks_the_model_to_extend_the_scene_and_a_changed_product_is_flagged(
     configured, base, sample_campaign, tmp_path
 ):
-    # The fake paints a band across the bottom quarter of what it is sent: where the frame puts
-    # the product above that band it comes back unchanged; where the band crosses it, the
-    # output is flagged (the drift check), never ok.
+    # The fake paints a band a quarter of the height tall where the instruction asks for the
+    # copy: where the frame puts the product clear of that band it comes back unchanged; where
+    # the band crosses it, the output is flagged (the drift check), never ok.
     request = zh_request(
         sample_campaign, base, tmp_path, sizes=("story", "landscape"), outpaint=True
     )
@@ -313,8 +314,10 @@ def test_outpainting_asks_the_model_to_extend_the_scene_and_a_changed_product_is
     sized = [job for job in jobs if job["size"]]
     assert len(sized) == 10
     for job in sized:
-        bottom = job["layout"]["reframe"]["product_box"][3]
-        crossed = bottom > job["layout"]["reframe"]["canvas"][1] * 3 // 4
+        _, top, _, bottom = job["layout"]["reframe"]["product_box"]
+        height = job["layout"]["reframe"]["canvas"][1]
+        band = band_top(job["instruction"]) * height // 8
+        crossed = bottom > band and top < band + height // 4
         if crossed:
             assert job["status"] == "needs_review" and job["layout"]["drift"] > 0.15
             assert "the model changed" in job["error"] and "of the product" in job["error"]

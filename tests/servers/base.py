@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 
 @dataclass
@@ -79,16 +79,36 @@ TIMEOUT = 2.5  # seconds: well past the 1 s client timeout the tests use
 OVERSIZED = 5000  # bytes: more than the 1,000-byte result limit the tests use
 
 
-def edited(image: bytes | Image.Image, instruction: str) -> bytes:
-    """Every fake model's edit: a band across the bottom, coloured by the instruction, as PNG."""
+# Where an instruction asks for its copy (the templates' English and Chinese position names), in
+# eighths of the height from the top: a model draws the text where it is told, and so do the fakes.
+_BANDS = (
+    (("the top", "顶部", "左上角", "右上角"), 0),
+    (("the middle", "the center", "正中间", "左侧居中", "右侧居中"), 3),
+)
+
+
+def band_top(instruction: str) -> int:
+    return next((top for words, top in _BANDS if any(w in instruction for w in words)), 6)
+
+
+def edited(image: bytes | Image.Image, instruction: str, *, drift: bool = False) -> bytes:
+    """Every fake model's edit: a band a quarter of the height tall where the instruction asks
+    for its copy (across the bottom when it names no place), coloured by the instruction, as PNG.
+    ``drift``: the model also repaints the middle of the picture, where a product stands (its
+    colours inverted), as a real model sometimes redraws the product it was told to keep."""
     if isinstance(image, bytes):
         with Image.open(io.BytesIO(image)) as source:
             picture = source.convert("RGB")
     else:
         picture = image.convert("RGB")
+    if drift:
+        middle = (picture.width // 4, picture.height // 4, picture.width * 3 // 4)
+        box = (*middle, picture.height * 3 // 4)
+        picture.paste(ImageOps.invert(picture.crop(box)), box[:2])
     colour = tuple(hashlib.sha256(instruction.encode()).digest()[:3])
+    top = band_top(instruction) * picture.height // 8
     draw = ImageDraw.Draw(picture)
-    draw.rectangle((0, picture.height * 3 // 4, picture.width, picture.height), fill=colour)
+    draw.rectangle((0, top, picture.width, top + picture.height // 4), fill=colour)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()

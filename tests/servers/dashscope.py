@@ -96,6 +96,7 @@ class FakeDashScope(FakeServer):
         self.api_key = api_key
         self.results: dict[str, bytes] = {}
         self.edits = 0  # generations actually made: the paid calls
+        self.drifts = 0  # the next this many edits also repaint the product (`edited`'s drift)
         self._ids = itertools.count(1)
 
     @property
@@ -209,7 +210,9 @@ class FakeDashScope(FakeServer):
         return picture
 
     def _answer(self, picture: Image.Image, instruction: str, count: int) -> Reply:
-        result = edited(picture, instruction)
+        with self._lock:
+            drifting, self.drifts = self.drifts > 0, max(0, self.drifts - 1)
+        result = edited(picture, instruction, drift=drifting)
         content = []
         with self._lock:
             self.edits += 1

@@ -246,3 +246,30 @@ def test_a_profile_chunk_that_inflates_past_the_limit_is_one_sentence(tmp_path) 
     Image.new("RGB", (8, 8), "red").save(buffer, "PNG", icc_profile=os.urandom(3_000_000))
     with pytest.raises(CampaignError, match="not a readable image"):
         load_base_creative(tmp_path / "base.png", data=buffer.getvalue(), max_bytes=10**8)
+
+
+def test_a_layout_record_written_again_replaces_the_one_there() -> None:
+    from transcreate.compose.record import read_layout
+    from transcreate.editors.results import with_layout_record
+    from transcreate.images import encode_png
+
+    image = Image.new("RGB", (8, 8), "white")
+    first = with_layout_record(encode_png(image), {"elements": [], "drift": 0.01})
+    second = with_layout_record(first, {"elements": [], "drift": 0.5})
+    assert read_layout(second) == {"elements": [], "drift": 0.5}
+    assert second.count(b"transcreate:layout") == 1
+    with Image.open(io.BytesIO(second)) as reopened:
+        assert reopened.size == (8, 8)
+
+
+def test_drift_leaves_out_the_band_the_model_was_asked_to_draw_copy_in() -> None:
+    from transcreate.editors.results import drift
+
+    before = Image.new("RGB", (100, 100), (200, 40, 40))
+    after = before.copy()
+    after.paste((20, 20, 20), (0, 50, 100, 100))  # the lower half repainted
+    buffer = io.BytesIO()
+    after.save(buffer, "PNG")
+    box = (20, 20, 80, 80)
+    assert drift(before, buffer.getvalue(), box) > 0.4
+    assert drift(before, buffer.getvalue(), box, ignore=(0, 50, 100, 100)) < 0.05

@@ -134,6 +134,15 @@ class ModelThenOverlay:
     def edit(self, job: EditJob, image: bytes) -> Edited:
         # The model edits the base as it is (one paid call serves every ad size of the job:
         # its size is not part of the call); the compositor reframes it and sets the copy.
-        if job.instruction:
-            image = self.model.edit(replace(job, size=None), image).png
-        return self.overlay.edit(job, image)
+        if not job.instruction:
+            return self.overlay.edit(job, image)
+        # the model draws no copy here: the whole product counts for its drift
+        scene = self.model.edit(replace(job, size=None, overlays=()), image)
+        made = self.overlay.edit(job, scene.png)
+        drifted = (scene.layout or {}).get("drift")
+        if drifted is None or made.layout is None:
+            return made
+        from transcreate.editors.results import with_layout_record
+
+        layout = {**made.layout, "drift": drifted}  # the compositor's record, and the model's
+        return replace(made, png=with_layout_record(made.png, layout), layout=layout)

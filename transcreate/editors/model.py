@@ -128,7 +128,11 @@ class ModelEditor:
         in an ad size, of the base reframed to that size first (`reframed_base`), so that the
         model draws the copy in the frame it will be seen in."""
         if job.size is None:
-            return Edited(fit_to_base(self._result(job, image), upright_size(image)))
+            edited = fit_to_base(self._result(job, image), upright_size(image))
+            measured = self._drift(job, image, edited)
+            if measured is None:
+                return Edited(edited)
+            return Edited(with_layout_record(edited, measured), measured)
         from transcreate.compose.reframe import (
             reframed_base,  # numpy and the layout load only for sizes
         )
@@ -139,6 +143,24 @@ class ModelEditor:
         if reframe.get("product_box"):  # how much of the product the model changed (a verdict)
             layout["drift"] = round(drift(frame, edited, reframe["product_box"]), 4)
         return Edited(with_layout_record(edited, layout), layout, frame=frame)
+
+    def _drift(self, job: EditJob, image: bytes, edited: bytes) -> dict[str, Any] | None:
+        """How much of the product the model changed in the base's own size (a verdict: more
+        than ``compose.verdict.DRIFT_LIMIT`` sends the output to review), where the product is
+        the user's mask or found in the image; the band it was asked to draw copy in (its
+        overlays, in mode model) does not count."""
+        from transcreate.compose.saliency import mask_from_image, product_mask
+        from transcreate.images import decode
+        from transcreate.quality import copy_region
+
+        base = decode(image)
+        found = mask_from_image(self._mask, base.size) if self._mask else product_mask(base)
+        box = found.box
+        if box is None:
+            return None
+        band = copy_region(job.position, base.size) if job.overlays else None
+        measured = drift(base, edited, box, ignore=band)
+        return {"drift": round(measured, 4), "product_box": list(box)}
 
     def _result(self, job: EditJob, image: bytes) -> bytes:
         """The model's own result (its canvas), from the cache or from a call."""

@@ -48,11 +48,19 @@ def result_png(data: bytes, provider: str) -> bytes:
 SAME_ASPECT = 0.02
 
 
-def drift(frame: Image.Image, output: bytes, box: Sequence[int], tolerance: int = 40) -> float:
+def drift(
+    frame: Image.Image,
+    output: bytes,
+    box: Sequence[int],
+    tolerance: int = 40,
+    *,
+    ignore: Sequence[int] | None = None,
+) -> float:
     """Share of ``box`` (the product, in the frame's pixels) that changed by more than
     ``tolerance`` (of 255, in any channel) between the frame a model was sent and its output
     (at the frame's size): the model was asked to draw copy, or a scene around the photo, never
-    the product. Compared on at most 256 px, slightly blurred, so resampling is not change."""
+    the product. ``ignore``: where the model was asked to draw the copy (its band), not counted.
+    Compared on at most 256 px, slightly blurred, so resampling is not change."""
     left, top, right, bottom = (int(value) for value in box)
     if right <= left or bottom <= top:
         return 0.0
@@ -68,7 +76,14 @@ def drift(frame: Image.Image, output: bytes, box: Sequence[int], tolerance: int 
     red, green, blue = ImageChops.difference(small(frame), small(after)).split()
     distance = ImageChops.lighter(ImageChops.lighter(red, green), blue)
     changed = distance.point(lambda value: 255 if value > tolerance else 0)
-    return changed.histogram()[255] / (size[0] * size[1])
+    counted = Image.new("L", size, 255)
+    if ignore is not None:  # the copy's band, in the crop's scaled pixels
+        band = [(ignore[0] - left) * scale, (ignore[1] - top) * scale]
+        band += [(ignore[2] - left) * scale, (ignore[3] - top) * scale]
+        counted.paste(0, tuple(round(value) for value in band))  # type: ignore[arg-type]
+        changed = ImageChops.multiply(changed, counted)
+    area = counted.histogram()[255]
+    return changed.histogram()[255] / area if area else 0.0
 
 
 def fit_to_base(result: bytes, size: tuple[int, int]) -> bytes:
@@ -140,4 +155,18 @@ def with_layout_record(png: bytes, record: Mapping[str, Any]) -> bytes:
     chunk = struct.pack(">I", len(data)) + b"iTXt" + data
     chunk += struct.pack(">I", zlib.crc32(b"iTXt" + data))
     header = 8 + 25  # the signature, then IHDR (always first, always 13 bytes of data)
-    return png[:header] + chunk + png[header:]
+    return png[:header] + chunk + _without_record(png[header:], CHUNK.encode("latin-1"))
+
+
+def _without_record(chunks: bytes, keyword: bytes) -> bytes:
+    """PNG chunks without the text chunks named ``keyword``: a record replaced, not doubled
+    (a reader keeps the last one it meets)."""
+    kept, at = [], 0
+    while at + 8 <= len(chunks):
+        length, kind = struct.unpack_from(">I4s", chunks, at)
+        end = at + 12 + length
+        named = kind in (b"iTXt", b"zTXt", b"tEXt") and chunks.startswith(keyword + b"\0", at + 8)
+        if not named:
+            kept.append(chunks[at:end])
+        at = end
+    return b"".join(kept) + chunks[at:]
