@@ -54,6 +54,7 @@ VALUE_FIELDS: tuple[str, ...] = (
     "edit",
     "variations",
     "image",
+    "logo",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("variant", "headline")
 LEADS: tuple[str, ...] = ("headline", "offer")  # the `lead` column's values
@@ -142,6 +143,9 @@ class Variant:
     image: str | None = None
     #: the hash of the row's own image, once fetched and checked (``transcreate.row_images``)
     image_sha256: str | None = None
+    #: the brand's logo for this row (the `logo` column, read as `image` is), and its hash
+    logo: str | None = None
+    logo_sha256: str | None = None
 
     def edit_for(self, locale: str) -> str | None:
         """The free-form edit the model makes for this locale, if the row asks for one."""
@@ -513,6 +517,7 @@ def _parse_row(
             edits=edits,
             variations=tuple(variations),
             image=values.get("image") or None,
+            logo=values.get("logo") or None,
         ),
         problems,
     )
@@ -547,3 +552,14 @@ def mirrored(position: str) -> str:
     """The position seen in a mirror: ``bottom-left`` ↔ ``bottom-right``."""
     swap = {"left": "right", "right": "left"}
     return "-".join(swap.get(part, part) for part in position.split("-"))
+
+
+def logo_corner(position: str, right_to_left: bool = False) -> str:
+    """Where a logo goes by default: a corner across from the copy at ``position`` (the top when
+    the copy is low, the side it does not take), on the side reading starts from when the copy
+    is centred."""
+    vertical, _, horizontal = position.partition("-")
+    if not horizontal and vertical == "center":
+        vertical, horizontal = "center", "center"
+    side = {"left": "right", "right": "left"}.get(horizontal, "right" if right_to_left else "left")
+    return f"{'bottom' if vertical == 'top' else 'top'}-{side}"

@@ -104,6 +104,14 @@ def decode(data: bytes) -> Image.Image:
         return in_srgb(flatten(ImageOps.exif_transpose(image)), image.info.get("icc_profile"))
 
 
+def decode_with_alpha(data: bytes) -> Image.Image:
+    """Decode an image that keeps its transparency (a logo): upright, RGBA; an opaque image is
+    opaque RGBA."""
+    with Image.open(io.BytesIO(data)) as image:
+        upright = ImageOps.exif_transpose(image)
+        return upright.convert("RGBA")
+
+
 #: A colour profile is a few kilobytes; one larger than this is not applied (nor ever copied).
 MAX_PROFILE_BYTES = 1024 * 1024
 

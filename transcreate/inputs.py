@@ -25,7 +25,7 @@ from transcreate.errors import CampaignError
 from transcreate.settings import ALLOW_PRIVATE_VARIABLE
 from transcreate.sheets import split_sheet
 
-What = Literal["campaign", "glossary", "image", "translations"]
+What = Literal["campaign", "glossary", "image", "translations", "looks"]
 
 MAX_CAMPAIGN_BYTES = 20 * 1024 * 1024  # a sheet of tens of thousands of rows is far smaller
 MAX_REDIRECTS = 5
@@ -38,6 +38,7 @@ _NOUNS = {
     "glossary": "glossary",
     "image": "base image",
     "translations": "translations file",
+    "looks": "looks file",
     None: "file",
 }
 _OCTET = ("application/octet-stream", "binary/octet-stream")  # S3's and drives' default
@@ -56,6 +57,7 @@ _ACCEPTED: dict[What | None, tuple[str, ...]] = {
 _ACCEPTED["glossary"] = _ACCEPTED["campaign"]
 _XLIFF = ("application/xliff+xml", "application/xml", "text/xml")
 _ACCEPTED["translations"] = (*_ACCEPTED["campaign"], *_XLIFF)
+_ACCEPTED["looks"] = ("text/plain", *_OCTET)
 _ACCEPTED[None] = (*_ACCEPTED["campaign"], *_ACCEPTED["image"])
 _SHEET_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")  # what the campaign reader takes
 _TABLES = ("campaign", "glossary", "translations")  # inputs read as a sheet

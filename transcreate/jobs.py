@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property, partial
 from typing import Any
 
-from transcreate.campaign import COLORS, COPY_FIELDS, Campaign, Variant
+from transcreate.campaign import COLORS, COPY_FIELDS, Campaign, Variant, logo_corner
 from transcreate.errors import TemplateError
 from transcreate.glossary import Glossary
 from transcreate.instructions import InstructionRenderer, has_catalog, renderer_for
@@ -79,6 +79,10 @@ class EditJob:
     #: Where the row's own image is (``transcreate.row_images``); None: the run's image. Not part
     #: of the key: ``image_sha256`` is what the output depends on.
     image_source: str | None = None
+    #: The row's logo (``transcreate.row_images``): its hash is part of the key, its location is
+    #: where an editor reads it from
+    logo_sha256: str | None = None
+    logo_source: str | None = None
 
     @property
     def frame_position(self) -> str:
@@ -102,6 +106,8 @@ class EditJob:
             "image": self.image_sha256,
             "backend": self.backend,
         }
+        if self.logo_sha256:  # absent without one, so earlier keys stay as they were
+            determinants["logo"] = self.logo_sha256
         if self.siblings:  # absent, not empty, so keys of model-drawn jobs stay as they were
             determinants["siblings"] = [
                 [locale, [o.identity() for o in overlays]] for locale, overlays in self.siblings
@@ -147,6 +153,7 @@ def expand(
     glossary: Glossary | None = None,
     outpaint: bool = False,
     routes: Callable[[str], tuple[str, str]] | None = None,
+    logo_to_model: bool = False,
 ) -> Expansion:
     """Every variant × locale × size of the run as an edit job, or as a skipped cell with its
     reason. ``sizes`` names the run's sizes (None: the base's own); a row's `sizes` column wins.
@@ -164,6 +171,8 @@ def expand(
     frame's new margins (its instruction says so).
     ``routes``: a locale's own (backend identity, mode) where they are not the run's (mode auto
     sets copy the model would misdraw with the compositor).
+    ``logo_to_model``: the model takes a row's logo as an image of its own (else the compositor
+    places it), so an instruction where the model draws the copy says where the logo goes.
     """
     jobs: list[EditJob] = []
     skipped: list[SkippedJob] = []
@@ -187,6 +196,7 @@ def expand(
                 job_backend, job_mode,
                 renderer(locale),
                 renderer(locale if instruction_language == "locale" else instruction_language),
+                logo_to_model=logo_to_model,
             )  # fmt: skip
             row_sizes = variant.sizes if variant.sizes is not None else sizes
             extend = outpaint and job_mode == "model" and any(size for size in row_sizes)
@@ -310,6 +320,7 @@ def _job(
     instruction_renderer: InstructionRenderer,
     *,
     outpaint: bool = False,
+    logo_to_model: bool = False,
 ) -> EditJob:
     amount_and_currency = variant.price(locale)
     price = format_price(*amount_and_currency, locale) if amount_and_currency else None
@@ -334,6 +345,10 @@ def _job(
         "lead": variant.lead,
         "outpaint": outpaint,
         "edit": variant.edit_for(locale),
+        # where the model puts the row's logo, when it is sent one and draws the copy
+        "logo": logo_corner(variant.position_for(locale), is_right_to_left(locale))
+        if variant.logo_sha256 and logo_to_model and mode == "model"
+        else None,
     }
     # The copy (offer and end-date lines included) is the locale's; the wording around it, colour
     # and position names included, is the instruction language's.
@@ -357,4 +372,6 @@ def _job(
         image_sha256=image_sha256,
         backend=backend,
         image_source=variant.image if variant.image_sha256 else None,
+        logo_sha256=variant.logo_sha256,
+        logo_source=variant.logo if variant.logo_sha256 else None,
     )

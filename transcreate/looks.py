@@ -9,9 +9,12 @@ import re
 from dataclasses import replace
 
 from transcreate.campaign import MAX_EDIT_CHARS, Campaign, Variant
+from transcreate.errors import CampaignError
+
+Looks = tuple[tuple[str, str], ...]  # (name, direction) each
 
 #: Scene directions an ad is commonly tested with; the product itself is never the subject.
-LOOKS: tuple[tuple[str, str], ...] = (
+LOOKS: Looks = (
     ("studio", "Place the product on a clean studio background with soft, even light"),
     ("sunlit", "Bathe the scene in warm late-afternoon sunlight with soft shadows"),
     ("neon", "Replace the background with a neon-lit cyberpunk city street at night"),
@@ -47,17 +50,31 @@ def parse_variations(text: str) -> tuple[list[tuple[str, str]], str | None]:
     return looks, None
 
 
-def with_variations(campaign: Campaign, count: int = 0) -> Campaign:
-    """Each row with variations (its own ``variations``, else the first ``count`` shipped looks)
-    as one variant per look, ``<variant>-<name>``, its edit the look's direction (after the
-    row's own edit, if any); rows without any stay as they are."""
+def read_looks(text: str, source: str) -> Looks:
+    """A file of named looks (``name: direction`` a line, as a sheet's variations column), or
+    CampaignError naming the file and what is wrong."""
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    looks, wrong = parse_variations("\n".join(lines))
+    if wrong:
+        raise CampaignError(f"{source}: {wrong}")
+    if not looks:
+        raise CampaignError(f"{source}: no looks; write one a line, as name: direction")
+    return tuple(looks)
+
+
+def with_variations(campaign: Campaign, count: int = 0, looks: Looks | None = None) -> Campaign:
+    """Each row with variations (its own ``variations``, else the first ``count`` of ``looks``
+    — the user's file, else the shipped ones — or all of the user's when ``count`` is 0) as one
+    variant per look, ``<variant>-<name>``, its edit the look's direction (after the row's own
+    edit, if any); rows without any stay as they are."""
+    chosen = list(looks[: count or None]) if looks else list(LOOKS[:count])
     variants: list[Variant] = []
     for variant in campaign.variants:
-        looks = list(variant.variations) or list(LOOKS[:count])
-        if not looks:
+        looks_of_row = list(variant.variations) or chosen
+        if not looks_of_row:
             variants.append(variant)
             continue
-        for name, direction in looks:
+        for name, direction in looks_of_row:
             edits = {
                 locale: f"{edit.rstrip('.。 ')}. {direction}" if edit else direction
                 for locale, edit in {"": "", **variant.edits}.items()

@@ -117,6 +117,12 @@ class RunOptions(BaseModel):
         "sunlit, neon, motion, nature): each a variant <row>-<look> a model makes; a row's own "
         "variations column wins; 0: none",
     )
+    looks: str = Field(
+        default="",
+        description="A file of your own named looks, one per line as name: direction (e.g. "
+        "'beach: place the product on a sunny beach'), used in place of the shipped ones: the "
+        "first `variations` of them, or all when variations is 0; a path, s3:// or https://",
+    )
     max_calls: int = Field(
         default=0,
         ge=0,
@@ -264,7 +270,7 @@ class RunOptions(BaseModel):
             check_mode(self.backend, self.effective_mode)
         except SetupError as error:
             raise ValueError(str(error)) from None
-        if self.variations and self.backend == "local":
+        if (self.variations or self.looks.strip()) and self.backend == "local":
             raise ValueError(
                 "variations are scene edits a model makes: choose a model backend (dashscope, "
                 "dify or openai), or 0 variations"

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 from transcreate.campaign import Campaign
@@ -139,49 +140,59 @@ def _no_fetch(location: str) -> BaseCreative:
 def with_row_images(
     campaign: Campaign, sheet: str, images: RowImages, product_mask: bool = False
 ) -> Campaign:
-    """The campaign with each row's own image fetched and checked (its resolved location and hash
-    on the variant); a row whose image cannot be used, or that has none in a run without an
-    image, is a problem of its row in the ``image`` column. ``sheet``: the campaign's location,
-    which relative paths are read from."""
+    """The campaign with each row's own image and logo fetched and checked (their resolved
+    locations and hashes on the variant); a row whose image or logo cannot be used, or that has
+    no image in a run without one, is a problem of its row, in that column. ``sheet``: the
+    campaign's location, which relative paths are read from."""
     own = [variant for variant in campaign.variants if variant.image]
-    if not own:
-        if images.base is None and campaign.variants:
-            raise CampaignError(
-                f"{campaign.source}: no image to edit: give the run one (--image), or the sheet "
-                "an image column (image_link in a product feed)"
-            )
-        return campaign
-    if product_mask:
+    if not own and images.base is None and campaign.variants:
+        raise CampaignError(
+            f"{campaign.source}: no image to edit: give the run one (--image), or the sheet "
+            "an image column (image_link in a product feed)"
+        )
+    if own and product_mask:
         rows = ", ".join(str(variant.row) for variant in own[:5])
         raise CampaignError(
             f"{campaign.source}: a product mask is the run's image's, and rows {rows} bring "
             "their own image (the product is found in each by itself): leave product_mask empty"
         )
+    if not own and not any(variant.logo for variant in campaign.variants):
+        return campaign
     problems = list(campaign.problems)
-    located: dict[str, str] = {}
-    for variant in own:
-        try:
-            located[variant.variant] = resolve(variant.image or "", sheet)
-        except ValueError as error:
-            problems.append(_problem(campaign, variant.row, variant.variant, str(error)))
+    located: dict[tuple[str, str], str] = {}  # (variant, column) → location
+    for variant in campaign.variants:
+        for column in _COLUMNS:
+            cell = getattr(variant, column)
+            if not cell:
+                continue
+            try:
+                located[variant.variant, column] = resolve(cell, sheet)
+            except ValueError as error:
+                problems.append(
+                    _problem(campaign, variant.row, variant.variant, column, str(error))
+                )
     found = images.fetch_all(located.values())
     variants = []
     for variant in campaign.variants:
-        if not variant.image:
-            if images.base is None:
-                message = "empty, and the run has no image of its own: give the row its image"
-                problems.append(_problem(campaign, variant.row, variant.variant, message))
-            else:
-                variants.append(variant)
+        if not variant.image and images.base is None:
+            message = "empty, and the run has no image of its own: give the row its image"
+            problems.append(_problem(campaign, variant.row, variant.variant, "image", message))
             continue
-        if variant.variant not in located:
-            continue  # its location was refused above
-        location = located[variant.variant]
-        image = found[location]
-        if isinstance(image, TranscreateError):
-            problems.append(_problem(campaign, variant.row, variant.variant, str(image)))
-            continue
-        variants.append(replace(variant, image=location, image_sha256=image.sha256))
+        checked: dict[str, Any] = {}
+        for column in _COLUMNS:
+            if not getattr(variant, column):
+                continue
+            location = located.get((variant.variant, column))
+            image = found[location] if location is not None else None
+            if isinstance(image, TranscreateError):
+                problems.append(
+                    _problem(campaign, variant.row, variant.variant, column, str(image))
+                )
+            if location is None or not isinstance(image, BaseCreative):
+                break
+            checked |= {column: location, f"{column}_sha256": image.sha256}
+        else:
+            variants.append(replace(variant, **checked))
     return replace(
         campaign,
         variants=tuple(variants),
@@ -189,5 +200,8 @@ def with_row_images(
     )
 
 
-def _problem(campaign: Campaign, row: int, variant: str, message: str) -> RowProblem:
-    return RowProblem(campaign.source, row, "image", message, variant)
+_COLUMNS = ("image", "logo")  # a row's own inputs, read alike
+
+
+def _problem(campaign: Campaign, row: int, variant: str, column: str, message: str) -> RowProblem:
+    return RowProblem(campaign.source, row, column, message, variant)

@@ -27,13 +27,14 @@ from transcreate.editors import (
     check_mode,
     load_editor_class,
 )
-from transcreate.editors.model import Gate, ModelEditor
+from transcreate.editors.model import Gate, ModelEditor, ReadImage
 from transcreate.editors.wire import Wire
 from transcreate.errors import CampaignError, StorageError
 from transcreate.glossary import Glossary, parse_glossary
 from transcreate.images import BaseCreative, load_base_creative
 from transcreate.inputs import Allowed, campaign_input, image_input, read_input
 from transcreate.instructions import instruction_language
+from transcreate.looks import read_looks
 from transcreate.ocr import require_tesseract
 from transcreate.policy import Policy, load_policy
 from transcreate.quality import OutputChecks
@@ -57,6 +58,7 @@ from transcreate.translation.memory import TranslationMemory
 from transcreate.translation.sheet import read_translations
 
 MAX_GLOSSARY_BYTES = 2 * 1024 * 1024  # thousands of names fit in far less
+MAX_LOOKS_BYTES = 64 * 1024  # ten looks of 300 characters are 3 KB
 
 if TYPE_CHECKING:
     from transcreate.inbox import Inbox
@@ -127,9 +129,18 @@ def build(
         translator = ChatTranslator(translation_settings(config))
         memory = TranslationMemory(storage, translator.identity)
     approved = read_approved(request.translations, allow_private) if request.translations else {}
+    looks = None
+    if request.looks.strip():
+        source = read_input(
+            request.looks.strip(),
+            what="looks",
+            max_bytes=MAX_LOOKS_BYTES,
+            allow_private=allow_private,
+        )
+        looks = read_looks(source.data.decode("utf-8", "replace"), source.name)
     own_editor = editor is not None
     if editor is None:
-        compositor = compositor_for(request, mask)
+        compositor = compositor_for(request, mask, images.data)
         editor = open_editor(
             request.backend,
             request.effective_mode,
@@ -139,6 +150,7 @@ def build(
             input_links={creative.sha256: link} if link and creative else None,
             compositor=compositor,
             product_mask=mask,
+            logos=images.data,
         )
         rerouted = request.rerouted_locales
         if rerouted and compositor is not None:  # mode auto: those locales' copy is set exactly
@@ -160,6 +172,7 @@ def build(
         translator=translator,
         translation_memory=memory,
         approved=approved,
+        looks=looks,
         editor_bounds_calls=request.backend != "local" and not own_editor,
         campaign=partial(
             campaign_input, request.campaign, request.rows, allow_private=allow_private
@@ -257,11 +270,12 @@ def open_editor(
     input_links: dict[str, str] | None = None,
     compositor: Editor | None = None,
     product_mask: bytes | None = None,
+    logos: ReadImage | None = None,
 ) -> Editor:
     """The editor registered under ``backend`` in ``mode``, with its limits; an unknown name
     lists the known ones. ``compositor`` sets the copy (backend local, mode model+overlay);
     ``product_mask`` (image bytes) is where the product is when a model's input is framed in an
-    ad size."""
+    ad size; ``logos`` reads a row's logo (`RowImages.data`)."""
     editor_class = load_editor_class(backend)
     check_mode(backend, mode)
     if backend == "local":
@@ -278,15 +292,18 @@ def open_editor(
         gate=gate,
         input_links=input_links,
         product_mask=product_mask,
+        logos=logos,
     )
     if mode == "model+overlay":
-        return ModelThenOverlay(model, compositor or LocalEditor())
+        return ModelThenOverlay(model, compositor or LocalEditor(logos=logos))
     return model
 
 
-def compositor_for(request: RunRequest, mask: bytes | None = None) -> Editor | None:
+def compositor_for(
+    request: RunRequest, mask: bytes | None = None, logos: ReadImage | None = None
+) -> Editor | None:
     """The built-in compositor with the request's layout and product ``mask``, when it sets
-    copy."""
+    copy; ``logos`` reads a row's logo."""
     overlaid = [tag for tag in request.locales if request.mode_for(tag) != "model"]
     if not overlaid:
         return None
@@ -294,7 +311,7 @@ def compositor_for(request: RunRequest, mask: bytes | None = None) -> Editor | N
     from transcreate.editors.local import LocalEditor
 
     require_fonts(overlaid)  # a missing face fails now, naming its package, not on every job
-    return LocalEditor(layout=request.layout, mask=mask)
+    return LocalEditor(layout=request.layout, mask=mask, logos=logos)
 
 
 def _policy(path: str | None) -> Policy:

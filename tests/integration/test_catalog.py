@@ -34,6 +34,18 @@ def product(colour: tuple[int, int, int]) -> bytes:
     return buffer.getvalue()
 
 
+MAGENTA = (230, 0, 200)
+
+
+def logo() -> bytes:
+    """A brand mark with a transparent surround, as logos are delivered."""
+    image = Image.new("RGBA", (120, 60), (0, 0, 0, 0))
+    image.paste((*MAGENTA, 255), (10, 10, 110, 50))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 class Images(FakeServer):
     """A shop's image host: the feed's image links, each GET counted."""
 
@@ -56,8 +68,9 @@ def shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[Images]:
 
 
 def feed(shop: Images, tmp_path: Path, edits: bool = True) -> Path:
-    """A Merchant Center feed as exported (tab-separated), with an edit column added; p2 is
-    listed twice (two sizes of one product), and one link is dead."""
+    """A Merchant Center feed as exported (tab-separated), with an edit column and a logo column
+    added; p2 is listed twice (two sizes of one product), one link is dead, and SKU.4 has the
+    brand's logo, a file beside the feed."""
     rows = [
         ("SKU.1", "Red kettle", "30.00 USD", "p1", "Change the background to plain white"),
         ("SKU.2", "Green mug", "12.00 USD", "p2", "Add soft morning light"),
@@ -65,9 +78,12 @@ def feed(shop: Images, tmp_path: Path, edits: bool = True) -> Path:
         ("SKU.3", "Blue lamp", "45.00 USD", "gone", "Remove the price tag"),
         ("SKU.4", "Yellow chair", "99.00 USD", "p4", "Place it in a sunny living room"),
     ]
-    header = "id\ttitle\tprice\timage_link\tbrand" + ("\tedit" if edits else "")
+    (tmp_path / "img").mkdir(exist_ok=True)
+    (tmp_path / "img" / "logo.png").write_bytes(logo())
+    header = "id\ttitle\tprice\timage_link\tbrand\tlogo" + ("\tedit" if edits else "")
     lines = [header] + [
-        f"{sku}\t{title}\t{price}\t{shop.url}/img/{image}.png\tAcme"
+        f"{sku}\t{title}\t{price}\t{shop.url}/img/{image}.png\tAcme\t"
+        + ("img/logo.png" if sku == "SKU.4" else "")
         + (f"\t{edit}" if edits else "")
         for sku, title, price, image, edit in rows
     ]
@@ -76,19 +92,23 @@ def feed(shop: Images, tmp_path: Path, edits: bool = True) -> Path:
     return path
 
 
-def sent(server: FakeDashScope) -> list[tuple[str, tuple[int, int, int]]]:
-    """Each edit the model was asked for: its prompt and the colour of its image's product."""
+def sent(server: FakeDashScope) -> list[tuple[str, list[tuple[int, int, int]]]]:
+    """Each edit the model was asked for: its prompt and the centre colour of each image sent,
+    in order (the creative last)."""
     calls = []
     for request in server.requests:
         if request.path != GENERATION:
             continue
         content = request.json()["input"]["messages"][0]["content"]
         text = next(item["text"] for item in content if "text" in item)
-        uri = next(item["image"] for item in content if "image" in item)
-        data = base64.b64decode(uri.partition(",")[2])
-        with Image.open(io.BytesIO(data)) as image:
-            centre = image.convert("RGB").getpixel((image.width // 2, image.height // 2))
-        calls.append((text, centre))
+        centres = []
+        for item in content:
+            if "image" in item:
+                data = base64.b64decode(item["image"].partition(",")[2])
+                with Image.open(io.BytesIO(data)) as image:
+                    flat = image.convert("RGB")
+                    centres.append(flat.getpixel((image.width // 2, image.height // 2)))
+        calls.append((text, centres))
     return calls
 
 
@@ -118,8 +138,14 @@ def test_each_call_carries_its_own_rows_image_and_edit_and_a_rerun_pays_nothing(
             "Place it in a sunny living room": COLOURS["p4"],
         }
         for edit, colour in expected.items():
-            [(_, centre)] = [call for call in calls if edit in call[0]]
-            assert near(centre, colour), (edit, centre)
+            [(text, centres)] = [call for call in calls if edit in call[0]]
+            assert near(centres[-1], colour), (edit, centres)
+            # the row with a logo sends it first, and says where it goes (Qwen reads Chinese)
+            logo_sent = edit == "Place it in a sunny living room"
+            assert len(centres) == (2 if logo_sent else 1)
+            assert ("图1中的标志" in text) == logo_sent
+            if logo_sent:
+                assert near(centres[0], MAGENTA)
         # each distinct image fetched once (p2 serves two rows), the dead link tried once
         fetched = [request.path for request in shop.requests]
         assert sorted(fetched) == sorted(
@@ -155,11 +181,19 @@ def test_the_built_in_editor_sets_each_rows_copy_on_its_own_product(
         if job["status"] == "skipped":
             continue
         colour = COLOURS[Path(job["image"]).stem]
-        with Image.open(job["uri"].removeprefix("file://")) as made:
-            assert made.size == (240, 180)
-            assert near(made.convert("RGB").getpixel((120, 90)), colour), job["variant"]
+        with Image.open(job["uri"].removeprefix("file://")) as opened:
+            made = opened.convert("RGB")
+        assert made.size == (240, 180)
+        assert near(made.getpixel((120, 90)), colour), job["variant"]
         copy = {element["role"]: element for element in job["layout"]["elements"]}
         assert copy["headline"]["lines"]  # the row's title is its headline
+        placed = job["layout"].get("logo")
+        assert (placed is not None) == (job["variant"] == "SKU-4")
+        if placed:  # the logo, clear of the product and the copy, its surround transparent
+            left, top, right, bottom = placed["box"]
+            assert placed["covers"] == 0 and placed["corner"] == "top-left"
+            assert near(made.getpixel(((left + right) // 2, (top + bottom) // 2)), MAGENTA)
+            assert not near(made.getpixel((left + 1, top + 1)), MAGENTA)
 
 
 def test_a_product_the_model_repainted_is_sent_to_review_with_its_drift(

@@ -84,11 +84,19 @@ OVERSIZED = 5000  # bytes: more than the 1,000-byte result limit the tests use
 _BANDS = (
     (("the top", "顶部", "左上角", "右上角"), 0),
     (("the middle", "the center", "正中间", "左侧居中", "右侧居中"), 3),
+    (("the bottom", "底部", "左下角", "右下角"), 6),
 )
 
 
 def band_top(instruction: str) -> int:
-    return next((top for words, top in _BANDS if any(w in instruction for w in words)), 6)
+    """Where the first place the instruction names is (the copy's: a logo's comes later)."""
+    named = [
+        (instruction.index(word), top)
+        for words, top in _BANDS
+        for word in words
+        if word in instruction
+    ]
+    return min(named)[1] if named else 6
 
 
 def edited(image: bytes | Image.Image, instruction: str, *, drift: bool = False) -> bytes:

@@ -831,3 +831,20 @@ def test_a_rows_variations_are_named_checked_and_need_a_model(tmp_path: Path) ->
     )
     local = read_campaign(write_csv(tmp_path, "variant,headline,variations\na,Hi,x\n"), model=False)
     assert only_problem(local).column == "variations"
+
+
+def test_a_looks_file_replaces_the_shipped_looks(tmp_path: Path) -> None:
+    from transcreate.looks import read_looks, with_variations
+
+    looks = read_looks("# our spring tests\nbeach: On a sunny beach\ncafe: On a cafe table\n", "l")
+    campaign = read_rows(tmp_path, "variant,headline", "s,Hi")
+    assert [v.variant for v in with_variations(campaign, 0, looks).variants] == [
+        "s-beach",
+        "s-cafe",
+    ]
+    assert [v.variant for v in with_variations(campaign, 1, looks).variants] == ["s-beach"]
+    assert [v.variant for v in with_variations(campaign, 0).variants] == ["s"]
+    with pytest.raises(CampaignError, match=r"^looks\.txt: no looks"):
+        read_looks("# nothing but a comment\n", "looks.txt")
+    with pytest.raises(CampaignError, match="two variations are named 'a'"):
+        read_looks("a: x\na: y\n", "looks.txt")

@@ -111,3 +111,32 @@ def test_a_row_whose_image_cannot_be_used_is_a_problem_of_its_row_alone(tmp_path
         with_row_images(bare, "s.csv", RowImages(None, fetch))
     with pytest.raises(CampaignError, match="product mask"):
         with_row_images(campaign, "s.csv", RowImages(run_image, fetch), product_mask=True)
+
+
+def test_a_logo_goes_across_from_the_copy_into_the_clearest_corner() -> None:
+    from transcreate.campaign import logo_corner
+    from transcreate.compose.logo import choose_corner, logo_size
+
+    assert logo_corner("bottom-center") == "top-left"
+    assert logo_corner("bottom-center", right_to_left=True) == "top-right"
+    assert logo_corner("top-left") == "bottom-right"
+    assert logo_corner("center") == "top-left"
+    size = logo_size((1000, 1000), (400, 100))
+    assert size == (220, 55)  # as wide as 22 % of the canvas allows, its aspect kept
+    corner, box, covers = choose_corner((1000, 1000), size, [], "top-left")
+    assert (corner, box, covers) == ("top-left", (40, 40, 260, 95), 0.0)
+    product = [0, 0, 500, 500]  # the product fills the top-left quarter: the logo moves
+    corner, _, covers = choose_corner((1000, 1000), size, [product], "top-left")
+    assert (corner, covers) == ("top-right", 0.0)
+    everywhere = [[0, 0, 1000, 1000]]  # nowhere clear: the first corner, and how much it covers
+    assert choose_corner((1000, 1000), size, everywhere, "top-left")[::2] == ("top-left", 1.0)
+
+
+def test_a_logo_with_no_clear_corner_sends_the_creative_to_review() -> None:
+    from transcreate.compose.verdict import layout_problems
+
+    assert layout_problems({"logo": {"box": [0, 0, 9, 9], "corner": "top-left", "covers": 0}}) == []
+    [problem] = layout_problems(
+        {"logo": {"box": [0, 0, 9, 9], "corner": "top-left", "covers": 0.4}}
+    )
+    assert problem.startswith("no corner is clear for the logo: 40% of it covers")

@@ -21,6 +21,9 @@ READABLE_HEADLINE = 14
 #: Share of the product a model's output may change in an ad size (``drift`` in the record): the
 #: model was asked to draw copy, or to extend the scene around the photo, never the product.
 DRIFT_LIMIT = 0.15
+#: Share of a logo's box that may lie over the product, the copy or a face (its transparent
+#: margin often does, harmlessly)
+LOGO_COVER_LIMIT = 0.1
 
 
 def lead(element: dict[str, Any]) -> bool:
@@ -63,6 +66,12 @@ def layout_problems(record: Mapping[str, Any] | None) -> list[str]:
         return [
             f"the model changed {drift:.0%} of the product (more than {DRIFT_LIMIT:.0%}); it "
             "must come back as it was sent"
+        ]
+    logo = record.get("logo") or {}
+    if logo.get("covers", 0) > LOGO_COVER_LIMIT:
+        return [
+            f"no corner is clear for the logo: {logo['covers']:.0%} of it covers the product, "
+            "the copy or a face; give a logo with less margin, or move the copy"
         ]
     if not record.get("elements"):
         return []

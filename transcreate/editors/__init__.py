@@ -117,6 +117,10 @@ class ByLocale:
     def editor_for(self, locale: str) -> Editor:
         return self.routes.get(locale, self.default)
 
+    @property
+    def takes_references(self) -> bool:
+        return bool(getattr(self.default, "takes_references", False))
+
     def edit(self, job: EditJob, image: bytes) -> Edited:
         return self.editor_for(job.locale).edit(job, image)
 
@@ -137,7 +141,10 @@ class ModelThenOverlay:
         if not job.instruction:
             return self.overlay.edit(job, image)
         # the model draws no copy here: the whole product counts for its drift
-        scene = self.model.edit(replace(job, size=None, overlays=()), image)
+        # (and places no logo: the compositor does, with the copy)
+        scene = self.model.edit(
+            replace(job, size=None, overlays=(), logo_sha256=None, logo_source=None), image
+        )
         made = self.overlay.edit(job, scene.png)
         drifted = (scene.layout or {}).get("drift")
         if drifted is None or made.layout is None:

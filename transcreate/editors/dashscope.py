@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -69,23 +69,32 @@ class DashScopeAPI:
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:8]
         self.identity = f"{PROVIDER}/{settings.model}@{digest}"
 
-    def edit_image(self, image: PreparedImage, instruction: str) -> bytes:
-        with scrubbed(self.redact):
-            return self._edit(image, instruction)
+    #: Qwen-Image-Edit takes 1-3 images in one message (its API reference): a row's logo goes
+    #: first and the creative last, since the output keeps the last image's aspect ratio
+    max_images = 3
 
-    def _edit(self, image: PreparedImage, instruction: str) -> bytes:
+    def edit_image(
+        self, image: PreparedImage, instruction: str, references: Sequence[PreparedImage] = ()
+    ) -> bytes:
+        with scrubbed(self.redact):
+            return self._edit(image, instruction, tuple(references[: self.max_images - 1]))
+
+    def _edit(
+        self, image: PreparedImage, instruction: str, references: tuple[PreparedImage, ...] = ()
+    ) -> bytes:
         # The service answers with a link valid for 24 hours: once it is written down, a failed
         # download, a retry or a resumed run fetches it again instead of paying for a new edit.
         # (The endpoint is synchronous only, so a timeout before the answer leaves nothing to
         # resume: Qwen-Image-Edit's API reference documents no task id for it.)
-        key = CallJournal.key(self.identity, self.settings.base_url, image.sha256, instruction)
+        inputs = "+".join(picture.sha256 for picture in (*references, image))
+        key = CallJournal.key(self.identity, self.settings.base_url, inputs, instruction)
         with claimed(self.journal, key) as receipt:
             if receipt.get("result_url"):
                 try:
                     return self._download(str(receipt["result_url"]))
                 except PermanentEditError:  # the link has expired: a new edit is the only way
                     self.journal.end(key)
-            return self._download(self._generate(image, instruction, key))
+            return self._download(self._generate(image, instruction, key, references))
 
     def _download(self, url: str) -> bytes:
         return download_image(
@@ -96,12 +105,19 @@ class DashScopeAPI:
             redact=self.redact,
         )
 
-    def _generate(self, image: PreparedImage, instruction: str, key: str) -> str:
+    def _generate(
+        self,
+        image: PreparedImage,
+        instruction: str,
+        key: str,
+        references: tuple[PreparedImage, ...] = (),
+    ) -> str:
         """One paid edit; the link to its result, written down in the journal."""
         # Sides of 384-3072 px are the guide's recommendation for quality, not a limit the
         # service enforces: an image outside it is sent as it is.
         # A link to the creative in object storage saves sending its bytes with every call.
-        content = [{"image": image.url or image.data_uri()}, {"text": instruction}]
+        pictures = [{"image": ref.url or ref.data_uri()} for ref in references]
+        content = [*pictures, {"image": image.url or image.data_uri()}, {"text": instruction}]
         body = {
             "model": self.settings.model,
             "input": {"messages": [{"role": "user", "content": content}]},

@@ -12,9 +12,11 @@ from typing import Any, NamedTuple, TypeVar
 from PIL import Image
 
 from transcreate import compose
+from transcreate.campaign import logo_corner
 from transcreate.compose.blocks import TextBlock
 from transcreate.compose.faces import with_people
 from transcreate.compose.fonts import check_text_support
+from transcreate.compose.logo import clear_boxes, place_logo
 from transcreate.compose.look import SPREAD, Fit, best_fit, common_scale, variant_look
 from transcreate.compose.record import encode_png
 from transcreate.compose.reframe import DROP_ORDER, Reframed, copy_layout, reframe
@@ -24,6 +26,7 @@ from transcreate.editors import Edited
 from transcreate.errors import PermanentEditError, SetupError, TypesettingError
 from transcreate.images import decode
 from transcreate.jobs import EditJob, Overlay
+from transcreate.locales import is_right_to_left
 from transcreate.sizes import size_by_name
 
 _CACHED_PRODUCTS = 8  # base images (× sizes) whose product region is kept
@@ -91,7 +94,12 @@ class LocalEditor:
     The PNG carries the layout used (``transcreate.compose.record.read_layout``).
     """
 
-    def __init__(self, layout: str = "auto", mask: bytes | None = None) -> None:
+    def __init__(
+        self,
+        layout: str = "auto",
+        mask: bytes | None = None,
+        logos: Callable[[str, str | None], bytes] | None = None,
+    ) -> None:
         if layout not in LAYOUTS:
             raise SetupError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
         check_text_support()  # fail at start-up, not on the first Thai job
@@ -99,6 +107,7 @@ class LocalEditor:
             mask_from_image(mask, (8, 8))  # an unreadable mask fails now, not on every job
         self.layout = layout
         self.mask = mask
+        self.logos = logos  # reads a row's logo by (hash, location): RowImages.data
         # The compositor's version (bumped when pixels change), the layout and the mask decide
         # the outputs.
         identity = f"local/{compose.VERSION}" + ("" if layout == "auto" else "+exact")
@@ -242,9 +251,17 @@ class LocalEditor:
         decided = self.decide(job, image)
         size = size_by_name(job.size)
         limit = size.max_bytes if size is not None else None
-        png = encode_png(paint(decided.canvas, decided.layout), decided.layout.record, limit)
+        painted, record = paint(decided.canvas, decided.layout), decided.layout.record
+        if job.logo_sha256:  # the row's logo, in a corner clear of the product and the copy
+            if self.logos is None:
+                raise PermanentEditError("this editor was built without the run's images")
+            first = logo_corner(job.position, is_right_to_left(job.locale))
+            logo = self.logos(job.logo_sha256, job.logo_source)
+            painted, placed = place_logo(painted, logo, clear_boxes(record), first)
+            record = {**record, "logo": placed}
+        png = encode_png(painted, record, limit)
         frame = decided.canvas if decided.framed else None
-        return Edited(png, decided.layout.record, frame=frame)
+        return Edited(png, record, frame=frame)
 
     def decide(self, job: EditJob, image: bytes) -> Decided:
         """The layout of the job's copy, decided without painting (`edit` paints it), on the

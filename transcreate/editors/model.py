@@ -27,9 +27,12 @@ from transcreate.editors.results import (
     upright_size,
     with_layout_record,
 )
+from transcreate.errors import PermanentEditError
 from transcreate.images import encode_png
 from transcreate.jobs import EditJob
 from transcreate.settings import ModelSettings
+
+ReadImage = Callable[[str, str | None], bytes]  # (sha256, location) → the image's bytes
 
 
 class ModelAPI(Protocol):
@@ -89,7 +92,9 @@ class ModelEditor:
     ``input_links`` maps the SHA-256 of an input image to a link the provider may fetch it from
     (a presigned link to the creative in object storage) instead of an upload per call, and
     ``product_mask`` (image bytes, white or opaque where the product is) frames the base in an ad
-    size around the product the user drew rather than the one saliency finds.
+    size around the product the user drew rather than the one saliency finds. ``logos`` reads a
+    row's logo (by hash and location): a model that takes several images (`takes_references`)
+    is sent it as the first, where it draws the copy; otherwise the compositor places it after.
     """
 
     def __init__(
@@ -100,8 +105,10 @@ class ModelEditor:
         gate: Gate | None = None,
         input_links: Mapping[str, str] | None = None,
         product_mask: bytes | None = None,
+        logos: ReadImage | None = None,
     ):
         self.api = api
+        self._logos = logos
         self.settings = settings
         # What decides a model's answer (the result cache's key) and, with the mask that frames
         # its input in ad sizes, what decides an output (the job key): a new mask makes the
@@ -130,6 +137,7 @@ class ModelEditor:
         if job.size is None:
             edited = fit_to_base(self._result(job, image), upright_size(image))
             measured = self._drift(job, image, edited)
+            edited, measured = self._placed_logo(job, edited, measured)
             if measured is None:
                 return Edited(edited)
             return Edited(with_layout_record(edited, measured), measured)
@@ -142,7 +150,44 @@ class ModelEditor:
         layout: dict[str, Any] = {"reframe": reframe}  # in the PNG too, as the compositor's
         if reframe.get("product_box"):  # how much of the product the model changed (a verdict)
             layout["drift"] = round(drift(frame, edited, reframe["product_box"]), 4)
-        return Edited(with_layout_record(edited, layout), layout, frame=frame)
+            layout["product_box"] = reframe["product_box"]
+        edited, placed = self._placed_logo(job, edited, layout)
+        return Edited(with_layout_record(edited, placed or layout), placed or layout, frame=frame)
+
+    @property
+    def takes_references(self) -> bool:
+        """Whether the model is sent a row's logo as an image of its own."""
+        return getattr(self.api, "max_images", 1) > 1
+
+    def _sends_logo(self, job: EditJob) -> bool:
+        # only where it draws the copy: in model+overlay the compositor places the logo
+        return bool(job.logo_sha256 and job.overlays and self.takes_references)
+
+    def _placed_logo(
+        self, job: EditJob, edited: bytes, record: dict[str, Any] | None
+    ) -> tuple[bytes, dict[str, Any] | None]:
+        """A logo the model was not sent, placed by the compositor clear of the product and of
+        the band the model was asked to draw copy in."""
+        if not job.logo_sha256 or self._sends_logo(job):
+            return edited, record
+        from transcreate.campaign import logo_corner
+        from transcreate.compose.logo import clear_boxes, place_logo
+        from transcreate.images import decode
+        from transcreate.locales import is_right_to_left
+        from transcreate.quality import copy_region
+
+        canvas = decode(edited)
+        clear = clear_boxes(record)
+        if job.overlays:
+            clear.append(list(copy_region(job.position, canvas.size)))
+        first = logo_corner(job.position, is_right_to_left(job.locale))
+        placed, logo = place_logo(canvas, self._logo(job), clear, first)
+        return encode_png(placed), {**(record or {}), "logo": logo}
+
+    def _logo(self, job: EditJob) -> bytes:
+        if self._logos is None or job.logo_sha256 is None:
+            raise PermanentEditError("this editor was built without the run's images")
+        return self._logos(job.logo_sha256, job.logo_source)
 
     def _drift(self, job: EditJob, image: bytes, edited: bytes) -> dict[str, Any] | None:
         """How much of the product the model changed in the base's own size (a verdict: more
@@ -165,22 +210,29 @@ class ModelEditor:
     def _result(self, job: EditJob, image: bytes) -> bytes:
         """The model's own result (its canvas), from the cache or from a call."""
         prepared = self._prepare(image)
+        references = (self._prepare(self._logo(job)),) if self._sends_logo(job) else ()
         if self._cache is None:
-            return self._call(prepared, job.instruction)
-        key = ResultCache.key(prepared, job.instruction, self.model_identity)
+            return self._call(prepared, job.instruction, references)
+        identity = "+".join([self.model_identity, *(ref.sha256 for ref in references)])
+        key = ResultCache.key(prepared, job.instruction, identity)
         with self._cache.lock(key):
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
-            result = self._call(prepared, job.instruction)
+            result = self._call(prepared, job.instruction, references)
             self._cache.put(key, result)
             return result
 
-    def _call(self, prepared: PreparedImage, instruction: str) -> bytes:
+    def _call(
+        self, prepared: PreparedImage, instruction: str, references: tuple[PreparedImage, ...]
+    ) -> bytes:
         with self._slots, self.gate() if self.gate else contextlib.nullcontext():
             with self._count:
                 self.calls += 1
-            raw = self.api.edit_image(prepared, instruction)
+            if references:  # only an API with max_images > 1 is sent any
+                raw = self.api.edit_image(prepared, instruction, references=references)  # type: ignore[call-arg]
+            else:
+                raw = self.api.edit_image(prepared, instruction)
         return result_png(raw, self.settings.provider)
 
     def _prepare(self, image: bytes) -> PreparedImage:

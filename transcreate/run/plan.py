@@ -184,7 +184,8 @@ class Planner:
                 len(done.pieces) - approved, done.calls, approved, len(done.failed),
             )  # fmt: skip
             write_translations(adapters.storage, campaign.name, self.transcreation, request)
-        campaign = with_variations(campaign, request.variations)  # after the copy: shared
+        # after the copy, which the variations of a row share
+        campaign = with_variations(campaign, request.variations, adapters.looks)
         self.request, self.adapters, self.campaign = request, adapters, campaign
         self.run_id = new_run_id()
         self.earlier, earlier_policy = _last_manifest(adapters.storage, campaign.name)
@@ -214,6 +215,7 @@ class Planner:
             sizes=request.size_names,
             glossary=adapters.glossary,
             outpaint=request.outpaint,
+            logo_to_model=bool(getattr(adapters.editor, "takes_references", False)),
         )
         skipped = [
             JobResult(skip.variant, skip.locale, "skipped", error=skip.reason)

@@ -13,6 +13,7 @@ from transcreate.errors import SetupError
 from transcreate.glossary import Glossary
 from transcreate.images import BaseCreative
 from transcreate.inputs import Input
+from transcreate.looks import Looks
 from transcreate.policy import Policy
 from transcreate.quality import OutputChecks
 from transcreate.row_images import RowImages
@@ -47,6 +48,8 @@ class Adapters:
     #: the output root; None: copy a locale lacks is not translated
     translator: Translator | None = None
     translation_memory: Memory | None = None
+    #: the user's own named looks (``request.looks``); None: the shipped ones
+    looks: Looks | None = None
     #: a reviewer's translations (``request.translations``): approved copy
     approved: Approved = field(default_factory=dict)
     #: a model editor bounds its own calls (built with ``concurrency``): around the call only,
