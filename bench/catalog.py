@@ -13,6 +13,7 @@ verdicts and peak RSS; then the re-run (nothing paid, every image fetched again 
 from __future__ import annotations
 
 import argparse
+import datetime
 import io
 import json
 import math
@@ -53,11 +54,26 @@ def child(arguments: argparse.Namespace) -> None:
         concurrency=arguments.concurrency,
         retry_wait=0.05,
     )
-    started = time.perf_counter()
+    started, began = time.perf_counter(), time.time()
     summary = localize(request)
     wall = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"wall": wall, "counts": summary.counts, "rss": peak}))
+    # When the first paid call went out and the last came back, from the audit log: the
+    # run's time before and after its model-bound part
+    calls = [
+        json.loads(line)
+        for log in Path(arguments.out).rglob("audit/*.jsonl")
+        for line in log.read_text().splitlines()
+    ]
+    sent = [datetime.datetime.fromisoformat(c["time"]).timestamp() for c in calls]
+    ended = [t + c.get("seconds", 0) for t, c in zip(sent, calls, strict=True)]
+    first = min(sent) - began if sent else 0.0
+    last = max(ended) - began if ended else 0.0
+    print(
+        json.dumps(
+            {"wall": wall, "counts": summary.counts, "rss": peak, "first": first, "last": last}
+        )
+    )
 
 
 def main() -> None:
@@ -66,6 +82,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--side", type=int, default=768, help="each product image's side, px")
+    parser.add_argument(
+        "--spy",
+        help="record the first run's child with py-spy (idle threads too: where the wall time "
+        "goes), collapsed stacks to this file",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--campaign", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -91,7 +112,8 @@ def main() -> None:
         Shop() as shop,
         FakeDashScope("sk-bench") as model,
     ):
-        model.latency = arguments.latency
+        model.inference = arguments.latency  # the edit's; its result link answers at once
+        model.echo = True  # the fake answers with the creative as sent: it costs next to nothing
         feed = Path(folder) / "feed.tsv"
         lines = ["id\ttitle\tprice\timage_link\tedit"] + [
             f"SKU-{index:04d}\tProduct {index}\t{10 + index}.00 USD\t{shop.url}/img/{index}.png\t"
@@ -112,8 +134,10 @@ def main() -> None:
         ideal = math.ceil(arguments.rows / arguments.concurrency) * arguments.latency
         for label in ("first run", "re-run"):
             fetched, paid = len(shop.requests), model.paid
+            spied = ["py-spy", "record", "--idle", "--format", "raw", "-o", arguments.spy, "--"]
+            run = [*spied, *command] if arguments.spy and label == "first run" else command
             done = subprocess.run(
-                command, env=env, capture_output=True, text=True, check=True, cwd=folder
+                run, env=env, capture_output=True, text=True, check=True, cwd=folder
             )
             figures = json.loads(done.stdout.strip().splitlines()[-1])
             print(
@@ -121,7 +145,8 @@ def main() -> None:
                 f"{arguments.latency} s: wall {figures['wall']:.2f} s, ideal {ideal:.2f} s, "
                 f"ratio {figures['wall'] / ideal:.2f}; paid calls {model.paid - paid}; image "
                 f"GETs {len(shop.requests) - fetched} ({arguments.side}×{arguments.side} PNG); "
-                f"counts {figures['counts']}; peak RSS {figures['rss']:.0f} MB"
+                f"counts {figures['counts']}; peak RSS {figures['rss']:.0f} MB; first call "
+                f"at {figures['first']:.2f} s, last answer at {figures['last']:.2f} s"
             )
 
 

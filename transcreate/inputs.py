@@ -88,9 +88,21 @@ def campaign_input(campaign: str, rows: str = "", *, allow_private: Allowed = fr
     return pasted_rows(rows)
 
 
-def image_input(image: str, max_bytes: int, *, allow_private: Allowed = frozenset()) -> Input:
-    """The base image a request names, by path, ``s3://`` URI or link, within ``max_bytes``."""
-    return read_input(image.strip(), what="image", max_bytes=max_bytes, allow_private=allow_private)
+def image_input(
+    image: str,
+    max_bytes: int,
+    *,
+    allow_private: Allowed = frozenset(),
+    client: httpx.Client | None = None,
+) -> Input:
+    """The base image a request names, by path, ``s3://`` URI or link, within ``max_bytes``
+    (a link fetched with ``client`` when given)."""
+    location = image.strip()
+    if client is not None and location.startswith(("https://", "http://")):
+        return fetch(
+            location, what="image", max_bytes=max_bytes, client=client, allow_private=allow_private
+        )
+    return read_input(location, what="image", max_bytes=max_bytes, allow_private=allow_private)
 
 
 def pasted_rows(text: str) -> Input:

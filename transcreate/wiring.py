@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from transcreate.editors import (
     ByLocale,
     Editor,
@@ -32,6 +34,7 @@ from transcreate.editors.wire import Wire
 from transcreate.errors import CampaignError, StorageError
 from transcreate.glossary import Glossary, parse_glossary
 from transcreate.images import BaseCreative, load_base_creative
+from transcreate.inputs import TIMEOUT as LINK_TIMEOUT
 from transcreate.inputs import Allowed, campaign_input, image_input, read_input
 from transcreate.instructions import instruction_language
 from transcreate.looks import read_looks
@@ -87,7 +90,8 @@ def build(
     if published is not None:  # a review's draft: what is published already is not made again
         storage = Drafts(storage, open_storage(published, storage_settings(config)))
     allow_private = allowed_private_inputs()
-    fetch = partial(fetch_image, max_mb=request.max_image_mb)
+    # one connection pool for every image link of the run (a catalog's are on one host)
+    fetch = partial(fetch_image, max_mb=request.max_image_mb, client=_link_client())
     # a path, s3:// or an https:// link; none when every row of the sheet brings its own
     creative = fetch(request.image.strip()) if request.image.strip() else None
     images = RowImages(creative, fetch)
@@ -246,11 +250,18 @@ def creative_hash(adapters: Adapters) -> str:
     return adapters.creative.sha256 if adapters.creative is not None else ""
 
 
-def fetch_image(location: str, max_mb: float) -> BaseCreative:
+def fetch_image(location: str, max_mb: float, client: httpx.Client | None = None) -> BaseCreative:
     """An image a request or a row names (a path, s3:// or a link), fetched and checked."""
     max_bytes = int(max_mb * 1024 * 1024)
-    source = image_input(location, max_bytes, allow_private=allowed_private_inputs())
+    source = image_input(location, max_bytes, allow_private=allowed_private_inputs(), client=client)
     return load_base_creative(source.name, data=source.data, max_bytes=max_bytes)
+
+
+@lru_cache(maxsize=1)
+def _link_client() -> httpx.Client:
+    """The client image links are fetched with, one per process (made when first asked for):
+    a TLS context and a connection pool each per link cost more than a small image."""
+    return httpx.Client(timeout=LINK_TIMEOUT, follow_redirects=False)
 
 
 def forget(options: RunOptions) -> None:

@@ -23,6 +23,7 @@ import binascii
 import io
 import itertools
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -97,6 +98,10 @@ class FakeDashScope(FakeServer):
         self.results: dict[str, bytes] = {}
         self.edits = 0  # generations actually made: the paid calls
         self.drifts = 0  # the next this many edits also repaint the product (`edited`'s drift)
+        self.echo = False  # answer with the last image as sent: costs the server nothing (bench)
+        # seconds an edit takes (its answer leaves this long after the request came), while its
+        # result link answers at once, as the service's object storage does (`latency` delays both)
+        self.inference = 0.0
         self._ids = itertools.count(1)
 
     @property
@@ -171,6 +176,8 @@ class FakeDashScope(FakeServer):
                 return invalid(f"parameters.{name} must be of type {kind.__name__}.")
             if not check(value):
                 return invalid(f"parameters.{name} is out of range: {value!r}.")
+        if self.echo and all(isinstance(image, str) for image in images):
+            return self._answer(None, texts[0], parameters.get("n", 1), raw=_raw(images[-1]))
         pictures = []
         for index, reference in enumerate(images, start=1):
             picture = self._open(reference)
@@ -209,10 +216,12 @@ class FakeDashScope(FakeServer):
             return "The image format is not supported."
         return picture
 
-    def _answer(self, picture: Image.Image, instruction: str, count: int) -> Reply:
+    def _answer(
+        self, picture: Image.Image | None, instruction: str, count: int, raw: bytes = b""
+    ) -> Reply:
         with self._lock:
             drifting, self.drifts = self.drifts > 0, max(0, self.drifts - 1)
-        result = edited(picture, instruction, drift=drifting)
+        result = raw or edited(picture, instruction, drift=drifting)  # type: ignore[arg-type]
         content = []
         with self._lock:
             self.edits += 1
@@ -229,10 +238,19 @@ class FakeDashScope(FakeServer):
                     }
                 ]
             },
-            "usage": {"width": picture.width, "height": picture.height, "image_count": count},
+            "usage": {
+                "width": picture.width if picture else 0,
+                "height": picture.height if picture else 0,
+                "image_count": count,
+            },
             "request_id": str(uuid.uuid4()),
         }
-        return Reply.json(document)
+        return replace(Reply.json(document), delay=self.inference)
+
+
+def _raw(reference: str) -> bytes:
+    """The bytes of a data URI as sent (echo mode: no decoding, no checks)."""
+    return base64.b64decode(reference.partition(",")[2])
 
 
 def _size(value: str) -> tuple[int, int] | None:
