@@ -415,3 +415,20 @@ def test_the_languages_a_sheet_writes_are_the_ones_chosen_before_the_first_run(
     assert chosen(written) == {"en", "ja", "ar"}
     assert chosen(SHEET) == {"en", "th"}
     assert chosen("variant,headline\nplain,Hello\n") == {"id", "th", "zh", "en"}
+
+
+def test_a_feed_whose_rows_bring_their_images_needs_no_base_creative(client: httpx.Client) -> None:
+    def post(sheet: str) -> httpx.Response:
+        files = {"campaign": ("feed.csv", sheet.encode(), "text/csv")}
+        data = {"csrf": form_token(client)}
+        return client.post("/_desk/campaigns", files=files, data=data, follow_redirects=False)
+
+    feed = "id,title,price,image_link\nSKU-1,Red kettle,30.00 USD,https://cdn.example/k.png\n"
+    made = post(feed)
+    assert made.status_code == 303
+    assert "1 row ready" in client.get(made.headers["location"]).text
+    refused = post(SHEET)  # no image anywhere
+    assert refused.status_code == 400
+    assert "or give every row of the sheet its own in an image column" in html.unescape(
+        refused.text
+    )

@@ -102,22 +102,19 @@ def make_app(root: Path, *, token: str | None = None, secret: str | None = None)
         image, sheet = form.get("image"), form.get("campaign")
         rows = str(form.get("rows") or "")
         problem = None
-        if not isinstance(image, UploadFile) or not image.filename:
-            problem = "choose the base creative (a PNG, JPEG or WebP image)"
-        elif not (isinstance(sheet, UploadFile) and sheet.filename) and not rows.strip():
+        if not (isinstance(sheet, UploadFile) and sheet.filename) and not rows.strip():
             problem = "choose the campaign sheet (.csv or .xlsx), or paste its rows"
         if problem is None:
-            assert isinstance(image, UploadFile)
             try:
                 if isinstance(sheet, UploadFile) and sheet.filename:
                     sheet_part = (sheet.filename, await _read(sheet, MAX_CAMPAIGN_BYTES, "sheet"))
                 else:  # checked and capped as the flow's pasted rows are
                     sheet_part = ("pasted-rows.csv", pasted_rows(rows).data)
-                made = desk.create(
-                    str(form.get("name") or ""),
-                    (image.filename or "", await _read(image, MAX_BYTES, "base image")),
-                    sheet_part,
-                )
+                # none: every row brings its own (an image column, a product feed's image_link)
+                image_part = None
+                if isinstance(image, UploadFile) and image.filename:
+                    image_part = (image.filename, await _read(image, MAX_BYTES, "base image"))
+                made = desk.create(str(form.get("name") or ""), image_part, sheet_part)
             except CampaignError as error:
                 problem = str(error)
             else:

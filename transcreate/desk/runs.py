@@ -43,7 +43,7 @@ def request_for(desk: Desk, campaign: DeskCampaign) -> RunRequest:
     inputs = desk.inputs(campaign.id)
     return RunRequest(
         campaign=str(inputs / campaign.sheet),
-        image=str(inputs / campaign.image),
+        image=str(inputs / campaign.image) if campaign.image else "",
         out=str(desk.root),
         name=campaign.id,
         locales=tuple(campaign.locales),

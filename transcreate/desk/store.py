@@ -37,7 +37,7 @@ class DeskCampaign:
     id: str
     name: str
     created: str
-    image: str  # the base creative's file name in inputs/
+    image: str  # the base creative's file name in inputs/; "": each row brings its own
     sheet: str  # the sheet's file name in inputs/
     status: str = "draft"  # draft | running | done | failed
     locales: list[str] = field(default_factory=list)
@@ -104,24 +104,31 @@ class Desk:
     def create(
         self,
         name: str,
-        image: tuple[str, bytes],
+        image: tuple[str, bytes] | None,
         sheet: tuple[str, bytes],
         *,
         max_image_bytes: int = MAX_BYTES,
     ) -> DeskCampaign:
         """A new campaign from an uploaded image and sheet, checked as every input is; a
-        CampaignError names what is wrong before anything is kept."""
-        image_name, image_data = image
+        CampaignError names what is wrong before anything is kept. Without an image, each row
+        of the sheet must bring its own (an image column, a product feed's image_link)."""
         sheet_name, sheet_data = sheet
-        image_suffix = _suffix(image_name, IMAGE_SUFFIXES, "the base image", "a PNG, JPEG or WebP")
         sheet_suffix = _suffix(sheet_name, SHEET_SUFFIXES, "the sheet", "a .csv or .xlsx file")
-        if not image_data:
-            raise CampaignError("the base image is empty; choose the image file again")
-        load_base_creative(image_name, data=image_data, max_bytes=max_image_bytes)
         if len(sheet_data) > MAX_CAMPAIGN_BYTES:
             raise CampaignError(
                 f"the sheet is {len(sheet_data):,} bytes; the limit is {MAX_CAMPAIGN_BYTES:,}"
             )
+        image_suffix = ""
+        if image is None:
+            _rows_bring_images(sheet_name, sheet_data)
+        else:
+            image_name, image_data = image
+            image_suffix = _suffix(
+                image_name, IMAGE_SUFFIXES, "the base image", "a PNG, JPEG or WebP"
+            )
+            if not image_data:
+                raise CampaignError("the base image is empty; choose the image file again")
+            load_base_creative(image_name, data=image_data, max_bytes=max_image_bytes)
         title = " ".join(name.split()) or PurePath(sheet_name).stem or "campaign"
         day = datetime.datetime.now(datetime.UTC)
         # 40 + 16 characters: within campaign_name's 64, so the run's folder is the id itself.
@@ -131,12 +138,13 @@ class Desk:
             id=ident,
             name=title[:120],
             created=day.isoformat(timespec="seconds"),
-            image=f"base{image_suffix}",
+            image=f"base{image_suffix}" if image is not None else "",
             sheet=f"campaign{sheet_suffix}",
         )
         inputs = self.inputs(ident)
         inputs.mkdir(parents=True)
-        (inputs / campaign.image).write_bytes(image_data)
+        if image is not None:
+            (inputs / campaign.image).write_bytes(image[1])
         (inputs / campaign.sheet).write_bytes(sheet_data)
         self.save(campaign)
         return campaign
@@ -207,6 +215,19 @@ class Desk:
         (inputs / campaign.sheet).write_bytes(data)
         self.save(campaign)
         return campaign
+
+
+def _rows_bring_images(name: str, data: bytes) -> None:
+    """Refuse a sheet uploaded without a base image unless it has an image column."""
+    try:
+        campaign = read_campaign(name, data=data)
+    except CampaignError:
+        return  # the run says what is wrong with the sheet, row by row
+    if not any(variant.image for variant in campaign.variants):
+        raise CampaignError(
+            "choose the base creative (a PNG, JPEG or WebP image), or give every row of the "
+            "sheet its own in an image column (a product feed's image_link)"
+        )
 
 
 def _suffix(name: str, accepted: tuple[str, ...], what: str, expected: str) -> str:
