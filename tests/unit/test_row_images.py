@@ -140,3 +140,17 @@ def test_a_logo_with_no_clear_corner_sends_the_creative_to_review() -> None:
         {"logo": {"box": [0, 0, 9, 9], "corner": "top-left", "covers": 0.4}}
     )
     assert problem.startswith("no corner is clear for the logo: 40% of it covers")
+
+
+def test_a_logo_keeps_off_the_products_cells_not_its_bounding_box() -> None:
+    import numpy as np
+
+    from transcreate.compose.logo import choose_corner
+    from transcreate.compose.saliency import ProductMask
+
+    grid = np.zeros((10, 10), dtype=bool)
+    grid[:, 1:] = True  # a subject across the frame ...
+    grid[0:3, 0:4] = False  # ... with a free top-left corner
+    subject = ProductMask(grid, 100.0, (1000, 1000), "saliency")
+    corner, _, covers = choose_corner((1000, 1000), (220, 55), [], "top-right", subject)
+    assert (corner, covers) == ("top-left", 0.0)

@@ -12,6 +12,7 @@ from typing import Any
 
 from PIL import Image
 
+from transcreate.compose.saliency import ProductMask
 from transcreate.images import decode_with_alpha
 
 Box = tuple[int, int, int, int]
@@ -44,39 +45,53 @@ def _overlap(box: Box, other: Sequence[float]) -> float:
 
 
 def choose_corner(
-    canvas: tuple[int, int], size: tuple[int, int], clear: Sequence[Sequence[float]], first: str
+    canvas: tuple[int, int],
+    size: tuple[int, int],
+    clear: Sequence[Sequence[float]],
+    first: str,
+    product: ProductMask | None = None,
 ) -> tuple[str, Box, float]:
-    """The corner whose box covers least of ``clear`` (boxes that must stay clear), ``first``
-    first among equals; with the share of the logo's box that covers them."""
+    """The corner whose box covers least of ``clear`` (boxes that must stay clear: the copy, the
+    faces) and of the ``product`` (its cells, not its bounding box: a photo's subject may span
+    the frame and leave its corners free), ``first`` first among equals; with the share of the
+    logo's box that covers them."""
     order = [first, *(corner for corner in CORNERS if corner != first)]
+    area = max(1, size[0] * size[1])
     scored = []
     for rank, corner in enumerate(order):
         box = corner_box(canvas, size, corner)
-        covered = sum(_overlap(box, other) for other in clear)
-        scored.append((covered, rank, corner, box))
+        covered = sum(_overlap(box, other) for other in clear) / area
+        if product is not None:
+            covered += product.share(box)
+        scored.append((round(min(1.0, covered), 3), rank, corner, box))
     covered, _, corner, box = min(scored)
-    return corner, box, covered / max(1, size[0] * size[1])
+    return corner, box, covered
 
 
 def place_logo(
-    canvas: Image.Image, logo: bytes, clear: Sequence[Sequence[float]], first: str
+    canvas: Image.Image,
+    logo: bytes,
+    clear: Sequence[Sequence[float]],
+    first: str,
+    product: ProductMask | None = None,
 ) -> tuple[Image.Image, dict[str, Any]]:
     """``canvas`` with the logo pasted in the best corner, and the record of where it went."""
     mark = decode_with_alpha(logo)
     size = logo_size(canvas.size, mark.size)
-    corner, box, covered = choose_corner(canvas.size, size, clear, first)
+    corner, box, covered = choose_corner(canvas.size, size, clear, first, product)
     placed = canvas.convert("RGB")
     resized = mark.resize(size, Image.Resampling.LANCZOS)
     placed.paste(resized, box[:2], resized)
     return placed, {"box": list(box), "corner": corner, "covers": round(covered, 3)}
 
 
-def clear_boxes(record: dict[str, Any] | None) -> list[list[float]]:
-    """What a logo must not cover, from a layout record: the product, the copy, the faces."""
+def clear_boxes(record: dict[str, Any] | None, product: bool = True) -> list[list[float]]:
+    """What a logo must not cover, from a layout record: the copy, the faces and (``product``:
+    when its mask is not at hand) the product's box."""
     if not record:
         return []
     boxes = [element["box"] for element in record.get("elements") or []]
-    product = (record.get("product") or {}).get("box") or record.get("product_box")
-    if product:
-        boxes.append(product)
+    box = (record.get("product") or {}).get("box") or record.get("product_box")
+    if box and product:
+        boxes.append(box)
     return [*boxes, *(record.get("faces") or [])]

@@ -86,6 +86,14 @@ class ProductMask:
         columns = slice(max(0, math.floor(left / self.cell)), math.ceil(right / self.cell))
         return bool(self.grid[rows, columns].any())
 
+    def share(self, box: Sequence[float]) -> float:
+        """The share of a box in pixels (its cells) that is product."""
+        left, top, right, bottom = box
+        rows = slice(max(0, math.floor(top / self.cell)), max(1, math.ceil(bottom / self.cell)))
+        columns = slice(max(0, math.floor(left / self.cell)), max(1, math.ceil(right / self.cell)))
+        cells = self.grid[rows, columns]
+        return float(cells.mean()) if cells.size else 0.0
+
     def grown(self, pixels: float) -> ProductMask:
         """The mask widened by a margin of that many pixels on every side."""
         cells = max(1, math.ceil(pixels / self.cell))

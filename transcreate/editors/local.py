@@ -257,7 +257,10 @@ class LocalEditor:
                 raise PermanentEditError("this editor was built without the run's images")
             first = logo_corner(job.position, is_right_to_left(job.locale))
             logo = self.logos(job.logo_sha256, job.logo_source)
-            painted, placed = place_logo(painted, logo, clear_boxes(record), first)
+            # the product's cells on the canvas before the copy (a coarse grid is enough)
+            product = product_mask(decided.canvas, 48)
+            clear = clear_boxes(record, product=False)
+            painted, placed = place_logo(painted, logo, clear, first, product)
             record = {**record, "logo": placed}
         png = encode_png(painted, record, limit)
         frame = decided.canvas if decided.framed else None

@@ -15,8 +15,9 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from transcreate.compose.saliency import ProductMask
 from transcreate.editors import Edited
 from transcreate.editors.cache import ResultCache
 from transcreate.editors.prepare import PreparedImage, prepared_once
@@ -31,6 +32,9 @@ from transcreate.errors import PermanentEditError
 from transcreate.images import encode_png
 from transcreate.jobs import EditJob
 from transcreate.settings import ModelSettings
+
+if TYPE_CHECKING:
+    from transcreate.compose.saliency import ProductMask  # numpy: loaded when first needed
 
 ReadImage = Callable[[str, str | None], bytes]  # (sha256, location) → the image's bytes
 
@@ -109,7 +113,7 @@ class ModelEditor:
     ):
         self.api = api
         self._logos = logos
-        self._boxes: dict[str, tuple[int, int, int, int] | None] = {}  # product box by image hash
+        self._products: dict[str, ProductMask] = {}  # by image hash: drift and the logo read it
         self.settings = settings
         # What decides a model's answer (the result cache's key) and, with the mask that frames
         # its input in ad sizes, what decides an output (the job key): a new mask makes the
@@ -138,7 +142,7 @@ class ModelEditor:
         if job.size is None:
             edited = fit_to_base(self._result(job, image), upright_size(image))
             measured = self._drift(job, image, edited)
-            edited, measured = self._placed_logo(job, edited, measured)
+            edited, measured = self._placed_logo(job, edited, measured, image)
             if measured is None:
                 return Edited(edited)
             return Edited(with_layout_record(edited, measured), measured)
@@ -165,7 +169,7 @@ class ModelEditor:
         return bool(job.logo_sha256 and job.overlays and self.takes_references)
 
     def _placed_logo(
-        self, job: EditJob, edited: bytes, record: dict[str, Any] | None
+        self, job: EditJob, edited: bytes, record: dict[str, Any] | None, image: bytes = b""
     ) -> tuple[bytes, dict[str, Any] | None]:
         """A logo the model was not sent, placed by the compositor clear of the product and of
         the band the model was asked to draw copy in."""
@@ -178,11 +182,13 @@ class ModelEditor:
         from transcreate.quality import copy_region
 
         canvas = decode(edited)
-        clear = clear_boxes(record)
+        # in the base's own size, the product's cells (found for drift); a frame's, its box
+        product = self._products.get(hashlib.sha256(image).hexdigest()) if image else None
+        clear = clear_boxes(record, product=product is None)
         if job.overlays:
             clear.append(list(copy_region(job.position, canvas.size)))
         first = logo_corner(job.position, is_right_to_left(job.locale))
-        placed, logo = place_logo(canvas, self._logo(job), clear, first)
+        placed, logo = place_logo(canvas, self._logo(job), clear, first, product)
         return encode_png(placed), {**(record or {}), "logo": logo}
 
     def _logo(self, job: EditJob) -> bytes:
@@ -201,13 +207,13 @@ class ModelEditor:
 
         base = decode(image)
         key = hashlib.sha256(image).hexdigest()
-        if key not in self._boxes:  # found once per image: a row's locales and sizes share it
+        if key not in self._products:  # found once per image: a row's locales and sizes share it
             # A coarse grid finds the product's box (all drift needs) in a fifth of the time.
             found = mask_from_image(self._mask, base.size) if self._mask else product_mask(base, 48)
-            self._boxes[key] = found.box
-            if len(self._boxes) > 1024:
-                self._boxes.pop(next(iter(self._boxes)))
-        box = self._boxes[key]
+            self._products[key] = found
+            if len(self._products) > 256:
+                self._products.pop(next(iter(self._products)))
+        box = self._products[key].box
         if box is None:
             return None
         band = copy_region(job.position, base.size) if job.overlays else None
