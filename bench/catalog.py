@@ -57,7 +57,8 @@ def child(arguments: argparse.Namespace) -> None:
     started, began = time.perf_counter(), time.time()
     summary = localize(request)
     wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
     # When the first paid call went out and the last came back, from the audit log: the
     # run's time before and after its model-bound part
     calls = [
@@ -71,9 +72,22 @@ def child(arguments: argparse.Namespace) -> None:
     last = max(ended) - began if ended else 0.0
     print(
         json.dumps(
-            {"wall": wall, "counts": summary.counts, "rss": peak, "first": first, "last": last}
+            {
+                "wall": wall,
+                "counts": summary.counts,
+                "rss": peak,
+                "first": first,
+                "last": last,
+                "cpu": cpu,
+            }
         )
     )
+
+
+def shop_and_model_cpu() -> float:
+    """CPU seconds this process (the image host and the model's fake) has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -134,7 +148,7 @@ def main() -> None:
         ideal = math.ceil(arguments.rows / arguments.concurrency) * arguments.latency
         for label in ("first run", "re-run"):
             fetched, paid = len(shop.requests), model.paid
-            spied = ["py-spy", "record", "--idle", "--format", "raw", "-o", arguments.spy, "--"]
+            spied = ["py-spy", "record", "--format", "raw", "-o", arguments.spy, "--"]
             run = [*spied, *command] if arguments.spy and label == "first run" else command
             done = subprocess.run(
                 run, env=env, capture_output=True, text=True, check=True, cwd=folder
@@ -146,7 +160,9 @@ def main() -> None:
                 f"ratio {figures['wall'] / ideal:.2f}; paid calls {model.paid - paid}; image "
                 f"GETs {len(shop.requests) - fetched} ({arguments.side}×{arguments.side} PNG); "
                 f"counts {figures['counts']}; peak RSS {figures['rss']:.0f} MB; first call "
-                f"at {figures['first']:.2f} s, last answer at {figures['last']:.2f} s"
+                f"at {figures['first']:.2f} s, last answer at {figures['last']:.2f} s; CPU "
+                f"{figures['cpu']:.1f} s in the run's process, "
+                f"{shop_and_model_cpu():.1f} s in the fakes' so far"
             )
 
 

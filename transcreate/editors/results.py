@@ -50,7 +50,7 @@ SAME_ASPECT = 0.02
 
 def drift(
     frame: Image.Image,
-    output: bytes,
+    output: bytes | Image.Image,
     box: Sequence[int],
     tolerance: int = 40,
     *,
@@ -66,8 +66,11 @@ def drift(
         return 0.0
     scale = min(1.0, 256 / max(right - left, bottom - top))
     size = (max(1, round((right - left) * scale)), max(1, round((bottom - top) * scale)))
-    with Image.open(io.BytesIO(output)) as opened:
-        after = opened.convert("RGB")
+    if isinstance(output, Image.Image):
+        after = output.convert("RGB")
+    else:
+        with Image.open(io.BytesIO(output)) as opened:
+            after = opened.convert("RGB")
 
     def small(image: Image.Image) -> Image.Image:
         crop = image.convert("RGB").crop((left, top, right, bottom))
