@@ -54,6 +54,12 @@ class RetryableEditError(EditError):
         self.retry_after = retry_after
 
 
+class MalformedAnswerError(RetryableEditError):
+    """The service answered "success" with something that is not an answer (not an image, not
+    its own JSON): its fault, not the request's, so the same call is made again (a result link is
+    fetched again, not paid for again: see ``editors.journal``)."""
+
+
 class PermanentEditError(EditError):
     """A failure that another attempt cannot fix."""
 

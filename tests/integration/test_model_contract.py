@@ -137,10 +137,21 @@ class ModelAPIContract:
         result = self.attempt(job, self.editor(settings), tmp_path)
         assert result.status == "failed" and "not found" in result.error
 
-    def test_a_result_that_is_not_an_image_fails_the_job(self, server, settings, job, tmp_path):
+    def test_a_result_that_is_not_an_image_is_asked_for_again(
+        self, server, settings, job, tmp_path
+    ):
+        # the service's fault, not the request's: asked again, and a result link (already paid
+        # for) is fetched again rather than paid for again
         server.fault("not_an_image")
         result = self.attempt(job, self.editor(settings), tmp_path)
-        assert result.status == "failed" and "not an image" in result.error
+        assert (result.status, result.attempts) == ("ok", 2)
+        assert server.paid == 1
+
+    def test_a_result_that_stays_broken_fails_the_job(self, server, settings, job, tmp_path):
+        server.fault("not_an_image", times=3)
+        result = self.attempt(job, self.editor(settings), tmp_path, retries=2)
+        assert (result.status, result.attempts) == ("failed", 3)
+        assert "not an image" in result.error
 
     def test_an_oversized_result_fails_the_job(self, server, settings, job, tmp_path):
         server.fault("oversized")

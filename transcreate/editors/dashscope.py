@@ -22,7 +22,7 @@ from transcreate.editors.journal import CallJournal, claimed
 from transcreate.editors.prepare import PreparedImage
 from transcreate.editors.redaction import scrubbed
 from transcreate.editors.wire import Wire, check_response, download_image, transport_errors
-from transcreate.errors import PermanentEditError, SetupError
+from transcreate.errors import MalformedAnswerError, PermanentEditError, SetupError
 from transcreate.settings import ModelSettings
 
 PROVIDER = "dashscope"
@@ -136,8 +136,8 @@ class DashScopeAPI:
         try:
             items = document["output"]["choices"][0]["message"]["content"]
             url = next(item["image"] for item in items if "image" in item)
-        except (KeyError, IndexError, TypeError, StopIteration):
-            raise PermanentEditError(
+        except (KeyError, IndexError, TypeError, StopIteration):  # a garbled success: asked again
+            raise MalformedAnswerError(
                 f"{PROVIDER}: no image in output.choices[0].message.content "
                 f"({self._detail(response)})"
             ) from None

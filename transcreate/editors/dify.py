@@ -54,7 +54,12 @@ from transcreate.editors.wire import (
     download_image,
     transport_errors,
 )
-from transcreate.errors import PermanentEditError, RetryableEditError, SetupError
+from transcreate.errors import (
+    MalformedAnswerError,
+    PermanentEditError,
+    RetryableEditError,
+    SetupError,
+)
 from transcreate.settings import ModelSettings
 
 logger = logging.getLogger(__name__)
@@ -295,7 +300,7 @@ def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
                 event = json.loads("\n".join(data))
             except ValueError:
                 text = data[0][:80]
-                raise PermanentEditError(f"{PROVIDER}: an event is not JSON: {text!r}") from None
+                raise MalformedAnswerError(f"{PROVIDER}: an event is not JSON: {text!r}") from None
             data = []
             if isinstance(event, dict):
                 yield event
@@ -325,14 +330,14 @@ def _document(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         document = None
     if not isinstance(document, dict):
-        raise PermanentEditError(f"{PROVIDER}: unexpected response: {response.text[:200]!r}")
+        raise MalformedAnswerError(f"{PROVIDER}: unexpected response: {response.text[:200]!r}")
     return document
 
 
 def _run_data(document: Mapping[str, Any]) -> Mapping[str, Any]:
     data = document.get("data")
     if not isinstance(data, dict):
-        raise PermanentEditError(f"{PROVIDER}: the workflow answer has no data object")
+        raise MalformedAnswerError(f"{PROVIDER}: the workflow answer has no data object")
     return data
 
 

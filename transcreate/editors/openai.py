@@ -37,7 +37,7 @@ from transcreate.editors.wire import (
     post_form,
     transport_errors,
 )
-from transcreate.errors import PermanentEditError, SetupError
+from transcreate.errors import MalformedAnswerError, PermanentEditError, SetupError
 from transcreate.settings import ModelSettings
 
 PROVIDER = "openai"
@@ -166,7 +166,7 @@ class OpenAIImagesAPI:
                 return download_image(
                     self.client, item["url"], provider=PROVIDER, max_bytes=limit, redact=self.redact
                 )
-            raise PermanentEditError(f"{PROVIDER}: data[0] has neither b64_json nor url")
+            raise MalformedAnswerError(f"{PROVIDER}: data[0] has neither b64_json nor url")
 
     def _generate(self, image: PreparedImage, instruction: str, key: str) -> dict[str, Any]:
         """One paid edit: ``data[0]``; a result link in it is written down in the journal."""
@@ -179,8 +179,8 @@ class OpenAIImagesAPI:
             item = response.json()["data"][0]
             if not isinstance(item, dict):
                 raise TypeError
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise PermanentEditError(
+        except (ValueError, KeyError, IndexError, TypeError):  # a garbled success: asked again
+            raise MalformedAnswerError(
                 f"{PROVIDER}: unexpected response without data[0]: {response.text[:200]!r}"
             ) from None
         if isinstance(item.get("url"), str):

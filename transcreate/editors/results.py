@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
-from transcreate.errors import PermanentEditError
+from transcreate.errors import MalformedAnswerError, PermanentEditError
 from transcreate.images import encode_png
 
 MAX_RESULT_PIXELS = 40_000_000  # a result larger than this is refused before it is decoded
@@ -34,7 +34,7 @@ def result_png(data: bytes, provider: str) -> bytes:
             image.load()
             return encode_png(image.convert("RGB"))
     except (OSError, Image.DecompressionBombError, ValueError, SyntaxError):
-        raise PermanentEditError(
+        raise MalformedAnswerError(
             f"{provider}: the model returned data that is not an image"
         ) from None
 

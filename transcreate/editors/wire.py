@@ -20,7 +20,7 @@ import httpx
 from transcreate.addresses import UnresolvedHost, private_address
 from transcreate.editors.journal import CallJournal, journal_for
 from transcreate.editors.redaction import Redactor, install_log_scrubbing
-from transcreate.errors import PermanentEditError, RetryableEditError
+from transcreate.errors import MalformedAnswerError, PermanentEditError, RetryableEditError
 from transcreate.settings import ModelSettings
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})  # and every 5xx
@@ -226,7 +226,8 @@ def _received(response: httpx.Response, provider: str, max_bytes: int, clean: Re
         check_response(response, provider, lambda r: "result download failed", clean)
     content_type = response.headers.get("content-type", "")
     if content_type and not content_type.startswith(("image/", "application/octet-stream")):
-        raise PermanentEditError(
+        # a page where the image should be (a proxy's, a storage error's): fetched again
+        raise MalformedAnswerError(
             f"{provider}: result is {clean(content_type[:80])!r}, not an image"
         )
     declared = int(response.headers.get("content-length") or 0)
