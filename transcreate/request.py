@@ -38,7 +38,9 @@ class RunInputs(BaseModel):
     rows: str = Field(
         default="",
         description="Or paste the campaign's rows here (copied from Excel or Google Sheets, with "
-        "the header row first); used when no campaign file is given",
+        "the header row first); used when no campaign file is given. Up to about 500 KB of text "
+        "(Prefect's limit on a run's parameters, less for Thai or Chinese, which its JSON "
+        "writes as escapes): give a bigger sheet as a file or a link",
         json_schema_extra={"format": "text"},
     )
     image: str = Field(

@@ -110,6 +110,8 @@ def test_localize_campaign_shows_a_form_of_the_run_request(deployments):
     # nothing is required: the image may come from each row (an image column, a product feed)
     assert schema.get("required", []) == []
     assert "image_link" in schema["properties"]["image"]["description"]
+    # Prefect's own limit on a run's parameters, said where the rows are pasted
+    assert "500 KB" in schema["properties"]["rows"]["description"]
     assert {"campaign", "rows", "image", "out", "locales", "review"} <= set(schema["properties"])
     advanced = schema["definitions"]["FlowOptions"]["properties"]
     assert {"backend", "mode", "concurrency"} <= set(advanced)

@@ -157,7 +157,9 @@ def localize_campaign(
             relative to the folder the deployment was made from. Leave empty to paste the rows
             below instead.
         rows: Or paste the spreadsheet here: select the cells in Excel or Google Sheets, header
-            row included, copy, and paste (CSV text works too). Used when campaign is empty.
+            row included, copy, and paste (CSV text works too). Used when campaign is empty. Up
+            to about 500 KB of text (80,000 characters of Thai or Chinese): a bigger sheet goes
+            in campaign, as a file or a link.
         image: The base creative to localize (PNG, JPEG or WebP): an https:// link, an s3:// URI
             or a path on the worker, relative to the folder the deployment was made from. Leave
             empty when every row has its own (an image column, or a product feed's image_link).
