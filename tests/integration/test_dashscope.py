@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import logging
+import time
 from pathlib import Path
 
 import httpx
@@ -13,7 +14,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import counts, use_fake_model
-from tests.servers.base import Fault
+from tests.servers.base import Fault, Reply
 from tests.servers.dashscope import (
     GENERATION,
     FakeDashScope,
@@ -302,3 +303,29 @@ def test_model_calls_go_through_the_environments_proxy(server, job, monkeypatch,
         assert model_settings("dashscope", {}).proxy is None
     finally:
         proxy.close()
+
+
+def test_an_answer_trickled_a_byte_at_a_time_is_cut_off_at_its_whole_deadline(
+    server, settings, job, tmp_path
+):
+    # Each byte comes well within the per-read timeout, so only a deadline on the whole answer
+    # ends it: the answer would take 20 s; the deadline is 2 × 0.3 + 0.2 = 0.8 s.
+    def trickle():
+        for byte in b'{"output": {"choices": []}, "padding": "' + b"x" * 200:
+            time.sleep(0.1)
+            yield bytes([byte])
+
+    server.faults.append(Fault(Reply(200, chunks=trickle()), GENERATION, times=1))
+    started = time.monotonic()
+    result = attempt(job, changed(settings, timeout=0.3, connect_timeout=0.2), tmp_path, retries=0)
+    assert result.status == "failed" and "timed out" in result.error
+    assert time.monotonic() - started < 5
+
+
+def test_an_answer_larger_than_any_result_is_refused_before_it_is_read(
+    server, settings, job, tmp_path
+):
+    body = b'{"code": "InternalError", "message": "' + b"x" * 50_000 + b'"}'
+    server.faults.append(Fault(Reply(500, chunks=iter([body] * 40)), GENERATION, times=1))
+    result = attempt(job, changed(settings, max_result_bytes=10_000), tmp_path, retries=0)
+    assert result.status == "failed" and "over 20,000 bytes, more than any result" in result.error

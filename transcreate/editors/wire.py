@@ -37,7 +37,15 @@ def new_client(settings: ModelSettings, headers: Mapping[str, str] | None = None
         timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
         # A transport given to httpx turns its reading of the environment's proxies off: the
         # root read them (`ModelSettings.proxy`), and every pool goes through the one named.
-        transport=SpreadTransport(settings.max_concurrency or DEFAULT_POOLS, proxy=settings.proxy),
+        transport=SpreadTransport(
+            settings.max_concurrency or DEFAULT_POOLS,
+            proxy=settings.proxy,
+            # a whole answer, headers to last byte: a server trickling a byte a second never
+            # trips the per-read timeout; and no body may outgrow a result (base64: 4/3 of it)
+            deadline=2 * settings.timeout + settings.connect_timeout,
+            max_body=2 * settings.max_result_bytes,
+            max_result=settings.max_result_bytes,
+        ),
         follow_redirects=False,
     )
 
@@ -55,7 +63,21 @@ class SpreadTransport(httpx.BaseTransport):
     per edit, each a turn of the GIL among the edit threads. A pool of two connections (the
     endpoint, and a result link's host) keeps each check to one or two."""
 
-    def __init__(self, pools: int, connections: int = 2, proxy: str | None = None):
+    def __init__(
+        self,
+        pools: int,
+        connections: int = 2,
+        proxy: str | None = None,
+        *,
+        deadline: float = 0.0,
+        max_body: int = 0,
+        max_result: int = 0,
+    ):
+        self._deadline, self._max_body = deadline, max_body  # 0: none
+        self._refusal = (
+            f"the answer is over {max_body:,} bytes, more than any result of at most "
+            f"{max_result:,} bytes could need; refused before it is all read"
+        )
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         verify = httpx.create_ssl_context()  # one for all pools: loading CAs takes ~20 ms
         self._pools = [
@@ -67,6 +89,7 @@ class SpreadTransport(httpx.BaseTransport):
             self._idle.put(pool)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.monotonic()
         waiting = request.extensions.get("timeout", {}).get("pool")
         try:
             pool = self._idle.get(timeout=waiting)
@@ -78,10 +101,17 @@ class SpreadTransport(httpx.BaseTransport):
             self._idle.put(pool)
             raise
         assert isinstance(response.stream, httpx.SyncByteStream)
+        ends = started + self._deadline if self._deadline else None
         return httpx.Response(
             response.status_code,
             headers=response.headers,
-            stream=_LentStream(response.stream, lambda: self._idle.put(pool)),
+            stream=_LentStream(
+                response.stream,
+                lambda: self._idle.put(pool),
+                ends,
+                (self._max_body, self._refusal),
+                request,
+            ),
             extensions=response.extensions,
         )
 
@@ -91,14 +121,33 @@ class SpreadTransport(httpx.BaseTransport):
 
 
 class _LentStream(httpx.SyncByteStream):
-    """A response body that gives its pool back when it is closed (once)."""
+    """A response body that gives its pool back when it is closed (once), read within a total
+    deadline (``ends``, a monotonic time) and a byte limit (``max_body``; 0: none)."""
 
-    def __init__(self, stream: httpx.SyncByteStream, give_back: Callable[[], None]):
+    def __init__(
+        self,
+        stream: httpx.SyncByteStream,
+        give_back: Callable[[], None],
+        ends: float | None = None,
+        limit: tuple[int, str] = (0, ""),
+        request: httpx.Request | None = None,
+    ):
         self._stream, self._give_back = stream, give_back
+        self._ends, self._request = ends, request
+        self._max_body, self._refusal = limit
         self._lent = True
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self._stream
+        received = 0
+        for chunk in self._stream:
+            received += len(chunk)
+            if self._max_body and received > self._max_body:
+                raise PermanentEditError(self._refusal)
+            if self._ends is not None and time.monotonic() > self._ends:
+                raise httpx.ReadTimeout(
+                    "the answer took longer than its whole deadline", request=self._request
+                )
+            yield chunk
 
     def close(self) -> None:
         try:
