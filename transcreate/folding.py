@@ -4,10 +4,10 @@
    casefold; format characters (category Cf: ZWSP, ZWNJ, ZWJ, word joiner, BOM, soft hyphen) and
    Latin combining accents are dropped, but tag characters (invisible, yet a model may read them)
    become the ASCII they encode; blank-rendering letters (Hangul fillers) become spaces, and
-   small capitals (ꜰ ᴀ ᴄ ᴇ) their letters; Cyrillic, Greek and Armenian letters that look like Latin
-   ones (UTS #39 confusables: а е о р с х у і ј ѕ …) become those Latin letters. Whitespace becomes
-   " ", sentence punctuation (. , ; : ! ? 。 、) "." and newlines "\\n", any other punctuation or
-   symbol "-". Every step is per character, so the result is idempotent.
+   small capitals (ꜰ ᴀ ᴄ ᴇ) their letters; every letter Unicode's confusables table (UTS #39)
+   pairs with one Latin letter (Cyrillic а е о р с, Greek ο ρ, Cherokee, Armenian …) becomes it.
+   Whitespace becomes " ", sentence punctuation (. , ; : ! ? 。 、) "." and newlines "\\n", any
+   other punctuation or symbol "-". Every step is per character, so the result is idempotent.
 2. Punctuation *inside* a word is deleted ("f.a.c.e", "fa-ce", "person's" → "face", "persons");
    digits and @/$ inside a word with Latin letters read as letters ("f4ce", "n@ked").
 3. Between words, a run holding sentence punctuation or a newline becomes a hard break "|" that no
@@ -18,23 +18,41 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from functools import cache
+from importlib.resources import files
 
-# Letters that look like Latin ones (after casefolding), from Unicode's confusables (UTS #39). Only
-# these scripts: the policy's languages are Latin-script, Thai and Chinese, and a mapping that
-# folds Cyrillic or Greek text into Latin cannot make a Thai or Chinese phrase match.
-_CONFUSABLES = {
-    # Cyrillic
-    "а": "a", "в": "b", "е": "e", "һ": "h", "н": "h", "і": "i", "ј": "j", "к": "k", "ӏ": "l",
-    "м": "m", "о": "o", "р": "p", "ԛ": "q", "с": "c", "ѕ": "s", "т": "t", "у": "y", "ԝ": "w",
-    "х": "x", "ԁ": "d", "ɡ": "g", "ı": "i", "ɑ": "a",
-    # Greek
-    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
-    "υ": "u", "χ": "x", "ζ": "z",
-    # Armenian
-    "օ": "o", "ս": "u", "հ": "h", "ո": "n",
+# Lower-case letters that look like Latin *small capitals* or Latin letters in the fonts copy is
+# set in, which Unicode's confusables table (UTS #39, below) leaves out: it pairs the capitals
+# (Cyrillic В with B) but not their small forms (в). Only these scripts: the policy's languages are
+# Latin-script, Thai and Chinese, and folding Cyrillic or Greek into Latin cannot make a Thai or
+# Chinese phrase match.
+_SMALL_FORMS = {
+    "в": "b", "н": "h", "к": "k", "м": "m", "т": "t", "ӏ": "l",  # Cyrillic
+    "β": "b", "ε": "e", "κ": "k", "τ": "t", "χ": "x", "ζ": "z",  # Greek
 }  # fmt: skip
+
+
+@cache
+def _confusables() -> dict[str, str]:
+    """Every character Unicode's confusables table (UTS #39, as the maintained
+    ``confusable_homoglyphs`` package ships it) pairs with one ASCII letter: Cyrillic а, Greek ο,
+    Cherokee Ꭺ, Armenian օ, the mathematical alphabets … (read once, on the first character that is
+    not ASCII)."""
+    data = json.loads(files("confusable_homoglyphs").joinpath("confusables.json").read_bytes())
+    table = dict(_SMALL_FORMS)
+    for char, alikes in data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        letters = {a["c"].lower() for a in alikes if len(a["c"]) == 1 and a["c"].isascii()}
+        letters = {letter for letter in letters if letter.isalpha()}
+        if len(letters) == 1:
+            table[char] = letters.pop()
+    return table
+
+
 _NEWLINES = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 _HARD_PUNCTUATION = frozenset(".,;:!?\u3001\u3002\uff61\uff64")  # full-width forms fold to ASCII
 _KEPT_SYMBOLS = frozenset("@$")  # leetspeak letters, resolved in the skeleton
@@ -77,6 +95,8 @@ def _fold_char(char: str) -> str:
     capital = _SMALL_CAPITAL.match(unicodedata.name(char, ""))
     if capital:  # "ꜰᴀᴄᴇ" is "face": NFKD leaves small capitals alone
         return capital[1].lower()
+    if not char.isascii() and char in _confusables():  # before casefolding: В is B, not в
+        return _confusables()[char]
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", char).casefold())
     folded = []
     for part in decomposed:
@@ -94,7 +114,7 @@ def _fold_char(char: str) -> str:
         elif category[0] in "PSC":
             folded.append("-")
         else:
-            folded.append(_CONFUSABLES.get(part, part))
+            folded.append(_confusables().get(part, part) if not part.isascii() else part)
     return "".join(folded)
 
 

@@ -447,3 +447,54 @@ def test_bidi_controls_are_refused_whatever_the_words(policy: Policy, control: s
 
 def test_zero_width_and_nul_do_not_hide_a_phrase(policy: Policy) -> None:
     assert policy.check("fa\x00ce sw\u200bap") is not None
+
+
+# --- the policy sees what a person sees ---------------------------------------------------------
+
+
+def _disguises() -> dict[str, list[str]]:
+    """Each ASCII letter's disguises: every look-alike Unicode's confusables table pairs with it,
+    its full-width and mathematical-bold forms, its small capital, and its tag character."""
+    import contextlib
+    import unicodedata
+
+    from transcreate.folding import _confusables
+
+    forms: dict[str, list[str]] = {letter: [] for letter in "abcdefghijklmnopqrstuvwxyz"}
+    for char, letter in _confusables().items():
+        if letter in forms:
+            forms[letter].append(char)
+    for letter in forms:
+        forms[letter] += [chr(0xFF41 + ord(letter) - 97), chr(0x1D41A + ord(letter) - 97)]
+        forms[letter].append(chr(0xE0000 + ord(letter)))  # an invisible tag character
+        with contextlib.suppress(KeyError):
+            forms[letter].append(unicodedata.lookup(f"LATIN LETTER SMALL CAPITAL {letter}"))
+    return forms
+
+
+DISGUISES = _disguises()
+INVISIBLE = ["\u200b", "\u200d", "\u00ad", "\u2060", "\ufeff"]  # zero-width, soft hyphen, BOM
+BLANKS = ["\u3164", "\u115f", "\uffa0", "\u2800", "\u00a0", "\u3000"]  # render as a space
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(data=st.data())
+def test_every_rule_still_matches_whatever_look_alikes_it_is_written_in(
+    policy: Policy, data: st.DataObject
+) -> None:
+    rule_id, text = data.draw(
+        st.sampled_from([(rule, texts["en"][0]) for rule, texts in BLOCKED.items()])
+    )
+    disguised = []
+    for char in text:
+        lower = char.lower()
+        if lower in DISGUISES and data.draw(st.booleans()):
+            char = data.draw(st.sampled_from(DISGUISES[lower]))
+        elif char == " ":
+            char = data.draw(st.sampled_from([" ", *BLANKS]))
+        disguised.append(char)
+        if data.draw(st.integers(0, 4)) == 0:
+            disguised.append(data.draw(st.sampled_from(INVISIBLE)))
+    written = "".join(disguised)
+    match = policy.check(written)
+    assert match is not None and match.rule_id == rule_id, ascii(written)
