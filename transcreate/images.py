@@ -66,6 +66,13 @@ def load_base_creative(
                     raise CampaignError(
                         f"{path}: base image is {image.format}; use PNG, JPEG or WebP"
                     )
+                if getattr(image, "is_animated", False):  # an animated WebP or PNG (APNG)
+                    # Which frame is the creative is the designer's call: the first is often a
+                    # blank lead-in (a run made white cards from one and said ok).
+                    raise CampaignError(
+                        f"{path}: the image is animated ({image.n_frames} frames); export the "
+                        "frame that is the creative as a still PNG, JPEG or WebP"
+                    )
                 image.load()  # decodes fully: a truncated file fails here, not mid-run
                 width, height, image_format = image.width, image.height, image.format
         except UnidentifiedImageError:

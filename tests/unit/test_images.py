@@ -273,3 +273,13 @@ def test_drift_leaves_out_the_band_the_model_was_asked_to_draw_copy_in() -> None
     box = (20, 20, 80, 80)
     assert drift(before, buffer.getvalue(), box) > 0.4
     assert drift(before, buffer.getvalue(), box, ignore=(0, 50, 100, 100)) < 0.05
+
+
+@pytest.mark.parametrize("image_format", ["WEBP", "PNG"])
+def test_an_animated_image_is_refused_naming_its_frames(image_format: str) -> None:
+    blank = Image.new("RGB", (40, 30), "white")
+    product = Image.new("RGB", (40, 30), (200, 30, 30))
+    buffer = io.BytesIO()
+    blank.save(buffer, image_format, save_all=True, append_images=[product], duration=100)
+    with pytest.raises(CampaignError, match=r"x\.webp: the image is animated \(2 frames\)"):
+        load_base_creative("x.webp", data=buffer.getvalue())
