@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from transcreate.addresses import UnresolvedHost, private_address
+from transcreate.addresses import UnresolvedHost, guarded_client, private_address
 from transcreate.settings import ALLOW_PRIVATE_CALLBACKS_VARIABLE
 
 logger = logging.getLogger("transcreate")
@@ -96,7 +96,9 @@ def send_completion(
         ):
             with attempt:
                 try:
-                    response = httpx.post(url, content=body, headers=headers, timeout=timeout)
+                    # the rule again as the connection is made: no DNS-rebinding window
+                    with guarded_client(private_hosts, timeout=timeout) as client:
+                        response = client.post(url, content=body, headers=headers)
                 except httpx.HTTPError as error:
                     # httpx's message may quote the URL, token and all: only its kind is said
                     raise _Undelivered(type(error).__name__) from None

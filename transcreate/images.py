@@ -69,9 +69,10 @@ def load_base_creative(
                 if getattr(image, "is_animated", False):  # an animated WebP or PNG (APNG)
                     # Which frame is the creative is the designer's call: the first is often a
                     # blank lead-in (a run made white cards from one and said ok).
+                    frames = getattr(image, "n_frames", 2)
                     raise CampaignError(
-                        f"{path}: the image is animated ({image.n_frames} frames); export the "
-                        "frame that is the creative as a still PNG, JPEG or WebP"
+                        f"{path}: the image is animated ({frames} frames); export the frame "
+                        "that is the creative as a still PNG, JPEG or WebP"
                     )
                 image.load()  # decodes fully: a truncated file fails here, not mid-run
                 width, height, image_format = image.width, image.height, image.format

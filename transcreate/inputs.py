@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from transcreate.addresses import UnresolvedHost, private_address
+from transcreate.addresses import UnresolvedHost, guarded_client, private_address
 from transcreate.errors import CampaignError
 from transcreate.settings import ALLOW_PRIVATE_VARIABLE
 from transcreate.sheets import split_sheet
@@ -180,7 +180,7 @@ def fetch(
     limit = max_bytes if max_bytes is not None else MAX_CAMPAIGN_BYTES
     owned = client is None
     if client is None:
-        client = httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        client = guarded_client(allow_private, timeout=TIMEOUT, follow_redirects=False)
     deadline = time.monotonic() + DEADLINE
     current = url
     try:

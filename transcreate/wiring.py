@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from transcreate.addresses import guarded_client
 from transcreate.editors import (
     ByLocale,
     Editor,
@@ -261,7 +262,10 @@ def fetch_image(location: str, max_mb: float, client: httpx.Client | None = None
 def _link_client() -> httpx.Client:
     """The client image links are fetched with, one per process (made when first asked for):
     a TLS context and a connection pool each per link cost more than a small image."""
-    return httpx.Client(timeout=LINK_TIMEOUT, follow_redirects=False)
+    client: httpx.Client = guarded_client(
+        allowed_private_inputs, timeout=LINK_TIMEOUT, follow_redirects=False
+    )
+    return client
 
 
 def forget(options: RunOptions) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from transcreate.addresses import UnresolvedHost, private_address
+from transcreate.addresses import UnresolvedHost, guarded, private_address
 from transcreate.editors.journal import CallJournal, journal_for
 from transcreate.editors.redaction import Redactor, install_log_scrubbing
 from transcreate.errors import MalformedAnswerError, PermanentEditError, RetryableEditError
@@ -40,6 +40,8 @@ def new_client(settings: ModelSettings, headers: Mapping[str, str] | None = None
         transport=SpreadTransport(
             settings.max_concurrency or DEFAULT_POOLS,
             proxy=settings.proxy,
+            # the endpoint may be on the user's own network; its result links may not be
+            home=httpx.URL(settings.base_url).host,
             # a whole answer, headers to last byte: a server trickling a byte a second never
             # trips the per-read timeout; and no body may outgrow a result (base64: 4/3 of it)
             deadline=2 * settings.timeout + settings.connect_timeout,
@@ -72,6 +74,7 @@ class SpreadTransport(httpx.BaseTransport):
         deadline: float = 0.0,
         max_body: int = 0,
         max_result: int = 0,
+        home: str | None = None,
     ):
         self._deadline, self._max_body = deadline, max_body  # 0: none
         self._refusal = (
@@ -81,7 +84,12 @@ class SpreadTransport(httpx.BaseTransport):
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         verify = httpx.create_ssl_context()  # one for all pools: loading CAs takes ~20 ms
         self._pools = [
-            httpx.HTTPTransport(limits=limits, verify=verify, proxy=proxy)
+            guarded(
+                httpx.HTTPTransport(limits=limits, verify=verify, proxy=proxy),
+                [home] if home else (),
+            )
+            if home is not None
+            else httpx.HTTPTransport(limits=limits, verify=verify, proxy=proxy)
             for _ in range(max(1, pools))
         ]
         self._idle: queue.SimpleQueue[httpx.HTTPTransport] = queue.SimpleQueue()
