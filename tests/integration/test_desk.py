@@ -432,3 +432,30 @@ def test_a_feed_whose_rows_bring_their_images_needs_no_base_creative(client: htt
     assert "or give every row of the sheet its own in an image column" in html.unescape(
         refused.text
     )
+
+
+def test_what_a_run_did_not_make_is_listed_with_why(tmp_path: Path) -> None:
+    from transcreate.desk.store import Desk
+    from transcreate.desk.views import not_made
+
+    desk = Desk(tmp_path / "out")
+    campaign = desk.create("", ("p.png", png()), ("s.csv", SHEET.encode()))
+    output = desk.output(campaign)
+    output.mkdir(parents=True)
+    why = "s.csv, row 3, column image: https://cdn.example/x.png: not found (HTTP 404)"
+    jobs = [
+        {"variant": "spring", "locale": "en", "status": "ok", "uri": "file:///x.png"},
+        {"variant": "autumn", "locale": "en", "status": "skipped", "error": why},
+        {"variant": "autumn", "locale": "th", "status": "skipped", "error": why},
+        {"variant": "spring", "locale": "th", "status": "blocked", "error": "policy: face swap"},
+    ]
+    (output / "manifest.json").write_text(json.dumps({"jobs": jobs}), encoding="utf-8")
+    assert not_made(desk, campaign) == [
+        {"variant": "autumn", "status": "skipped", "reason": why, "locales": "English, Thai"},
+        {
+            "variant": "spring",
+            "status": "blocked",
+            "reason": "policy: face swap",
+            "locales": "Thai",
+        },
+    ]

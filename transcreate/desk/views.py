@@ -53,6 +53,7 @@ def campaign_context(desk: Desk, campaign: DeskCampaign) -> dict[str, Any]:
         "locales": [(tag, language_name(tag), tag in chosen_locales) for tag in SUPPORTED_LOCALES],
         "sizes": size_choices(campaign.sizes or [BASE]),
         "gallery": gallery(desk, campaign),
+        "not_made": not_made(desk, campaign),
         "problem": None,
         "share": None,
         "days": DAYS,
@@ -148,6 +149,21 @@ def gallery(desk: Desk, campaign: DeskCampaign, files: str = "") -> list[dict[st
             }
         )
     return [{"size": size, "items": items} for size, items in groups.items()]
+
+
+def not_made(desk: Desk, campaign: DeskCampaign) -> list[dict[str, Any]]:
+    """What the last run did not make, and why: one line per variant and reason, its locales
+    together (a row whose image link is dead is skipped in every language)."""
+    lines: dict[tuple[str, str, str], list[str]] = {}
+    for job in manifest_jobs(desk, campaign):
+        if job.get("uri") or job.get("status") not in ("failed", "blocked", "skipped"):
+            continue
+        key = (str(job.get("variant")), str(job["status"]), str(job.get("error") or ""))
+        lines.setdefault(key, []).append(language_name(str(job.get("locale"))))
+    return [
+        {"variant": variant, "status": status, "reason": reason, "locales": ", ".join(locales)}
+        for (variant, status, reason), locales in lines.items()
+    ]
 
 
 def translated_from(desk: Desk, campaign: DeskCampaign) -> dict[tuple[str, str, str], str]:
