@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -49,9 +50,14 @@ class GuardedBackend(httpcore.NetworkBackend):
     opt-in list, "*" for any), and connects to the address it checked. TLS still verifies the
     host's name: httpcore sends it as SNI whatever address was dialled."""
 
-    def __init__(self, allowed: Iterable[str] | Callable[[], Iterable[str]] = ()) -> None:
+    def __init__(
+        self,
+        allowed: Iterable[str] | Callable[[], Iterable[str]] = (),
+        answer_within: float | None = None,
+    ) -> None:
         # a callable is read at each connection (an opt-in list the environment holds)
         self._allowed = allowed
+        self._answer_within = answer_within  # seconds for a whole answer, headers included
         self._inner = httpcore.SyncBackend()
 
     @property
@@ -68,18 +74,20 @@ class GuardedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         allowed = self.allowed
-        if "*" in allowed or host.lower() in allowed:
-            return self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        try:
-            addresses = _resolved(host, port)
-        except UnresolvedHost:
-            raise httpcore.ConnectError(f"cannot find the host {host!r}") from None
-        refused = [address for address in addresses if not is_public(address)]
-        if refused:
-            raise httpcore.ConnectError(
-                f"{host} leads to a private address ({refused[0]}) when connecting; refused"
-            )
-        return self._inner.connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+        dialled = host
+        if "*" not in allowed and host.lower() not in allowed:
+            try:
+                addresses = _resolved(host, port)
+            except UnresolvedHost:
+                raise httpcore.ConnectError(f"cannot find the host {host!r}") from None
+            refused = [address for address in addresses if not is_public(address)]
+            if refused:
+                raise httpcore.ConnectError(
+                    f"{host} leads to a private address ({refused[0]}) when connecting; refused"
+                )
+            dialled = addresses[0]
+        stream = self._inner.connect_tcp(dialled, port, timeout, local_address, socket_options)
+        return _Answered(stream, self._answer_within) if self._answer_within else stream
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
@@ -90,7 +98,43 @@ class GuardedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def guarded(transport: Any, allowed: Iterable[str] | Callable[[], Iterable[str]] = ()) -> Any:
+class _Answered(httpcore.NetworkStream):
+    """A connection whose every answer must arrive within ``seconds`` of its request: a read
+    later than that since the last write fails. A server trickling a byte a second resets a
+    per-read timeout forever, headers included."""
+
+    def __init__(self, stream: httpcore.NetworkStream, seconds: float) -> None:
+        self._stream, self._seconds = stream, seconds
+        self._asked = time.monotonic()
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._asked = time.monotonic()
+        self._stream.write(buffer, timeout)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        left = self._asked + self._seconds - time.monotonic()
+        if left <= 0:
+            raise httpcore.ReadTimeout(f"no whole answer within {self._seconds:.0f} s")
+        return self._stream.read(max_bytes, min(timeout, left) if timeout else left)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, timeout)
+        return _Answered(tls, self._seconds)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+def guarded(
+    transport: Any,
+    allowed: Iterable[str] | Callable[[], Iterable[str]] = (),
+    answer_within: float | None = None,
+) -> Any:
     """An httpx.HTTPTransport that makes its connections through `GuardedBackend`. Without a
     proxy only: through one, the proxy resolves the target, and the check before each request
     is the rule."""
@@ -98,17 +142,20 @@ def guarded(transport: Any, allowed: Iterable[str] | Callable[[], Iterable[str]]
     if isinstance(pool, httpcore.ConnectionPool) and not isinstance(
         pool, httpcore.HTTPProxy | httpcore.SOCKSProxy
     ):
-        pool._network_backend = GuardedBackend(allowed)  # httpcore has no public setter
+        # httpcore has no public setter
+        pool._network_backend = GuardedBackend(allowed, answer_within)
     return transport
 
 
 def guarded_client(
-    allowed: Iterable[str] | Callable[[], Iterable[str]] = (), **options: Any
+    allowed: Iterable[str] | Callable[[], Iterable[str]] = (),
+    answer_within: float | None = None,
+    **options: Any,
 ) -> Any:
     """An httpx.Client whose direct connections keep to the rule (`GuardedBackend`); the
     environment's proxies, where it names one for a link, are used as httpx uses them."""
     import httpx
 
     client = httpx.Client(**options)
-    guarded(client._transport, allowed)  # the transport of links no proxy takes
+    guarded(client._transport, allowed, answer_within)  # the transport of links no proxy takes
     return client

@@ -97,7 +97,7 @@ def send_completion(
             with attempt:
                 try:
                     # the rule again as the connection is made: no DNS-rebinding window
-                    with guarded_client(private_hosts, timeout=timeout) as client:
+                    with guarded_client(private_hosts, 2 * timeout, timeout=timeout) as client:
                         response = client.post(url, content=body, headers=headers)
                 except httpx.HTTPError as error:
                     # httpx's message may quote the URL, token and all: only its kind is said

@@ -180,7 +180,7 @@ def fetch(
     limit = max_bytes if max_bytes is not None else MAX_CAMPAIGN_BYTES
     owned = client is None
     if client is None:
-        client = guarded_client(allow_private, timeout=TIMEOUT, follow_redirects=False)
+        client = guarded_client(allow_private, DEADLINE, timeout=TIMEOUT, follow_redirects=False)
     deadline = time.monotonic() + DEADLINE
     current = url
     try:

@@ -35,6 +35,7 @@ from transcreate.editors.wire import Wire
 from transcreate.errors import CampaignError, StorageError
 from transcreate.glossary import Glossary, parse_glossary
 from transcreate.images import BaseCreative, load_base_creative
+from transcreate.inputs import DEADLINE as LINK_DEADLINE
 from transcreate.inputs import TIMEOUT as LINK_TIMEOUT
 from transcreate.inputs import Allowed, campaign_input, image_input, read_input
 from transcreate.instructions import instruction_language
@@ -263,7 +264,7 @@ def _link_client() -> httpx.Client:
     """The client image links are fetched with, one per process (made when first asked for):
     a TLS context and a connection pool each per link cost more than a small image."""
     client: httpx.Client = guarded_client(
-        allowed_private_inputs, timeout=LINK_TIMEOUT, follow_redirects=False
+        allowed_private_inputs, LINK_DEADLINE, timeout=LINK_TIMEOUT, follow_redirects=False
     )
     return client
 

@@ -200,3 +200,40 @@ def test_an_image_link_is_named_by_its_path_not_its_signature(files, sample_imag
         f"{files.url}/bucket/creative.png?X-Amz-Signature=abc", 5_000_000, allow_private=LOOPBACK
     )
     assert (source.name, source.data) == ("creative.png", sample_image.read_bytes())
+
+
+def test_a_link_whose_headers_trickle_in_is_cut_off_at_its_whole_deadline(monkeypatch) -> None:
+    import socket
+    import threading
+    import time
+
+    import transcreate.inputs as inputs
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:  # a byte of the status line a tenth of a second: never a read timeout
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n" * 20:
+                if stop.is_set():
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    monkeypatch.setattr(inputs, "DEADLINE", 1.0)
+    started = time.monotonic()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/x.png"
+    try:
+        with pytest.raises(CampaignError, match="did not answer in time"):
+            image_input(url, 1 << 20, allow_private=LOOPBACK)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 5  # the status line alone would take 86 s

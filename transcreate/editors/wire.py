@@ -87,6 +87,7 @@ class SpreadTransport(httpx.BaseTransport):
             guarded(
                 httpx.HTTPTransport(limits=limits, verify=verify, proxy=proxy),
                 [home] if home else (),
+                deadline or None,
             )
             if home is not None
             else httpx.HTTPTransport(limits=limits, verify=verify, proxy=proxy)
