@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 import zlib
 from collections.abc import Callable
@@ -26,6 +27,14 @@ from transcreate.request import RunRequest
 from transcreate.wiring import localize
 
 runner = CliRunner()
+
+# The corpus runs in a child process held to a 1.5 GB address space (test_hostile_capped.py): a
+# regression that decodes a bomb or reads a huge part whole fails there instead of swapping.
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("TRANSCREATE_HOSTILE_CAPPED"),
+    reason="run in a child held to a memory cap (test_hostile_capped.py)",
+)
+
 
 HEADER = "variant,headline,price,currency,discount,ends,color,position,locales,template,fallback"
 COLUMNS = HEADER.split(",")
