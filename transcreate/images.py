@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +13,17 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from transcreate.errors import CampaignError
 
+logger = logging.getLogger(__name__)
+
 # Pillow warns at MAX_IMAGE_PIXELS and refuses at twice that; we refuse at the limit itself so a
 # decompression bomb never gets decoded. 40 MP is far above any ad creative (8K is 33 MP).
 MAX_PIXELS = 40_000_000
 MAX_BYTES = 5 * 1024 * 1024  # the seed's rule for uploads; RunRequest.max_image_mb changes it
+#: The most pixels a creative is made from: a larger image (a camera's 24-40 MP) is made from a
+#: copy scaled down to this once, as it is read. Memory goes with pixels, not with file size (a
+#: 130 KB PNG of 40 MP took 5.6 GB at four edits at once; its 8 MP copy, 0.9 GB), and no ad
+#: size needs more (a story is 2 MP; 8 MP is 3464 × 2309).
+WORKING_PIXELS = 8_000_000
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP")
 
 
@@ -87,6 +95,8 @@ def load_base_creative(
             ) from None
         except (OSError, ValueError) as error:  # ValueError: a chunk inflating past Pillow's cap
             raise CampaignError(f"{path}: not a readable image ({error})") from None
+    if width * height > WORKING_PIXELS:
+        data, width, height, image_format = _working_copy(data, path)
     return BaseCreative(
         name=path.name,
         data=data,
@@ -95,6 +105,33 @@ def load_base_creative(
         height=height,
         format=image_format,
     )
+
+
+def _working_copy(data: bytes, path: Path) -> tuple[bytes, int, int, str]:
+    """The image scaled to WORKING_PIXELS (upright, in sRGB, transparency kept), as PNG (JPEG
+    for a photograph that came as one): its bytes, size and format."""
+    with Image.open(io.BytesIO(data)) as image:
+        original, source_format = image.size, image.format
+        profile = image.info.get("icc_profile")
+        if image.format == "JPEG":  # decoded at 1/2, 1/4 … of its size: a fraction of the memory
+            scale = (WORKING_PIXELS / (image.width * image.height)) ** 0.5
+            image.draft("RGB", (int(image.width * scale), int(image.height * scale)))
+        upright = ImageOps.exif_transpose(image)
+    if upright.mode not in ("RGB", "RGBA"):
+        upright = upright.convert("RGBA" if "A" in upright.getbands() else "RGB")
+    if upright.mode == "RGB":
+        upright = in_srgb(upright, profile)
+    factor = min(1.0, (WORKING_PIXELS / (upright.width * upright.height)) ** 0.5)
+    target = (max(1, int(upright.width * factor)), max(1, int(upright.height * factor)))
+    smaller = upright.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    buffer = io.BytesIO()
+    made = "JPEG" if source_format == "JPEG" and smaller.mode == "RGB" else "PNG"
+    smaller.save(buffer, made, **({"quality": 95} if made == "JPEG" else {}))
+    logger.warning(
+        "%s: %d×%d pixels; made from a copy scaled to %d×%d (%s pixels at most)",
+        path, *original, *smaller.size, f"{WORKING_PIXELS:,}",
+    )  # fmt: skip
+    return buffer.getvalue(), smaller.width, smaller.height, made
 
 
 # Transparent pixels are composited onto this colour: a creative's transparent corners are shown
