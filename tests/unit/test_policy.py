@@ -477,7 +477,7 @@ INVISIBLE = ["\u200b", "\u200d", "\u00ad", "\u2060", "\ufeff"]  # zero-width, so
 BLANKS = ["\u3164", "\u115f", "\uffa0", "\u2800", "\u00a0", "\u3000"]  # render as a space
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=150, deadline=None, database=None)
 @given(data=st.data())
 def test_every_rule_still_matches_whatever_look_alikes_it_is_written_in(
     policy: Policy, data: st.DataObject
