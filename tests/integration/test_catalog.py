@@ -67,11 +67,11 @@ def shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[Images]:
         yield server  # type: ignore[misc]
 
 
-def feed(shop: Images, tmp_path: Path, edits: bool = True) -> Path:
+def feed(shop: Images, tmp_path: Path, edits: bool = True, rows: int = 5) -> Path:
     """A Merchant Center feed as exported (tab-separated), with an edit column and a logo column
     added; p2 is listed twice (two sizes of one product), one link is dead, and SKU.4 has the
     brand's logo, a file beside the feed."""
-    rows = [
+    products = [
         ("SKU.1", "Red kettle", "30.00 USD", "p1", "Change the background to plain white"),
         ("SKU.2", "Green mug", "12.00 USD", "p2", "Add soft morning light"),
         ("SKU.2b", "Green mug, large", "14.00 USD", "p2", "Add soft evening light"),
@@ -85,7 +85,7 @@ def feed(shop: Images, tmp_path: Path, edits: bool = True) -> Path:
         f"{sku}\t{title}\t{price}\t{shop.url}/img/{image}.png\tAcme\t"
         + ("img/logo.png" if sku == "SKU.4" else "")
         + (f"\t{edit}" if edits else "")
-        for sku, title, price, image, edit in rows
+        for sku, title, price, image, edit in products[:rows]
     ]
     path = tmp_path / "feed.tsv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -203,14 +203,14 @@ def test_a_product_the_model_repainted_is_sent_to_review_with_its_drift(
         use_fake_model(monkeypatch, tmp_path, model)
         model.drifts = 100  # every edit also repaints the product
         request = RunRequest(
-            campaign=str(feed(shop, tmp_path)),
+            campaign=str(feed(shop, tmp_path, rows=2)),
             out=str(tmp_path / "out"),
             backend="dashscope",
             locales="en,th",  # en: the model draws the copy; th: it edits, the compositor sets
             retry_wait=0,
         )
         summary = localize(request)
-        assert summary.counts["needs_review"] == 8 and summary.counts["ok"] == 0
+        assert summary.counts["needs_review"] == 4 and summary.counts["ok"] == 0
         manifest = json.loads((tmp_path / "out" / "feed" / "manifest.json").read_text("utf-8"))
         for job in manifest["jobs"]:
             if job["status"] != "skipped":

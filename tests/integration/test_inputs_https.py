@@ -227,7 +227,7 @@ def test_a_link_whose_headers_trickle_in_is_cut_off_at_its_whole_deadline(monkey
 
     thread = threading.Thread(target=trickle, daemon=True)
     thread.start()
-    monkeypatch.setattr(inputs, "DEADLINE", 1.0)
+    monkeypatch.setattr(inputs, "DEADLINE", 0.5)
     started = time.monotonic()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/x.png"
     try:
