@@ -72,6 +72,7 @@ class RowImages:
         self._budget = budget_bytes
         self._held: OrderedDict[str, BaseCreative] = OrderedDict()
         self._hash_of: dict[str, str] = {}  # location → sha256 of what was fetched from it
+        self._bytes = 0  # of the images held
         self._lock = threading.Lock()
         self._fetching: dict[str, threading.Lock] = {}
 
@@ -81,15 +82,16 @@ class RowImages:
         sha256 = hashlib.sha256(data).hexdigest()
         return cls(BaseCreative("image", data, sha256, 0, 0, ""), _no_fetch)
 
-    def fetch_all(self, locations: Iterable[str]) -> dict[str, BaseCreative | TranscreateError]:
-        """Each distinct location's image, or why it cannot be used; fetched concurrently."""
+    def fetch_all(self, locations: Iterable[str]) -> dict[str, str | TranscreateError]:
+        """Each distinct location's image hash, or why it cannot be used; fetched concurrently
+        (and held within the budget: a feed of thousands is never all in memory at once)."""
         distinct = list(dict.fromkeys(locations))
         if not distinct:
             return {}
 
-        def one(location: str) -> BaseCreative | TranscreateError:
+        def one(location: str) -> str | TranscreateError:
             try:
-                return self._fetched(location)
+                return self._fetched(location).sha256
             except TranscreateError as error:
                 return error
 
@@ -125,11 +127,12 @@ class RowImages:
             creative = self._fetch(location)
             with self._lock:
                 self._hash_of[location] = creative.sha256
-                self._held[creative.sha256] = creative
-                while sum(len(c.data) for c in self._held.values()) > self._budget > 0:
-                    if len(self._held) == 1:
-                        break
-                    self._held.popitem(last=False)
+                if creative.sha256 not in self._held:
+                    self._held[creative.sha256] = creative
+                    self._bytes += len(creative.data)
+                while self._bytes > self._budget > 0 and len(self._held) > 1:
+                    _, pushed = self._held.popitem(last=False)
+                    self._bytes -= len(pushed.data)
             return creative
 
 
@@ -188,9 +191,9 @@ def with_row_images(
                 problems.append(
                     _problem(campaign, variant.row, variant.variant, column, str(image))
                 )
-            if location is None or not isinstance(image, BaseCreative):
+            if location is None or not isinstance(image, str):
                 break
-            checked |= {column: location, f"{column}_sha256": image.sha256}
+            checked |= {column: location, f"{column}_sha256": image}
         else:
             variants.append(replace(variant, **checked))
     return replace(
