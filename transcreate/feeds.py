@@ -56,7 +56,7 @@ def campaign_header(header: str) -> str | None:
 def campaign_values(values: Mapping[str, str]) -> dict[str, str]:
     """A feed row's cells as a campaign row's: the id made a variant id, the price split into
     amount and currency, a sale price shown with the discount it gives (rounded down: an ad never
-    promises more off than there is)."""
+    promises more off than there is) and leading the copy, unless the row says otherwise."""
     row = dict(values)
     row["variant"] = _SLUG.sub("-", row.get("variant", "")).strip("-")[:64]
     regular = _amount(row.get("price", ""))
@@ -70,6 +70,10 @@ def campaign_values(values: Mapping[str, str]) -> dict[str, str]:
         off = ((1 - sale[0] / regular[0]) * 100).quantize(Decimal(1), rounding=ROUND_FLOOR)
         if off >= 1:
             row["discount"] = str(off)
+            # a sale is the message: the offer is set largest, and where a size is short of
+            # room the title goes before the price does (the photo shows what is on sale)
+            if not row.get("lead"):
+                row["lead"] = "offer"
     return row
 
 

@@ -60,6 +60,7 @@ def test_a_merchant_center_feed_is_read_as_it_is() -> None:
     first, second = campaign.variants
     assert first.variant == "SKU-001-a" and first.copy["headline"][""] == "Morning roast"
     assert first.prices[""] == (Decimal("11.25"), "USD") and first.discount == Decimal(25)
+    assert (first.lead, second.lead) == ("offer", "headline")  # a sale leads with its price
     assert first.image == "https://cdn.example/1.jpg"
     assert first.color == "white"  # the product's colour is not the copy's
     assert second.prices[""] == (Decimal("40.00"), "USD") and second.discount is None
