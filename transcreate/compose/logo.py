@@ -7,13 +7,19 @@ transparency, and is never set so small that it stops reading on a phone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from transcreate.campaign import logo_corner
 from transcreate.compose.saliency import ProductMask
+from transcreate.errors import PermanentEditError
 from transcreate.images import decode_with_alpha
+from transcreate.locales import is_right_to_left
+
+if TYPE_CHECKING:
+    from transcreate.jobs import EditJob
 
 Box = tuple[int, int, int, int]
 
@@ -95,3 +101,23 @@ def clear_boxes(record: dict[str, Any] | None, product: bool = True) -> list[lis
     if box and product:
         boxes.append(box)
     return [*boxes, *(record.get("faces") or [])]
+
+
+def with_logo(
+    canvas: Image.Image,
+    job: EditJob,
+    read: Callable[[str, str | None], bytes] | None,
+    record: dict[str, Any] | None,
+    product: ProductMask | None = None,
+    also_clear: Sequence[Sequence[float]] = (),
+) -> tuple[Image.Image, dict[str, Any]]:
+    """The job's logo (read by ``read``: `RowImages.data`) on ``canvas``, across from the copy
+    first and clear of the product (its cells, else the record's box), the copy, any face and
+    ``also_clear``; and ``record`` with where it went."""
+    if read is None or job.logo_sha256 is None:
+        raise PermanentEditError("this editor was built without the run's images")
+    logo = read(job.logo_sha256, job.logo_source)
+    clear = [*clear_boxes(record, product=product is None), *also_clear]
+    first = logo_corner(job.position, is_right_to_left(job.locale))
+    placed, where = place_logo(canvas, logo, clear, first, product)
+    return placed, {**(record or {}), "logo": where}

@@ -12,11 +12,10 @@ from typing import Any, NamedTuple, TypeVar
 from PIL import Image
 
 from transcreate import compose
-from transcreate.campaign import logo_corner
 from transcreate.compose.blocks import TextBlock
 from transcreate.compose.faces import with_people
 from transcreate.compose.fonts import check_text_support
-from transcreate.compose.logo import clear_boxes, place_logo
+from transcreate.compose.logo import with_logo
 from transcreate.compose.look import SPREAD, Fit, best_fit, common_scale, variant_look
 from transcreate.compose.record import encode_png
 from transcreate.compose.reframe import DROP_ORDER, Reframed, copy_layout, reframe
@@ -26,7 +25,6 @@ from transcreate.editors import Edited
 from transcreate.errors import PermanentEditError, SetupError, TypesettingError
 from transcreate.images import decode
 from transcreate.jobs import EditJob, Overlay
-from transcreate.locales import is_right_to_left
 from transcreate.sizes import size_by_name
 
 _CACHED_PRODUCTS = 8  # base images (× sizes) whose product region is kept
@@ -252,16 +250,9 @@ class LocalEditor:
         size = size_by_name(job.size)
         limit = size.max_bytes if size is not None else None
         painted, record = paint(decided.canvas, decided.layout), decided.layout.record
-        if job.logo_sha256:  # the row's logo, in a corner clear of the product and the copy
-            if self.logos is None:
-                raise PermanentEditError("this editor was built without the run's images")
-            first = logo_corner(job.position, is_right_to_left(job.locale))
-            logo = self.logos(job.logo_sha256, job.logo_source)
-            # the product's cells on the canvas before the copy (a coarse grid is enough)
-            product = product_mask(decided.canvas, 48)
-            clear = clear_boxes(record, product=False)
-            painted, placed = place_logo(painted, logo, clear, first, product)
-            record = {**record, "logo": placed}
+        if job.logo_sha256:  # the product's cells found on the canvas before the copy
+            product = product_mask(decided.canvas, 48)  # (a coarse grid is enough)
+            painted, record = with_logo(painted, job, self.logos, record, product)
         png = encode_png(painted, record, limit)
         frame = decided.canvas if decided.framed else None
         return Edited(png, record, frame=frame)

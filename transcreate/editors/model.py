@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from transcreate.compose.saliency import ProductMask
 from transcreate.editors import Edited
 from transcreate.editors.cache import ResultCache
 from transcreate.editors.prepare import PreparedImage, prepared_once
@@ -158,8 +157,9 @@ class ModelEditor:
         if reframe.get("product_box"):  # how much of the product the model changed (a verdict)
             layout["drift"] = round(drift(frame, edited, reframe["product_box"]), 4)
             layout["product_box"] = reframe["product_box"]
-        edited, placed = self._placed_logo(job, edited, layout)
-        return Edited(with_layout_record(edited, placed or layout), placed or layout, frame=frame)
+        edited, record = self._placed_logo(job, edited, layout)
+        record = record or layout  # the frame's record, with the logo where there is one
+        return Edited(with_layout_record(edited, record), record, frame=frame)
 
     @property
     def takes_references(self) -> bool:
@@ -177,21 +177,16 @@ class ModelEditor:
         the band the model was asked to draw copy in."""
         if not job.logo_sha256 or self._sends_logo(job):
             return edited, record
-        from transcreate.campaign import logo_corner
-        from transcreate.compose.logo import clear_boxes, place_logo
+        from transcreate.compose.logo import with_logo
         from transcreate.images import decode
-        from transcreate.locales import is_right_to_left
         from transcreate.quality import copy_region
 
         canvas = decode(edited)
         # in the base's own size, the product's cells (found for drift); a frame's, its box
         product = self._products.get(hashlib.sha256(image).hexdigest()) if image else None
-        clear = clear_boxes(record, product=product is None)
-        if job.overlays:
-            clear.append(list(copy_region(job.position, canvas.size)))
-        first = logo_corner(job.position, is_right_to_left(job.locale))
-        placed, logo = place_logo(canvas, self._logo(job), clear, first, product)
-        return encode_png(placed), {**(record or {}), "logo": logo}
+        band = [copy_region(job.position, canvas.size)] if job.overlays else []
+        placed, record = with_logo(canvas, job, self._logos, record, product, band)
+        return encode_png(placed), record
 
     def _logo(self, job: EditJob) -> bytes:
         if self._logos is None or job.logo_sha256 is None:
