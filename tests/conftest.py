@@ -16,6 +16,18 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # tesseract is faster single-threaded on 2 cores
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # In the controller (or a run without xdist), before any worker starts: one migrated Prefect
+    # database for every Prefect server the session starts (tests/servers/prefect_db.py).
+    # Not for a run of unit tests alone: they start no server.
+    unit_only = config.args and all("tests/unit" in arg for arg in config.args)
+    if not hasattr(config, "workerinput") and not unit_only:
+        from tests.servers import prefect_db
+
+        if prefect_db.VARIABLE not in os.environ:
+            config.add_cleanup(prefect_db.start())
+
+
 @pytest.fixture(scope="session")
 def sample_campaign() -> Path:
     return EXAMPLES / "skincare-sale.csv"

@@ -20,6 +20,7 @@ from typing import Any
 from transcreate.errors import SetupError, StorageError
 
 CONFIG_FILE = "transcreate.toml"
+REVIEW_POLL_SECONDS = 10  # how often a paused run checks for the reviewer's answer, by default
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,19 @@ def _allowed_hosts(variable: str) -> frozenset[str]:
     if value.lower() in ("1", "true", "yes", "*"):
         return frozenset({"*"})
     return frozenset(host.strip().lower() for host in value.split(",") if host.strip())
+
+
+def review_poll_seconds() -> int:
+    """How often a paused run asks whether its reviewer has answered, in seconds
+    (``TRANSCREATE_REVIEW_POLL_SECONDS``, default 10): the run goes on at most this long after
+    Submit, and each look is one call to the Prefect API for as long as the review waits."""
+    value = os.environ.get("TRANSCREATE_REVIEW_POLL_SECONDS", "").strip()
+    try:
+        return max(1, int(value)) if value else REVIEW_POLL_SECONDS
+    except ValueError:
+        raise SetupError(
+            f"TRANSCREATE_REVIEW_POLL_SECONDS must be a whole number of seconds, not {value!r}"
+        ) from None
 
 
 def environment_proxy(url: str) -> str | None:

@@ -16,6 +16,7 @@ from types import TracebackType
 
 import httpx
 
+from tests.servers.prefect_db import copy_into
 from tests.servers.seaweed import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +64,8 @@ class Stack:
             # The worker looks for scheduled runs every second, not every ten: a run the form
             # submits starts at once, as a manager waiting at the page would want anyway.
             "PREFECT_WORKER_QUERY_SECONDS": "1",
+            # A paused run looks for the reviewer's answer every second, not every ten.
+            "TRANSCREATE_REVIEW_POLL_SECONDS": "1",
             # Links in the run's artifacts point into the served output folder.
             "TRANSCREATE_OUTPUT_BASE_URL": self.files_url,
         }
@@ -85,6 +88,7 @@ class Stack:
         self.close()
 
     def start(self) -> None:
+        copy_into(self.folder / "prefect.db")  # the session's migrated database, if ready
         port = self.env["PREFECT_SERVER_API_PORT"]
         self._spawn("server", [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", port])
         files_port = self.files_url.rstrip("/").rsplit(":", 1)[1]

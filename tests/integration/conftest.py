@@ -15,10 +15,10 @@ BUCKET = "transcreate-test"
 
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
+    from tests.servers.prefect_db import prefect_test_server
 
     # Starts `prefect server` on a free loopback port with a throwaway SQLite database.
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_server():
         yield
 
 

@@ -19,13 +19,13 @@ def test_a_campaign_renders_on_dask_workers(sample_campaign, sample_image, tmp_p
     from transcreate.flows.localize import flow_parameters, localize_campaign
 
     flow = localize_campaign.with_options(task_runner=dask_task_runner())
-    request = RunRequest(
-        campaign=str(sample_campaign), image=str(sample_image), out=str(tmp_path), locales="th"
-    )
+    # two rows: a batch crosses to the worker and back as it would with two hundred
+    rows = "\n".join(sample_campaign.read_text(encoding="utf-8").splitlines()[:3])
+    request = RunRequest(rows=rows, image=str(sample_image), out=str(tmp_path), locales="th")
     summary = flow(**flow_parameters(request))
-    assert summary.counts == counts(ok=6)
-    manifest = json.loads((tmp_path / "skincare-sale" / "manifest.json").read_text("utf-8"))
-    assert sum(job["status"] == "ok" for job in manifest["jobs"]) == 6
+    assert summary.counts == counts(ok=2)
+    manifest = json.loads((tmp_path / summary.campaign / "manifest.json").read_text("utf-8"))
+    assert sum(job["status"] == "ok" for job in manifest["jobs"]) == 2
 
 
 def test_the_dask_runner_uses_an_existing_cluster_when_given(monkeypatch):

@@ -26,7 +26,7 @@ def fresh_editors(monkeypatch):
     from transcreate.wiring import _built
 
     # Production polls a paused run every 10 s and backs off callbacks from 1 s; tests need not.
-    monkeypatch.setattr(transcreate.flows.localize, "REVIEW_POLL_SECONDS", 1)
+    monkeypatch.setenv("TRANSCREATE_REVIEW_POLL_SECONDS", "1")
     monkeypatch.setattr(transcreate.flows.localize, "CALLBACK_RETRY_WAIT", 0.05)
 
     _built.clear()

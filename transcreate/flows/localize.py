@@ -52,6 +52,7 @@ from transcreate.run.execute import AuditLog
 from transcreate.run.publish import publish, write_manifest
 from transcreate.run.schedule import run_jobs
 from transcreate.run.sheet import write_contact_sheet
+from transcreate.settings import review_poll_seconds
 from transcreate.storage import Storage, object_key, staging_destination
 from transcreate.storage.drafts import discard
 from transcreate.wiring import built_once, creative_hash, destination, forget
@@ -83,7 +84,6 @@ def batch_size(jobs: int, concurrency: int) -> int:
 
 LOG_STEP = 10  # percent between progress log lines
 PROGRESS_SECONDS = 1.0  # between updates of the progress artifact
-REVIEW_POLL_SECONDS = 10  # how often a paused run checks for the reviewer's answer
 CALLBACK_RETRY_WAIT = 1.0  # first wait before re-sending an undelivered completion event
 
 
@@ -434,7 +434,7 @@ def _ask_reviewer(
         return pause_flow_run(
             wait_for_input=ReviewDecision.with_initial_data(description=text),
             timeout=int(timeout_hours * 3600),
-            poll_interval=REVIEW_POLL_SECONDS,
+            poll_interval=review_poll_seconds(),
         )
     except FlowPauseTimeout:
         return None
