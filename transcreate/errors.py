@@ -8,7 +8,8 @@ TranscreateError
  │    └── MissingGlyphError  a character none of the fonts can draw (never a tofu box)
  ├── EditError               one job's edit failed (variant and locale in the message)
  │    ├── RetryableEditError  worth another attempt: timeouts, 429, 5xx
- │    └── PermanentEditError  retrying cannot help: bad input, refusals
+ │    ├── PermanentEditError  retrying cannot help: bad input, refusals
+ │    └── DeadlineError       the run's deadline passed before the edit (or its retry) began
  └── StorageError            a destination cannot be read or written
 
 A bad *row* is not an exception: the reader reports it as a `RowProblem` and carries on.
@@ -62,6 +63,11 @@ class MalformedAnswerError(RetryableEditError):
 
 class PermanentEditError(EditError):
     """A failure that another attempt cannot fix."""
+
+
+class DeadlineError(EditError):
+    """The run's deadline passed before this edit, or its next try, could begin: nothing was
+    paid for it, and running the campaign again makes it."""
 
 
 class StorageError(TranscreateError):

@@ -142,6 +142,14 @@ class RunOptions(BaseModel):
     retry_wait: float = Field(
         default=1.0, ge=0, le=60, description="First wait before a retry, seconds (then doubled)"
     )
+    deadline_minutes: float = Field(
+        default=0,
+        ge=0,
+        le=7 * 24 * 60,
+        description="Begin no edit and no retry later than this many minutes after the run "
+        "starts (a rollout that must be out by a launch time): what is left is recorded as "
+        "failed with the reason, and running the campaign again makes it; 0: no deadline",
+    )
     strict: bool = Field(default=False, description="Stop before any edit if a row is rejected")
     checks: bool = Field(
         default=False,

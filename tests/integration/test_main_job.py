@@ -164,3 +164,24 @@ def test_a_cached_rerun_keeps_the_contact_sheet_it_would_draw_again(
     assert sheet.stat().st_mtime_ns == drawn  # nothing changed: not decoded and drawn again
     localize(request.model_copy(update={"locales": ("en", "id")}))
     assert sheet.stat().st_mtime_ns != drawn
+
+
+def test_a_run_past_its_deadline_records_what_it_left_and_a_rerun_makes_only_that(
+    tmp_path, sample_campaign, sample_image
+):
+    # A deadline that has passed before the first job: every job is recorded as not begun
+    # (nothing is lost: the manifest is written), and a run without one makes them all.
+    rows = "\n".join(sample_campaign.read_text(encoding="utf-8").splitlines()[:3])
+    request = RunRequest(
+        rows=rows, image=str(sample_image), out=str(tmp_path), locales="th", name="late"
+    )
+    late = localize(request.model_copy(update={"deadline_minutes": 1e-6}))
+    assert late.counts == counts(failed=2) and not late.succeeded
+    jobs = manifest_of(tmp_path, "late")["jobs"]
+    assert all("not started: the run's deadline passed" in job["error"] for job in jobs)
+    again = localize(request)
+    assert again.counts == counts(ok=2)
+
+
+def manifest_of(out: Path, campaign: str) -> dict:
+    return json.loads((out / campaign / "manifest.json").read_text(encoding="utf-8"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -98,7 +99,12 @@ class ModelAPIContract:
         return ModelEditor(load_editor_class(self.backend)(chosen), chosen)
 
     def attempt(
-        self, job: EditJob, editor: ModelEditor, tmp_path: Path, retries: int = 2
+        self,
+        job: EditJob,
+        editor: ModelEditor,
+        tmp_path: Path,
+        retries: int = 2,
+        ends: float | None = None,
     ) -> JobResult:
         return process_job(
             job,
@@ -108,18 +114,53 @@ class ModelAPIContract:
                 storage=LocalStorage(tmp_path / "out"),
                 retries=retries,
                 retry_wait=0.01,
+                ends=ends,
             ),
         )
 
-    def test_429_says_when_to_come_back_and_is_retried(self, server, settings, job, tmp_path):
+    def test_429_says_when_to_come_back_and_is_retried(
+        self, server, settings, job, tmp_path, caplog
+    ):
         server.fault("throttled", times=2)
         api = load_editor_class(self.backend)(settings)
         with pytest.raises(RetryableEditError) as raised:
             api.edit_image(prepare_image(png(), 1024, 10 << 20), job.instruction)
         assert raised.value.retry_after == 1.0
-        result = self.attempt(job, self.editor(settings), tmp_path)
+        with caplog.at_level(logging.WARNING, logger="transcreate"):
+            result = self.attempt(job, self.editor(settings), tmp_path)
         assert (result.status, result.attempts) == ("ok", 2)
+        waits = [r.getMessage() for r in caplog.records if "trying again in" in r.getMessage()]
+        assert (
+            len(waits) == 1
+            and "429" in waits[0]
+            and "trying again in 1.0 s (retry 1 of 2)" in (waits[0])
+        )
+        assert f"variant {job.variant}, locale {job.locale}" in waits[0]
         assert server.calls(self.edit_path) == 3 and server.paid == 1
+
+    def test_a_retry_past_the_runs_deadline_is_not_waited_for(
+        self, server, settings, job, tmp_path, caplog
+    ):
+        # The service asks for 1 s; the run ends in a quarter of that: the job fails at once,
+        # saying why, and nothing is paid. (With the deadline gone, the run's next job is not
+        # even begun.)
+        server.fault("throttled", times=5)
+        soon = time.time() + 0.25
+        with caplog.at_level(logging.WARNING, logger="transcreate"):
+            result = self.attempt(job, self.editor(settings), tmp_path, ends=soon)
+        assert (result.status, result.attempts) == ("failed", 1)
+        assert "not tried again: the next try, in 1 s, would begin after the run's deadline" in (
+            result.error
+        )
+        assert "429" in result.error and server.paid == 0
+        later = self.attempt(job, self.editor(settings), tmp_path, ends=time.time() - 1)
+        assert later.status == "failed" and "not started: the run's deadline passed" in (
+            later.error
+        )
+        assert server.calls(self.edit_path) == 1  # the second job called nothing
+        server.clear_faults()
+        waited = self.attempt(job, self.editor(settings), tmp_path / "again", ends=None)
+        assert waited.status == "ok"
 
     def test_a_server_error_is_retried(self, server, settings, job, tmp_path):
         server.fault("server_error")

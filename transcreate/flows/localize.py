@@ -116,12 +116,17 @@ class FlowOptions(RunOptions):
 # bytes never pass through Prefect: tasks get the request and small job records only.
 @task(name="render-batch", cache_policy=NO_CACHE)
 def render_batch(
-    request: RunRequest, image_sha256: str, jobs: list[EditJob], run_id: str
+    request: RunRequest,
+    image_sha256: str,
+    jobs: list[EditJob],
+    run_id: str,
+    ends: float | None = None,
 ) -> list[JobResult]:
-    """Edit and store one batch of jobs, with per-job retries; each call is in the run's audit."""
+    """Edit and store one batch of jobs, with per-job retries; each call is in the run's audit.
+    ``ends``: the run's deadline (epoch seconds), the same for every batch wherever it runs."""
     adapters = built_once(request, image_sha256)
     audit = AuditLog(adapters.storage, jobs[0].campaign, run_id) if jobs else None
-    context = job_context(adapters, request, audit)
+    context = job_context(adapters, request, audit, ends)
     threads = batch_threads(adapters.concurrency)  # how many of its jobs wait for a thread
     return run_jobs(jobs, context, threads=threads, pool=adapters.pool)
 
@@ -324,10 +329,10 @@ def _render(run: Run) -> None:
     for job in run.jobs():
         waiting.append(job)
         if len(waiting) == size:
-            futures.append(render_batch.submit(request, creative, waiting, run.run_id))
+            futures.append(render_batch.submit(request, creative, waiting, run.run_id, run.ends))
             waiting = []
     if waiting:
-        futures.append(render_batch.submit(request, creative, waiting, run.run_id))
+        futures.append(render_batch.submit(request, creative, waiting, run.run_id, run.ends))
     plan = run.plan()
     results = run.results  # the outputs found stored so far; batches add theirs
     total = len(plan.jobs)

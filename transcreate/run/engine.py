@@ -17,7 +17,7 @@ from transcreate.errors import CampaignError
 from transcreate.jobs import EditJob
 from transcreate.manifest import STORED_STATUSES, JobResult
 from transcreate.request import RunRequest
-from transcreate.run.execute import AuditLog, JobContext
+from transcreate.run.execute import AuditLog, JobContext, clock
 from transcreate.run.plan import Planner, RunPlan, planned_calls
 from transcreate.run.ports import Adapters
 from transcreate.run.publish import RunSummary, name_languages, write_manifest
@@ -28,9 +28,13 @@ logger = logging.getLogger(__name__)
 
 
 def job_context(
-    adapters: Adapters, request: RunRequest, audit: AuditLog | None = None
+    adapters: Adapters,
+    request: RunRequest,
+    audit: AuditLog | None = None,
+    ends: float | None = None,
 ) -> JobContext:
-    """The context a run's jobs are made with, in this process."""
+    """The context a run's jobs are made with, in this process (``ends``: the run's deadline,
+    epoch seconds, fixed once when the run began)."""
     return JobContext(
         images=adapters.images,
         editor=adapters.editor,
@@ -40,6 +44,7 @@ def job_context(
         checks=adapters.checks,
         slots=adapters.slots,
         audit=audit,
+        ends=ends,
     )
 
 
@@ -57,6 +62,11 @@ class Run:
         list_rejected_first: bool = False,
     ):
         self.started = time.monotonic()
+        minutes = request.deadline_minutes
+        #: the run's deadline: no edit or retry begins after it (epoch seconds; None: none)
+        self.ends = time.time() + minutes * 60 if minutes else None
+        if self.ends is not None:
+            logger.info("no edit or retry begins after the run's deadline, %s", clock(self.ends))
         self.request, self.adapters = request, adapters
         # ``list_rejected_first``: planned leniently, so that a driver lists every rejected row
         # before it stops a strict run (the flow's artifact); otherwise strict stops here.
@@ -66,7 +76,7 @@ class Run:
         self.calls = self._count_calls(request)
         self.run_id = self.planner.run_id
         self.audit = AuditLog(adapters.storage, self.campaign.name, self.run_id)
-        self.context = job_context(adapters, request, self.audit)
+        self.context = job_context(adapters, request, self.audit, self.ends)
         self.results: list[JobResult] = []
         self.sheet = EarlySheet(adapters.storage)
         self._on_result = on_result

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -14,10 +14,10 @@ from functools import partial
 from typing import Any
 
 from tenacity import (
+    AttemptManager,
     RetryCallState,
     Retrying,
     retry_if_exception_type,
-    stop_after_attempt,
     wait_exponential,
     wait_random,
 )
@@ -25,7 +25,7 @@ from tenacity import (
 from transcreate.callbacks import shown
 from transcreate.compose.verdict import layout_problems
 from transcreate.editors import Edited, Editor
-from transcreate.errors import RetryableEditError, TranscreateError
+from transcreate.errors import DeadlineError, RetryableEditError, TranscreateError
 from transcreate.jobs import EditJob
 from transcreate.manifest import LOGGED, JobResult, audit_line
 from transcreate.quality import OutputChecks
@@ -71,6 +71,9 @@ class JobContext:
     #: bounds the edits in flight across every batch that shares it; a retry's wait holds none
     slots: AbstractContextManager[Any] | None = None
     audit: AuditLog | None = None
+    #: the run's deadline (epoch seconds, the same on every machine): no edit or retry of a
+    #: job begins after it
+    ends: float | None = None
 
 
 def process_job(job: EditJob, context: JobContext) -> JobResult:
@@ -98,8 +101,11 @@ def process_job(job: EditJob, context: JobContext) -> JobResult:
             note = "made by another run of this campaign at the same time"
             return _stored(job, image, key, storage, checks, common, note=note)
         try:
-            for attempt in retrying(context.retries, context.retry_wait):
+            what = f"variant {job.variant}, locale {job.locale}"
+            tries = retrying(context.retries, context.retry_wait, ends=context.ends, what=what)
+            for attempt in tries:
                 with attempt, context.slots or nullcontext():
+                    check_deadline(context.ends)  # a job that waited for a slot past it
                     edited = _attempt(job, image(), context.editor, calls, context.audit)
             reason = checks.review_reason(job, image(), edited) if checks is not None else None
             reason = _review(job, reason, edited.layout)
@@ -278,13 +284,75 @@ def _attempt(
     return edited
 
 
-def retrying(retries: int, retry_wait: float) -> Retrying:
-    """Attempts of one edit: RetryableEditError is retried ``retries`` times, nothing else is."""
-    return Retrying(
-        stop=stop_after_attempt(retries + 1),
-        wait=_retry_wait(retry_wait),
-        retry=retry_if_exception_type(RetryableEditError),
-        reraise=True,
+def retrying(
+    retries: int, retry_wait: float, *, ends: float | None = None, what: str = ""
+) -> Iterator[AttemptManager]:
+    """Attempts of one call: RetryableEditError is retried ``retries`` times, nothing else is.
+
+    Each wait before a retry is logged with its reason (``what`` names the job). With a run
+    deadline (``ends``, epoch seconds), a retry that would begin after it is not waited for:
+    the last error is raised as a DeadlineError that says so, and the run goes on to its end.
+    """
+    stop = _Stop(retries, ends)
+    try:
+        yield from Retrying(
+            stop=stop,
+            wait=_retry_wait(retry_wait),
+            retry=retry_if_exception_type(RetryableEditError),
+            before_sleep=partial(_report_wait, what, retries),
+            reraise=True,
+        )
+    except RetryableEditError as error:
+        if stop.refused is None:
+            raise
+        raise DeadlineError(
+            f"{error}; not tried again: the next try, in {stop.refused:,.0f} s, would begin "
+            f"after the run's deadline ({clock(ends)}); run the campaign again to make it"
+        ) from error
+
+
+def check_deadline(ends: float | None) -> None:
+    """Raise DeadlineError when the run's deadline has passed: no edit begins after it."""
+    if ends is not None and time.time() >= ends:
+        raise DeadlineError(
+            f"not started: the run's deadline passed ({clock(ends)}); run the campaign again "
+            "to make it (what is stored is kept)"
+        )
+
+
+def clock(moment: float | None) -> str:
+    """A deadline as people read it in a log: 14:05:00 UTC."""
+    when = datetime.datetime.fromtimestamp(moment or 0, datetime.UTC)
+    return when.strftime("%H:%M:%S UTC")
+
+
+class _Stop:
+    """Tenacity's stop: after the last attempt, or when the wait before the next one would end
+    past the deadline (tenacity computes the wait before it asks whether to stop)."""
+
+    def __init__(self, retries: int, ends: float | None):
+        self.attempts, self.ends = retries + 1, ends
+        self.refused: float | None = None  # the wait not waited, when the deadline stopped it
+
+    def __call__(self, state: RetryCallState) -> bool:
+        if state.attempt_number >= self.attempts:
+            return True
+        wait = state.upcoming_sleep
+        if self.ends is not None and time.time() + wait >= self.ends:
+            self.refused = wait
+            return True
+        return False
+
+
+def _report_wait(what: str, retries: int, state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    logger.warning(
+        "%s%s; trying again in %.1f s (retry %d of %d)",
+        f"{what}: " if what and what not in str(error) else "",
+        error,
+        state.upcoming_sleep,
+        state.attempt_number,
+        retries,
     )
 
 
