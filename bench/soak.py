@@ -10,7 +10,8 @@ download answers 503 with the same probability. Runs of the same campaign (``var
 zh, en jobs, one shared result cache and destination) are killed with SIGKILL at random points
 ``kills`` times, then two runs start at once, then one runs to the end. Reported: jobs lost (not
 made by the end), torn manifests (a manifest.json or manifest.csv that does not parse after a
-kill), and paid edits per job made (the target is 1.00).
+kill), and paid edits per job made and per distinct edit (a fault-free run of the same campaign
+on a fresh fake says how many edits it needs: jobs may share one; the target is 1.00).
 """
 
 from __future__ import annotations
@@ -144,6 +145,25 @@ def manifest_intact(out: Path) -> bool:
     return True
 
 
+def reference_edits(fake_class: type, backend: str, campaign: Path, work: Path) -> int:
+    """The paid calls of one run of the campaign on a fake with no faults, into a fresh folder
+    and cache: the number of distinct edits the soak's runs had to pay for at least."""
+    with fake_class() as server:
+        env = {
+            **os.environ,
+            **server.environment(),
+            "TRANSCREATE_CACHE_DIR": str(work / "reference-cache"),
+            "PREFECT_LOGGING_LEVEL": "ERROR",
+        }
+        env.pop("PREFECT_API_URL", None)
+        command = [
+            sys.executable, __file__, "--child", "--backend", backend,
+            "--campaign", str(campaign), "--out", str(work / "reference"),
+        ]  # fmt: skip
+        subprocess.run(command, env=env, cwd=work, capture_output=True, check=True)
+        return int(server.paid)
+
+
 def soak(backend: str, arguments: argparse.Namespace) -> dict[str, Any]:
     from tests.servers.__main__ import FAKES
 
@@ -196,6 +216,8 @@ def soak(backend: str, arguments: argparse.Namespace) -> dict[str, Any]:
         manifest = json.loads(next(out.rglob("manifest.json")).read_text(encoding="utf-8"))
         made = [job for job in manifest["jobs"] if job["status"] in ("ok", "cached")]
         expected = arguments.variants * len(LOCALES)
+        reference = getattr(arguments, "reference", True)
+        edits = reference_edits(FAKES[backend], backend, campaign, work) if reference else 0
         return {
             "backend": backend,
             "jobs": expected,
@@ -204,6 +226,10 @@ def soak(backend: str, arguments: argparse.Namespace) -> dict[str, Any]:
             "kills": arguments.kills,
             "paid": server.paid,
             "paid_per_job": server.paid / max(1, len(made)),
+            # what the campaign costs with no fault, no kill: jobs that share an edit (model+
+            # overlay's scene, made once for id and th) share its call
+            "edits": edits,
+            "paid_per_edit": server.paid / max(1, edits),
             "faults": dict(server.injected),
             "seconds": round(seconds, 1),
         }
@@ -237,7 +263,8 @@ def main() -> None:
         print(
             f"{backend:9} jobs {figures['jobs']:4}  lost {figures['lost']}  torn manifests "
             f"{figures['torn']}/{figures['kills'] + 1}  paid edits {figures['paid']:4} "
-            f"({figures['paid_per_job']:.2f} per job)  faults {figures['faults']}  "
+            f"({figures['paid_per_job']:.2f} per job, {figures['paid_per_edit']:.2f} per "
+            f"distinct edit of {figures['edits']})  faults {figures['faults']}  "
             f"{figures['seconds']} s",
             flush=True,
         )
