@@ -153,7 +153,9 @@ def main() -> None:
             done = subprocess.run(
                 run, env=env, capture_output=True, text=True, check=True, cwd=folder
             )
-            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            # the run's line (py-spy, when recording, writes its own lines after it)
+            line = next(x for x in reversed(done.stdout.splitlines()) if x.startswith("{"))
+            figures = json.loads(line)
             print(
                 f"{label}: {arguments.rows} rows, C = {arguments.concurrency}, latency "
                 f"{arguments.latency} s: wall {figures['wall']:.2f} s, ideal {ideal:.2f} s, "
