@@ -287,19 +287,23 @@ def test_the_contact_sheet_is_drawn_once_its_cells_are_done_not_after_the_last_j
     early = EarlySheet(adapters.storage)
     early.add(first[0])  # a result can come before the whole plan (which says what is shown)
     early.start(plan)
-    for result in first[1:]:
-        early.add(result)
-    key = "long/contact-sheet.png"
-    # drawn beside the rest of the run: stored before any other result has come in
-    poll(lambda: adapters.storage.verify(key) is None, "the contact sheet")
+    key, second = "long/contact-sheet.png", "long/contact-sheet-2.png"
     for result in rest:
         early.add(result)
+    # each page is drawn beside the rest of the run as soon as its own cells are done: the
+    # second is stored while the first still waits for its cells
+    poll(lambda: adapters.storage.verify(second) is None, "the contact sheet's second page")
+    assert adapters.storage.verify(key) is not None
+    for result in first[1:]:
+        early.add(result)
+    poll(lambda: adapters.storage.verify(key) is None, "the contact sheet")
     link, variants = early.link(results)
     assert variants == len(shown) and link == adapters.storage.url(key)
-    drawn = (tmp_path / "out" / key).stat().st_mtime_ns
-    # exactly the sheet the whole run's results make: drawing it again keeps the stored one
+    drawn = [(tmp_path / "out" / name).stat().st_mtime_ns for name in (key, second)]
+    # exactly the sheets the whole run's results make: drawing them again keeps the stored ones
     assert write_contact_sheet(plan, results, adapters.storage) == (link, variants)
-    assert (tmp_path / "out" / key).stat().st_mtime_ns == drawn
+    write_contact_sheet(plan, results, adapters.storage, page=2)
+    assert [(tmp_path / "out" / name).stat().st_mtime_ns for name in (key, second)] == drawn
 
 
 def test_the_sheet_shrinks_each_output_made_as_it_comes_and_reads_none_twice(tmp_path):

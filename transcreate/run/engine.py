@@ -22,7 +22,7 @@ from transcreate.run.plan import Planner, RunPlan, planned_calls
 from transcreate.run.ports import Adapters
 from transcreate.run.publish import RunSummary, name_languages, write_manifest
 from transcreate.run.schedule import OnResult, PlanAhead, run_jobs
-from transcreate.run.sheet import EarlySheet, write_later_pages
+from transcreate.run.sheet import EarlySheet
 
 logger = logging.getLogger(__name__)
 
@@ -137,11 +137,10 @@ class Run:
         )
 
     def finish(self) -> RunSummary:
-        """Draw the contact sheet (if it is not drawn yet) and its later pages, then write the
-        manifest and the gallery, which links them."""
+        """Draw what is not drawn yet of the contact sheet's pages, then write the manifest and
+        the gallery, which links them."""
         plan = self.plan()
         self.drawn = self.sheet.link(self.results)
-        write_later_pages(plan, self.results, self.adapters.storage)
         seconds = time.monotonic() - self.started
         summary = write_manifest(plan, self.results, self.adapters.storage, seconds)
         return summary.model_copy(update={"planned_calls": self.calls})

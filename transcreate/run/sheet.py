@@ -1,6 +1,6 @@
-"""The contact sheet: every variant of a run in every locale and size, in pages of PNG for eyes.
-The first page is drawn beside the run as soon as the cells it shows are done (`EarlySheet`);
-the others (`contact-sheet-2.png` …) when the run ends (`write_later_pages`)."""
+"""The contact sheet: every variant of a run in every locale and size, in pages of PNG for eyes
+(`contact-sheet.png`, `contact-sheet-2.png` …), each drawn beside the run as soon as the cells it
+shows are done (`EarlySheet`)."""
 
 from __future__ import annotations
 
@@ -88,58 +88,64 @@ def page_name(page: int) -> str:
     return "contact-sheet.png" if page == 1 else f"contact-sheet-{page}.png"
 
 
-def write_later_pages(plan: RunPlan, results: Sequence[JobResult], storage: Storage) -> int:
-    """Store every page of the contact sheet after the first; returns how many pages it has."""
-    pages = len(sheet_pages(plan, run_sizes(plan, results)))
-    for page in range(2, pages + 1):
-        write_contact_sheet(plan, results, storage, page=page)
-    return pages
-
-
 class EarlySheet:
-    """Draws the contact sheet beside the run as soon as every cell it shows is done.
+    """Draws each page of the contact sheet beside the run as soon as every cell it shows is done.
 
-    It shows the first variants, which are made first: on a long run the drawing (decoding a
-    hundred outputs) overlaps the remaining edits instead of following the last one. Each output
-    it shows is shrunk as it comes, while the other edits wait on the model: on a short run the
-    sheet is otherwise a second of decoding after the last edit. Feed it each result as it comes
-    (`add`, from before the plan is whole: `start` gives it the plan); `link` waits for the
-    sheet, or draws it when it never started."""
+    Jobs are made in the sheet's order, so its pages fill one after another: on a long run the
+    drawing (decoding the outputs a page shows) overlaps the remaining edits instead of following
+    the last one, and a catalog's ninth page is not a second of decoding after its last edit.
+    Each output a page shows is shrunk as it comes, while the other edits wait on the model, and
+    its thumbnail is dropped once its page is stored. Feed it each result as it comes (`add`,
+    from before the plan is whole: `start` gives it the plan); `link` waits for every page, and
+    draws any that never started."""
 
     def __init__(self, storage: Storage):
         self._storage = storage
         self._plan: RunPlan | None = None
-        self._shown: set[str] = set()
-        self._waiting = 0
-        self._done: list[JobResult] = []
+        self._page_of: dict[str, int] = {}  # variant → the page that shows it
+        self._waiting: dict[int, int] = {}  # page → its cells still to come
+        self._early: list[JobResult] = []  # results that came before the plan
+        self._done: dict[int, list[JobResult]] = {}
         self._shrunk: dict[Cell, Future[Image.Image]] = {}
         # Pillow decodes outside the GIL: a thread a core keeps up with outputs as they come.
         self._shrinking = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="thumbnail")
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contact-sheet")
-        self._drawing: Future[tuple[str, int]] | None = None
+        self._drawings: dict[int, Future[tuple[str, int]]] = {}
         self._lock = threading.Lock()  # `start` comes from the planning thread
 
     def start(self, plan: RunPlan) -> None:
         with self._lock:
             self._plan = plan
-            self._shown = set(sheet_variants(plan, run_sizes(plan, ())))
-            self._done = [result for result in self._done if result.variant in self._shown]
-            for result in self._done:
-                self._shrink(result)
-            self._waiting = sum(job.variant in self._shown for job in plan.jobs) - len(self._done)
-            self._draw_when_done()
+            pages = sheet_pages(plan, run_sizes(plan, ()))
+            self._page_of = {variant: n for n, page in enumerate(pages, 1) for variant in page}
+            self._waiting = {n: 0 for n in range(1, len(pages) + 1)}
+            self._done = {n: [] for n in self._waiting}
+            for job in plan.jobs:
+                if job.variant in self._page_of:
+                    self._waiting[self._page_of[job.variant]] += 1
+            for result in self._early:
+                self._take(result)
+            self._early = []
+            for page, waiting in self._waiting.items():
+                if waiting == 0 and page not in self._drawings:
+                    self._draw_page(page)
 
     def add(self, result: JobResult) -> None:
         with self._lock:
-            if self._drawing is not None:
-                return
-            if self._plan is None:  # which variants it shows is known with the plan
-                self._done.append(result)
-            elif result.variant in self._shown:
-                self._done.append(result)
-                self._shrink(result)
-                self._waiting -= 1
-                self._draw_when_done()
+            if self._plan is None:  # which page shows it is known with the plan
+                self._early.append(result)
+            else:
+                self._take(result)
+
+    def _take(self, result: JobResult) -> None:
+        page = self._page_of.get(result.variant)
+        if page is None or page in self._drawings:
+            return
+        self._done[page].append(result)
+        self._shrink(result)
+        self._waiting[page] -= 1
+        if self._waiting[page] == 0:
+            self._draw_page(page)
 
     def _shrink(self, result: JobResult) -> None:
         """Shrink an output made by this run now. One found stored is left for the drawing to
@@ -150,26 +156,43 @@ class EarlySheet:
                 lambda: thumbnail(_output(self._storage, campaign, result))
             )
 
-    def _draw_when_done(self) -> None:
-        if self._waiting == 0 and self._plan is not None:
-            self._drawing = self._pool.submit(self._draw, self._plan, list(self._done))
+    def _draw_page(self, page: int) -> None:
+        assert self._plan is not None
+        results = list(self._done[page])
+        self._drawings[page] = self._pool.submit(self._draw, self._plan, results, page)
 
-    def _draw(self, plan: RunPlan, results: Sequence[JobResult]) -> tuple[str, int]:
+    def _draw(self, plan: RunPlan, results: Sequence[JobResult], page: int) -> tuple[str, int]:
+        cells = [(result.variant, result.locale, result.size) for result in results]
         shrunk = {}
-        for cell, future in self._shrunk.items():
+        for cell in cells:
+            future = self._shrunk.get(cell)
+            if future is None:
+                continue
             try:
                 shrunk[cell] = future.result()
             except Exception:  # read again by the drawing, which says what is wrong with it
                 continue
-        return write_contact_sheet(plan, results, self._storage, shrunk)
+        try:
+            return write_contact_sheet(plan, results, self._storage, shrunk, page=page)
+        finally:
+            with self._lock:  # drawn: its thumbnails are not needed again
+                for cell in cells:
+                    self._shrunk.pop(cell, None)
 
     def link(self, results: Sequence[JobResult]) -> tuple[str, int]:
-        """The stored sheet's link and the variants it shows (the plan is whole by now)."""
+        """The first page's link and the variants it shows, once every page is stored (the plan
+        is whole by now): a page still waiting for a cell is drawn from ``results``."""
         try:
-            if self._drawing is None:
+            with self._lock:
                 assert self._plan is not None, "link before the plan was made"
-                return self._draw(self._plan, results)
-            return self._drawing.result()
+                plan = self._plan
+                missing = [page for page in self._waiting if page not in self._drawings]
+            for page in missing:
+                shown = set(sheet_pages(plan, run_sizes(plan, results))[page - 1])
+                of_page = [result for result in results if result.variant in shown]
+                self._drawings[page] = self._pool.submit(self._draw, plan, of_page, page)
+            drawn = {page: future.result() for page, future in sorted(self._drawings.items())}
+            return drawn[1]
         finally:
             self._pool.shutdown()
             self._shrinking.shutdown()
