@@ -525,3 +525,17 @@ def test_the_sample_keeps_each_number_with_the_words_that_qualify_it(size: str |
         assert record is not None
         [headline] = [e for e in record["elements"] if e["role"] == "headline"]
         assert any(together[job.locale] in line for line in headline["lines"]), headline["lines"]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_holes_in_the_product_are_filled_as_a_flood_from_the_border_finds_them(seed):
+    # OpenCV's fill stands in for Pillow's (a Python loop): the same cells, 4-connected, on
+    # grids with rings, holes and open bays
+    from transcreate.compose.saliency import _fill_holes
+
+    grid = np.random.default_rng(seed).random((31, 47)) < 0.45
+    padded = Image.fromarray(np.pad(grid, 1).astype(np.uint8) * 255).copy()
+    ImageDraw.floodfill(padded, (0, 0), 128)
+    expected = ~(np.asarray(padded)[1:-1, 1:-1] == 128)
+    assert (_fill_holes(grid) == expected).all()
+    assert _fill_holes(grid).sum() > grid.sum()  # some holes were there to fill

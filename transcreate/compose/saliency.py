@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageDraw, ImageFilter, UnidentifiedImageError
+from PIL import Image, ImageFilter, UnidentifiedImageError
 
 from transcreate.errors import CampaignError
 
@@ -127,9 +127,13 @@ def _dilate(grid: Grid, cells: int) -> Grid:
 
 def _fill_holes(grid: Grid) -> Grid:
     """Cells enclosed by the product are product too (a label the colour of the backdrop)."""
-    padded = Image.fromarray(np.pad(grid, 1).astype(np.uint8) * 255).copy()  # not a view
-    ImageDraw.floodfill(padded, (0, 0), 128)
-    outside: Grid = np.asarray(padded)[1:-1, 1:-1] == 128
+    import cv2  # on first use, as faces.py does
+
+    # OpenCV's fill (4-connected, as Pillow's): Pillow's is a Python loop, 3 ms on a 48-cell
+    # grid and four times that on the layout's, paid by every local render and drift check
+    padded = np.pad(grid, 1).astype(np.uint8) * 255
+    cv2.floodFill(padded, None, (0, 0), 128)
+    outside: Grid = padded[1:-1, 1:-1] == 128
     return ~outside
 
 
