@@ -17,11 +17,13 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # tesseract is faster single-thr
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # In the controller (or a run without xdist), before any worker starts: one migrated Prefect
-    # database for every Prefect server the session starts (tests/servers/prefect_db.py).
-    # Not for a run of unit tests alone: they start no server.
+    # In xdist's controller, before any worker starts: one migrated Prefect database for every
+    # Prefect server the session starts (tests/servers/prefect_db.py), made while the workers
+    # collect. Not in one process (its first server would only wait for it), nor for a run of
+    # unit tests alone (they start no server).
     unit_only = config.args and all("tests/unit" in arg for arg in config.args)
-    if not hasattr(config, "workerinput") and not unit_only:
+    workers = getattr(config.option, "numprocesses", None)
+    if workers and not hasattr(config, "workerinput") and not unit_only:
         from tests.servers import prefect_db
 
         if prefect_db.VARIABLE not in os.environ:

@@ -21,7 +21,7 @@ def test_a_campaign_renders_on_dask_workers(sample_campaign, sample_image, tmp_p
     flow = localize_campaign.with_options(task_runner=dask_task_runner())
     # two rows: a batch crosses to the worker and back as it would with two hundred
     rows = "\n".join(sample_campaign.read_text(encoding="utf-8").splitlines()[:3])
-    request = RunRequest(rows=rows, image=str(sample_image), out=str(tmp_path), locales="th")
+    request = RunRequest(rows=rows, image=str(sample_image), out=str(tmp_path), locales="id")
     summary = flow(**flow_parameters(request))
     assert summary.counts == counts(ok=2)
     manifest = json.loads((tmp_path / summary.campaign / "manifest.json").read_text("utf-8"))

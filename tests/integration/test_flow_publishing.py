@@ -100,7 +100,8 @@ def test_an_approved_review_publishes_to_the_destination(sample_campaign, sample
     from transcreate.flows.localize import flow_parameters, localize_campaign
 
     out = tmp_path / "final"
-    request = sample_request(sample_campaign, sample_image, out, locales="th")
+    # Indonesian (6 rows, a Latin script): the review, not the script, is the subject
+    request = sample_request(sample_campaign, sample_image, out, locales="id")
     thread, holder, name = run_in_background(
         localize_campaign, **flow_parameters(request, review=True)
     )
@@ -131,7 +132,7 @@ def test_a_rejected_review_publishes_nothing(sample_campaign, sample_image, tmp_
     from transcreate.flows.localize import flow_parameters, localize_campaign
 
     out = tmp_path / "final"
-    request = sample_request(sample_campaign, sample_image, out, locales="th")
+    request = sample_request(sample_campaign, sample_image, out, locales="id")
     thread, holder, name = run_in_background(
         localize_campaign, **flow_parameters(request, review=True)
     )

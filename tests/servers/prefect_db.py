@@ -2,9 +2,10 @@
 
 A Prefect server on a fresh SQLite file runs every migration first: ~5 s on an idle machine and
 twice that on a loaded one, paid by each server the suite starts (one per xdist worker, the
-browser stack's, the deployments'). The session's controller migrates one database in the
-background while the workers collect (``start``, from pytest_configure); a server's fixture waits
-for it and copies it (``copy_into``). If it cannot be made, a server migrates its own as before.
+browser stack's, the deployments'). xdist's controller migrates one database in the background
+while the workers collect (``start``, from pytest_configure); a server's fixture waits for it and
+copies it (``copy_into``). Without one (a run in one process, or a failed migration), a server
+migrates its own as before.
 """
 
 from __future__ import annotations
