@@ -41,10 +41,14 @@ def test_another_format_is_refused_with_the_accepted_ones(tmp_path):
         load_base_creative(tmp_path / "x.gif", data=gif)
 
 
-def test_a_truncated_file_fails_up_front(tmp_path):
-    data = encoded(Image.effect_noise((256, 256), 64).convert("RGB"), "PNG")
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_a_truncated_file_fails_up_front(tmp_path, fmt):
+    # (a JPEG is checked at an eighth of its size, from all of its data)
+    data = encoded(Image.effect_noise((256, 256), 64).convert("RGB"), fmt)
     with pytest.raises(CampaignError, match="not a readable image"):
-        load_base_creative(tmp_path / "cut.png", data=data[: len(data) // 2])
+        load_base_creative(tmp_path / f"cut.{fmt.lower()}", data=data[: len(data) // 2])
+    whole = load_base_creative(tmp_path / f"whole.{fmt.lower()}", data=data)
+    assert (whole.width, whole.height, whole.format) == (256, 256, fmt)
 
 
 @pytest.mark.parametrize("size", [(7_000, 7_000), (20_000, 20_000)])
