@@ -97,8 +97,10 @@ class Stack:
         self._wait_for(f"{self.url}/api/health", "the Prefect server")
         self._wait_for(self.files_url, "the output folder's server")
         self.prefect("work-pool", "create", POOL, "--type", "process", "--overwrite")
-        self.prefect("--no-prompt", "deploy", "--name", "localize-campaign")
+        # the worker starts (a few seconds of imports) while the deployment is made: it polls
+        # the pool, which exists, and finds the deployment's runs once there are any
         self._spawn("worker", [PREFECT, "worker", "start", "--pool", POOL])
+        self.prefect("--no-prompt", "deploy", "--name", "localize-campaign")
 
     def prefect(self, *args: str) -> str:
         result = subprocess.run(
