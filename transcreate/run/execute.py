@@ -105,7 +105,7 @@ def process_job(job: EditJob, context: JobContext) -> JobResult:
             tries = retrying(context.retries, context.retry_wait, ends=context.ends, what=what)
             for attempt in tries:
                 with attempt, context.slots or nullcontext():
-                    check_deadline(context.ends)  # a job that waited for a slot past it
+                    check_deadline(context.ends, tried=bool(calls))  # waited for a slot
                     edited = _attempt(job, image(), context.editor, calls, context.audit)
             reason = checks.review_reason(job, image(), edited) if checks is not None else None
             reason = _review(job, reason, edited.layout)
@@ -311,12 +311,14 @@ def retrying(
         ) from error
 
 
-def check_deadline(ends: float | None) -> None:
-    """Raise DeadlineError when the run's deadline has passed: no edit begins after it."""
+def check_deadline(ends: float | None, *, tried: bool = False) -> None:
+    """Raise DeadlineError when the run's deadline has passed: no edit (``tried``: no retry of
+    one) begins after it."""
     if ends is not None and time.time() >= ends:
+        what = "not tried again" if tried else "not started"
         raise DeadlineError(
-            f"not started: the run's deadline passed ({clock(ends)}); run the campaign again "
-            "to make it (what is stored is kept)"
+            f"{what}: the run's deadline passed ({clock(ends)}); run the campaign again to "
+            "make it (what is stored is kept)"
         )
 
 
